@@ -1,0 +1,239 @@
+// Package dbbind opens the databases that the agent binds to modules.
+//
+// A module never sees a DSN or a password: it asks the host to run SQL, and
+// the host runs it against the binding the agent chose for that module. This
+// package turns the binding's DSN into a *sql.DB with settings that suit an
+// edge board:
+//
+//	sqlite:PATH                     modernc.org/sqlite (pure Go), WAL,
+//	                                synchronous=FULL, busy timeout, foreign keys
+//	mysql://user:pass@host:port/db  go-sql-driver/mysql, the seed's URL form
+//
+// synchronous=FULL because an acknowledged order must survive a power cut;
+// WAL with NORMAL may lose the last commits (see RATIONALE.md for the cost).
+package dbbind
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers driver "sqlite"
+)
+
+// ErrDSN is wrapped by every error about a malformed or unsupported DSN.
+var ErrDSN = errors.New("invalid database DSN")
+
+// Dialect names the SQL engine behind a binding.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite Dialect = "sqlite"
+	MySQL  Dialect = "mysql"
+)
+
+// Settings shared by every binding. The busy timeout lets concurrent writers
+// queue instead of failing with SQLITE_BUSY; the MySQL timeouts make an
+// unreachable server an error within a request's deadline instead of a hang.
+const (
+	sqliteBusyTimeout = 5 * time.Second
+	mysqlDialTimeout  = 3 * time.Second
+	mysqlIOTimeout    = 30 * time.Second
+	maxConns          = 16
+	connMaxIdleTime   = 5 * time.Minute
+)
+
+// Binding is a parsed DSN.
+type Binding struct {
+	Dialect Dialect
+	// Path is the SQLite file (SQLite only).
+	Path string
+	// MySQL is the driver configuration (MySQL only).
+	MySQL *mysql.Config
+}
+
+// Parse parses a DSN without opening anything.
+func Parse(dsn string) (Binding, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		p := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
+		if p == "" {
+			return Binding{}, fmt.Errorf("%w: sqlite: needs a file path", ErrDSN)
+		}
+		if strings.ContainsAny(p, "?#") {
+			return Binding{}, fmt.Errorf("%w: sqlite path %q must not contain '?' or '#'", ErrDSN, p)
+		}
+		return Binding{Dialect: SQLite, Path: p}, nil
+	case strings.HasPrefix(dsn, "mysql://"):
+		cfg, err := parseMySQL(dsn)
+		if err != nil {
+			return Binding{}, err
+		}
+		return Binding{Dialect: MySQL, MySQL: cfg}, nil
+	case dsn == "":
+		return Binding{}, fmt.Errorf("%w: empty", ErrDSN)
+	default:
+		return Binding{}, fmt.Errorf("%w: %q: want sqlite:PATH or mysql://user:pass@host:port/db", ErrDSN, Redact(dsn))
+	}
+}
+
+func parseMySQL(dsn string) (*mysql.Config, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDSN, redactErr(err))
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return nil, fmt.Errorf("%w: %s: a database name is required (mysql://user:pass@host:port/db)", ErrDSN, Redact(dsn))
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%w: %s: a host is required", ErrDSN, Redact(dsn))
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = u.Host + ":3306"
+	}
+	cfg.DBName = db
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	cfg.Timeout = mysqlDialTimeout
+	cfg.ReadTimeout = mysqlIOTimeout
+	cfg.WriteTimeout = mysqlIOTimeout
+	for k, vs := range u.Query() {
+		v := vs[len(vs)-1]
+		switch k {
+		case "tls":
+			cfg.TLSConfig = v
+		case "timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: timeout=%q: %v", ErrDSN, v, err)
+			}
+			cfg.Timeout = d
+		default:
+			return nil, fmt.Errorf("%w: unsupported mysql parameter %q (supported: tls, timeout)", ErrDSN, k)
+		}
+	}
+	return cfg, nil
+}
+
+// Open parses dsn and opens the database. It does not require the server to
+// be reachable: a module bound to a MySQL server that is down still starts
+// and answers 503 until the server comes back. SQLite files (and their
+// folder) are created as needed.
+func Open(ctx context.Context, dsn string) (*sql.DB, error) {
+	b, err := Parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return b.Open(ctx)
+}
+
+// Open opens the binding.
+func (b Binding) Open(ctx context.Context) (*sql.DB, error) {
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch b.Dialect {
+	case SQLite:
+		if err := os.MkdirAll(filepath.Dir(b.Path), 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", b.Path, err)
+		}
+		db, err = sql.Open("sqlite", sqliteDSN(b.Path))
+		if err == nil {
+			// Fail now on an unusable file rather than on the first request.
+			err = db.PingContext(ctx)
+		}
+	case MySQL:
+		c, cerr := mysql.NewConnector(b.MySQL)
+		if err = cerr; err == nil {
+			db = sql.OpenDB(c)
+		}
+	default:
+		return nil, fmt.Errorf("%w: unknown dialect %q", ErrDSN, b.Dialect)
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		return nil, fmt.Errorf("open %s database %s: %w", b.Dialect, b, err)
+	}
+	// Keep as many idle connections as open ones: a pool that closes
+	// connections under load pays the connection set-up (and, for SQLite,
+	// the pragmas) again and again.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(connMaxIdleTime)
+	return db, nil
+}
+
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// String describes the binding without its password.
+func (b Binding) String() string {
+	switch b.Dialect {
+	case SQLite:
+		return "sqlite:" + b.Path
+	case MySQL:
+		u := url.URL{Scheme: "mysql", Host: b.MySQL.Addr, Path: "/" + b.MySQL.DBName}
+		if b.MySQL.User != "" {
+			u.User = url.User(b.MySQL.User)
+		}
+		return u.String()
+	}
+	return string(b.Dialect)
+}
+
+// Redact returns dsn with any password replaced, for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if i := strings.Index(dsn, "@"); i >= 0 && strings.Contains(dsn, "://") {
+			return dsn[:strings.Index(dsn, "://")+3] + "xxxxx" + dsn[i:]
+		}
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// redactErr drops url.Error's copy of the input, which holds the password.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// FromEnv returns dsn, or the DATABASE_URL environment variable when dsn is
+// empty, as the seed's service did.
+func FromEnv(dsn string) string {
+	if dsn != "" {
+		return dsn
+	}
+	return os.Getenv("DATABASE_URL")
+}

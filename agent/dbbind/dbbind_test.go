@@ -1,0 +1,149 @@
+package dbbind
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		dsn     string
+		dialect Dialect
+		str     string // Binding.String()
+		wantErr bool
+	}{
+		{dsn: "sqlite:/var/lib/edge/orders.db", dialect: SQLite, str: "sqlite:/var/lib/edge/orders.db"},
+		{dsn: "sqlite://rel/orders.db", dialect: SQLite, str: "sqlite:rel/orders.db"},
+		{dsn: "mysql://user:passwd@127.0.0.1:3306/mysql", dialect: MySQL, str: "mysql://user@127.0.0.1:3306/mysql"},
+		{dsn: "mysql://root@db.local/orders", dialect: MySQL, str: "mysql://root@db.local:3306/orders"},
+		{dsn: "mysql://u:p@h:1/db?tls=skip-verify&timeout=2s", dialect: MySQL, str: "mysql://u@h:1/db"},
+		// Bad input: each must be refused with ErrDSN.
+		{dsn: "", wantErr: true},
+		{dsn: "sqlite:", wantErr: true},
+		{dsn: "sqlite:/tmp/x.db?mode=ro", wantErr: true},
+		{dsn: "postgres://u@h/db", wantErr: true},
+		{dsn: "/tmp/orders.db", wantErr: true},
+		{dsn: "mysql://u:p@h:3306/", wantErr: true},
+		{dsn: "mysql://u:p@h:3306", wantErr: true},
+		{dsn: "mysql:///db", wantErr: true},
+		{dsn: "mysql://u:p@h/db?timeout=soon", wantErr: true},
+		{dsn: "mysql://u:p@h/db?allowAllFiles=true", wantErr: true},
+		{dsn: "mysql://u:p@h:port/db", wantErr: true},
+	}
+	for _, tt := range tests {
+		b, err := Parse(tt.dsn)
+		if tt.wantErr {
+			if !errors.Is(err, ErrDSN) {
+				t.Errorf("Parse(%q) error = %v, want ErrDSN", tt.dsn, err)
+			}
+			if err != nil && strings.Contains(err.Error(), ":p@") {
+				t.Errorf("Parse(%q) error leaks the password: %v", tt.dsn, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.dsn, err)
+			continue
+		}
+		if b.Dialect != tt.dialect || b.String() != tt.str {
+			t.Errorf("Parse(%q) = %s %s, want %s %s", tt.dsn, b.Dialect, b, tt.dialect, tt.str)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mysql://user:secret@h:3306/db", "mysql://user:xxxxx@h:3306/db"},
+		{"mysql://user@h:3306/db", "mysql://user@h:3306/db"},
+		{"sqlite:/x.db", "sqlite:/x.db"},
+		{"mysql://user:sec ret@h:bad/db", "mysql://xxxxx@h:bad/db"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestOpenSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "orders.db")
+	db, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not created: %v", err)
+	}
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"busy_timeout": "5000",
+		"foreign_keys": "1",
+	} {
+		var got string
+		if err := db.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", pragma, err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
+		}
+	}
+}
+
+func TestOpenSQLiteUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	// A directory where the database file should be: opening must fail now,
+	// with the path in the message, not on the first request.
+	path := filepath.Join(dir, "db")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), "sqlite:"+path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open(directory) error = %v, want one naming %s", err, path)
+	}
+}
+
+func TestOpenMySQL(t *testing.T) {
+	dsn := os.Getenv("EDGE_TEST_MYSQL")
+	if dsn == "" {
+		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
+	}
+	db, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var one int
+	if err := db.QueryRow("SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 = %d, %v", one, err)
+	}
+}
+
+func TestOpenMySQLDown(t *testing.T) {
+	// Port 1 on loopback: nothing listens. Open succeeds (the service must
+	// start and answer 503), the first query fails fast.
+	db, err := Open(context.Background(), "mysql://u:p@127.0.0.1:1/db")
+	if err != nil {
+		t.Fatalf("Open with the server down: %v", err)
+	}
+	defer db.Close()
+	if err := db.Ping(); err == nil {
+		t.Fatal("Ping to a closed port succeeded")
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv("DATABASE_URL", "mysql://a@b/c")
+	if got := FromEnv(""); got != "mysql://a@b/c" {
+		t.Errorf("FromEnv(\"\") = %q", got)
+	}
+	if got := FromEnv("sqlite:x"); got != "sqlite:x" {
+		t.Errorf("FromEnv(sqlite:x) = %q", got)
+	}
+}

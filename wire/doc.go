@@ -1,0 +1,37 @@
+// Package wire is the contract between edgectl, edge-control and edge-agent:
+// MQTT topics, the messages on them, the signed module manifest and the
+// bodies of the controller's HTTP API. It imports only the standard library,
+// so the agent can share it without linking controller code and edgectl can
+// share it without linking an MQTT client or wazero.
+//
+// # Trust model
+//
+// The operator's machine signs; nothing else does. edgectl signs the exact
+// bytes of a Manifest with an ed25519 key that never leaves the operator, in
+// a DSSE-style Envelope that binds the payload type. The controller and the
+// broker only carry envelopes and module bytes: a compromised controller can
+// withhold an update or replay an old signed one, but it cannot make a board
+// run code the operator did not sign, and the agent's "strictly newer
+// version" rule turns the replay into a reported rejection.
+//
+// # Data flow
+//
+//	edgectl ──PUT /api/v1/blobs/{sha256}──▶ edge-control (stores module bytes)
+//	edgectl ──POST /api/v1/deployments────▶ edge-control (stores envelope,
+//	                                          resolves targets, publishes)
+//	edge-control ──DesiredTopic (retained, QoS 1)──▶ edge-agent
+//	edge-agent ──FetchTopic {blob, missing chunks}──▶ edge-control
+//	edge-control ──ChunkTopic (binary Chunk frames)──▶ edge-agent
+//	edge-agent ──EventTopic (each deploy step) / StatusTopic (retained)──▶
+//	edge-control ◀──GET /api/v1/deployments/{id}── edgectl (progress)
+//
+// Desired state is level-triggered: each DesiredState is the device's
+// complete desired state, so duplicates, reordering and reconnects converge.
+//
+// # Version history
+//
+//	1: first version.
+package wire
+
+// Version is the wire protocol version; it is part of every topic.
+const Version = 1

@@ -1,0 +1,168 @@
+package wire
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ManifestSchema is the schema number of Manifest.
+const ManifestSchema = 1
+
+// Limits on what a manifest may declare. An agent refuses anything larger
+// before it fetches a single chunk.
+const (
+	MaxModuleSize   = 64 << 20 // raw module bytes
+	MaxManifestSize = 64 << 10 // encoded manifest bytes
+)
+
+// Manifest describes one signed module version. Its exact JSON bytes are what
+// edgectl signs (see Envelope); nothing in it is re-encoded before
+// verification.
+type Manifest struct {
+	Schema  int       `json:"schema"`
+	Name    string    `json:"name"`
+	Version string    `json:"version"` // semantic version, e.g. "1.4.0"
+	SHA256  string    `json:"sha256"`  // hex digest of the raw module bytes
+	Size    int64     `json:"size"`    // raw module bytes
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	KeyID   string    `json:"key_id"`
+
+	Targets      Targets           `json:"targets"`
+	Port         int               `json:"port,omitempty"`    // TCP port the agent serves the module on
+	Bindings     Bindings          `json:"bindings,omitzero"` // what the module may reach
+	Limits       Limits            `json:"limits,omitzero"`   // zero values: the agent's defaults
+	Capabilities Capabilities      `json:"capabilities,omitzero"`
+	Config       map[string]string `json:"config,omitempty"` // values for config_get
+	Probe        Probe             `json:"probe,omitzero"`
+}
+
+// Targets selects devices: a device is targeted when its id is in Nodes or
+// when it carries every label in Labels. Both empty targets nobody.
+type Targets struct {
+	Nodes  []string          `json:"nodes,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Matches reports whether a device with the given id and labels is targeted.
+func (t Targets) Matches(id string, labels map[string]string) bool {
+	for _, n := range t.Nodes {
+		if n == id {
+			return true
+		}
+	}
+	if len(t.Labels) == 0 {
+		return false
+	}
+	for k, v := range t.Labels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Bindings name the resources the agent binds to the module. DB is "" (no
+// database), "sqlite" (a SQLite file private to the module in the agent's
+// data folder) or the name of a database defined in the agent's own
+// configuration: credentials stay on the device.
+type Bindings struct {
+	DB string `json:"db,omitempty"`
+}
+
+// Limits bound the module; zero means the agent's default.
+type Limits struct {
+	MemoryPages uint32 `json:"memory_pages,omitempty"` // 64 KiB Wasm pages per instance
+	DeadlineMS  int64  `json:"deadline_ms,omitempty"`  // per request
+	BodyBytes   int64  `json:"body_bytes,omitempty"`   // request body
+	Pool        int    `json:"pool,omitempty"`         // warm instances
+}
+
+// Capabilities grant host imports beyond SQL and logging.
+type Capabilities struct {
+	HTTPAllow []string `json:"http_allow,omitempty"` // hosts (host or host:port) http_fetch may reach
+}
+
+// Probe is the health check run before traffic switches to a new version.
+type Probe struct {
+	Path string `json:"path,omitempty"` // default "/"
+}
+
+// ProbePath returns the probe path, "/" by default.
+func (m *Manifest) ProbePath() string {
+	if m.Probe.Path == "" {
+		return "/"
+	}
+	return m.Probe.Path
+}
+
+// ErrManifest is wrapped by every manifest validation error.
+var ErrManifest = errors.New("invalid manifest")
+
+// Validate checks the manifest's own consistency (not its signature, expiry
+// or targeting, which depend on the verifier).
+func (m *Manifest) Validate() error {
+	var errs []string
+	if m.Schema != ManifestSchema {
+		errs = append(errs, fmt.Sprintf("schema %d, want %d", m.Schema, ManifestSchema))
+	}
+	if err := ValidateModuleName(m.Name); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if !validVersion(m.Version) {
+		errs = append(errs, fmt.Sprintf("version %q is not a semantic version like 1.2.3", m.Version))
+	}
+	if b, err := hex.DecodeString(m.SHA256); err != nil || len(b) != 32 {
+		errs = append(errs, fmt.Sprintf("sha256 %q is not 64 hex digits", m.SHA256))
+	}
+	if m.Size <= 0 || m.Size > MaxModuleSize {
+		errs = append(errs, fmt.Sprintf("size %d outside 1..%d", m.Size, MaxModuleSize))
+	}
+	if m.Created.IsZero() || m.Expires.IsZero() || !m.Expires.After(m.Created) {
+		errs = append(errs, "created and expires must be set, expires after created")
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		errs = append(errs, fmt.Sprintf("port %d out of range", m.Port))
+	}
+	if m.Bindings.DB != "" && m.Bindings.DB != "sqlite" {
+		if err := ValidateModuleName(m.Bindings.DB); err != nil {
+			errs = append(errs, "database binding: "+err.Error())
+		}
+	}
+	if m.Limits.DeadlineMS < 0 || m.Limits.BodyBytes < 0 || m.Limits.Pool < 0 {
+		errs = append(errs, "limits must not be negative")
+	}
+	if m.Probe.Path != "" && !strings.HasPrefix(m.Probe.Path, "/") {
+		errs = append(errs, fmt.Sprintf("probe path %q must start with /", m.Probe.Path))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrManifest, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// validVersion accepts MAJOR.MINOR.PATCH with an optional pre-release
+// ("-rc.1") or build ("+meta") suffix. Ordering is the agent's business (it uses a semver library);
+// this only keeps garbage out of signed manifests.
+func validVersion(v string) bool {
+	core, _, _ := strings.Cut(v, "+")
+	core, _, _ = strings.Cut(core, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || (len(p) > 1 && p[0] == '0') {
+			return false
+		}
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}

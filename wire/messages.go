@@ -1,0 +1,132 @@
+package wire
+
+import "time"
+
+// DesiredState is everything one device should run. The controller publishes
+// it retained on the device's desired topic; each message replaces the
+// previous one completely. Generation increases with every change the
+// controller makes for the device; an agent ignores a generation lower than
+// one it has applied (an older retained message seen after a newer one).
+type DesiredState struct {
+	Device     string          `json:"device"`
+	Generation int64           `json:"generation"`
+	Issued     time.Time       `json:"issued"`
+	Modules    []DesiredModule `json:"modules"`
+}
+
+// DesiredModule is one module the device should run.
+type DesiredModule struct {
+	Deployment string   `json:"deployment"` // controller's id, echoed in Events
+	Envelope   Envelope `json:"envelope"`   // the signed Manifest
+	Blob       BlobRef  `json:"blob"`       // how to fetch the module bytes
+}
+
+// Blob encodings.
+const (
+	EncodingGzip = "gzip"
+)
+
+// ChunkSize is the size of every chunk but the last. Well under the default
+// packet limits of brokers (Mosquitto, mochi) even with the frame header.
+const ChunkSize = 64 << 10
+
+// MaxChunks bounds the chunk count a BlobRef may declare.
+const MaxChunks = MaxModuleSize/ChunkSize + 1
+
+// BlobRef tells an agent how to fetch and check a module's bytes. It is not
+// signed: it is transport metadata. The bytes it yields are checked against
+// the signed manifest's sha256 and size before anything uses them.
+type BlobRef struct {
+	SHA256   string   `json:"sha256"`   // digest of the raw module (= Manifest.SHA256)
+	Size     int64    `json:"size"`     // raw size
+	Encoding string   `json:"encoding"` // EncodingGzip
+	Stored   int64    `json:"stored"`   // encoded size, sum of chunk sizes
+	Chunks   []string `json:"chunks"`   // hex SHA-256 of each encoded chunk, in order
+}
+
+// FetchChunks is an agent's request for chunks it does not have yet. The
+// controller answers with one Chunk frame per index on the device's chunk
+// topic. An agent that lost its connection asks again for what is still
+// missing, which is how an interrupted transfer resumes.
+type FetchChunks struct {
+	SHA256  string `json:"sha256"`
+	Indices []int  `json:"indices"`
+}
+
+// Module states an agent reports.
+const (
+	StateFetching   = "fetching"
+	StateVerifying  = "verifying"
+	StateCompiling  = "compiling"
+	StateStarting   = "starting"
+	StateProbing    = "probing"
+	StateRunning    = "running"
+	StateRolledBack = "rolled_back"
+	StateRejected   = "rejected"
+	StateFailed     = "failed"
+	StateStopped    = "stopped"
+)
+
+// Status is an agent's retained report of itself. The Last Will the agent
+// registers is a Status with Online false.
+type Status struct {
+	Device       string            `json:"device"`
+	Online       bool              `json:"online"`
+	Time         time.Time         `json:"time"`
+	AgentVersion string            `json:"agent_version,omitempty"`
+	Arch         string            `json:"arch,omitempty"`
+	Board        string            `json:"board,omitempty"`
+	Engine       string            `json:"engine,omitempty"` // "compiler" or "interpreter"
+	Labels       map[string]string `json:"labels,omitempty"`
+	Generation   int64             `json:"generation"` // last desired generation applied
+	Modules      []ModuleStatus    `json:"modules,omitempty"`
+}
+
+// ModuleStatus is the state of one module on a device.
+type ModuleStatus struct {
+	Name       string    `json:"name"`
+	Version    string    `json:"version"`
+	SHA256     string    `json:"sha256"`
+	State      string    `json:"state"`
+	Port       int       `json:"port,omitempty"`
+	Since      time.Time `json:"since"`
+	Deployment string    `json:"deployment,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	// LastGood is the last-known-good version kept for rollback.
+	LastGood string `json:"last_good,omitempty"`
+}
+
+// Event reports one step of a deployment on a device. State is one of the
+// State* constants; Reason explains a rejection, failure or rollback.
+type Event struct {
+	Device     string    `json:"device"`
+	Deployment string    `json:"deployment,omitempty"`
+	Module     string    `json:"module"`
+	Version    string    `json:"version"`
+	State      string    `json:"state"`
+	Reason     string    `json:"reason,omitempty"`
+	Time       time.Time `json:"time"`
+	// Millis is the time the step took, when it is a timed step.
+	Millis int64 `json:"millis,omitempty"`
+}
+
+// Metrics is an agent's periodic report.
+type Metrics struct {
+	Device  string          `json:"device"`
+	Time    time.Time       `json:"time"`
+	RSS     int64           `json:"rss_bytes"`
+	Modules []ModuleMetrics `json:"modules,omitempty"`
+}
+
+// ModuleMetrics are one module's counters since its worker started.
+type ModuleMetrics struct {
+	Name      string  `json:"name"`
+	Version   string  `json:"version"`
+	Requests  uint64  `json:"requests"`
+	Errors    uint64  `json:"errors"` // 5xx answers
+	Traps     uint64  `json:"traps"`
+	Timeouts  uint64  `json:"timeouts"`
+	Instances int     `json:"instances"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+}
