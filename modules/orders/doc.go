@@ -1,0 +1,45 @@
+// Package orders is the order service of the seed demo
+// (microservice-rust-mysql), as an edge module: one source that builds as a
+// Wasm guest (wasm/) and as a native net/http server (native/).
+//
+// # Compatibility with the demo
+//
+// Same endpoints, JSON field names and success bodies, so the demo's
+// clients and scripts work unchanged:
+//
+//	GET  /               the list of endpoints, as text
+//	POST /echo           the request body
+//	GET  /init           drop and recreate the orders table
+//	POST /create_order   one order                 → {"status":true}
+//	POST /create_orders  an array, one transaction → {"status":true}
+//	GET  /orders         all orders by order_id, as a JSON array
+//	POST /update_order   update by order_id        → {"status":true}
+//	GET  /delete_order?id=N                        → {"status":true}
+//	OPTIONS any path     200, empty body
+//
+// Every response carries the demo's CORS headers. Floats are written the
+// way serde_json writes them (56.0, not 56).
+//
+// # Where it differs: errors
+//
+// The demo panicked or dropped the connection on bad input or a database
+// failure. Here every failure is a response with a JSON body
+// {"error":"..."}:
+//
+//	400  malformed JSON, a field of the wrong type (an integer field given
+//	     2.5 or "abc", a float given "x", null anywhere), a missing field,
+//	     a field given twice, a shipping_address over 256 characters, an
+//	     integer outside the 32-bit range of SQL INT, a missing or
+//	     non-integer id for /delete_order
+//	404  unknown path
+//	405  known path, wrong method (with an Allow header)
+//	503  database unreachable, busy or timed out (sdk.IsUnavailable)
+//	500  any other database error (the detail goes to the log)
+//
+// Unknown fields in an order are ignored, as serde (and so the demo) does,
+// so clients that send extra fields keep working. Updating or deleting an
+// order that does not exist succeeds, as in the demo.
+//
+// Request bodies are decoded with sdk/jsond rather than encoding/json: see
+// BenchmarkDecodeOrders for the measurement behind that choice.
+package orders

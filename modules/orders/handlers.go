@@ -1,0 +1,97 @@
+package orders
+
+import (
+	"strconv"
+
+	"github.com/edgeplane/edge/modules/sdk"
+	"github.com/edgeplane/edge/modules/sdk/jsonw"
+)
+
+func (s *service) root(w sdk.ResponseWriter, r *sdk.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte(Endpoints))
+}
+
+func (s *service) echo(w sdk.ResponseWriter, r *sdk.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		w.Header().Set("Content-Type", ct)
+	}
+	w.Write(r.Body)
+}
+
+func (s *service) initTable(w sdk.ResponseWriter, r *sdk.Request) {
+	if err := resetTable(r.Context(), s.db); err != nil {
+		s.dbError(w, "init", err)
+		return
+	}
+	s.writeStatusTrue(w)
+}
+
+func (s *service) createOrder(w sdk.ResponseWriter, r *sdk.Request) {
+	o, err := DecodeOrder(r.Body)
+	if err != nil {
+		s.writeError(w, 400, err.Error())
+		return
+	}
+	if err := insertOrders(r.Context(), s.db, []Order{o}); err != nil {
+		s.dbError(w, "create order", err)
+		return
+	}
+	s.writeStatusTrue(w)
+}
+
+func (s *service) createOrders(w sdk.ResponseWriter, r *sdk.Request) {
+	list, err := DecodeOrders(r.Body)
+	if err != nil {
+		s.writeError(w, 400, err.Error())
+		return
+	}
+	if err := insertOrders(r.Context(), s.db, list); err != nil {
+		s.dbError(w, "create orders", err)
+		return
+	}
+	s.writeStatusTrue(w)
+}
+
+func (s *service) listOrders(w sdk.ResponseWriter, r *sdk.Request) {
+	jw := s.writers.Get().(*jsonw.Writer)
+	defer s.writers.Put(jw)
+	jw.Reset()
+	if err := writeAllOrders(r.Context(), s.db, jw); err != nil {
+		s.dbError(w, "list orders", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(jw.Bytes())
+}
+
+func (s *service) updateOrder(w sdk.ResponseWriter, r *sdk.Request) {
+	o, err := DecodeOrder(r.Body)
+	if err != nil {
+		s.writeError(w, 400, err.Error())
+		return
+	}
+	if err := updateOrder(r.Context(), s.db, &o); err != nil {
+		s.dbError(w, "update order", err)
+		return
+	}
+	s.writeStatusTrue(w)
+}
+
+func (s *service) deleteOrder(w sdk.ResponseWriter, r *sdk.Request) {
+	q := r.URL.Query()
+	if !q.Has("id") {
+		s.writeError(w, 400, "invalid request: missing query parameter id")
+		return
+	}
+	id, err := strconv.ParseInt(q.Get("id"), 10, 32)
+	if err != nil {
+		s.writeError(w, 400, "invalid request: id must be a 32-bit integer, got "+strconv.Quote(q.Get("id")))
+		return
+	}
+	if err := deleteOrder(r.Context(), s.db, int32(id)); err != nil {
+		s.dbError(w, "delete order", err)
+		return
+	}
+	s.writeStatusTrue(w)
+}

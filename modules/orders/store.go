@@ -1,0 +1,127 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/edgeplane/edge/modules/sdk/jsonw"
+)
+
+// The SQL is common to SQLite and MySQL/MariaDB: ? placeholders, and
+// DOUBLE for the money columns (MySQL's FLOAT is single precision: 56.1
+// would come back as 56.099998474121094).
+const (
+	sqlDrop   = `DROP TABLE IF EXISTS orders`
+	sqlCreate = `CREATE TABLE orders (order_id INT, product_id INT, quantity INT, ` +
+		`amount DOUBLE, shipping DOUBLE, tax DOUBLE, shipping_address VARCHAR(256))`
+	sqlInsert = `INSERT INTO orders (order_id, product_id, quantity, amount, shipping, tax, shipping_address) ` +
+		`VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlSelect = `SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address ` +
+		`FROM orders ORDER BY order_id`
+	sqlUpdate = `UPDATE orders SET product_id = ?, quantity = ?, amount = ?, shipping = ?, tax = ?, ` +
+		`shipping_address = ? WHERE order_id = ?`
+	sqlDelete = `DELETE FROM orders WHERE order_id = ?`
+)
+
+// resetTable drops and recreates the table. Two statements, not a
+// transaction: MySQL commits DDL implicitly anyway.
+func resetTable(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, sqlDrop); err != nil {
+		return fmt.Errorf("drop table: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, sqlCreate); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	return nil
+}
+
+// insertOrders inserts list in one transaction: all or none.
+func insertOrders(ctx context.Context, db *sql.DB, list []Order) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	for i := range list {
+		o := &list[i]
+		if _, err := tx.ExecContext(ctx, sqlInsert, o.OrderID, o.ProductID, o.Quantity,
+			o.Amount, o.Shipping, o.Tax, o.ShippingAddress); err != nil {
+			return fmt.Errorf("insert order %d: %w", o.OrderID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func updateOrder(ctx context.Context, db *sql.DB, o *Order) error {
+	if _, err := db.ExecContext(ctx, sqlUpdate, o.ProductID, o.Quantity, o.Amount, o.Shipping,
+		o.Tax, o.ShippingAddress, o.OrderID); err != nil {
+		return fmt.Errorf("update order %d: %w", o.OrderID, err)
+	}
+	return nil
+}
+
+func deleteOrder(ctx context.Context, db *sql.DB, id int32) error {
+	if _, err := db.ExecContext(ctx, sqlDelete, id); err != nil {
+		return fmt.Errorf("delete order %d: %w", id, err)
+	}
+	return nil
+}
+
+// writeAllOrders writes the table as a JSON array straight from the rows.
+// Columns are scanned as nullable: the table has no NOT NULL constraints
+// (the demo's schema), and a NULL is written as JSON null.
+func writeAllOrders(ctx context.Context, db *sql.DB, jw *jsonw.Writer) error {
+	rows, err := db.QueryContext(ctx, sqlSelect)
+	if err != nil {
+		return fmt.Errorf("select orders: %w", err)
+	}
+	defer rows.Close()
+	var (
+		ints    [3]sql.NullInt64
+		floats  [3]sql.NullFloat64
+		address sql.NullString
+	)
+	jw.BeginArray()
+	for rows.Next() {
+		if err := rows.Scan(&ints[0], &ints[1], &ints[2], &floats[0], &floats[1], &floats[2], &address); err != nil {
+			return fmt.Errorf("scan order: %w", err)
+		}
+		jw.BeginObject()
+		for i, v := range ints {
+			jw.Key(fieldNames[i])
+			if v.Valid {
+				jw.Int(v.Int64)
+			} else {
+				jw.Null()
+			}
+		}
+		for i, v := range floats {
+			jw.Key(fieldNames[3+i])
+			if v.Valid {
+				jw.Float(v.Float64)
+			} else {
+				jw.Null()
+			}
+		}
+		jw.Key(fieldNames[6])
+		if address.Valid {
+			jw.String(address.String)
+		} else {
+			jw.Null()
+		}
+		jw.EndObject()
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read orders: %w", err)
+	}
+	jw.EndArray()
+	return nil
+}

@@ -1,0 +1,53 @@
+// Package sdk lets an edge module read like an ordinary Go HTTP service,
+// while it runs as a Wasm reactor inside the edge agent.
+//
+// A module's source is built twice from the same code:
+//
+//   - GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared: the handler is
+//     wired to the edge_handle export and talks to the world only through
+//     the host imports of package abi (database, outbound HTTP, log,
+//     configuration).
+//   - natively: the same Handler runs under net/http through NativeHandler,
+//     with database/sql drivers, slog and environment variables. That build
+//     is the performance baseline and the easiest way to debug a module.
+//
+// The Request, ResponseWriter and Header types are shaped like net/http's so
+// a handler reads the same, but they are this package's own: importing
+// net/http into a guest adds ~2.6 MB to the module.
+//
+// # Lifecycle of a guest (wasip1)
+//
+//	host                               guest
+//	instantiate, call _initialize ───▶ package init functions run; the
+//	                                   module's init calls Serve(h)
+//	edge_abi_version() ──────────────▶ abi.Version
+//	edge_alloc(n) ───────────────────▶ pointer to the request buffer, grown
+//	                                   to n bytes if needed (0 on failure)
+//	write Request frame there
+//	edge_handle(ptr, n) ─────────────▶ decode frame, call h, recover panics;
+//	  ◀── sql/http_fetch/log/... ────  host imports during the call
+//	  ◀── ptr<<32|len ───────────────  Response frame in the response buffer
+//	read the Response frame
+//	(next request: edge_alloc again)
+//
+// Buffer ownership: the guest owns both buffers and reuses them for every
+// request, so a warm instance does not grow per request. The request buffer
+// is valid from edge_alloc until edge_handle returns; the response frame is
+// valid until the next edge_alloc or edge_handle call. Main is not run in a
+// reactor: call Serve from an init function.
+//
+// One instance serves one request at a time; the host runs several
+// instances for concurrency. A panic in a handler becomes a 500 response and
+// the instance stays usable. A malformed request frame (a host bug) is
+// answered with a 500 frame and logged, never a trap.
+//
+// # Database access
+//
+// On wasip1 this package registers a database/sql driver named "edge" that
+// sends abi.SQLRequest frames to the host's sql import: sql.Open("edge", "").
+// The module never sees a DSN or a password; the agent chooses the binding.
+// Host failures are HostErrors that match this package's sentinel errors
+// (ErrUnavailable, ErrBadRequest, ...) with errors.Is; IsUnavailable also
+// recognises the native drivers' network and busy errors, so a service maps
+// "database down" to 503 the same way in both builds.
+package sdk
