@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Chunk is one piece of an encoded blob, sent as a binary MQTT payload:
@@ -88,14 +89,14 @@ func (r *BlobRef) Validate() error {
 // CheckChunk verifies that c belongs to r: same blob, same count, and data
 // whose SHA-256 is the one r lists for its index.
 func (r *BlobRef) CheckChunk(c *Chunk) error {
-	if hex.EncodeToString(c.Blob[:]) != r.SHA256 {
-		return fmt.Errorf("%w: for blob %x, want %s", ErrChunk, c.Blob[:4], r.SHA256[:8])
+	if !strings.EqualFold(hex.EncodeToString(c.Blob[:]), r.SHA256) {
+		return fmt.Errorf("%w: for blob %x, want %.8s", ErrChunk, c.Blob[:4], r.SHA256)
 	}
-	if int(c.Total) != len(r.Chunks) {
-		return fmt.Errorf("%w: total %d, want %d", ErrChunk, c.Total, len(r.Chunks))
+	if int(c.Total) != len(r.Chunks) || c.Index >= c.Total {
+		return fmt.Errorf("%w: index %d of %d, want %d chunks", ErrChunk, c.Index, c.Total, len(r.Chunks))
 	}
 	sum := sha256.Sum256(c.Data)
-	if hex.EncodeToString(sum[:]) != r.Chunks[c.Index] {
+	if !strings.EqualFold(hex.EncodeToString(sum[:]), r.Chunks[c.Index]) {
 		return fmt.Errorf("%w: chunk %d hash mismatch", ErrChunk, c.Index)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
+	"io"
 	"strconv"
 	"time"
 )
@@ -41,7 +43,6 @@ var (
 	ErrBadSig      = errors.New("bad signature")
 	ErrPayloadType = errors.New("wrong payload type")
 	ErrExpired     = errors.New("manifest expired")
-	ErrNotYetValid = errors.New("manifest created in the future")
 )
 
 // PAE is DSSE's pre-authentication encoding of the signed bytes:
@@ -109,7 +110,7 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 		return nil, ErrUnsigned
 	}
 	pae := PAE(e.PayloadType, e.Payload)
-	var verified bool
+	var verifiedBy []string
 	var unknown []string
 	for _, s := range e.Signatures {
 		pub, ok := k[s.KeyID]
@@ -120,9 +121,9 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 		if !ed25519.Verify(pub, pae, s.Sig) {
 			return nil, fmt.Errorf("%w by key %s", ErrBadSig, s.KeyID)
 		}
-		verified = true
+		verifiedBy = append(verifiedBy, s.KeyID)
 	}
-	if !verified {
+	if len(verifiedBy) == 0 {
 		return nil, fmt.Errorf("%w: key ids %q", ErrUnknownKey, unknown)
 	}
 	var m Manifest
@@ -131,8 +132,14 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: decode: %v", ErrManifest, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the manifest object", ErrManifest)
+	}
 	if err := m.Validate(); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(verifiedBy, m.KeyID) {
+		return nil, fmt.Errorf("%w: manifest names key %s, signed by %q", ErrManifest, m.KeyID, verifiedBy)
 	}
 	if now.After(m.Expires) {
 		return nil, fmt.Errorf("%w: %s expired at %s (now %s)", ErrExpired, m.Name, m.Expires.Format(time.RFC3339), now.Format(time.RFC3339))

@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// ManifestSchema is the schema number of Manifest.
+// ManifestSchema is the schema number of Manifest. Verifiers refuse unknown
+// fields, so adding a field means a new schema number (and agents that know
+// it) rather than a silently ignored field.
 const ManifestSchema = 1
 
 // Limits on what a manifest may declare. An agent refuses anything larger
@@ -58,7 +60,7 @@ func (t Targets) Matches(id string, labels map[string]string) bool {
 		return false
 	}
 	for k, v := range t.Labels {
-		if labels[k] != v {
+		if got, ok := labels[k]; !ok || got != v {
 			return false
 		}
 	}
@@ -148,18 +150,32 @@ func (m *Manifest) Validate() error {
 // ("-rc.1") or build ("+meta") suffix. Ordering is the agent's business (it uses a semver library);
 // this only keeps garbage out of signed manifests.
 func validVersion(v string) bool {
-	core, _, _ := strings.Cut(v, "+")
-	core, _, _ = strings.Cut(core, "-")
+	rest, build, hasBuild := strings.Cut(v, "+")
+	core, pre, hasPre := strings.Cut(rest, "-")
+	if (hasBuild && !validIdents(build)) || (hasPre && !validIdents(pre)) {
+		return false
+	}
 	parts := strings.Split(core, ".")
 	if len(parts) != 3 {
 		return false
 	}
 	for _, p := range parts {
-		if p == "" || (len(p) > 1 && p[0] == '0') {
+		if p == "" || (len(p) > 1 && p[0] == '0') || strings.Trim(p, "0123456789") != "" {
 			return false
 		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
+	}
+	return true
+}
+
+// validIdents checks dot-separated pre-release or build identifiers: each
+// non-empty, of [0-9A-Za-z-].
+func validIdents(s string) bool {
+	for _, id := range strings.Split(s, ".") {
+		if id == "" {
+			return false
+		}
+		for _, c := range id {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
 				return false
 			}
 		}

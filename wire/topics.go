@@ -45,7 +45,7 @@ func ParseDeviceTopic(topic string) (id, kind string, err error) {
 		return "", "", fmt.Errorf("topic %q: not under %s/dev/", topic, TopicRoot)
 	}
 	id, kind, ok = strings.Cut(rest, "/")
-	if !ok || strings.Contains(kind, "/") {
+	if !ok || kind == "" || strings.Contains(kind, "/") {
 		return "", "", fmt.Errorf("topic %q: want %s/dev/ID/KIND", topic, TopicRoot)
 	}
 	if err := ValidateDeviceID(id); err != nil {

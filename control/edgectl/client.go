@@ -1,0 +1,173 @@
+package edgectl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// Request timeouts: a JSON call is small; an upload carries up to
+// wire.MaxModuleSize bytes over what may be a slow link.
+const (
+	apiTimeout    = 30 * time.Second
+	uploadTimeout = 5 * time.Minute
+	maxBody       = 16 << 20
+)
+
+// client talks to the controller's HTTP API (wire/api.go).
+type client struct {
+	base string // scheme://host[:port][/prefix], no trailing slash
+	hc   *http.Client
+}
+
+func newClient(addr string) (*client, error) {
+	u, err := url.Parse(addr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("controller address %q: want http://HOST:PORT or https://HOST:PORT", addr)
+	}
+	return &client{base: strings.TrimSuffix(u.String(), "/"), hc: &http.Client{}}, nil
+}
+
+// APIError is an error answer of the controller.
+type APIError struct {
+	Method, URL string
+	Status      int
+	Message     string // wire.APIError.Error, or the start of the body
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.URL, http.StatusText(e.Status), e.Message)
+}
+
+// do sends a request to path (under wire.APIPrefix) and decodes a 2xx JSON
+// answer into out (when not nil).
+func (c *client) do(ctx context.Context, timeout time.Duration, method, path, contentType string, body []byte, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := c.base + wire.APIPrefix + path
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.transportError(method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: errorMessage(data)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
+	}
+	return nil
+}
+
+func errorMessage(body []byte) string {
+	var ae wire.APIError
+	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+		return ae.Error
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	if s == "" {
+		s = "(empty answer)"
+	}
+	return s
+}
+
+// transportError names the controller in errors that mean it could not be
+// reached, so the operator knows which address to fix.
+func (c *client) transportError(method, u string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("cannot reach the controller at %s: connection refused (is edge-control running? set --control or EDGE_CONTROL)", c.base)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("cannot reach the controller at %s: %w", c.base, dnsErr)
+	case isTimeout(err):
+		return fmt.Errorf("%s %s: controller did not answer in time: %w", method, u, err)
+	}
+	return fmt.Errorf("%s %s: %w", method, u, err)
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTimeout) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// errTimeout is wrapped by push when --wait elapses.
+var errTimeout = errors.New("timed out")
+
+func (c *client) putBlob(ctx context.Context, sum string, module []byte) error {
+	return c.do(ctx, uploadTimeout, http.MethodPut, "/blobs/"+sum, "application/wasm", module, nil)
+}
+
+func (c *client) createDeployment(ctx context.Context, env *wire.Envelope) (*wire.Deployment, error) {
+	body, err := json.Marshal(wire.DeployRequest{Envelope: *env})
+	if err != nil {
+		return nil, fmt.Errorf("encode deploy request: %w", err)
+	}
+	var d wire.Deployment
+	if err := c.do(ctx, apiTimeout, http.MethodPost, "/deployments", "application/json", body, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (c *client) deployment(ctx context.Context, id string) (*wire.Deployment, error) {
+	var d wire.Deployment
+	if err := c.do(ctx, apiTimeout, http.MethodGet, "/deployments/"+url.PathEscape(id), "", nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func (c *client) deployments(ctx context.Context) ([]wire.Deployment, error) {
+	var ds []wire.Deployment
+	err := c.do(ctx, apiTimeout, http.MethodGet, "/deployments", "", nil, &ds)
+	return ds, err
+}
+
+func (c *client) devices(ctx context.Context) ([]wire.Device, error) {
+	var ds []wire.Device
+	err := c.do(ctx, apiTimeout, http.MethodGet, "/devices", "", nil, &ds)
+	return ds, err
+}
+
+func (c *client) addDevice(ctx context.Context, id string) (*wire.DeviceCredentials, error) {
+	body, err := json.Marshal(wire.DeviceCredentialsRequest{ID: id})
+	if err != nil {
+		return nil, fmt.Errorf("encode device request: %w", err)
+	}
+	var cr wire.DeviceCredentials
+	if err := c.do(ctx, apiTimeout, http.MethodPost, "/devices", "application/json", body, &cr); err != nil {
+		return nil, err
+	}
+	return &cr, nil
+}

@@ -1,0 +1,75 @@
+package edgectl
+
+import (
+	"flag"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// apiFlags are the flags of every command that talks to the controller.
+type apiFlags struct {
+	control string
+	json    bool
+}
+
+func (a *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else "+DefaultControl+")")
+	fs.BoolVar(&a.json, "json", false, "print stable JSON on stdout")
+}
+
+// client returns a client for the controller chosen by --control,
+// EDGE_CONTROL or the default, in that order.
+func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
+	addr := a.control
+	if addr == "" {
+		addr = cl.getenv("EDGE_CONTROL")
+	}
+	if addr == "" {
+		addr = DefaultControl
+	}
+	c, err := newClient(addr)
+	if err != nil {
+		return nil, usagef(cmd, "%s: %v", cmd, err)
+	}
+	return c, nil
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// mapFlag is a repeatable k=v flag.
+type mapFlag struct {
+	m          map[string]string
+	emptyValue bool // whether "k=" is allowed
+}
+
+func (f *mapFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	var kv []string
+	for k, v := range f.m {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
+}
+
+func (f *mapFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" || (v == "" && !f.emptyValue) {
+		return fmt.Errorf("%q is not KEY=VALUE", s)
+	}
+	if _, dup := f.m[k]; dup {
+		return fmt.Errorf("%q given twice", k)
+	}
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	f.m[k] = v
+	return nil
+}

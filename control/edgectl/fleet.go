@@ -1,0 +1,161 @@
+package edgectl
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+func runDevices(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "devices"
+	var api apiFlags
+	fs := flagSet(cmd)
+	api.register(fs)
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(cmd, pos); err != nil {
+		return err
+	}
+	c, err := api.client(cl, cmd)
+	if err != nil {
+		return err
+	}
+	devs, err := c.devices(ctx)
+	if err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	if api.json {
+		if devs == nil {
+			devs = []wire.Device{}
+		}
+		return writeJSON(cl.stdout, devs)
+	}
+	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tONLINE\tVERSIONS\tENGINE\tLAST SEEN")
+	for _, d := range devs {
+		online, engine, versions := "no", "-", "-"
+		if d.Online {
+			online = "yes"
+		}
+		if s := d.Status; s != nil {
+			if s.Engine != "" {
+				engine = s.Engine
+			}
+			var vs []string
+			for _, m := range s.Modules {
+				v := m.Name + "@" + m.Version
+				if m.State != wire.StateRunning {
+					v += " (" + m.State + ")"
+				}
+				vs = append(vs, v)
+			}
+			if len(vs) > 0 {
+				versions = strings.Join(vs, ", ")
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, online, versions, engine, ago(d.LastSeen))
+	}
+	return tw.Flush()
+}
+
+func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "device add"
+	var api apiFlags
+	fs := flagSet(cmd)
+	api.register(fs)
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(cmd, pos, "ID"); err != nil {
+		return err
+	}
+	if err := wire.ValidateDeviceID(pos[0]); err != nil {
+		return usagef(cmd, "device add: %v", err)
+	}
+	c, err := api.client(cl, cmd)
+	if err != nil {
+		return err
+	}
+	cr, err := c.addDevice(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("add device %s: %w", pos[0], err)
+	}
+	fmt.Fprintln(cl.stderr, "the password is shown only this once: the controller keeps only its hash")
+	if api.json {
+		return writeJSON(cl.stdout, cr)
+	}
+	fmt.Fprintf(cl.stdout, "id: %s\npassword: %s\n", cr.ID, cr.Password)
+	return nil
+}
+
+func runDeployments(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "deployments"
+	var api apiFlags
+	fs := flagSet(cmd)
+	api.register(fs)
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(cmd, pos); err != nil {
+		return err
+	}
+	c, err := api.client(cl, cmd)
+	if err != nil {
+		return err
+	}
+	ds, err := c.deployments(ctx)
+	if err != nil {
+		return fmt.Errorf("list deployments: %w", err)
+	}
+	if api.json {
+		if ds == nil {
+			ds = []wire.Deployment{}
+		}
+		return writeJSON(cl.stdout, ds)
+	}
+	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tMODULE\tVERSION\tCREATED\tDONE\tDEVICES")
+	for i := range ds {
+		d := &ds[i]
+		done := "no"
+		if d.Done {
+			done = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Module, d.Version, ago(d.Created), done, summarize(d))
+	}
+	return tw.Flush()
+}
+
+func runDeployment(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "deployment"
+	var api apiFlags
+	fs := flagSet(cmd)
+	api.register(fs)
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(cmd, pos, "ID"); err != nil {
+		return err
+	}
+	c, err := api.client(cl, cmd)
+	if err != nil {
+		return err
+	}
+	d, err := c.deployment(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("show deployment %s: %w", pos[0], err)
+	}
+	if api.json {
+		return writeJSON(cl.stdout, d)
+	}
+	printDeployment(cl.stdout, d)
+	return nil
+}

@@ -1,0 +1,217 @@
+package edgectl
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// pushOptions are push's flags.
+type pushOptions struct {
+	api         apiFlags
+	key         string
+	version     string
+	name        string
+	nodes       listFlag
+	labels      mapFlag
+	db          string
+	port        int
+	probe       string
+	expires     time.Duration
+	httpAllow   listFlag
+	config      mapFlag
+	memoryPages uint
+	deadline    time.Duration
+	bodyBytes   int64
+	pool        int
+	wait        time.Duration
+}
+
+func runPush(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "push"
+	o := pushOptions{config: mapFlag{emptyValue: true}}
+	fs := flagSet(cmd)
+	o.api.register(fs)
+	fs.StringVar(&o.key, "key", "", "private key `FILE` written by edgectl keygen (required)")
+	fs.StringVar(&o.version, "version", "", "semantic `version` of the module, e.g. 1.4.0 (required)")
+	fs.StringVar(&o.name, "name", "", "module `name` (default: the file's base name without .wasm)")
+	fs.Var(&o.nodes, "node", "target device `ID` (repeatable)")
+	fs.Var(&o.labels, "label", "target devices carrying label `K=V` (repeatable; all must match)")
+	fs.StringVar(&o.db, "db", "", "database binding: sqlite, or the `NAME` of a database in the agent's config")
+	fs.IntVar(&o.port, "port", 0, "TCP `port` the agent serves the module on (0: the agent's default)")
+	fs.StringVar(&o.probe, "probe", "", "health probe `PATH` checked before traffic switches (default /)")
+	fs.DurationVar(&o.expires, "expires", 720*time.Hour, "signature validity `DURATION`")
+	fs.Var(&o.httpAllow, "http-allow", "`HOST` or HOST:PORT the module may fetch from (repeatable)")
+	fs.Var(&o.config, "config", "configuration value `K=V` for the module (repeatable)")
+	fs.UintVar(&o.memoryPages, "memory-pages", 0, "max 64 KiB memory `pages` per instance (0: agent default)")
+	fs.DurationVar(&o.deadline, "deadline", 0, "per-request `DURATION` limit (0: agent default)")
+	fs.Int64Var(&o.bodyBytes, "body-bytes", 0, "max request body `bytes` (0: agent default)")
+	fs.IntVar(&o.pool, "pool", 0, "warm instances `N` (0: agent default)")
+	fs.DurationVar(&o.wait, "wait", 5*time.Minute, "wait up to `DURATION` for every device to run the version (0: do not wait)")
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(cmd, pos, "FILE.wasm"); err != nil {
+		return err
+	}
+	c, err := o.api.client(cl, cmd)
+	if err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	module, err := readModule(pos[0])
+	if err != nil {
+		return err
+	}
+	key, err := readPrivateKey(o.key, cl.stderr)
+	if err != nil {
+		return err
+	}
+	m := o.manifest(pos[0], module, time.Now())
+	env, err := signAndCheck(m, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cl.stderr, "signed %s %s (sha256 %.12s, %d bytes) with key %s, valid until %s\n",
+		m.Name, m.Version, m.SHA256, m.Size, m.KeyID, m.Expires.Format(time.RFC3339))
+	return push(ctx, cl, c, o, m, env, module)
+}
+
+// check validates the flags that do not need the module.
+func (o *pushOptions) check() error {
+	const cmd = "push"
+	switch {
+	case o.key == "":
+		return usagef(cmd, "push: --key FILE is required")
+	case o.version == "":
+		return usagef(cmd, "push: --version V is required")
+	case len(o.nodes) == 0 && len(o.labels.m) == 0:
+		return usagef(cmd, "push: give at least one --node ID or --label K=V: a manifest without targets reaches no device")
+	case o.expires <= 0:
+		return usagef(cmd, "push: --expires must be positive")
+	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0:
+		return usagef(cmd, "push: --wait, --deadline, --body-bytes and --pool must not be negative")
+	case o.deadline > 0 && o.deadline < time.Millisecond:
+		return usagef(cmd, "push: --deadline %v is under a millisecond", o.deadline)
+	case o.memoryPages > 65536:
+		return usagef(cmd, "push: --memory-pages %d exceeds 65536 (4 GiB)", o.memoryPages)
+	}
+	for _, n := range o.nodes {
+		if err := wire.ValidateDeviceID(n); err != nil {
+			return usagef(cmd, "push: --node: %v", err)
+		}
+	}
+	for _, h := range o.httpAllow {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return usagef(cmd, "push: --http-allow %q: want HOST or HOST:PORT, without scheme or path", h)
+		}
+	}
+	return nil
+}
+
+// manifest builds the manifest of module read from path.
+func (o *pushOptions) manifest(path string, module []byte, now time.Time) *wire.Manifest {
+	name := o.name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(path), ".wasm")
+	}
+	sum := sha256.Sum256(module)
+	created := now.UTC().Truncate(time.Second)
+	m := &wire.Manifest{
+		Schema:  wire.ManifestSchema,
+		Name:    name,
+		Version: o.version,
+		SHA256:  hex.EncodeToString(sum[:]),
+		Size:    int64(len(module)),
+		Created: created,
+		Expires: created.Add(o.expires),
+		Targets: wire.Targets{Nodes: o.nodes, Labels: o.labels.m},
+		Port:    o.port,
+		Config:  o.config.m,
+	}
+	m.Bindings.DB = o.db
+	m.Limits = wire.Limits{
+		MemoryPages: uint32(o.memoryPages),
+		DeadlineMS:  o.deadline.Milliseconds(),
+		BodyBytes:   o.bodyBytes,
+		Pool:        o.pool,
+	}
+	m.Capabilities.HTTPAllow = o.httpAllow
+	m.Probe.Path = o.probe
+	return m
+}
+
+// wasmHeader is the magic and version of a core WebAssembly module.
+var wasmHeader = []byte("\x00asm\x01\x00\x00\x00")
+
+// readModule reads a core Wasm module, refusing anything else before it is
+// signed.
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read module: %w", err)
+	}
+	defer f.Close()
+	module, err := io.ReadAll(io.LimitReader(f, wire.MaxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	switch {
+	case len(module) > wire.MaxModuleSize:
+		return nil, fmt.Errorf("module %s: larger than the %d MiB limit", path, wire.MaxModuleSize>>20)
+	case len(module) < len(wasmHeader) || !bytes.HasPrefix(module, wasmHeader[:4]):
+		return nil, fmt.Errorf("module %s: not a WebAssembly module (no \\0asm magic)", path)
+	case !bytes.HasPrefix(module, wasmHeader):
+		return nil, fmt.Errorf("module %s: WebAssembly binary version %x is not a core module (version 1); components are not supported", path, module[4:8])
+	}
+	return module, nil
+}
+
+// readPrivateKey reads a key file written by keygen and warns when other
+// users can read it.
+func readPrivateKey(path string, stderr io.Writer) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "warning: %s is accessible to other users (mode %04o); chmod 600 it\n", path, st.Mode().Perm())
+	}
+	key, err := wire.ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// signAndCheck signs m and verifies the envelope with the agents' own code
+// and the key's public half, so that edgectl never sends what an agent would
+// reject for a reason known here. Manifest errors come from flags.
+func signAndCheck(m *wire.Manifest, key ed25519.PrivateKey) (*wire.Envelope, error) {
+	env, err := wire.Sign(m, key)
+	if err != nil {
+		return nil, usagef("push", "push: %v", err)
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	got, err := wire.NewKeyring(pub).Verify(env, m.Created)
+	if err != nil {
+		return nil, fmt.Errorf("push: own signature does not verify: %w", err)
+	}
+	if got.SHA256 != m.SHA256 || got.Size != m.Size {
+		return nil, fmt.Errorf("push: verified manifest differs from the signed one")
+	}
+	return env, nil
+}

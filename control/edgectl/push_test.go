@@ -1,0 +1,265 @@
+package edgectl
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+func TestPushRunning(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub,
+		[]string{"pending"},
+		[]string{wire.StateFetching, "pending"},
+		[]string{wire.StateCompiling},
+		[]string{wire.StateRunning, wire.StateProbing},
+		[]string{wire.StateRunning},
+	)
+	mod := testModule(t, "orders.wasm")
+	code, stdout, stderr := run(t, "push", mod, "--key", key, "--version", "1.4.0", "--control", f.srv.URL,
+		"--node", "pi-1", "--node", "pi-2", "--label", "site=lyon", "--db", "sqlite", "--port", "8081",
+		"--probe", "/healthz", "--http-allow", "api.example.com:443", "--config", "greeting=hi", "--config", "empty=",
+		"--memory-pages", "512", "--deadline", "250ms", "--pool", "3")
+	if code != ExitOK {
+		t.Fatalf("push: exit %d, want 0\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	for _, want := range []string{"pi-1: pending", "pi-1: fetching", "pi-1: compiling", "pi-1: running", "pi-2: probing", "pi-2: running", "deployment d-1 created"} {
+		if !strings.Contains(stderr, want+"\n") {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "pi-1: compiling"); n != 1 {
+		t.Errorf("stderr shows pi-1: compiling %d times, want once (one line per change)", n)
+	}
+	if !strings.Contains(stdout, "2 running") {
+		t.Errorf("stdout = %q, want a summary with 2 running", stdout)
+	}
+
+	m := f.manifest
+	module, _ := os.ReadFile(mod)
+	if got := f.blobs[m.SHA256]; string(got) != string(module) {
+		t.Errorf("stored blob differs from the module")
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"name", m.Name, "orders"},
+		{"size", m.Size, int64(len(module))},
+		{"nodes", strings.Join(m.Targets.Nodes, ","), "pi-1,pi-2"},
+		{"labels", m.Targets.Labels["site"], "lyon"},
+		{"db", m.Bindings.DB, "sqlite"},
+		{"port", m.Port, 8081},
+		{"probe", m.Probe.Path, "/healthz"},
+		{"http allow", strings.Join(m.Capabilities.HTTPAllow, ","), "api.example.com:443"},
+		{"config", m.Config["greeting"], "hi"},
+		{"empty config", len(m.Config), 2},
+		{"memory pages", m.Limits.MemoryPages, uint32(512)},
+		{"deadline", m.Limits.DeadlineMS, int64(250)},
+		{"pool", m.Limits.Pool, 3},
+		{"key id", m.KeyID, wire.KeyID(pub)},
+		{"validity", m.Expires.Sub(m.Created).Hours(), 720.0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("manifest %s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestPushJSON(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateCompiling}, []string{wire.StateRunning})
+	code, stdout, stderr := run(t, "push", testModule(t, "m.wasm"), "--json", "--key", key, "--version", "2.0.0-rc.1",
+		"--name", "orders", "--node", "pi-1", "--control", f.srv.URL)
+	if code != ExitOK {
+		t.Fatalf("push --json: exit %d: %s", code, stderr)
+	}
+	var d wire.Deployment
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("stdout is not a wire.Deployment: %v\n%s", err, stdout)
+	}
+	if d.ID != "d-1" || d.Module != "orders" || d.Version != "2.0.0-rc.1" || !d.Done || len(d.Devices) != 1 || d.Devices[0].State != wire.StateRunning {
+		t.Errorf("deployment = %+v", d)
+	}
+	if dec.More() {
+		t.Error("stdout holds more than one JSON value")
+	}
+}
+
+func TestPushRejected(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub,
+		[]string{wire.StateVerifying, wire.StateCompiling},
+		[]string{wire.StateRejected, wire.StateRunning},
+	)
+	f.reasons[wire.StateRejected] = "version 1.0.0 is not newer than 1.2.0"
+	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+		"--node", "pi-1", "--node", "pi-2", "--control", f.srv.URL)
+	if code != ExitFailed {
+		t.Fatalf("push: exit %d, want 1\nstderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "pi-1 rejected: version 1.0.0 is not newer than 1.2.0") {
+		t.Errorf("stderr lacks the failing device's reason:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "pi-2 running:") {
+		t.Errorf("stderr lists the running pi-2 as a failure:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "1 rejected, 1 running") {
+		t.Errorf("stdout = %q, want the final table with 1 rejected, 1 running", stdout)
+	}
+}
+
+func TestPushTimeout(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateCompiling})
+	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+		"--node", "pi-1", "--wait", "200ms", "--json", "--control", f.srv.URL)
+	if code != ExitTimeout {
+		t.Fatalf("push: exit %d, want 3\nstderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "pi-1 (compiling)") {
+		t.Errorf("stderr does not name the unfinished device:\n%s", stderr)
+	}
+	var d wire.Deployment
+	if err := json.Unmarshal([]byte(stdout), &d); err != nil || d.Done {
+		t.Errorf("stdout = %q (%v), want the last, unfinished deployment", stdout, err)
+	}
+}
+
+func TestPushNoWait(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{"pending"})
+	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+		"--node", "pi-1", "--wait", "0", "--control", f.srv.URL)
+	if code != ExitOK || f.polls != 0 {
+		t.Errorf("push --wait 0: exit %d after %d polls, want 0 after 0\n%s", code, f.polls, stderr)
+	}
+}
+
+func TestPushControllerErrors(t *testing.T) {
+	key, _ := testKey(t)
+	_, otherPub := testKey(t)
+	mod := testModule(t, "orders.wasm")
+
+	// The controller trusts another key: its APIError is shown.
+	f := newFakeControl(t, otherPub, []string{wire.StateRunning})
+	code, _, stderr := run(t, "push", mod, "--key", key, "--version", "1.0.0", "--node", "pi-1", "--control", f.srv.URL)
+	if code != ExitFailed || !strings.Contains(stderr, "Forbidden: verify: signed by an untrusted key") {
+		t.Errorf("untrusted key: exit %d, stderr %q; want 1 and the controller's error", code, stderr)
+	}
+
+	// Nobody listens: the message names the controller.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + l.Addr().String()
+	l.Close()
+	t.Setenv("EDGE_CONTROL", addr)
+	code, _, stderr = run(t, "push", mod, "--key", key, "--version", "1.0.0", "--node", "pi-1")
+	if code != ExitFailed || !strings.Contains(stderr, "cannot reach the controller at "+addr+": connection refused") {
+		t.Errorf("refused: exit %d, stderr %q; want 1 and a message naming %s", code, stderr, addr)
+	}
+}
+
+func TestPushRefusesBadModule(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateRunning})
+	dir := t.TempDir()
+	files := map[string][]byte{
+		"text.wasm":      []byte("hello, world"),
+		"empty.wasm":     nil,
+		"short.wasm":     []byte("\x00as"),
+		"component.wasm": []byte("\x00asm\x0d\x00\x01\x00"),
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		code, _, stderr := run(t, "push", p, "--key", key, "--version", "1.0.0", "--node", "pi-1", "--control", f.srv.URL)
+		if code != ExitFailed || !strings.Contains(stderr, "module") {
+			t.Errorf("%s: exit %d, stderr %q; want 1 and a module error", name, code, stderr)
+		}
+	}
+	if len(f.blobs) != 0 || f.manifest != nil {
+		t.Errorf("the controller received something for a bad module")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	key, _ := testKey(t)
+	mod := testModule(t, "orders.wasm")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no arguments", nil},
+		{"unknown verb", []string{"deploy"}},
+		{"unknown noun verb", []string{"device", "remove", "pi-1"}},
+		{"unknown flag", []string{"devices", "--verbose"}},
+		{"global flag before verb", []string{"--json", "devices"}},
+		{"devices extra argument", []string{"devices", "pi-1"}},
+		{"keygen without --out", []string{"keygen"}},
+		{"device add without id", []string{"device", "add"}},
+		{"device add bad id", []string{"device", "add", "pi/1"}},
+		{"device add wildcard", []string{"device", "add", "+"}},
+		{"deployment without id", []string{"deployment"}},
+		{"bad control url", []string{"devices", "--control", "127.0.0.1:7080"}},
+		{"push without file", []string{"push", "--key", key, "--version", "1.0.0", "--node", "pi-1"}},
+		{"push two files", []string{"push", mod, mod, "--key", key, "--version", "1.0.0", "--node", "pi-1"}},
+		{"push without targets", []string{"push", mod, "--key", key, "--version", "1.0.0"}},
+		{"push without key", []string{"push", mod, "--version", "1.0.0", "--node", "pi-1"}},
+		{"push without version", []string{"push", mod, "--key", key, "--node", "pi-1"}},
+		{"push bad version", []string{"push", mod, "--key", key, "--version", "v1", "--node", "pi-1"}},
+		{"push bad name", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "pi-1", "--name", "a b"}},
+		{"push bad node", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "pi#1"}},
+		{"push bad label", []string{"push", mod, "--key", key, "--version", "1.0.0", "--label", "site"}},
+		{"push duplicate config", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--config", "k=1", "--config", "k=2"}},
+		{"push bad port", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "70000"}},
+		{"push bad probe", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--probe", "health"}},
+		{"push bad http-allow", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--http-allow", "https://x"}},
+		{"push negative expires", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--expires", "-1h"}},
+		{"push bad duration", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--wait", "soon"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want 2\nstderr: %s", code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			if stderr == "" {
+				t.Error("stderr is empty, want a usage message")
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		code, stdout, _ := run(t, args...)
+		if code != ExitOK {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+		for _, verb := range []string{"keygen", "push", "devices", "device add", "deployments", "deployment ID"} {
+			if !strings.Contains(stdout, verb) {
+				t.Errorf("%v: usage lacks %q", args, verb)
+			}
+		}
+	}
+	for want, args := range map[string][]string{"push": {"help", "push"}, "keygen": {"keygen", "-h"}, "device add": {"device", "add", "--help"}} {
+		code, stdout, _ := run(t, args...)
+		if code != ExitOK || !strings.HasPrefix(stdout, "usage: edgectl "+want+" ") {
+			t.Errorf("%v: exit %d, stdout %q; want 0 and the command's usage", args, code, stdout)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package edgectl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// pollInterval is how often push polls the deployment; tests shorten it.
+var pollInterval = 300 * time.Millisecond
+
+// push uploads the module, creates the deployment and waits for it.
+func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope, module []byte) error {
+	if err := c.putBlob(ctx, m.SHA256, module); err != nil {
+		return fmt.Errorf("upload %s: %w", m.Name, err)
+	}
+	fmt.Fprintf(cl.stderr, "uploaded %d bytes to %s\n", len(module), c.base)
+	d, err := c.createDeployment(ctx, env)
+	if err != nil {
+		return fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
+	}
+	if d.ID == "" || (d.SHA256 != "" && d.SHA256 != m.SHA256) {
+		return fmt.Errorf("deploy %s %s: controller answered with deployment %q of sha256 %q", m.Name, m.Version, d.ID, d.SHA256)
+	}
+	fmt.Fprintf(cl.stderr, "deployment %s created\n", d.ID)
+	if o.wait > 0 {
+		var werr error
+		d, werr = waitDeployment(ctx, c, d, o.wait, cl.stderr)
+		if werr != nil && d == nil {
+			return werr
+		}
+		err = werr
+	}
+	if o.api.json {
+		if jerr := writeJSON(cl.stdout, d); jerr != nil {
+			return jerr
+		}
+	} else {
+		printDeployment(cl.stdout, d)
+	}
+	if err == nil && o.wait > 0 {
+		err = outcome(d)
+	}
+	return err
+}
+
+// Device states after which a device's part of a deployment is settled.
+func failedState(s string) bool {
+	return s == wire.StateRejected || s == wire.StateFailed || s == wire.StateRolledBack
+}
+
+func settled(d *wire.Deployment) bool {
+	if d.Done {
+		return true
+	}
+	if len(d.Devices) == 0 {
+		return false
+	}
+	for _, dev := range d.Devices {
+		if dev.State != wire.StateRunning && !failedState(dev.State) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitDeployment polls d until it settles or wait elapses, printing each
+// device's state changes on progress. It returns the last deployment seen.
+func waitDeployment(ctx context.Context, c *client, d *wire.Deployment, wait time.Duration, progress io.Writer) (*wire.Deployment, error) {
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	seen := map[string]string{}
+	report := func(d *wire.Deployment) {
+		for _, dev := range d.Devices {
+			line := dev.Device + ": " + dev.State
+			if dev.Reason != "" {
+				line += ": " + dev.Reason
+			}
+			if seen[dev.Device] != line {
+				seen[dev.Device] = line
+				fmt.Fprintln(progress, line)
+			}
+		}
+	}
+	report(d)
+	var lastErr string
+	for !settled(d) {
+		select {
+		case <-wctx.Done():
+			return d, waitEnded(ctx, d, wait)
+		case <-time.After(pollInterval):
+		}
+		next, err := c.deployment(wctx, d.ID)
+		if err != nil {
+			if wctx.Err() != nil {
+				return d, waitEnded(ctx, d, wait)
+			}
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status/100 == 4 && ae.Status != http.StatusTooManyRequests {
+				return d, fmt.Errorf("follow deployment %s: %w", d.ID, err)
+			}
+			if err.Error() != lastErr { // transient: say it once and retry
+				lastErr = err.Error()
+				fmt.Fprintf(progress, "warning: %v (retrying)\n", err)
+			}
+			continue
+		}
+		d = next
+		report(d)
+	}
+	return d, nil
+}
+
+// waitEnded explains why waiting stopped: the operator interrupted, or
+// --wait elapsed (a known failure then takes precedence over the timeout).
+func waitEnded(ctx context.Context, d *wire.Deployment, wait time.Duration) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("deployment %s: %w", d.ID, context.Cause(ctx))
+	}
+	if err := failures(d); err != nil {
+		return err
+	}
+	var pending []string
+	for _, dev := range d.Devices {
+		if dev.State != wire.StateRunning {
+			pending = append(pending, dev.Device+" ("+dev.State+")")
+		}
+	}
+	return fmt.Errorf("deployment %s: %w after --wait %v; not running yet: %s", d.ID, errTimeout, wait, strings.Join(pending, ", "))
+}
+
+// outcome is nil only when every targeted device runs the version.
+func outcome(d *wire.Deployment) error {
+	if err := failures(d); err != nil {
+		return err
+	}
+	if len(d.Devices) == 0 {
+		return fmt.Errorf("deployment %s: no device matched the targets", d.ID)
+	}
+	for _, dev := range d.Devices {
+		if dev.State != wire.StateRunning {
+			return fmt.Errorf("deployment %s: done, but %s is %s", d.ID, dev.Device, dev.State)
+		}
+	}
+	return nil
+}
+
+func failures(d *wire.Deployment) error {
+	var failed []string
+	for _, dev := range d.Devices {
+		if failedState(dev.State) {
+			failed = append(failed, fmt.Sprintf("%s %s: %s", dev.Device, dev.State, orNone(dev.Reason)))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("deployment %s failed on %d of %d devices:\n  %s", d.ID, len(failed), len(d.Devices), strings.Join(failed, "\n  "))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no reason given)"
+	}
+	return s
+}
+
+// printDeployment writes d as a header and a table of devices.
+func printDeployment(w io.Writer, d *wire.Deployment) {
+	fmt.Fprintf(w, "deployment %s: %s %s (sha256 %.12s), %s\n", d.ID, d.Module, d.Version, d.SHA256, summarize(d))
+	if len(d.Devices) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tSTATE\tUPDATED\tREASON")
+	for _, dev := range d.Devices {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dev.Device, dev.State, ago(dev.Updated), dev.Reason)
+	}
+	tw.Flush()
+}
+
+// summarize counts d's devices by state: "2 running, 1 rejected".
+func summarize(d *wire.Deployment) string {
+	if len(d.Devices) == 0 {
+		return "no devices"
+	}
+	n := map[string]int{}
+	for _, dev := range d.Devices {
+		n[dev.State]++
+	}
+	var parts []string
+	for s, k := range n {
+		parts = append(parts, fmt.Sprintf("%d %s", k, s))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// ago formats t relative to now.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	switch {
+	case d < 0:
+		return t.UTC().Format(time.RFC3339)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return t.UTC().Format(time.RFC3339)
+}
