@@ -10,8 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 )
