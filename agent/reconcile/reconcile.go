@@ -1,0 +1,271 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/edgeplane/edge/agent/session"
+	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/agent/verify"
+	"github.com/edgeplane/edge/wire"
+)
+
+// ErrRolledBack is wrapped by a Deployer's error when it restored the
+// previous version (as opposed to failing before switching).
+var ErrRolledBack = errors.New("rolled back")
+
+// Deployer runs verified modules: the process supervisor.
+type Deployer interface {
+	// Deploy compiles the module at wasmPath (verified: its sha256 is
+	// m.SHA256), starts it beside any running version of m.Name, probes it
+	// and switches traffic to it. It returns nil once m is serving. On an
+	// error the previous version (if any) must still be, or again be,
+	// serving; wrap ErrRolledBack when a switch was undone. progress
+	// reports intermediate states (wire.StateCompiling, StateStarting,
+	// StateProbing). If ctx ends, abandon the new version.
+	Deploy(ctx context.Context, m *wire.Manifest, wasmPath string, progress func(state, reason string)) error
+	// Stop stops every version of module name.
+	Stop(ctx context.Context, name string) error
+	// Running maps module name to the version serving now.
+	Running() map[string]string
+}
+
+// Fetcher transfers module bytes: *session.Session.
+type Fetcher interface {
+	Fetch(ctx context.Context, ref *wire.BlobRef, parts session.ChunkStore) ([]byte, error)
+}
+
+// Reporter carries reports: *session.Session.
+type Reporter interface {
+	Report(wire.Event) error
+	PublishStatus(wire.Status) error
+}
+
+// Config wires a Reconciler.
+type Config struct {
+	Device   string
+	Labels   map[string]string
+	Keys     wire.Keyring
+	Store    *store.Store
+	Fetcher  Fetcher
+	Deployer Deployer
+	Reporter Reporter
+	Log      *slog.Logger
+	// Status is the base of every Status published (agent version, arch,
+	// board, engine); Device, Generation and Modules are filled in.
+	Status wire.Status
+	// Retry is the delay before a reconcile that hit a transient error
+	// (no broker, stalled transfer) runs again; 30s if zero.
+	Retry time.Duration
+}
+
+// Reconciler applies desired states. Use Boot once, then Run.
+type Reconciler struct {
+	cfg    Config
+	log    *slog.Logger
+	verify *verify.Verifier
+
+	mu       sync.Mutex
+	desired  *wire.DesiredState
+	gen      int64
+	reported map[string]bool   // events already reported, by key
+	gaveUp   map[string]string // deployment+sha whose bytes were bad → reason
+	states   map[string]wire.ModuleStatus
+}
+
+// New builds a Reconciler.
+func New(cfg Config) *Reconciler {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 30 * time.Second
+	}
+	return &Reconciler{
+		cfg: cfg, log: cfg.Log,
+		verify:   &verify.Verifier{Keys: cfg.Keys, Device: cfg.Device, Labels: cfg.Labels, Store: cfg.Store},
+		reported: map[string]bool{}, gaveUp: map[string]string{}, states: map[string]wire.ModuleStatus{},
+	}
+}
+
+// Generation is the generation of the desired state being applied: the
+// session's Config.MinGeneration.
+func (r *Reconciler) Generation() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
+// Boot checks the stored blobs and loads the last desired state, with no
+// network. Run reconciles it first.
+func (r *Reconciler) Boot() error {
+	probs, err := r.cfg.Store.Verify()
+	if err != nil {
+		return fmt.Errorf("boot: %w", err)
+	}
+	for _, p := range probs {
+		r.report(wire.Event{Module: p.Module, Version: p.Version, State: wire.StateFailed,
+			Reason: "stored blob failed its digest check at boot: " + p.Err.Error()})
+	}
+	gen, raw, err := r.cfg.Store.LoadDesired()
+	if errors.Is(err, store.ErrNotFound) {
+		r.log.Info("no desired state on disk yet")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("boot: %w", err)
+	}
+	var ds wire.DesiredState
+	if err := json.Unmarshal(raw, &ds); err != nil {
+		return fmt.Errorf("boot: stored desired state: %w", err)
+	}
+	r.mu.Lock()
+	r.desired, r.gen = &ds, gen
+	r.mu.Unlock()
+	r.log.Info("loaded desired state from disk", "generation", gen, "modules", len(ds.Modules))
+	return nil
+}
+
+// accept records d as the desired state if it is not older than the one
+// held; it reports whether it is newer (a reconcile in progress for an
+// older one should be cancelled).
+func (r *Reconciler) accept(d session.Desired) (newer bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.desired != nil && d.State.Generation < r.gen {
+		r.log.Info("ignoring older desired state", "generation", d.State.Generation, "have", r.gen)
+		return false
+	}
+	if err := r.cfg.Store.SaveDesired(d.State.Generation, d.Raw); err != nil {
+		r.log.Error("save desired state", "err", err) // still apply it
+	}
+	newer = r.desired == nil || d.State.Generation > r.gen
+	if newer {
+		clear(r.gaveUp)
+	}
+	ds := d.State
+	r.desired, r.gen = &ds, d.State.Generation
+	return newer
+}
+
+// Run reconciles the desired state loaded by Boot, then every update,
+// until ctx ends. A newer generation arriving mid-reconcile cancels it; a
+// duplicate waits. A reconcile with a transient failure is retried.
+func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) error {
+	var pending *session.Desired
+	dirty := true
+	for {
+		if pending != nil {
+			dirty = r.accept(*pending) || dirty
+			pending = nil
+		}
+		var retry <-chan time.Time
+		r.mu.Lock()
+		ds := r.desired
+		r.mu.Unlock()
+		if ds != nil && dirty {
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan bool, 1)
+			go func() { done <- r.Reconcile(rctx, ds) }()
+			var again bool
+		wait:
+			for {
+				select {
+				case again = <-done:
+					break wait
+				case d := <-updates:
+					if d.State.Generation > ds.Generation {
+						cancel()
+					}
+					pending = &d
+				}
+			}
+			cancel()
+			dirty = false
+			if again {
+				retry = time.After(r.cfg.Retry)
+			}
+			if pending != nil {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case d := <-updates:
+			pending, dirty = &d, true
+		case <-retry:
+			dirty = true
+		}
+	}
+}
+
+// Reconcile applies ds once and reports whether a transient failure
+// calls for a retry.
+func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retry bool) {
+	want := map[string]bool{}
+	anonymous := false // a rejected module whose name is unknown
+	for i := range ds.Modules {
+		name, again := r.module(ctx, &ds.Modules[i])
+		want[name] = true
+		anonymous = anonymous || name == ""
+		retry = retry || again
+	}
+	for name := range r.cfg.Deployer.Running() {
+		// An unreadable entry might be this module: a rejection must
+		// change nothing, so stop nothing this round.
+		if want[name] || anonymous {
+			continue
+		}
+		if err := r.cfg.Deployer.Stop(ctx, name); err != nil {
+			r.log.Error("stop module", "module", name, "err", err)
+			retry = true
+			continue
+		}
+		r.cfg.Store.Forget(name)
+		r.report(wire.Event{Module: name, State: wire.StateStopped, Reason: "no longer desired"})
+		r.mu.Lock()
+		delete(r.states, name)
+		r.mu.Unlock()
+	}
+	if err := r.cfg.Store.Prune(); err != nil {
+		r.log.Error("prune", "err", err)
+	}
+	r.publishStatus(ds.Generation)
+	return retry
+}
+
+func (r *Reconciler) publishStatus(gen int64) {
+	st := r.cfg.Status
+	st.Device, st.Generation, st.Online = r.cfg.Device, gen, true
+	running := r.cfg.Deployer.Running()
+	r.mu.Lock()
+	for name, ms := range r.states {
+		if v, ok := running[name]; ok && v != ms.Version && ms.State != wire.StateRunning {
+			ms.Error = fmt.Sprintf("%s (serving %s)", ms.Error, v)
+		}
+		ms.LastGood = r.cfg.Store.Module(name).LastGood
+		st.Modules = append(st.Modules, ms)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(st.Modules, func(a, b wire.ModuleStatus) int { return cmpStr(a.Name, b.Name) })
+	if err := r.cfg.Reporter.PublishStatus(st); err != nil {
+		r.log.Debug("publish status (sent on next connect)", "err", err)
+	}
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,81 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// Report queues ev in the durable outbox; it is published in order when
+// the session is connected. It fails only if the outbox cannot be written.
+func (s *Session) Report(ev wire.Event) error {
+	if ev.Device == "" {
+		ev.Device = s.cfg.Device
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := s.outbox.Append(b); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// drain publishes outbox entries in order while connected.
+func (s *Session) drain(ctx context.Context) {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		for s.Connected() {
+			e, ok := s.outbox.Peek()
+			if !ok {
+				break
+			}
+			if err := s.publish(wire.KindEvents, 1, false, e.Data); err != nil {
+				s.log.Warn("outbox publish; will retry", "err", err)
+				retry.Reset(time.Second)
+				break
+			}
+			if err := s.outbox.Ack(e.Seq); err != nil {
+				s.log.Error("outbox ack", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-retry.C:
+		}
+	}
+}
+
+// PublishStatus publishes st as the retained status (Online true) and
+// remembers it for every reconnect. While disconnected it returns
+// ErrNotConnected; the status goes out on the next connect.
+func (s *Session) PublishStatus(st wire.Status) error {
+	st.Device, st.Online = s.cfg.Device, true
+	if st.Time.IsZero() {
+		st.Time = time.Now().UTC()
+	}
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+	return s.publishJSON(wire.KindStatus, 1, true, st)
+}
+
+// PublishMetrics publishes m at QoS 0: dropped while disconnected.
+func (s *Session) PublishMetrics(m wire.Metrics) error {
+	m.Device = s.cfg.Device
+	return s.publishJSON(wire.KindMetrics, 0, false, m)
+}

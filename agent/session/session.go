@@ -1,0 +1,255 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotConnected = errors.New("not connected to the broker")
+	ErrStalled      = errors.New("transfer made no progress")
+	ErrBusy         = errors.New("a fetch of this blob is already running")
+)
+
+// MaxDesiredBytes bounds a desired-state message: a few modules, each an
+// envelope (≤ 64 KiB manifest, base64) and up to wire.MaxChunks hashes.
+const MaxDesiredBytes = 4 << 20
+
+// Config configures a Session. Zero durations take the defaults noted.
+type Config struct {
+	Broker   string // e.g. tcp://127.0.0.1:1883
+	Device   string // client id and username
+	Password string
+
+	KeepAlive      time.Duration // 30s
+	MaxReconnect   time.Duration // 30s: cap of the reconnect back-off
+	PublishTimeout time.Duration // 10s: wait for a PUBACK
+	FetchWindow    int           // 16 chunks requested at a time
+	FetchTimeout   time.Duration // 5s: re-request a chunk not received by then
+	FetchStall     time.Duration // 2m: give up a transfer with no progress
+
+	// MinGeneration is the generation already applied (from the store):
+	// desired states below it are dropped.
+	MinGeneration int64
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.KeepAlive, 30*time.Second)
+	def(&c.MaxReconnect, 30*time.Second)
+	def(&c.PublishTimeout, 10*time.Second)
+	def(&c.FetchTimeout, 5*time.Second)
+	def(&c.FetchStall, 2*time.Minute)
+	if c.FetchWindow <= 0 {
+		c.FetchWindow = 16
+	}
+}
+
+// Desired is a desired state as received: decoded, and its exact bytes for
+// the store.
+type Desired struct {
+	State wire.DesiredState
+	Raw   []byte
+}
+
+// Session is the agent's connection to the broker.
+type Session struct {
+	cfg    Config
+	log    *slog.Logger
+	client mqtt.Client
+	outbox *store.Outbox
+
+	desired chan Desired // cap 1, latest wins
+	kick    chan struct{}
+
+	mu        sync.Mutex
+	minGen    int64
+	status    wire.Status
+	connected bool
+	epoch     int           // incremented on every connect
+	connCh    chan struct{} // closed and replaced on every connect/disconnect
+	fetches   map[string]chan wire.Chunk
+	dropped   int // oversize or undecodable frames
+}
+
+// New builds a Session; Start connects it. outbox is the store's.
+func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
+	if err := wire.ValidateDeviceID(cfg.Device); err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if cfg.Broker == "" {
+		return nil, errors.New("session: no broker address")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg.defaults()
+	s := &Session{
+		cfg: cfg, log: log.With("device", cfg.Device), outbox: outbox,
+		desired: make(chan Desired, 1), kick: make(chan struct{}, 1),
+		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
+		fetches: map[string]chan wire.Chunk{},
+		status:  wire.Status{Device: cfg.Device},
+	}
+	will, err := json.Marshal(wire.Status{Device: cfg.Device, Online: false})
+	if err != nil {
+		return nil, err
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.Device).
+		SetUsername(cfg.Device).
+		SetPassword(cfg.Password).
+		SetCleanSession(false).
+		SetKeepAlive(cfg.KeepAlive).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(cfg.MaxReconnect).
+		SetConnectTimeout(10*time.Second).
+		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
+		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.log.Warn("mqtt connection lost", "err", err)
+			s.setConnected(false)
+		})
+	s.client = mqtt.NewClient(opts)
+	return s, nil
+}
+
+// Start connects in the background (retrying forever with back-off) and
+// drains the outbox until ctx ends. It does not wait for the broker: the
+// agent must run with no network.
+func (s *Session) Start(ctx context.Context) {
+	s.client.Connect() // with ConnectRetry the token completes only on success
+	go s.drain(ctx)
+}
+
+// Close publishes Status offline (a clean disconnect suppresses the Will)
+// and disconnects.
+func (s *Session) Close() {
+	if s.client.IsConnectionOpen() {
+		s.mu.Lock()
+		st := s.status
+		s.mu.Unlock()
+		st.Online, st.Time = false, time.Now().UTC()
+		s.publishJSON(wire.KindStatus, 1, true, st)
+	}
+	s.client.Disconnect(250)
+	s.setConnected(false)
+}
+
+// Desired delivers desired states, newest only.
+func (s *Session) Desired() <-chan Desired { return s.desired }
+
+// Connected reports whether the session is connected and subscribed.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+func (s *Session) onConnect() {
+	topics := map[string]byte{
+		wire.DeviceTopic(s.cfg.Device, wire.KindDesired): 1,
+		wire.DeviceTopic(s.cfg.Device, wire.KindChunks):  1,
+	}
+	tok := s.client.SubscribeMultiple(topics, s.onMessage)
+	if !tok.WaitTimeout(s.cfg.PublishTimeout) || tok.Error() != nil {
+		s.log.Error("subscribe failed; reconnecting", "err", tok.Error())
+		// Paho reconnects only on a lost connection; force one.
+		s.client.Disconnect(0)
+		s.client.Connect()
+		return
+	}
+	s.mu.Lock()
+	st := s.status
+	s.mu.Unlock()
+	st.Online, st.Time = true, time.Now().UTC()
+	if err := s.publishJSON(wire.KindStatus, 1, true, st); err != nil {
+		s.log.Warn("publish status", "err", err)
+	}
+	s.log.Info("mqtt connected", "broker", s.cfg.Broker)
+	s.setConnected(true)
+}
+
+func (s *Session) setConnected(c bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c {
+		s.epoch++
+	}
+	if s.connected != c || c {
+		s.connected = c
+		close(s.connCh)
+		s.connCh = make(chan struct{})
+	}
+	if c {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// connState returns the connection state, its epoch and a channel closed
+// at the next change.
+func (s *Session) connState() (connected bool, epoch int, changed <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected, s.epoch, s.connCh
+}
+
+func (s *Session) onMessage(_ mqtt.Client, msg mqtt.Message) {
+	_, kind, err := wire.ParseDeviceTopic(msg.Topic())
+	if err != nil {
+		return
+	}
+	switch kind {
+	case wire.KindDesired:
+		s.onDesired(msg.Payload())
+	case wire.KindChunks:
+		s.onChunk(msg.Payload())
+	}
+}
+
+// publishJSON publishes v and waits for the broker's acknowledgement (QoS 1).
+func (s *Session) publishJSON(kind string, qos byte, retained bool, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", kind, err)
+	}
+	return s.publish(kind, qos, retained, b)
+}
+
+func (s *Session) publish(kind string, qos byte, retained bool, b []byte) error {
+	if !s.client.IsConnectionOpen() {
+		return fmt.Errorf("publish %s: %w", kind, ErrNotConnected)
+	}
+	tok := s.client.Publish(wire.DeviceTopic(s.cfg.Device, kind), qos, retained, b)
+	if qos == 0 {
+		return nil
+	}
+	if !tok.WaitTimeout(s.cfg.PublishTimeout) {
+		return fmt.Errorf("publish %s: no acknowledgement in %s", kind, s.cfg.PublishTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("publish %s: %w", kind, err)
+	}
+	return nil
+}
