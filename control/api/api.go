@@ -1,0 +1,92 @@
+// Package api serves the controller's HTTP API (the contract is in
+// wire/api.go) and its small web dashboard.
+//
+// Handlers validate and bound every request (module uploads by
+// wire.MaxModuleSize, JSON bodies by maxJSONBody), translate domain errors
+// into status codes with errors.Is, and answer errors as wire.APIError. The
+// API carries no authentication yet: bind it to loopback (the default) or
+// put it behind an authenticating proxy. Deployments are signed by the
+// operator, so API access alone cannot make a board run unsigned code, but
+// it can register devices and withhold or re-push signed versions.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// maxJSONBody bounds JSON request bodies: a deploy request carries a
+// manifest of up to wire.MaxManifestSize, base64-encoded, plus signatures.
+const maxJSONBody = 1 << 20
+
+// Handler is the controller's HTTP handler.
+type Handler struct {
+	store *store.Store
+	fleet *fleet.Fleet
+	log   *slog.Logger
+	now   func() time.Time
+	mux   *http.ServeMux
+}
+
+// New returns the HTTP handler of the API and the dashboard.
+func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger) *Handler {
+	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux()}
+	p := wire.APIPrefix
+	h.mux.HandleFunc("PUT "+p+"/blobs/{sha256}", h.putBlob)
+	h.mux.HandleFunc("POST "+p+"/deployments", h.postDeployment)
+	h.mux.HandleFunc("GET "+p+"/deployments/{id}", h.getDeployment)
+	h.mux.HandleFunc("GET "+p+"/deployments", h.listDeployments)
+	h.mux.HandleFunc("GET "+p+"/devices", h.listDevices)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
+	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok"))
+	})
+	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, errors.New("no such API endpoint"))
+	})
+	h.mux.HandleFunc("GET /{$}", h.dashboard)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, wire.APIError{Error: err.Error()})
+}
+
+// decodeJSON reads a bounded JSON body into v, answering 400/413 itself.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, err)
+			return false
+		}
+		writeError(w, http.StatusBadRequest, errors.New("decode request: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+// serverError logs err and answers 500 without internal detail.
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, errors.New("internal error (see controller log)"))
+}

@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// DefaultMaxPacketSize bounds every MQTT packet the embedded broker
+// accepts: four times a chunk frame, far below what would let a client make
+// the broker allocate much.
+const DefaultMaxPacketSize = 256 << 10
+
+// Config configures the embedded broker.
+type Config struct {
+	Addr            string // TCP listen address, e.g. 127.0.0.1:1884 or 127.0.0.1:0
+	MaxPacketSize   uint32 // 0: DefaultMaxPacketSize
+	Credentials     Credentials
+	ControlPassword string // password of auth.ControlUser
+	AllowAnonymous  bool
+	Logger          *slog.Logger
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	srv *mqtt.Server
+	ln  *listeners.TCP
+}
+
+// Start starts the broker listening on cfg.Addr.
+func Start(cfg Config) (*Broker, error) {
+	if cfg.MaxPacketSize == 0 {
+		cfg.MaxPacketSize = DefaultMaxPacketSize
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = cfg.MaxPacketSize
+	caps.MaximumMessageExpiryInterval = 0 // retained desired state must not expire
+	srv := mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       cfg.Logger.With("component", "mqtt-broker"),
+	})
+	hook := NewHook(cfg.Credentials, cfg.ControlPassword, cfg.AllowAnonymous, cfg.Logger.With("component", "mqtt-auth"))
+	if err := srv.AddHook(hook, nil); err != nil {
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	ln := listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr})
+	if err := srv.AddListener(ln); err != nil { // binds the socket
+		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
+	}
+	return &Broker{srv: srv, ln: ln}, nil
+}
+
+// Addr returns the bound TCP address (host:port), useful with port 0.
+func (b *Broker) Addr() string { return b.ln.Address() }
+
+// DialAddr returns an address a local client can dial: the bound address,
+// with an unspecified host (0.0.0.0, ::) replaced by loopback.
+func (b *Broker) DialAddr() string {
+	host, port, err := net.SplitHostPort(b.Addr())
+	if err != nil {
+		return b.Addr()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Close stops the broker and disconnects every client.
+func (b *Broker) Close() error { return b.srv.Close() }

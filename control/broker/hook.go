@@ -1,0 +1,125 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/edgeplane/edge/control/auth"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Credentials looks up a device's password hash; it returns an error (any)
+// for unknown devices.
+type Credentials interface {
+	CredentialHash(ctx context.Context, id string) ([]byte, error)
+}
+
+// Hook is mochi's authentication and ACL hook for the embedded broker.
+type Hook struct {
+	mqtt.HookBase
+	creds          Credentials
+	controlHash    []byte
+	allowAnonymous bool
+	log            *slog.Logger
+}
+
+// NewHook returns a hook checking devices against creds and the controller
+// against controlPassword. With allowAnonymous, clients that send no
+// password are let in with full access (see the --allow-anonymous flag).
+func NewHook(creds Credentials, controlPassword string, allowAnonymous bool, log *slog.Logger) *Hook {
+	return &Hook{creds: creds, controlHash: auth.HashPassword(controlPassword), allowAnonymous: allowAnonymous, log: log}
+}
+
+// ID implements mqtt.Hook.
+func (h *Hook) ID() string { return "edge-auth" }
+
+// Provides implements mqtt.Hook.
+func (h *Hook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+var (
+	errClientID = errors.New("client id must equal the username")
+	errWill     = errors.New("last will topic not allowed")
+)
+
+// OnConnectAuthenticate implements mqtt.Hook.
+func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	err := h.authenticate(pk)
+	if err != nil {
+		h.log.Warn("mqtt connect refused", "user", user, "client", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "err", err)
+		return false
+	}
+	h.log.Debug("mqtt client authenticated", "user", user, "client", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote)
+	return true
+}
+
+func (h *Hook) authenticate(pk packets.Packet) error {
+	c := pk.Connect
+	user := string(c.Username)
+	if h.allowAnonymous && !c.PasswordFlag {
+		return h.checkWill(user, pk)
+	}
+	if !c.UsernameFlag || !c.PasswordFlag {
+		return auth.ErrBadPassword
+	}
+	if user == auth.ControlUser {
+		if err := auth.CheckPassword(h.controlHash, string(c.Password)); err != nil {
+			return err
+		}
+		if !bytes.HasPrefix([]byte(c.ClientIdentifier), []byte(auth.ControlUser)) {
+			return errClientID
+		}
+		return nil
+	}
+	if err := wire.ValidateDeviceID(user); err != nil {
+		auth.CheckPassword(nil, string(c.Password))
+		return auth.ErrBadPassword
+	}
+	hash, err := h.creds.CredentialHash(context.Background(), user)
+	if err != nil {
+		hash = nil // unknown device: compare against a dummy
+	}
+	if err := auth.CheckPassword(hash, string(c.Password)); err != nil {
+		return err
+	}
+	if c.ClientIdentifier != user {
+		return errClientID
+	}
+	return h.checkWill(user, pk)
+}
+
+// checkWill refuses a Last Will the client could not publish itself.
+func (h *Hook) checkWill(user string, pk packets.Packet) error {
+	if !pk.Connect.WillFlag || h.fullAccess(user) {
+		return nil
+	}
+	if !auth.DeviceAllowed(user, pk.Connect.WillTopic, true) {
+		return errWill
+	}
+	return nil
+}
+
+// fullAccess reports whether an authenticated user may do everything: the
+// controller, and anonymous clients when they are allowed at all.
+func (h *Hook) fullAccess(user string) bool {
+	return user == auth.ControlUser || (user == "" && h.allowAnonymous)
+}
+
+// OnACLCheck implements mqtt.Hook. The username was authenticated at
+// connect (or is an anonymous client's claim, when anonymous clients are
+// allowed: then it can only restrict itself).
+func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	if h.fullAccess(user) || auth.DeviceAllowed(user, topic, write) {
+		return true
+	}
+	h.log.Warn("mqtt access denied", "user", user, "client", cl.ID, "topic", topic, "write", write)
+	return false
+}

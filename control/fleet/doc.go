@@ -1,0 +1,43 @@
+// Package fleet is the controller's logic between the HTTP API, the state
+// store and MQTT: it turns a signed deployment into per-device desired
+// state, serves module chunks to agents that ask for them, and ingests what
+// agents report.
+//
+// # Level-triggered desired state
+//
+// The controller never sends commands. For each device it keeps one
+// complete wire.DesiredState with a generation that grows with every change,
+// and publishes it retained with QoS 1 on the device's desired topic. An
+// agent that was offline, restarted, or received a message twice simply
+// reconciles toward the latest state it sees; the generation lets it ignore
+// an older one. Publishing is serialized, so the retained message is always
+// the newest generation, and every desired state is re-published whenever
+// the controller (re)connects, so a broker that lost its retained messages
+// converges again.
+//
+// # Why the controller never signs
+//
+// Manifests are signed on the operator's machine (edgectl). The controller
+// only reads the manifest payload to learn what to deliver where; it may
+// check signatures against keys it is given (--trust), as an early, friendly
+// refusal, but agents verify on their own. A compromised controller or
+// broker can therefore withhold or replay updates, never make a board run
+// unsigned code.
+//
+// # Deployment progress
+//
+//	pending ──▶ fetching ──▶ verifying ──▶ compiling ──▶ starting ──▶ probing ──▶ running
+//	   │            │             │             │             │            │
+//	   └────────────┴─────────────┴──── rejected | failed | rolled_back ◀──┘
+//
+// Progress comes from the agent's events and, level-triggered again, from
+// the module states in its retained status. A deployment is done when every
+// targeted device is running it or has finally failed.
+//
+// # Defensive ingestion
+//
+// Everything read from MQTT is untrusted: the device id comes from the topic
+// (which the broker's ACL binds to the authenticated user), bodies are
+// parsed strictly and bounded, and a bad message is logged and dropped
+// without changing any state.
+package fleet

@@ -1,0 +1,98 @@
+package fleet
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// MaxFetchIndices bounds the chunk indices of one FetchChunks request: a
+// whole module of wire.MaxModuleSize may be asked for at once.
+const MaxFetchIndices = wire.MaxChunks
+
+// fetchQueue bounds the fetch requests waiting to be served; beyond it new
+// requests are dropped (the agent asks again for what is still missing).
+const fetchQueue = 64
+
+type fetchReq struct {
+	device string
+	req    wire.FetchChunks
+}
+
+func (f *Fleet) queueFetch(log logger, id string, payload []byte) {
+	var r wire.FetchChunks
+	if err := json.Unmarshal(payload, &r); err != nil {
+		log.Warn("fetch dropped: bad JSON", "err", err)
+		return
+	}
+	if !store.ValidDigest(r.SHA256) {
+		log.Warn("fetch dropped: bad sha256", "sha256", r.SHA256)
+		return
+	}
+	if len(r.Indices) == 0 || len(r.Indices) > MaxFetchIndices {
+		log.Warn("fetch dropped: index count out of range", "sha256", r.SHA256, "count", len(r.Indices), "max", MaxFetchIndices)
+		return
+	}
+	select {
+	case f.fetches <- fetchReq{device: id, req: r}:
+	default:
+		log.Warn("fetch dropped: too many pending requests", "sha256", r.SHA256)
+	}
+}
+
+// serveFetch publishes the requested chunks of a blob in the device's
+// desired state. A request for any other blob, or with an index out of
+// range, is refused as a whole.
+func (f *Fleet) serveFetch(ctx context.Context, r fetchReq) {
+	log := f.log.With("device", r.device, "sha256", r.req.SHA256)
+	ref, err := f.allowedBlob(ctx, r.device, r.req.SHA256)
+	if err != nil {
+		log.Warn("fetch refused", "err", err)
+		return
+	}
+	idx := slices.Clone(r.req.Indices)
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	if idx[0] < 0 || idx[len(idx)-1] >= len(ref.Chunks) {
+		log.Warn("fetch refused: index out of range", "min", idx[0], "max", idx[len(idx)-1], "chunks", len(ref.Chunks))
+		return
+	}
+	var sum [32]byte
+	hex.Decode(sum[:], []byte(ref.SHA256))
+	topic := wire.DeviceTopic(r.device, wire.KindChunks)
+	for _, i := range idx {
+		data, err := f.store.ReadChunk(ref, i)
+		if err != nil {
+			log.Error("fetch: read chunk", "index", i, "err", err)
+			return
+		}
+		frame := wire.AppendChunk(nil, &wire.Chunk{Blob: sum, Index: uint32(i), Total: uint32(len(ref.Chunks)), Data: data})
+		if err := f.publish(ctx, topic, 1, false, frame); err != nil {
+			log.Warn("fetch: publish chunk (agent will ask again)", "index", i, "err", err)
+			return
+		}
+	}
+	log.Info("chunks sent", "count", len(idx), "of", len(ref.Chunks))
+}
+
+var errNotDesired = errors.New("blob is not in the device's desired state")
+
+// allowedBlob returns the blob if it is part of the device's desired state:
+// a device may fetch only what it was told to run.
+func (f *Fleet) allowedBlob(ctx context.Context, device, sha string) (wire.BlobRef, error) {
+	ds, err := f.store.Desired(ctx, device)
+	if err != nil {
+		return wire.BlobRef{}, err
+	}
+	for _, m := range ds.Modules {
+		if m.Blob.SHA256 == sha {
+			return f.store.Blob(ctx, sha)
+		}
+	}
+	return wire.BlobRef{}, errNotDesired
+}

@@ -1,0 +1,117 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Errors Deploy returns; the API maps them to 400.
+var (
+	ErrBadRequest   = errors.New("bad deployment request")
+	ErrUnknownBlob  = errors.New("module blob not uploaded")
+	ErrBlobMismatch = errors.New("module blob does not match the manifest")
+	ErrNoTargets    = errors.New("manifest targets no device")
+	ErrUntrusted    = errors.New("manifest signature not trusted")
+)
+
+// Publisher publishes an MQTT message and waits for the broker to take it.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error
+}
+
+// Config configures a Fleet.
+type Config struct {
+	Store     *store.Store
+	Publisher Publisher // may be set later with SetPublisher
+	// Trust, when not nil, makes Deploy verify envelopes against it.
+	Trust  wire.Keyring
+	Logger *slog.Logger
+	Now    func() time.Time // time.Now by default
+}
+
+// Fleet is the controller's fleet logic. Run must be running for fetch
+// requests to be served.
+type Fleet struct {
+	store *store.Store
+	trust wire.Keyring
+	log   *slog.Logger
+	now   func() time.Time
+
+	pubMu sync.RWMutex
+	pub   Publisher
+
+	// deployMu serializes "store new desired state, publish it", so the
+	// retained message on a device's topic is always its newest generation.
+	deployMu sync.Mutex
+
+	fetches chan fetchReq
+}
+
+// New returns a Fleet.
+func New(cfg Config) *Fleet {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Fleet{
+		store:   cfg.Store,
+		trust:   cfg.Trust,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		pub:     cfg.Publisher,
+		fetches: make(chan fetchReq, fetchQueue),
+	}
+}
+
+// SetPublisher sets the MQTT publisher (the client is created after the
+// fleet, because its handlers call into it).
+func (f *Fleet) SetPublisher(p Publisher) {
+	f.pubMu.Lock()
+	f.pub = p
+	f.pubMu.Unlock()
+}
+
+func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	f.pubMu.RLock()
+	p := f.pub
+	f.pubMu.RUnlock()
+	if p == nil {
+		return errors.New("publish " + topic + ": no MQTT client yet")
+	}
+	return p.Publish(ctx, topic, qos, retained, payload)
+}
+
+// fetchWorkers serve fetch requests concurrently, so one large transfer
+// does not hold up the others.
+const fetchWorkers = 4
+
+// Run serves fetch requests until ctx is done.
+func (f *Fleet) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range fetchWorkers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r := <-f.fetches:
+					f.serveFetch(ctx, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// logger is the part of *slog.Logger the ingestion helpers use.
+type logger interface {
+	Debug(string, ...any)
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}

@@ -1,0 +1,151 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// Bounds on what an agent may send.
+const (
+	maxReportSize = 64 << 10 // status, event, metrics or fetch payload
+	maxReason     = 1024     // bytes of an event's reason kept
+	ingestTimeout = 10 * time.Second
+)
+
+// knownStates are the module states an agent may report.
+var knownStates = []string{
+	wire.StateFetching, wire.StateVerifying, wire.StateCompiling, wire.StateStarting, wire.StateProbing,
+	wire.StateRunning, wire.StateRolledBack, wire.StateRejected, wire.StateFailed, wire.StateStopped,
+}
+
+// HandleMessage ingests one MQTT message from a device topic. It never
+// blocks on MQTT: fetch requests are queued for Run.
+func (f *Fleet) HandleMessage(topic string, payload []byte) {
+	id, kind, err := wire.ParseDeviceTopic(topic)
+	if err != nil {
+		f.log.Warn("mqtt message dropped: bad topic", "err", err)
+		return
+	}
+	log := f.log.With("device", id, "kind", kind)
+	if len(payload) == 0 {
+		return // a cleared retained message
+	}
+	if len(payload) > maxReportSize {
+		log.Warn("mqtt message dropped: too large", "bytes", len(payload), "max", maxReportSize)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ingestTimeout)
+	defer cancel()
+	switch kind {
+	case wire.KindStatus:
+		f.handleStatus(ctx, log, id, payload)
+	case wire.KindEvents:
+		f.handleEvent(ctx, log, id, payload)
+	case wire.KindMetrics:
+		f.handleMetrics(ctx, log, id, payload)
+	case wire.KindFetch:
+		f.queueFetch(log, id, payload)
+	default:
+		log.Debug("mqtt message ignored: not a device report")
+	}
+}
+
+// decode parses a report and checks that the device it names is the one
+// of its topic (which the broker bound to the authenticated user).
+func decode(log interface{ Warn(string, ...any) }, id string, payload []byte, v any, device *string) bool {
+	if err := json.Unmarshal(payload, v); err != nil {
+		log.Warn("mqtt message dropped: bad JSON", "err", err)
+		return false
+	}
+	if *device == "" {
+		*device = id
+	}
+	if *device != id {
+		log.Warn("mqtt message dropped: names another device", "named", *device)
+		return false
+	}
+	return true
+}
+
+func (f *Fleet) handleStatus(ctx context.Context, log logger, id string, payload []byte) {
+	var st wire.Status
+	if !decode(log, id, payload, &st, &st.Device) {
+		return
+	}
+	if !st.Online && len(st.Modules) == 0 && len(st.Labels) == 0 {
+		// A bare Last Will: keep what the device last said about itself
+		// (labels matter for targeting), marked offline.
+		if prev, err := f.store.Device(ctx, id); err == nil && prev.Status != nil {
+			will := st
+			st = *prev.Status
+			st.Online, st.Time = false, will.Time
+		}
+	}
+	if err := f.store.PutStatus(ctx, &st, f.now()); err != nil {
+		log.Error("store status", "err", err)
+		return
+	}
+	log.Debug("status stored", "online", st.Online, "generation", st.Generation)
+	// Level-triggered progress: the module states in the status say where
+	// each deployment stands even if an event was lost.
+	for _, m := range st.Modules {
+		if m.Deployment != "" && slices.Contains(knownStates, m.State) {
+			f.setState(ctx, log, m.Deployment, id, m.State, m.Error)
+		}
+	}
+}
+
+func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload []byte) {
+	var ev wire.Event
+	if !decode(log, id, payload, &ev, &ev.Device) {
+		return
+	}
+	if !slices.Contains(knownStates, ev.State) {
+		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
+		return
+	}
+	if ev.Deployment == "" {
+		log.Info("event without deployment", "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
+		return
+	}
+	log.Info("deployment event", "deployment", ev.Deployment, "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
+	f.setState(ctx, log, ev.Deployment, id, ev.State, ev.Reason)
+}
+
+func (f *Fleet) setState(ctx context.Context, log logger, deployment, id, state, reason string) {
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
+	reason = sanitize(reason)
+	changed, err := f.store.SetDeviceState(ctx, deployment, id, state, reason, f.now())
+	if err != nil {
+		log.Error("store deployment progress", "deployment", deployment, "err", err)
+		return
+	}
+	if !changed {
+		log.Debug("progress unchanged (unknown deployment, not targeted, same or stale state)", "deployment", deployment, "state", state)
+	}
+}
+
+// sanitize makes text from a device valid UTF-8.
+func sanitize(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return string([]rune(s))
+}
+
+func (f *Fleet) handleMetrics(ctx context.Context, log logger, id string, payload []byte) {
+	var m wire.Metrics
+	if !decode(log, id, payload, &m, &m.Device) {
+		return
+	}
+	if err := f.store.PutMetrics(ctx, &m, f.now()); err != nil {
+		log.Error("store metrics", "err", err)
+	}
+}

@@ -1,0 +1,141 @@
+// Package mqttc is the controller's MQTT client (paho, MQTT 3.1.1), used
+// the same way against the embedded broker and an external one (Mosquitto,
+// EMQX): one code path.
+//
+// On every (re)connection it subscribes to the configured filters and then
+// calls OnConnect, which the controller uses to re-publish every desired
+// state: a broker that restarted without persistence converges again.
+// Handler runs on paho's ordered delivery goroutine: it must not wait for
+// publish acknowledgements (hand such work to another goroutine).
+package mqttc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// ErrTimeout is returned when the broker does not answer in time.
+var ErrTimeout = errors.New("mqtt: timed out")
+
+// Config configures a Client.
+type Config struct {
+	Broker       string // tcp://host:port
+	ClientID     string
+	Username     string
+	Password     string
+	CleanSession bool
+	Filters      []string // subscribed with QoS 1 on every connection
+	Handler      func(topic string, payload []byte)
+	OnConnect    func() // after the subscriptions, in its own goroutine
+	Timeout      time.Duration
+	Logger       *slog.Logger
+}
+
+// Client is a connected MQTT client that reconnects by itself.
+type Client struct {
+	c       paho.Client
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+// Connect connects to the broker, retrying until ctx is done.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	cl := &Client{timeout: cfg.Timeout, log: cfg.Logger}
+	opts := paho.NewClientOptions().
+		AddBroker(cfg.Broker).
+		SetClientID(cfg.ClientID).
+		SetUsername(cfg.Username).
+		SetPassword(cfg.Password).
+		SetCleanSession(cfg.CleanSession).
+		SetProtocolVersion(4).
+		SetOrderMatters(true).
+		SetKeepAlive(30 * time.Second).
+		SetConnectTimeout(cfg.Timeout).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			cfg.Logger.Warn("mqtt connection lost", "broker", cfg.Broker, "err", err)
+		}).
+		SetOnConnectHandler(func(c paho.Client) {
+			cfg.Logger.Info("mqtt connected", "broker", cfg.Broker, "client", cfg.ClientID)
+			go func() {
+				if err := cl.subscribe(cfg); err != nil {
+					cfg.Logger.Error("mqtt subscribe", "err", err)
+					return
+				}
+				if cfg.OnConnect != nil {
+					cfg.OnConnect()
+				}
+			}()
+		})
+	cl.c = paho.NewClient(opts)
+	tok := cl.c.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, err)
+		}
+	case <-ctx.Done():
+		cl.c.Disconnect(0)
+		return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+	}
+	return cl, nil
+}
+
+func (cl *Client) subscribe(cfg Config) error {
+	if len(cfg.Filters) == 0 {
+		return nil
+	}
+	filters := map[string]byte{}
+	for _, f := range cfg.Filters {
+		filters[f] = 1
+	}
+	tok := cl.c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
+		cfg.Handler(m.Topic(), m.Payload())
+	})
+	if !tok.WaitTimeout(cl.timeout) {
+		return fmt.Errorf("subscribe %v: %w", cfg.Filters, ErrTimeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("subscribe %v: %w", cfg.Filters, err)
+	}
+	for f, code := range tok.(*paho.SubscribeToken).Result() {
+		if code == 0x80 {
+			return fmt.Errorf("subscribe %s: refused by broker", f)
+		}
+	}
+	return nil
+}
+
+// Publish publishes payload and waits until the broker acknowledged it
+// (QoS 1) or it was written (QoS 0). An acknowledgement means only that
+// the broker has the message.
+func (cl *Client) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	tok := cl.c.Publish(topic, qos, retained, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("publish %s: %w", topic, ctx.Err())
+	case <-time.After(cl.timeout):
+		return fmt.Errorf("publish %s: %w", topic, ErrTimeout)
+	}
+}
+
+// Close disconnects, giving in-flight work a moment to finish.
+func (cl *Client) Close() {
+	cl.c.Disconnect(250)
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Config is edge-control's configuration: defaults, then flags, then
+// Validate.
+type Config struct {
+	DataDir  string // state folder
+	HTTPAddr string // HTTP API and dashboard
+	MQTTAddr string // embedded broker listener (unused with Broker)
+
+	Broker         string // external broker URL (tcp://host:port); "" embeds one
+	BrokerUser     string
+	BrokerPassword string
+	ClientID       string // controller's client id on an external broker
+
+	// CleanSession makes the controller's session on an external broker
+	// non-persistent (tests). By default the broker keeps the controller's
+	// subscriptions and queues device events while it is away.
+	CleanSession bool
+
+	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
+	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
+	Debug          bool
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:  "/var/lib/edge-control",
+		HTTPAddr: "127.0.0.1:8080",
+		MQTTAddr: "127.0.0.1:1884",
+		ClientID: "edge-control",
+	}
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+type listFlag struct{ list *[]string }
+
+func (l listFlag) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+func (l listFlag) Set(s string) error { *l.list = append(*l.list, s); return nil }
+
+// ParseFlags overrides cfg with command-line flags.
+func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edge-control", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "state `folder` (SQLite database and module blobs)")
+	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP API and dashboard listen `address`")
+	fs.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "embedded MQTT broker listen `address` (port 0: any free port)")
+	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "external MQTT broker `URL` (tcp://host:port); embeds no broker")
+	fs.StringVar(&cfg.BrokerUser, "broker-user", cfg.BrokerUser, "username on the external broker")
+	fs.StringVar(&cfg.BrokerPassword, "broker-password", cfg.BrokerPassword, "password on the external broker (or env EDGE_BROKER_PASSWORD)")
+	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "client id on the external broker (unique per controller)")
+	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous,
+		"embedded broker: accept clients without a password, with FULL access to every topic\n"+
+			"(any local process can then read every desired state and forge any device's reports;\n"+
+			"signatures still keep unsigned code off the boards). For quick local trials only.")
+	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
+	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrConfig, fs.Args())
+	}
+	return nil
+}
+
+// Validate checks cfg.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
+	}
+	if c.Broker == "" {
+		if _, _, err := net.SplitHostPort(c.MQTTAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--mqtt %q: %w", c.MQTTAddr, err))
+		}
+	} else {
+		u, err := url.Parse(c.Broker)
+		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--broker %q: want tcp://host:port", c.Broker))
+		}
+		if c.AllowAnonymous {
+			errs = append(errs, errors.New("--allow-anonymous applies to the embedded broker only; configure the external broker's own"))
+		}
+		if c.ClientID == "" {
+			errs = append(errs, errors.New("--client-id must not be empty with --broker"))
+		}
+	}
+	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
+		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	}
+	return nil
+}

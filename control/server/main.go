@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Main runs edge-control until SIGINT or SIGTERM and returns the exit code:
+// 0 after a clean stop, 2 for bad flags, 1 for any other failure.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg := DefaultConfig()
+	if v := os.Getenv("EDGE_BROKER_PASSWORD"); v != "" {
+		cfg.BrokerPassword = v
+	}
+	if err := ParseFlags(&cfg, args, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "edge-control:", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "edge-control:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := Start(ctx, cfg, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	mqtt := "tcp://" + s.MQTTAddr()
+	if cfg.Broker != "" {
+		mqtt = cfg.Broker
+	}
+	log.Info("ready", "http", s.HTTPAddr(), "mqtt", mqtt, "data", cfg.DataDir)
+	fmt.Fprintf(stdout, "edge-control: http on http://%s, mqtt on %s\n", s.HTTPAddr(), mqtt)
+	<-ctx.Done()
+	log.Info("shutting down")
+	if err := s.Close(); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,183 @@
+// Package server wires edge-control together: state store, embedded or
+// external MQTT broker, the controller's MQTT client, fleet logic and the
+// HTTP API. cmd/edge-control is a thin main around Main.
+//
+// Start order: store, broker (embedded), fleet, MQTT client (which
+// re-publishes every desired state once connected), HTTP. Shutdown runs in
+// reverse: HTTP first (no new deployments), then the MQTT client, the
+// broker, the fleet's workers and the store.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/edgeplane/edge/control/api"
+	"github.com/edgeplane/edge/control/auth"
+	"github.com/edgeplane/edge/control/broker"
+	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/control/mqttc"
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Server is a running controller.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	broker *broker.Broker // nil with an external broker
+	client *mqttc.Client
+	fleet  *fleet.Fleet
+	http   *http.Server
+	httpLn net.Listener
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a controller. ctx bounds the start only; call Close to stop.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	trust, err := loadTrust(cfg.TrustFiles)
+	if err != nil {
+		return nil, err
+	}
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.store, err = store.Open(ctx, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet")})
+	s.wg.Go(func() { s.fleet.Run(runCtx) })
+
+	mc := mqttc.Config{
+		Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
+		CleanSession: cfg.CleanSession,
+		Filters: []string{
+			wire.DeviceWildcard(wire.KindStatus), wire.DeviceWildcard(wire.KindEvents),
+			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
+		},
+		Handler: s.fleet.HandleMessage,
+		OnConnect: func() {
+			if err := s.fleet.Republish(runCtx); err != nil {
+				log.Error("republish desired states", "err", err)
+			}
+		},
+		Logger: log.With("component", "mqtt-client"),
+	}
+	if cfg.Broker == "" {
+		pw, _ := auth.NewPassword()
+		s.broker, err = broker.Start(broker.Config{
+			Addr: cfg.MQTTAddr, Credentials: s.store, ControlPassword: pw,
+			AllowAnonymous: cfg.AllowAnonymous, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if cfg.AllowAnonymous {
+			log.Warn("embedded broker accepts anonymous clients with full access (--allow-anonymous)")
+		}
+		mc.Broker = "tcp://" + s.broker.DialAddr()
+		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
+	}
+	if s.client, err = mqttc.Connect(ctx, mc); err != nil {
+		return nil, err
+	}
+	s.fleet.SetPublisher(s.client)
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+	}
+	s.http = &http.Server{
+		Handler:           api.New(s.store, s.fleet, log.With("component", "api")),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.wg.Go(func() {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	})
+	return s, nil
+}
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// MQTTAddr is the bound address of the embedded broker, or the external
+// broker's URL.
+func (s *Server) MQTTAddr() string {
+	if s.broker != nil {
+		return s.broker.Addr()
+	}
+	return s.cfg.Broker
+}
+
+// Close shuts everything down, in reverse order of Start. It may be
+// called more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.http.Shutdown(ctx))
+		cancel()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.broker != nil {
+		errs = append(errs, s.broker.Close())
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func loadTrust(files []string) (wire.Keyring, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	var keys []ed25519.PublicKey
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --trust: %w", ErrConfig, err)
+		}
+		k, err := wire.ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --trust %s: %w", ErrConfig, f, err)
+		}
+		keys = append(keys, k)
+	}
+	return wire.NewKeyring(keys...), nil
+}

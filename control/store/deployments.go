@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// StatePending is a targeted device's state before it reported anything.
+const StatePending = "pending"
+
+// finalStates end a device's part in a deployment.
+var finalStates = []string{wire.StateRunning, wire.StateRejected, wire.StateFailed, wire.StateRolledBack}
+
+// NewDeployment is what CreateDeployment records.
+type NewDeployment struct {
+	ID       string
+	Manifest *wire.Manifest
+	Envelope wire.Envelope
+	Blob     wire.BlobRef
+	Devices  []string // targeted device ids, validated
+	Now      time.Time
+}
+
+// CreateDeployment records a deployment and, in the same transaction,
+// replaces the module in every targeted device's desired state and bumps
+// its generation. It returns the new desired states to publish.
+func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.DesiredState, error) {
+	env, err := json.Marshal(d.Envelope)
+	if err != nil {
+		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+	}
+	defer tx.Rollback()
+	m := d.Manifest
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created) VALUES(?,?,?,?,?,?)`,
+		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now)); err != nil {
+		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+	}
+	var out []wire.DesiredState
+	for _, dev := range d.Devices {
+		ds, err := desiredTx(ctx, tx, dev)
+		if err != nil {
+			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+		}
+		mod := wire.DesiredModule{Deployment: d.ID, Envelope: d.Envelope, Blob: d.Blob}
+		replaced := false
+		for i := range ds.Modules {
+			if moduleName(ds.Modules[i]) == m.Name {
+				ds.Modules[i], replaced = mod, true
+			}
+		}
+		if !replaced {
+			ds.Modules = append(ds.Modules, mod)
+		}
+		ds.Device, ds.Generation, ds.Issued = dev, ds.Generation+1, d.Now.UTC()
+		state, err := json.Marshal(ds)
+		if err != nil {
+			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO desired(device, generation, state) VALUES(?,?,?)
+			ON CONFLICT(device) DO UPDATE SET generation = excluded.generation, state = excluded.state`,
+			dev, ds.Generation, string(state)); err != nil {
+			return nil, fmt.Errorf("create deployment %s: desired of %s: %w", d.ID, dev, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, updated) VALUES(?,?,?,?)`,
+			d.ID, dev, StatePending, nanos(d.Now)); err != nil {
+			return nil, fmt.Errorf("create deployment %s: progress of %s: %w", d.ID, dev, err)
+		}
+		out = append(out, ds)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("create deployment %s: commit: %w", d.ID, err)
+	}
+	return out, nil
+}
+
+// moduleName reads the module name from a stored envelope's payload.
+// Envelopes were parsed when deployed, so failure means "no name".
+func moduleName(m wire.DesiredModule) string {
+	var man struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(m.Envelope.Payload, &man) != nil {
+		return ""
+	}
+	return man.Name
+}
+
+// SetDeviceState records a device's progress in a deployment. It reports
+// false, and changes nothing, when the device is not part of the
+// deployment, the state is already the recorded one, or the recorded state
+// is final and the new one is not (a late or duplicate report of an earlier
+// step never reopens a finished device; running → rolled_back still
+// applies).
+func (s *Store) SetDeviceState(ctx context.Context, deployment, device, state, reason string, now time.Time) (bool, error) {
+	final := slices.Contains(finalStates, state)
+	res, err := s.db.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
+		WHERE deployment = ? AND device = ? AND (state != ? OR reason != ?)
+		AND (? OR state NOT IN (?,?,?,?))`,
+		state, reason, nanos(now), deployment, device, state, reason,
+		final, finalStates[0], finalStates[1], finalStates[2], finalStates[3])
+	if err != nil {
+		return false, fmt.Errorf("set state of %s in %s: %w", device, deployment, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Deployment returns one deployment with its per-device progress.
+func (s *Store) Deployment(ctx context.Context, id string) (wire.Deployment, error) {
+	d := wire.Deployment{ID: id}
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT module, version, sha256, created FROM deployments WHERE id = ?`, id).
+		Scan(&d.Module, &d.Version, &d.SHA256, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("deployment %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("deployment %s: %w", id, err)
+	}
+	d.Created = fromNanos(created)
+	if err := s.loadProgress(ctx, &d); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+func (s *Store) loadProgress(ctx context.Context, d *wire.Deployment) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, state, reason, updated FROM deployment_devices
+		WHERE deployment = ? ORDER BY device`, d.ID)
+	if err != nil {
+		return fmt.Errorf("deployment %s progress: %w", d.ID, err)
+	}
+	defer rows.Close()
+	d.Devices = []wire.DeploymentDevice{}
+	done := true
+	for rows.Next() {
+		var dd wire.DeploymentDevice
+		var updated int64
+		if err := rows.Scan(&dd.Device, &dd.State, &dd.Reason, &updated); err != nil {
+			return fmt.Errorf("deployment %s progress: %w", d.ID, err)
+		}
+		dd.Updated = fromNanos(updated)
+		done = done && slices.Contains(finalStates, dd.State)
+		d.Devices = append(d.Devices, dd)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("deployment %s progress: %w", d.ID, err)
+	}
+	d.Done = done && len(d.Devices) > 0
+	return nil
+}
+
+// Deployments returns up to limit deployments, newest first.
+func (s *Store) Deployments(ctx context.Context, limit int) ([]wire.Deployment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, module, version, sha256, created FROM deployments
+		ORDER BY created DESC, rowid DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	out := []wire.Deployment{}
+	for rows.Next() {
+		var d wire.Deployment
+		var created int64
+		if err := rows.Scan(&d.ID, &d.Module, &d.Version, &d.SHA256, &created); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list deployments: %w", err)
+		}
+		d.Created = fromNanos(created)
+		out = append(out, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	for i := range out {
+		if err := s.loadProgress(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// desiredTx returns the stored desired state of device, or an empty one
+// (generation 0) when it has none.
+func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState, error) {
+	var ds wire.DesiredState
+	var state string
+	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`, device).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wire.DesiredState{Device: device, Modules: []wire.DesiredModule{}}, nil
+	}
+	if err != nil {
+		return ds, fmt.Errorf("desired state of %s: %w", device, err)
+	}
+	if err := json.Unmarshal([]byte(state), &ds); err != nil {
+		return ds, fmt.Errorf("desired state of %s: %w", device, err)
+	}
+	return ds, nil
+}
+
+// Desired returns the desired state of device, or ErrNotFound.
+func (s *Store) Desired(ctx context.Context, device string) (wire.DesiredState, error) {
+	ds, err := desiredTx(ctx, s.db, device)
+	if err == nil && ds.Generation == 0 {
+		return ds, fmt.Errorf("desired state of %s: %w", device, ErrNotFound)
+	}
+	return ds, err
+}
+
+// AllDesired returns every device's desired state.
+func (s *Store) AllDesired(ctx context.Context) ([]wire.DesiredState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state FROM desired ORDER BY device`)
+	if err != nil {
+		return nil, fmt.Errorf("all desired states: %w", err)
+	}
+	defer rows.Close()
+	var out []wire.DesiredState
+	for rows.Next() {
+		var state string
+		if err := rows.Scan(&state); err != nil {
+			return nil, fmt.Errorf("all desired states: %w", err)
+		}
+		var ds wire.DesiredState
+		if err := json.Unmarshal([]byte(state), &ds); err != nil {
+			return nil, fmt.Errorf("all desired states: %w", err)
+		}
+		out = append(out, ds)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// PutStatus records a device's status report, seen at now.
+func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", st.Device, err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices(id, online, last_seen, status) VALUES(?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET online = excluded.online, last_seen = excluded.last_seen, status = excluded.status`,
+		st.Device, st.Online, nanos(now), string(b))
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", st.Device, err)
+	}
+	return nil
+}
+
+// PutMetrics records a device's metrics report, seen at now.
+func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("metrics of %s: %w", m.Device, err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices(id, last_seen, metrics) VALUES(?,?,?)
+		ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, metrics = excluded.metrics`,
+		m.Device, nanos(now), string(b))
+	if err != nil {
+		return fmt.Errorf("metrics of %s: %w", m.Device, err)
+	}
+	return nil
+}
+
+// deviceQuery lists every device that reported or was registered.
+const deviceQuery = `SELECT id, online, last_seen, status, metrics FROM devices
+	UNION ALL SELECT id, 0, 0, NULL, NULL FROM credentials WHERE id NOT IN (SELECT id FROM devices)`
+
+// Devices returns the inventory, ordered by id. Registered devices that
+// never reported are listed offline.
+func (s *Store) Devices(ctx context.Context) ([]wire.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+deviceQuery+`) ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	out := []wire.Device{}
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Device returns one device, or ErrNotFound.
+func (s *Store) Device(ctx context.Context, id string) (wire.Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT * FROM (`+deviceQuery+`) WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("device %s: %w", id, err)
+	}
+	return d, nil
+}
+
+func scanDevice(r interface{ Scan(...any) error }) (wire.Device, error) {
+	var d wire.Device
+	var lastSeen int64
+	var status, metrics sql.NullString
+	if err := r.Scan(&d.ID, &d.Online, &lastSeen, &status, &metrics); err != nil {
+		return d, err
+	}
+	d.LastSeen = fromNanos(lastSeen)
+	if status.Valid {
+		d.Status = new(wire.Status)
+		if err := json.Unmarshal([]byte(status.String), d.Status); err != nil {
+			return d, fmt.Errorf("status of %s: %w", d.ID, err)
+		}
+	}
+	if metrics.Valid {
+		d.Metrics = new(wire.Metrics)
+		if err := json.Unmarshal([]byte(metrics.String), d.Metrics); err != nil {
+			return d, fmt.Errorf("metrics of %s: %w", d.ID, err)
+		}
+	}
+	return d, nil
+}
