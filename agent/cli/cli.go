@@ -1,0 +1,101 @@
+// Package cli is the edge-agent command line: it parses arguments, builds
+// the agent's parts and runs them. cmd/edge-agent is a thin main around Run,
+// so tests drive the same code the binary runs.
+//
+//	edge-agent serve MODULE.wasm --http ADDR --db DSN   one module, no controller
+//	edge-agent version
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Version is the agent's version, set at link time (-X).
+var Version = "dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `edge-agent runs Wasm modules on this board.
+
+Usage:
+  edge-agent serve MODULE.wasm [flags]   run one module locally, without a controller
+  edge-agent version                     print the version
+  edge-agent help                        show this help
+
+Run "edge-agent serve -h" for the flags of serve.
+`
+
+// Run runs the command line args (without the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "edge-agent %s %s/%s %s\n", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "edge-agent: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// newLogger returns the agent's logger: text on stderr at the given level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// defaultDataDir is where the agent keeps its private state: systemd's
+// StateDirectory when run as a service, /var/lib/edge-agent for root, else
+// a folder in the user's home.
+func defaultDataDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return strings.Split(d, ":")[0]
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/edge-agent"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "edge-agent")
+	}
+	return ".edge-agent"
+}
+
+// cacheDir is the compilation cache inside the data folder. It is keyed by
+// the agent version: cached native code from another build is never read.
+func cacheDir(data string) string {
+	return filepath.Join(data, "cache", Version+"-"+runtime.GOARCH)
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

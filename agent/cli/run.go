@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/agent/reconcile"
+	"github.com/edgeplane/edge/agent/session"
+	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/agent/supervisor"
+	"github.com/edgeplane/edge/wire"
+)
+
+// runConfig is the configuration of `edge-agent run`: defaults, then the
+// --config file (JSON, these field names), then flags.
+type runConfig struct {
+	ID           string            `json:"id"`
+	Broker       string            `json:"broker"`
+	Password     string            `json:"password,omitempty"`
+	PasswordFile string            `json:"password_file,omitempty"`
+	Data         string            `json:"data,omitempty"`
+	Trust        []string          `json:"trust,omitempty"` // PEM public key files (edgectl keygen)
+	Labels       map[string]string `json:"labels,omitempty"`
+	DB           map[string]string `json:"db,omitempty"` // named bindings: name → DSN
+	Board        string            `json:"board,omitempty"`
+	Listen       string            `json:"listen,omitempty"` // host modules are served on; "" = all
+	Engine       string            `json:"engine,omitempty"`
+	Grace        string            `json:"grace,omitempty"` // after a switch; e.g. "5s"
+	LogLevel     string            `json:"log_level,omitempty"`
+}
+
+const runUsage = `Usage: edge-agent run [flags]
+
+Runs the agent: connects to the controller's broker as device --id,
+applies the desired state it is sent (modules signed by a --trust key),
+and runs each module in a worker process.
+
+Flags (a --config file gives defaults for all of them):
+`
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("edge-agent run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
+	var (
+		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, listen, engine, grace, log_level)")
+		id                     = fs.String("id", "", "device `id` (MQTT client id and username)")
+		broker                 = fs.String("broker", "", "broker `URL`, e.g. tcp://controller:1883")
+		password               = fs.String("password", "", "broker password (prefer --password-file)")
+		passwordFile           = fs.String("password-file", "", "`file` holding the broker password")
+		data                   = fs.String("data", "", "private state `folder` (default "+defaultDataDir()+")")
+		board                  = fs.String("board", "", "board `name` reported to the controller")
+		listen                 = fs.String("listen", "", "`host` modules are served on (default all interfaces)")
+		engine                 = fs.String("engine", "", "wazero engine: auto, compiler or interpreter")
+		grace                  = fs.String("grace", "", "after a switch, how long a crash or 5xx burst of the new version switches back (default 5s)")
+		logLevel               = fs.String("log-level", "", "debug, info, warn or error")
+		trust, labels, dbFlags multiFlag
+	)
+	fs.Var(&trust, "trust", "PEM public key `file` whose signatures are trusted (repeatable)")
+	fs.Var(&labels, "label", "device label `k=v` (repeatable)")
+	fs.Var(&dbFlags, "db", "named database binding `NAME=DSN` (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edge-agent run: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	cfg := runConfig{Data: defaultDataDir(), Engine: "auto", Grace: "5s", LogLevel: "info"}
+	if *configFile != "" {
+		b, err := os.ReadFile(*configFile)
+		if err == nil {
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(&cfg)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "edge-agent run: --config %s: %v\n", *configFile, err)
+			return exitUsage
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.ID, *id)
+	set(&cfg.Broker, *broker)
+	set(&cfg.Password, *password)
+	set(&cfg.PasswordFile, *passwordFile)
+	set(&cfg.Data, *data)
+	set(&cfg.Board, *board)
+	set(&cfg.Listen, *listen)
+	set(&cfg.Engine, *engine)
+	set(&cfg.Grace, *grace)
+	set(&cfg.LogLevel, *logLevel)
+	cfg.Trust = append(cfg.Trust, trust...)
+	for _, kv := range labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			fmt.Fprintf(stderr, "edge-agent run: --label %q: want k=v\n", kv)
+			return exitUsage
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+	for _, kv := range dbFlags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			fmt.Fprintf(stderr, "edge-agent run: --db %q: want NAME=DSN\n", dbbind.Redact(kv))
+			return exitUsage
+		}
+		if cfg.DB == nil {
+			cfg.DB = map[string]string{}
+		}
+		cfg.DB[k] = v
+	}
+	keys, graceD, err := cfg.validate()
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
+		return exitUsage
+	}
+	if err := runAgent(ctx, &cfg, keys, graceD, log, stdout); err != nil {
+		log.Error("agent failed", "err", err)
+		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// validate checks cfg, reads the password file and the trusted keys.
+func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
+	if err := wire.ValidateDeviceID(c.ID); err != nil {
+		return nil, 0, fmt.Errorf("--id: %w", err)
+	}
+	if c.Broker == "" {
+		return nil, 0, errors.New("--broker is required")
+	}
+	if c.PasswordFile != "" {
+		if c.Password != "" {
+			return nil, 0, errors.New("--password and --password-file: give one")
+		}
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--password-file: %w", err)
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
+	if c.Data == "" {
+		return nil, 0, errors.New("--data must not be empty")
+	}
+	if len(c.Trust) == 0 {
+		return nil, 0, errors.New("at least one --trust PUBKEY.pem is required: nothing could be deployed")
+	}
+	var pubs []ed25519.PublicKey
+	for _, f := range c.Trust {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--trust: %w", err)
+		}
+		k, err := wire.ParsePublicKey(b)
+		if err != nil {
+			return nil, 0, fmt.Errorf("--trust %s: %w", f, err)
+		}
+		pubs = append(pubs, k)
+	}
+	for name, dsn := range c.DB {
+		if name == "sqlite" {
+			return nil, 0, errors.New("--db: \"sqlite\" is reserved for the per-module SQLite binding")
+		}
+		if err := wire.ValidateModuleName(name); err != nil {
+			return nil, 0, fmt.Errorf("--db %s: %w", name, err)
+		}
+		if _, err := dbbind.Parse(dsn); err != nil {
+			return nil, 0, fmt.Errorf("--db %s: %w", name, err)
+		}
+	}
+	if _, err := parseEngine(c.Engine); err != nil {
+		return nil, 0, err
+	}
+	g, err := time.ParseDuration(c.Grace)
+	if err != nil || g < 0 {
+		return nil, 0, fmt.Errorf("--grace %q: want a duration like 5s", c.Grace)
+	}
+	if g == 0 {
+		g = -1 // no grace period
+	}
+	return wire.NewKeyring(pubs...), g, nil
+}
+
+// runAgent wires store, session, supervisor and reconciler and runs them
+// until ctx ends; then it drains every worker.
+func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time.Duration, log *slog.Logger, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(cfg.Data, "store"), log.With("part", "store"), store.Options{})
+	if err != nil {
+		return err
+	}
+	gen, _, err := st.LoadDesired()
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	sess, err := session.New(session.Config{
+		Broker: cfg.Broker, Device: cfg.ID, Password: cfg.Password, MinGeneration: gen,
+	}, st.Outbox(), log.With("part", "session"))
+	if err != nil {
+		return err
+	}
+	sup, err := supervisor.New(supervisor.Config{
+		DataDir:    cfg.Data,
+		CacheDir:   cacheDir(cfg.Data),
+		Engine:     cfg.Engine,
+		DBs:        cfg.DB,
+		ListenHost: cfg.Listen,
+		Grace:      grace,
+		Log:        log.With("part", "supervisor"),
+	})
+	if err != nil {
+		return err
+	}
+	rec := reconcile.New(reconcile.Config{
+		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
+		Fetcher: sess, Deployer: sup, Reporter: sess,
+		Log: log.With("part", "reconcile"),
+		Status: wire.Status{
+			AgentVersion: Version, Arch: runtime.GOARCH, Board: cfg.Board,
+			Engine: cfg.Engine, Labels: cfg.Labels,
+		},
+	})
+	if err := rec.Boot(); err != nil {
+		return err
+	}
+	sess.Start(ctx)
+	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d)\n",
+		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen)
+
+	err = rec.Run(ctx, sess.Desired())
+	log.Info("shutting down: draining workers")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	sup.Close(sctx)
+	sess.Close()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/agent/wasmhost"
+)
+
+// serveConfig is the configuration of `edge-agent serve`.
+type serveConfig struct {
+	module       string
+	http         string
+	db           string
+	data         string
+	pool         int
+	deadline     time.Duration
+	deadlineMode string
+	memoryPages  uint
+	bodyLimit    int64
+	engine       string
+	settings     multiFlag
+	allowHosts   multiFlag
+	logLevel     string
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.http, "http", "127.0.0.1:8080", "`address` to serve the module on (port 0 picks a free one)")
+	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or mysql://user:pass@host:port/db (default $DATABASE_URL; none: the module gets no database)")
+	fs.StringVar(&c.data, "data", defaultDataDir(), "the agent's private state `folder` (compilation cache)")
+	fs.IntVar(&c.pool, "pool", wasmhost.DefaultPoolSize, "warm instances of the module")
+	fs.DurationVar(&c.deadline, "deadline", wasmhost.DefaultDeadline, "per-request deadline")
+	fs.StringVar(&c.deadlineMode, "deadline-mode", "interrupt", "how a guest is stopped at its deadline: interrupt (safe, the default) or fast (~30% more throughput; a runaway guest is only stopped by abandoning its instance)")
+	fs.UintVar(&c.memoryPages, "memory-pages", wasmhost.DefaultMemoryPages, "linear memory limit per instance, in 64 KiB pages")
+	fs.Int64Var(&c.bodyLimit, "body-limit", wasmhost.DefaultMaxRequestBody, "request body limit in `bytes` (413 beyond)")
+	fs.StringVar(&c.engine, "engine", "auto", "wazero engine: auto, compiler or interpreter")
+	fs.Var(&c.settings, "config", "`key=value` the module reads with config_get (repeatable)")
+	fs.Var(&c.allowHosts, "http-allow", "`host` the module may call with http_fetch (repeatable)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (c *serveConfig) validate() error {
+	if c.module == "" {
+		return errors.New("a MODULE.wasm argument is required")
+	}
+	if c.pool < 1 || c.pool > 64 {
+		return fmt.Errorf("--pool %d: want 1..64", c.pool)
+	}
+	if c.deadline <= 0 {
+		return fmt.Errorf("--deadline %s: must be positive", c.deadline)
+	}
+	if _, err := parseDeadlineMode(c.deadlineMode); err != nil {
+		return err
+	}
+	if _, err := parseEngine(c.engine); err != nil {
+		return err
+	}
+	if c.memoryPages < 1 || c.memoryPages > 65536 {
+		return fmt.Errorf("--memory-pages %d: want 1..65536", c.memoryPages)
+	}
+	if c.bodyLimit < 1 {
+		return fmt.Errorf("--body-limit %d: must be positive", c.bodyLimit)
+	}
+	for _, kv := range c.settings {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("--config %q: want key=value", kv)
+		}
+	}
+	return nil
+}
+
+func parseDeadlineMode(s string) (wasmhost.DeadlineMode, error) {
+	switch s {
+	case "interrupt":
+		return wasmhost.DeadlineInterrupt, nil
+	case "fast":
+		return wasmhost.DeadlineFast, nil
+	}
+	return 0, fmt.Errorf("--deadline-mode %q: want interrupt or fast", s)
+}
+
+func parseEngine(s string) (wasmhost.EngineKind, error) {
+	switch s {
+	case "auto":
+		return wasmhost.EngineAuto, nil
+	case "compiler":
+		return wasmhost.EngineCompiler, nil
+	case "interpreter":
+		return wasmhost.EngineInterpreter, nil
+	}
+	return 0, fmt.Errorf("--engine %q: want auto, compiler or interpreter", s)
+}
+
+// parseArgs accepts the module path before or after the flags.
+func parseArgs(fs *flag.FlagSet, args []string) (positional []string, err error) {
+	for len(args) > 0 {
+		if !strings.HasPrefix(args[0], "-") {
+			positional = append(positional, args[0])
+			args = args[1:]
+			continue
+		}
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+	}
+	return positional, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("edge-agent serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: edge-agent serve MODULE.wasm [flags]\n\nRuns one module on --http with the database --db, without a controller.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	cfg.flags(fs)
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) > 1 {
+		fmt.Fprintf(stderr, "edge-agent serve: one module at a time, got %q\n", pos)
+		return exitUsage
+	}
+	if len(pos) == 1 {
+		cfg.module = pos[0]
+	}
+	cfg.db = dbbind.FromEnv(cfg.db)
+	if err := cfg.validate(); err != nil {
+		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
+		return exitUsage
+	}
+	if err := serve(ctx, &cfg, log, stdout); err != nil {
+		log.Error("serve failed", "err", err)
+		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// serve runs the module until ctx is cancelled, then shuts down gracefully.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) error {
+	wasm, err := os.ReadFile(cfg.module)
+	if err != nil {
+		return fmt.Errorf("read module: %w", err)
+	}
+	var db *sql.DB
+	if cfg.db != "" {
+		if db, err = dbbind.Open(ctx, cfg.db); err != nil {
+			return err
+		}
+		defer db.Close()
+	}
+	kind, _ := parseEngine(cfg.engine)
+	engine, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, CacheDir: cacheDir(cfg.data), Logger: log})
+	if err != nil {
+		return err
+	}
+	mode, _ := parseDeadlineMode(cfg.deadlineMode)
+	settings := map[string]string{}
+	for _, kv := range cfg.settings {
+		k, v, _ := strings.Cut(kv, "=")
+		settings[k] = v
+	}
+	name := strings.TrimSuffix(filepath.Base(cfg.module), ".wasm")
+	start := time.Now()
+	mod, err := engine.Load(ctx, wasm, wasmhost.Config{
+		Name:     name,
+		PoolSize: cfg.pool,
+		Deadline: mode,
+		Limits: wasmhost.Limits{
+			Deadline:       cfg.deadline,
+			MemoryPages:    uint32(cfg.memoryPages),
+			MaxRequestBody: cfg.bodyLimit,
+		},
+		DB:         db,
+		Settings:   settings,
+		AllowHosts: cfg.allowHosts,
+		Logger:     log,
+	})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", cfg.module, err)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	log.Info("module loaded", "module", name, "took", time.Since(start).Round(time.Millisecond))
+
+	ln, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mod.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	dbDesc := "none"
+	if cfg.db != "" {
+		dbDesc = dbbind.Redact(cfg.db)
+	}
+	fmt.Fprintf(stdout, "edge-agent: serving %s on http://%s (engine %s, pool %d, deadline %s/%s, db %s)\n",
+		name, ln.Addr(), engine.Kind(), cfg.pool, cfg.deadline, mode, dbDesc)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

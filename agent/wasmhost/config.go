@@ -1,0 +1,131 @@
+package wasmhost
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// DeadlineMode selects how a guest is stopped at its deadline; see the
+// package doc.
+type DeadlineMode int
+
+const (
+	// DeadlineInterrupt compiles the module with WithCloseOnContextDone:
+	// loops stop at the deadline. Safe in-process. The default.
+	DeadlineInterrupt DeadlineMode = iota
+	// DeadlineFast omits the interrupt checks. Only safe under a watchdog
+	// that kills the process when Stats.OldestCall grows too old.
+	DeadlineFast
+)
+
+func (m DeadlineMode) String() string {
+	switch m {
+	case DeadlineInterrupt:
+		return "interrupt"
+	case DeadlineFast:
+		return "fast"
+	}
+	return fmt.Sprintf("DeadlineMode(%d)", int(m))
+}
+
+// Limits bound what one module may use. A zero field takes its default.
+type Limits struct {
+	Deadline         time.Duration // per request; default 10 s
+	MemoryPages      uint32        // linear memory, 64 KiB pages; default 2048 (128 MiB)
+	MaxRequestBody   int64         // bytes; default 1 MiB; over → 413 before the guest runs
+	MaxResponseBytes int           // Response frame from the guest; default 8 MiB
+	MaxResultBytes   int           // one sql/http_fetch result frame; default 4 MiB
+	MaxSQLCalls      int           // sql calls per request; default 1000
+	MaxFetchCalls    int           // http_fetch calls per request; default 16
+	FetchTimeout     time.Duration // when the guest asks for none; default 5 s
+}
+
+// Defaults of Limits.
+const (
+	DefaultDeadline         = 10 * time.Second
+	DefaultMemoryPages      = 2048
+	DefaultMaxRequestBody   = 1 << 20
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultMaxResultBytes   = 4 << 20
+	DefaultMaxSQLCalls      = 1000
+	DefaultMaxFetchCalls    = 16
+	DefaultFetchTimeout     = 5 * time.Second
+	DefaultPoolSize         = 2
+)
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if l.Deadline <= 0 {
+		l.Deadline = DefaultDeadline
+	}
+	if l.MemoryPages == 0 {
+		l.MemoryPages = DefaultMemoryPages
+	}
+	if l.MaxRequestBody <= 0 {
+		l.MaxRequestBody = DefaultMaxRequestBody
+	}
+	def(&l.MaxResponseBytes, DefaultMaxResponseBytes)
+	def(&l.MaxResultBytes, DefaultMaxResultBytes)
+	def(&l.MaxSQLCalls, DefaultMaxSQLCalls)
+	def(&l.MaxFetchCalls, DefaultMaxFetchCalls)
+	if l.FetchTimeout <= 0 {
+		l.FetchTimeout = DefaultFetchTimeout
+	}
+	return l
+}
+
+// Config describes one module to load.
+type Config struct {
+	Name     string       // for logs; e.g. "orders@1.4.0"
+	PoolSize int          // warm instances; default 2
+	Deadline DeadlineMode // default DeadlineInterrupt
+	Limits   Limits
+
+	// DB is the SQL binding the agent chose for the module (dbbind.Open);
+	// nil denies the sql import. The guest never sees its DSN.
+	DB *sql.DB
+	// Settings are the values config_get returns.
+	Settings map[string]string
+	// AllowHosts are the hosts http_fetch may reach: "example.com" (any
+	// port) or "example.com:8443". Everything else is denied.
+	AllowHosts []string
+
+	// ServerHeader is the Server header the Handler sets when the guest sets
+	// none; default "edge-agent".
+	ServerHeader string
+
+	Logger *slog.Logger // default: the Engine's logger
+}
+
+func (c Config) withDefaults(log *slog.Logger) Config {
+	if c.PoolSize <= 0 {
+		c.PoolSize = DefaultPoolSize
+	}
+	if c.ServerHeader == "" {
+		c.ServerHeader = "edge-agent"
+	}
+	if c.Logger == nil {
+		c.Logger = log
+	}
+	c.Logger = c.Logger.With("module", c.Name)
+	c.Limits = c.Limits.withDefaults()
+	return c
+}
+
+func (c Config) validate() error {
+	switch c.Deadline {
+	case DeadlineInterrupt, DeadlineFast:
+	default:
+		return fmt.Errorf("module %s: unknown deadline mode %d", c.Name, int(c.Deadline))
+	}
+	if c.Limits.MemoryPages > 65536 {
+		return fmt.Errorf("module %s: memory limit %d pages exceeds 65536", c.Name, c.Limits.MemoryPages)
+	}
+	return nil
+}

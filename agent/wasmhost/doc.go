@@ -1,0 +1,55 @@
+// Package wasmhost runs Wasm modules that speak the edge host ABI
+// (modules/abi) on wazero, behind an http.Handler.
+//
+// # Lifecycle
+//
+//	        Engine.Load(wasm, Config)
+//	                 │
+//	┌────────────────▼─────────────────┐  compiler (amd64/arm64) or
+//	│ compile once (on-disk cache;     │  interpreter; a corrupted cache
+//	│ check exports and ABI version)   │  entry is purged and recompiled
+//	└────────────────┬─────────────────┘
+//	                 │ instantiate (WithName(""), _initialize,
+//	                 │ guest memory reserved up front by mmap)
+//	┌────────────────▼─────────────────┐
+//	│ pool: 1 instance at once, grown  │◀──── replacement, in the
+//	│ to PoolSize in the background    │      background
+//	└────────────────┬─────────────────┘           ▲
+//	     acquire     │     release (healthy)       │
+//	┌────────────────▼─────────────────┐           │
+//	│ call: edge_alloc, write Request, │── trap, timeout, memory
+//	│ edge_handle, read Response;      │   limit, bad frame ──▶ discard
+//	│ host imports see the request ctx │
+//	└──────────────────────────────────┘
+//
+// A Module owns one wazero Runtime, one CompiledModule (kept open while any
+// instance lives: closing it evicts the code) and a pool of instances. Each
+// instance serves one request at a time. Per request, the host opens a call
+// state (transactions, the pending result, host-call quotas) and ends it when
+// the call returns: open transactions are rolled back there.
+//
+// # Deadlines
+//
+// DeadlineInterrupt (the default) compiles the module with
+// WithCloseOnContextDone, so a guest loop stops at its deadline. DeadlineFast
+// omits those checks (~30% more throughput measured on the order service)
+// and is only safe under a watchdog that can kill the process: a guest stuck
+// in compiled code is never preempted. In both modes the caller gets
+// ErrTimeout at the deadline; the instance is abandoned (never reused),
+// closed once its call returns, and its call's age stays visible in
+// Stats.OldestCall for such a watchdog. Host imports check the deadline too
+// and unwind a guest that calls them late.
+//
+// # Guest memory
+//
+// Linear memory is reserved with mmap up to the page limit (the default
+// allocator copies all of guest memory on every grow) and lives outside the
+// Go heap. wazero frees a module's memory when it closes the module, which
+// with WithCloseOnContextDone happens while the guest may still run; the
+// reservation is therefore unmapped by this package only once no call runs
+// on the instance any more.
+//
+// The package keeps no global state: every Engine and Module is independent,
+// logs through the *slog.Logger it was given, and reports its counters
+// through Module.Stats.
+package wasmhost

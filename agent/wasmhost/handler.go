@@ -1,0 +1,204 @@
+package wasmhost
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/edgeplane/edge/modules/abi"
+)
+
+// Handler returns an http.Handler that serves every request with the module.
+//
+//	413  body over Limits.MaxRequestBody (the guest is not called)
+//	504  deadline passed (Limits.Deadline or the request context's)
+//	500  the guest trapped or hit its memory limit
+//	502  the guest answered with a bad frame
+//	503  no instance could be created, or the module is closed
+//
+// Errors have a JSON body {"error": "..."}. The handler sets Content-Length
+// itself, drops hop-by-hop headers the guest sets, and adds Server when the
+// guest sets none (net/http adds Date).
+func (m *Module) Handler() http.Handler { return handler{m} }
+
+type handler struct{ m *Module }
+
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := h.m
+	limit := m.cfg.Limits.MaxRequestBody
+	if r.ContentLength > limit {
+		m.stats.requests.Add(1)
+		m.stats.count(ErrBodyTooLarge)
+		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			m.stats.requests.Add(1)
+			m.stats.count(ErrBodyTooLarge)
+			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		return
+	}
+	req := abi.Request{
+		Method:     r.Method,
+		URI:        r.URL.RequestURI(),
+		RemoteAddr: r.RemoteAddr,
+		Header:     requestHeaders(r),
+		Body:       body,
+	}
+	if len(req.Header) > 65535 {
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
+		return
+	}
+	resp, err := m.Serve(r.Context(), &req)
+	if err != nil {
+		status := errorStatus(err)
+		if status >= 500 && status != http.StatusServiceUnavailable {
+			m.log.Warn("wasm request failed", "method", r.Method, "uri", req.URI, "status", status, "err", err)
+		}
+		writeError(w, status, errorText(status))
+		return
+	}
+	writeResponse(w, &resp, m.cfg.ServerHeader)
+}
+
+// requestHeaders flattens r's header, Host first, then by name.
+func requestHeaders(r *http.Request) []abi.Header {
+	hs := make([]abi.Header, 0, len(r.Header)+1)
+	hs = append(hs, abi.Header{Name: "Host", Value: r.Host})
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range r.Header[k] {
+			hs = append(hs, abi.Header{Name: k, Value: v})
+		}
+	}
+	return hs
+}
+
+// hopByHop are headers the connection owns, never the guest.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+	"Transfer-Encoding": true, "Te": true, "Trailer": true, "Upgrade": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true,
+	"Content-Length": true, // set from the body below
+}
+
+func writeResponse(w http.ResponseWriter, resp *abi.Response, server string) {
+	if resp.Status < 200 {
+		writeError(w, http.StatusBadGateway, "module answered with an informational status")
+		return
+	}
+	h := w.Header()
+	for _, f := range resp.Header {
+		name := http.CanonicalHeaderKey(f.Name)
+		if hopByHop[name] || !validHeaderName(name) || !validHeaderValue(f.Value) {
+			continue
+		}
+		h.Add(name, f.Value)
+	}
+	if h.Get("Server") == "" && server != "" {
+		h.Set("Server", server)
+	}
+	noBody := resp.Status == http.StatusNoContent || resp.Status == http.StatusNotModified
+	if !noBody {
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	}
+	w.WriteHeader(resp.Status)
+	if !noBody {
+		_, _ = w.Write(resp.Body)
+	}
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c < 0x80 && c > 0x20 && !isSeparator(c):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isSeparator(c byte) bool {
+	for i := 0; i < len(`()<>@,;:\"/[]?={}`); i++ {
+		if c == `()<>@,;:\"/[]?={}`[i] {
+			return true
+		}
+	}
+	return false
+}
+
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// errorStatus maps a Serve error to an HTTP status.
+func errorStatus(err error) int {
+	switch { // ErrUnavailable first: it wraps the creation failure's cause
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, ErrTrap):
+		return http.StatusInternalServerError
+	case errors.Is(err, ErrBadResponse):
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// errorText is what a client sees: no guest internals.
+func errorText(status int) string {
+	switch status {
+	case http.StatusGatewayTimeout:
+		return "module did not answer in time"
+	case http.StatusInternalServerError:
+		return "module failed"
+	case http.StatusBadGateway:
+		return "module answered with an invalid response"
+	case http.StatusServiceUnavailable:
+		return "module unavailable"
+	case http.StatusRequestEntityTooLarge:
+		return "request body too large"
+	}
+	return http.StatusText(status)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	if status == http.StatusRequestEntityTooLarge {
+		h.Set("Connection", "close") // the rest of the body is not read
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

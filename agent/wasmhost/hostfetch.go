@@ -1,0 +1,181 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/modules/abi"
+	"github.com/tetratelabs/wazero/api"
+)
+
+// allowList holds the hosts http_fetch may reach.
+type allowList struct {
+	hosts     map[string]bool // "example.com": any port
+	hostPorts map[string]bool // "example.com:8443"
+}
+
+func newAllowList(entries []string) allowList {
+	a := allowList{hosts: map[string]bool{}, hostPorts: map[string]bool{}}
+	for _, e := range entries {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if _, _, err := net.SplitHostPort(e); err == nil {
+			a.hostPorts[e] = true
+		} else if e != "" {
+			a.hosts[strings.Trim(e, "[]")] = true
+		}
+	}
+	return a
+}
+
+// allows reports whether u may be fetched.
+func (a allowList) allows(u *url.URL) bool {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if a.hosts[host] {
+		return true
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return a.hostPorts[net.JoinHostPort(host, port)]
+}
+
+var errDenied = errors.New("host not in the module's allow-list")
+
+func (h *hostEnv) newHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 4
+	return &http.Client{
+		Transport: tr,
+		// Redirects are checked against the allow-list like the first URL.
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("stopped after 5 redirects")
+			}
+			if !h.allow.allows(req.URL) {
+				return fmt.Errorf("redirect to %s: %w", req.URL.Host, errDenied)
+			}
+			return nil
+		},
+	}
+}
+
+// hostFetch: http_fetch(reqPtr, reqLen, bufPtr, bufCap) i32.
+func (h *hostEnv) hostFetch(ctx context.Context, m api.Module, stack []uint64) {
+	reqPtr, reqLen, bufPtr, bufCap := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	st := enter(ctx)
+	frame, ok := read(m, reqPtr, reqLen)
+	if !ok || !checkBuf(m, bufPtr, bufCap) {
+		stack[0] = i32(abi.ErrMemory)
+		return
+	}
+	if len(frame) > h.limits.MaxResultBytes {
+		stack[0] = i32(abi.ErrTooLarge)
+		return
+	}
+	req, err := abi.DecodeFetchRequest(frame)
+	if err != nil {
+		stack[0] = i32(abi.ErrMalformed)
+		return
+	}
+	if st == nil {
+		res := abi.AppendFetchResult(nil, &abi.FetchResult{Err: &abi.Error{Code: abi.CodeDenied, Message: "http_fetch outside a request"}})
+		stack[0] = i32((&callState{}).deliver(m, bufPtr, bufCap, res))
+		return
+	}
+	res := h.fetch(st, &req)
+	st.scratch = abi.AppendFetchResult(st.scratch[:0], &res)
+	stack[0] = i32(st.deliver(m, bufPtr, bufCap, st.scratch))
+}
+
+func (h *hostEnv) fetch(st *callState, r *abi.FetchRequest) abi.FetchResult {
+	fail := func(code abi.ErrorCode, msg string) abi.FetchResult {
+		return abi.FetchResult{Err: &abi.Error{Code: code, Message: msg}}
+	}
+	if st.fetchCall++; st.fetchCall > h.limits.MaxFetchCalls {
+		return fail(abi.CodeTooLarge, fmt.Sprintf("more than %d http_fetch calls in one request", h.limits.MaxFetchCalls))
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return fail(abi.CodeBadRequest, fmt.Sprintf("bad url %q", r.URL))
+	}
+	if !h.allow.allows(u) || u.Host == "" {
+		return fail(abi.CodeDenied, fmt.Sprintf("%s://%s: %v", u.Scheme, u.Host, errDenied))
+	}
+	timeout := h.limits.FetchTimeout
+	if r.TimeoutMS > 0 {
+		timeout = time.Duration(r.TimeoutMS) * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(st.ctx, timeout) // also bounded by the request's deadline
+	defer cancel()
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		return fail(abi.CodeBadRequest, err.Error())
+	}
+	for _, hd := range r.Header {
+		req.Header.Add(hd.Name, hd.Value)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return fail(fetchErrorCode(ctx, err), err.Error())
+	}
+	defer resp.Body.Close()
+	limit := int64(h.limits.MaxResultBytes)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return fail(fetchErrorCode(ctx, err), "read response: "+err.Error())
+	}
+	if int64(len(body)) > limit {
+		return fail(abi.CodeTooLarge, fmt.Sprintf("response body exceeds %d bytes", limit))
+	}
+	return abi.FetchResult{Response: abi.Response{Status: resp.StatusCode, Header: toABIHeaders(resp.Header), Body: body}}
+}
+
+func fetchErrorCode(ctx context.Context, err error) abi.ErrorCode {
+	switch {
+	case errors.Is(err, errDenied):
+		return abi.CodeDenied
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		return abi.CodeTimeout
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return abi.CodeTimeout
+	}
+	return abi.CodeUnavailable
+}
+
+// toABIHeaders flattens h in name order, keeping each field's value order.
+func toABIHeaders(h http.Header) []abi.Header {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var out []abi.Header
+	for _, k := range names {
+		for _, v := range h[k] {
+			if len(out) == 65535 {
+				return out
+			}
+			out = append(out, abi.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}

@@ -1,0 +1,153 @@
+package wasmhost
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeplane/edge/modules/abi"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Call states of an instance.
+const (
+	stateIdle int32 = iota
+	stateRunning
+	stateAbandoned // the caller gave up at the deadline; never reuse
+)
+
+// instance is one guest instance. It serves one request at a time.
+type instance struct {
+	id     uint64
+	mod    api.Module
+	alloc  api.Function
+	handle api.Function
+	mem    *instanceAllocator
+	limit  uint64 // memory limit in bytes
+
+	st     callState
+	stack  [2]uint64
+	reqBuf []byte
+
+	state   atomic.Int32
+	started atomic.Int64 // UnixNano of the running call
+}
+
+// newInstance instantiates the compiled module and checks its ABI version.
+func (m *Module) newInstance(ctx context.Context) (*instance, error) {
+	in := &instance{id: m.nextID.Add(1), mem: &instanceAllocator{}, limit: uint64(m.cfg.Limits.MemoryPages) << 16}
+	in.st.env = m.env
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline) // bounds _initialize
+	defer cancel()
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithSysWalltime().WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithStdout(&logWriter{log: m.log, stream: "stdout"}).
+		WithStderr(&logWriter{log: m.log, stream: "stderr"})
+	mod, err := m.c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem), m.c.code, cfg)
+	if err != nil {
+		in.mem.release()
+		return nil, fmt.Errorf("instantiate %s: %w", m.cfg.Name, classify(ctx, err, nil))
+	}
+	in.mod = mod
+	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	in.handle = mod.ExportedFunction(abi.ExportHandle)
+	v, err := mod.ExportedFunction(abi.ExportVersion).Call(ctx)
+	if err != nil {
+		in.close()
+		return nil, fmt.Errorf("%s %s: %w", m.cfg.Name, abi.ExportVersion, classify(ctx, err, nil))
+	}
+	if got := int32(v[0]); got != abi.Version {
+		in.close()
+		return nil, fmt.Errorf("%w: module %s speaks version %d, host speaks %d", ErrABIVersion, m.cfg.Name, got, abi.Version)
+	}
+	m.stats.created.Add(1)
+	return in, nil
+}
+
+// close closes the guest and unmaps its memory. The caller guarantees that
+// no call runs on the instance.
+func (in *instance) close() {
+	if in.mod != nil {
+		_ = in.mod.Close(context.Background())
+	}
+	in.mem.release()
+}
+
+// call runs one request: edge_alloc, write the frame, edge_handle, decode.
+func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (abi.Response, error) {
+	in.reqBuf = abi.AppendRequest(in.reqBuf[:0], req)
+	in.st.begin(ctx)
+	defer in.st.end()
+	ctx = withCallState(ctx, &in.st)
+
+	in.stack[0] = uint64(len(in.reqBuf))
+	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+		return abi.Response{}, fmt.Errorf("%s: %w", abi.ExportAlloc, classify(ctx, err, in))
+	}
+	ptr := uint32(in.stack[0])
+	if !in.mod.Memory().Write(ptr, in.reqBuf) {
+		return abi.Response{}, fmt.Errorf("%w: %s returned %#x, outside memory", ErrBadResponse, abi.ExportAlloc, ptr)
+	}
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(in.reqBuf))
+	if err := in.handle.CallWithStack(ctx, in.stack[:]); err != nil {
+		return abi.Response{}, fmt.Errorf("%s: %w", abi.ExportHandle, classify(ctx, err, in))
+	}
+	p, n := abi.UnpackPtrLen(in.stack[0])
+	if int64(n) > int64(maxResp) {
+		return abi.Response{}, fmt.Errorf("%w: response of %d bytes exceeds %d", ErrBadResponse, n, maxResp)
+	}
+	b, ok := in.mod.Memory().Read(p, n)
+	if !ok {
+		return abi.Response{}, fmt.Errorf("%w: response at %#x+%d outside memory", ErrBadResponse, p, n)
+	}
+	resp, err := abi.DecodeResponse(b) // copies: nothing aliases guest memory
+	if err != nil {
+		return abi.Response{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	return resp, nil
+}
+
+// classify wraps a guest call error in ErrTimeout or ErrTrap (and
+// ErrMemoryLimit when the guest's memory is at its limit).
+func classify(ctx context.Context, err error, in *instance) error {
+	if errors.Is(err, ErrTimeout) {
+		return err // a host import unwound the guest at the deadline
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			return fmt.Errorf("%w: %w", ErrTimeout, err)
+		}
+		return fmt.Errorf("%w: guest exited with code %d", ErrTrap, exit.ExitCode())
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	if in != nil && !in.mod.IsClosed() && in.limit > 0 {
+		// A guest fails a grow near its limit, not exactly at it: a Go
+		// guest grows in multi-MiB steps.
+		if size := uint64(in.mod.Memory().Size()); size >= in.limit-in.limit/8 {
+			return fmt.Errorf("%w: %w: %d of %d bytes: %w", ErrTrap, ErrMemoryLimit, size, in.limit, err)
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrTrap, err)
+}
+
+// age reports how long the running call has run.
+func (in *instance) age(now time.Time) time.Duration {
+	s := in.started.Load()
+	if s == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, s))
+}

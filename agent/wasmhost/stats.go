@@ -1,0 +1,93 @@
+package wasmhost
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a module's counters and pool.
+type Stats struct {
+	Engine       string // "compiler" or "interpreter"
+	DeadlineMode string // "interrupt" or "fast"
+	PoolSize     int    // target
+	Instances    int    // live instances (idle, busy or being created)
+	Idle         int
+	Running      int // calls in progress, abandoned ones included
+	Abandoned    int // calls past their deadline that have not returned
+	// OldestCall is the age of the oldest call in progress, abandoned ones
+	// included: what a watchdog heartbeat reports.
+	OldestCall time.Duration
+
+	Requests     uint64
+	Errors       uint64 // every failed Serve, all of the below included
+	Traps        uint64
+	MemoryLimits uint64 // traps at the memory limit (also counted in Traps)
+	Timeouts     uint64
+	BadResponses uint64
+	TooLarge     uint64 // request bodies over the limit
+	Unavailable  uint64
+
+	InstancesCreated   uint64
+	InstancesDiscarded uint64
+}
+
+type counters struct {
+	requests, errors, traps, memLimits, timeouts, badResp, tooLarge, unavailable atomic.Uint64
+	created, discarded                                                           atomic.Uint64
+}
+
+func (c *counters) count(err error) {
+	c.errors.Add(1)
+	switch { // ErrUnavailable first: it wraps the creation failure's cause
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrClosed):
+		c.unavailable.Add(1)
+	case errors.Is(err, ErrTimeout):
+		c.timeouts.Add(1)
+	case errors.Is(err, ErrTrap):
+		c.traps.Add(1)
+		if errors.Is(err, ErrMemoryLimit) {
+			c.memLimits.Add(1)
+		}
+	case errors.Is(err, ErrBadResponse):
+		c.badResp.Add(1)
+	case errors.Is(err, ErrBodyTooLarge):
+		c.tooLarge.Add(1)
+	}
+}
+
+// Stats returns a snapshot. It takes a short lock and does not touch guest
+// memory, so a heartbeat may call it often.
+func (m *Module) Stats() Stats {
+	now := time.Now()
+	s := Stats{
+		Engine:             m.engine.String(),
+		DeadlineMode:       m.cfg.Deadline.String(),
+		PoolSize:           m.cfg.PoolSize,
+		Idle:               len(m.idle),
+		Requests:           m.stats.requests.Load(),
+		Errors:             m.stats.errors.Load(),
+		Traps:              m.stats.traps.Load(),
+		MemoryLimits:       m.stats.memLimits.Load(),
+		Timeouts:           m.stats.timeouts.Load(),
+		BadResponses:       m.stats.badResp.Load(),
+		TooLarge:           m.stats.tooLarge.Load(),
+		Unavailable:        m.stats.unavailable.Load(),
+		InstancesCreated:   m.stats.created.Load(),
+		InstancesDiscarded: m.stats.discarded.Load(),
+	}
+	m.mu.Lock()
+	s.Instances = m.live
+	s.Running = len(m.running)
+	for in := range m.running {
+		if in.state.Load() == stateAbandoned {
+			s.Abandoned++
+		}
+		s.OldestCall = max(s.OldestCall, in.age(now))
+	}
+	m.mu.Unlock()
+	return s
+}
+
+// OldestCall is the age of the oldest call in progress (zero when idle).
+func (m *Module) OldestCall() time.Duration { return m.Stats().OldestCall }
