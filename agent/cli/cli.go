@@ -30,6 +30,7 @@ const (
 const usage = `edge-agent runs Wasm modules on this board.
 
 Usage:
+  edge-agent run [flags]                 run the agent: controller, signed modules, worker processes
   edge-agent serve MODULE.wasm [flags]   run one module locally, without a controller
   edge-agent version                     print the version
   edge-agent help                        show this help

@@ -1,0 +1,320 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/edgeplane/edge/agent/worker"
+	"github.com/edgeplane/edge/wire"
+)
+
+// spec is one module version as the supervisor runs it.
+type spec struct {
+	m        *wire.Manifest
+	wasmPath string
+	wcfg     worker.Config
+}
+
+// runner keeps one module version running: it starts a worker process,
+// watches its heartbeats, kills it when it goes silent or a guest call
+// runs away, and restarts it with back-off after a crash.
+type runner struct {
+	s    *Supervisor
+	spec spec
+	ln   *os.File // the module's listener (owned by the Supervisor)
+
+	ready   chan struct{} // closed at the first ready heartbeat
+	failed  chan error    // the first start failed before ready (cap 1)
+	done    chan struct{} // closed when the loop has ended
+	stopReq chan struct{} // closed by stop
+
+	mu        sync.Mutex
+	proc      *proc
+	hb        worker.Heartbeat
+	crashes   []time.Time // within the crash window
+	total     int         // crashes ever
+	unhealthy bool
+	everReady bool
+	stopping  bool
+	lastErr   string
+}
+
+type proc struct {
+	cmd       *exec.Cmd
+	probeAddr string
+	exited    chan struct{}
+	beats     chan worker.Heartbeat // closed at EOF
+}
+
+func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
+	r := &runner{
+		s: s, spec: sp, ln: ln,
+		ready: make(chan struct{}), failed: make(chan error, 1),
+		done: make(chan struct{}), stopReq: make(chan struct{}),
+	}
+	go r.loop()
+	return r
+}
+
+func (r *runner) version() string { return r.spec.m.Version }
+
+func (r *runner) heartbeat() worker.Heartbeat {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hb
+}
+
+func (r *runner) crashCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
+}
+
+func (r *runner) probeAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil {
+		return ""
+	}
+	return r.proc.probeAddr
+}
+
+func (r *runner) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
+func (r *runner) loop() {
+	defer close(r.done)
+	log := r.s.log.With("module", r.spec.m.Name, "version", r.spec.m.Version)
+	backoff := r.s.cfg.MinBackoff
+	for {
+		start := time.Now()
+		p, err := r.start()
+		var reason string
+		if err != nil {
+			reason = "start: " + err.Error()
+		} else {
+			r.mu.Lock()
+			r.proc = p
+			r.mu.Unlock()
+			reason = r.watch(p)
+		}
+		if r.isStopping() {
+			return
+		}
+		r.mu.Lock()
+		everReady := r.everReady
+		if r.lastErr != "" {
+			reason += ": " + r.lastErr
+		}
+		r.mu.Unlock()
+		if !everReady {
+			// A version that never became ready is not restarted: the
+			// deploy fails and the previous version keeps serving.
+			r.failed <- errors.New(reason)
+			return
+		}
+		r.crash(reason)
+		log.Warn("worker crashed; restarting", "reason", reason, "backoff", backoff)
+		if time.Since(start) > 10*r.s.cfg.MaxBackoff {
+			backoff = r.s.cfg.MinBackoff
+		}
+		select {
+		case <-r.stopReq:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.s.cfg.MaxBackoff)
+	}
+}
+
+// crash records a crash and marks the version unhealthy at CrashLimit
+// crashes within CrashWindow.
+func (r *runner) crash(reason string) {
+	now := time.Now()
+	r.mu.Lock()
+	r.total++
+	kept := r.crashes[:0]
+	for _, t := range r.crashes {
+		if now.Sub(t) < r.s.cfg.CrashWindow {
+			kept = append(kept, t)
+		}
+	}
+	r.crashes = append(kept, now)
+	newly := !r.unhealthy && len(r.crashes) >= r.s.cfg.CrashLimit
+	if newly {
+		r.unhealthy = true
+	}
+	r.mu.Unlock()
+	if newly {
+		r.s.log.Error("module unhealthy: worker keeps crashing", "module", r.spec.m.Name,
+			"version", r.spec.m.Version, "crashes", r.s.cfg.CrashLimit, "window", r.s.cfg.CrashWindow, "reason", reason)
+		if r.s.cfg.OnUnhealthy != nil {
+			r.s.cfg.OnUnhealthy(r.spec.m.Name, r.spec.m.Version, reason)
+		}
+	}
+}
+
+// start launches a worker process.
+func (r *runner) start() (*proc, error) {
+	cfgJSON, err := json.Marshal(r.spec.wcfg)
+	if err != nil {
+		return nil, err
+	}
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("probe listener: %w", err)
+	}
+	defer pln.Close()
+	pf, err := pln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, fmt.Errorf("probe listener: %w", err)
+	}
+	defer pf.Close()
+	hbR, hbW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer hbW.Close()
+
+	cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
+	cmd.Stdin = bytes.NewReader(cfgJSON)
+	cmd.Stdout = r.s.cfg.Stderr
+	cmd.Stderr = r.s.cfg.Stderr
+	cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
+	if err := cmd.Start(); err != nil {
+		hbR.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16)}
+	go func() {
+		defer hbR.Close()
+		defer close(p.beats)
+		sc := bufio.NewScanner(hbR)
+		for sc.Scan() {
+			var hb worker.Heartbeat
+			if json.Unmarshal(sc.Bytes(), &hb) != nil {
+				continue
+			}
+			select {
+			case p.beats <- hb:
+			default: // the watcher is behind: it only needs the latest
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// watch follows p until it exits, killing it when its heartbeat goes
+// silent or a guest call runs past the deadline + 1s. It returns why the
+// process ended.
+func (r *runner) watch(p *proc) string {
+	cfg := &r.s.cfg
+	runaway := r.spec.wcfg.Deadline() + time.Second
+	started := time.Now()
+	var last time.Time // of the last heartbeat
+	killed := ""
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	beats := p.beats
+	for {
+		select {
+		case hb, ok := <-beats:
+			if !ok {
+				beats = nil
+				continue
+			}
+			last = time.Now()
+			r.mu.Lock()
+			r.hb = hb
+			if hb.Err != "" {
+				r.lastErr = hb.Err
+			}
+			first := hb.Ready && !r.everReady
+			if hb.Ready {
+				r.everReady = true
+			}
+			r.mu.Unlock()
+			if first {
+				close(r.ready)
+			}
+			if killed == "" && time.Duration(hb.OldestCallMS)*time.Millisecond > runaway {
+				killed = fmt.Sprintf("guest call running for %dms, past its deadline + 1s: killed", hb.OldestCallMS)
+				p.cmd.Process.Kill()
+			}
+		case <-p.exited:
+			if killed != "" {
+				return killed
+			}
+			return "worker exited: " + p.cmd.ProcessState.String()
+		case <-tick.C:
+			if killed != "" {
+				continue
+			}
+			if last.IsZero() {
+				if time.Since(started) > cfg.FirstBeat {
+					killed = fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat)
+					p.cmd.Process.Kill()
+				}
+			} else if time.Since(last) > cfg.Silence {
+				killed = fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond))
+				p.cmd.Process.Kill()
+			}
+		}
+	}
+}
+
+// stop ends the version: SIGTERM (drain) when drain is set, else SIGKILL;
+// SIGKILL anyway after timeout. It waits for the loop to end.
+func (r *runner) stop(drain bool, timeout time.Duration) {
+	r.mu.Lock()
+	already := r.stopping
+	r.stopping = true
+	p := r.proc
+	r.mu.Unlock()
+	if !already {
+		close(r.stopReq)
+	}
+	if p != nil {
+		if drain {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+		} else {
+			p.cmd.Process.Kill()
+		}
+		select {
+		case <-p.exited:
+		case <-time.After(timeout):
+			p.cmd.Process.Kill()
+		}
+	}
+	// A process being started right now is seen by the loop after it
+	// registers; kill what the loop may have started since.
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-time.After(50 * time.Millisecond):
+			r.mu.Lock()
+			q := r.proc
+			r.mu.Unlock()
+			if q != nil && q != p {
+				q.cmd.Process.Kill()
+			}
+		}
+	}
+}

@@ -1,0 +1,549 @@
+// Package supervisor runs module versions in worker processes (the agent
+// binary re-executed with the hidden "worker" subcommand; see package
+// worker) and implements reconcile.Deployer.
+//
+// The supervisor owns one listening socket per port, created once and kept
+// across versions, and hands it to each worker as a file descriptor: the
+// worker accepts on it directly, nothing is proxied. A switch from v1 to v2
+// starts v2 on the same socket (both accept from it, so no connection is
+// refused), waits for its ready heartbeat, probes it on a private listener
+// of its own, then sends v1 SIGTERM (it drains). During a grace period
+// after the switch, a v2 crash or a high 5xx rate restarts v1 and drains v2
+// again: reconcile.ErrRolledBack.
+//
+// Each worker writes a heartbeat every 100 ms; a worker silent for
+// Config.Silence, or with a guest call older than its deadline + 1s (a
+// runaway guest, which compiled wazero code never preempts), is killed
+// with SIGKILL and restarted with back-off. CrashLimit crashes within
+// CrashWindow mark the version unhealthy (Config.OnUnhealthy).
+//
+// A module bound to its own SQLite database ("sqlite") has the database
+// copied with VACUUM INTO before the new version starts; a switch back
+// restores the copy (writes made since the switch are lost).
+//
+// Not done: cgroup memory caps, GOMEMLIMIT.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/edgeplane/edge/agent/reconcile"
+	"github.com/edgeplane/edge/agent/worker"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Config configures a Supervisor. Zero values take the defaults noted.
+type Config struct {
+	Exe  string   // the agent binary; os.Executable()
+	Args []string // arguments that make it a worker; ["worker"]
+
+	DataDir  string            // sqlite bindings live in DATA/modules/NAME/data.db
+	CacheDir string            // compilation cache shared by workers
+	Engine   string            // auto, compiler or interpreter; auto
+	DBs      map[string]string // named database bindings → DSN
+	// ListenHost is the address modules are served on; "" = all interfaces.
+	ListenHost string
+
+	ReadyTimeout time.Duration // a new version must report ready within; 60s
+	ProbeTimeout time.Duration // 5s
+	// Grace is how long after a switch a crash or a high 5xx rate of the
+	// new version switches back; 5s. Negative: no grace period.
+	Grace        time.Duration
+	ErrorRate    float64       // 5xx share that rolls back during Grace; 0.5
+	MinRequests  uint64        // responses needed before ErrorRate counts; 20
+	Silence      time.Duration // heartbeat silence that kills a worker; 300ms
+	FirstBeat    time.Duration // time to the first heartbeat; 2s
+	CrashLimit   int           // crashes within CrashWindow → unhealthy; 5
+	CrashWindow  time.Duration // 1m
+	MinBackoff   time.Duration // restart back-off; 100ms
+	MaxBackoff   time.Duration // 5s
+	DrainTimeout time.Duration // beyond the module's deadline; 10s
+
+	Stderr      io.Writer // workers' stdout and stderr; os.Stderr
+	Log         *slog.Logger
+	OnUnhealthy func(name, version, reason string)
+}
+
+func (c *Config) defaults() error {
+	if c.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("supervisor: find own binary: %w", err)
+		}
+		c.Exe = exe
+	}
+	if c.Args == nil {
+		c.Args = []string{"worker"}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ReadyTimeout, 60*time.Second)
+	def(&c.ProbeTimeout, 5*time.Second)
+	def(&c.Grace, 5*time.Second)
+	def(&c.Silence, 300*time.Millisecond)
+	def(&c.FirstBeat, 2*time.Second)
+	def(&c.CrashWindow, time.Minute)
+	def(&c.MinBackoff, 100*time.Millisecond)
+	def(&c.MaxBackoff, 5*time.Second)
+	def(&c.DrainTimeout, 10*time.Second)
+	if c.ErrorRate <= 0 {
+		c.ErrorRate = 0.5
+	}
+	if c.MinRequests == 0 {
+		c.MinRequests = 20
+	}
+	if c.CrashLimit <= 0 {
+		c.CrashLimit = 5
+	}
+	if c.Stderr == nil {
+		c.Stderr = os.Stderr
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Supervisor runs modules in worker processes. It implements
+// reconcile.Deployer.
+type Supervisor struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	ports  map[int]*portListener
+	mods   map[string]*module
+	closed bool
+}
+
+var _ reconcile.Deployer = (*Supervisor)(nil)
+
+type portListener struct {
+	ln    *net.TCPListener
+	f     *os.File // what workers inherit
+	owner string
+}
+
+type module struct {
+	deploy sync.Mutex // one deploy or stop at a time
+	cur    *runner    // guarded by Supervisor.mu
+	port   int
+}
+
+// New returns a Supervisor.
+func New(cfg Config) (*Supervisor, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{}}, nil
+}
+
+// Running maps module name to the version serving now.
+func (s *Supervisor) Running() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for name, m := range s.mods {
+		if m.cur != nil {
+			out[name] = m.cur.version()
+		}
+	}
+	return out
+}
+
+// Unhealthy maps module name to the serving version when it crashed
+// CrashLimit times within CrashWindow.
+func (s *Supervisor) Unhealthy() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for name, m := range s.mods {
+		if r := m.cur; r != nil {
+			r.mu.Lock()
+			if r.unhealthy {
+				out[name] = r.version()
+			}
+			r.mu.Unlock()
+		}
+	}
+	return out
+}
+
+// Addr is the address module name is served on, or "".
+func (s *Supervisor) Addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.mods[name]
+	if m == nil || s.ports[m.port] == nil {
+		return ""
+	}
+	return s.ports[m.port].ln.Addr().String()
+}
+
+func (s *Supervisor) module(name string) (*module, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("supervisor closed")
+	}
+	m := s.mods[name]
+	if m == nil {
+		m = &module{}
+		s.mods[name] = m
+	}
+	return m, nil
+}
+
+// listen returns the listener of port for module name, creating it once.
+func (s *Supervisor) listen(port int, name string) (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pl := s.ports[port]; pl != nil {
+		if pl.owner != name {
+			return nil, fmt.Errorf("port %d is already used by module %s", port, pl.owner)
+		}
+		return pl.f, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.ListenHost, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on port %d: %w", port, err)
+	}
+	tl := ln.(*net.TCPListener)
+	f, err := tl.File()
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("listen on port %d: %w", port, err)
+	}
+	s.ports[port] = &portListener{ln: tl, f: f, owner: name}
+	return f, nil
+}
+
+func (s *Supervisor) release(port int, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pl := s.ports[port]; pl != nil && pl.owner == name {
+		pl.f.Close()
+		pl.ln.Close()
+		delete(s.ports, port)
+	}
+}
+
+// dsn resolves the manifest's database binding.
+func (s *Supervisor) dsn(m *wire.Manifest) (string, error) {
+	switch m.Bindings.DB {
+	case "":
+		return "", nil
+	case "sqlite":
+		if s.cfg.DataDir == "" {
+			return "", errors.New("sqlite binding: the agent has no data folder")
+		}
+		dir := filepath.Join(s.cfg.DataDir, "modules", m.Name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("sqlite binding: %w", err)
+		}
+		return "sqlite:" + filepath.Join(dir, "data.db"), nil
+	}
+	dsn, ok := s.cfg.DBs[m.Bindings.DB]
+	if !ok {
+		return "", fmt.Errorf("database binding %q is not defined on this device (agent --db %s=DSN)", m.Bindings.DB, m.Bindings.DB)
+	}
+	return dsn, nil
+}
+
+func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
+	dsn, err := s.dsn(m)
+	if err != nil {
+		return spec{}, err
+	}
+	return spec{m: m, wasmPath: wasmPath, wcfg: worker.Config{
+		Module:       wasmPath,
+		Name:         m.Name + "@" + m.Version,
+		Pool:         m.Limits.Pool,
+		DeadlineMS:   m.Limits.DeadlineMS,
+		DeadlineMode: "fast", // the watchdog stops runaway guests
+		MemoryPages:  m.Limits.MemoryPages,
+		BodyBytes:    m.Limits.BodyBytes,
+		DB:           dsn,
+		CacheDir:     s.cfg.CacheDir,
+		Engine:       s.cfg.Engine,
+		Settings:     m.Config,
+		AllowHosts:   m.Capabilities.HTTPAllow,
+	}}, nil
+}
+
+func (s *Supervisor) drainTimeout(r *runner) time.Duration {
+	return r.spec.wcfg.Deadline() + s.cfg.DrainTimeout
+}
+
+// start starts a runner for sp and waits for its ready heartbeat.
+func (s *Supervisor) start(ctx context.Context, sp spec, ln *os.File) (*runner, error) {
+	r := s.newRunner(sp, ln)
+	t := time.NewTimer(s.cfg.ReadyTimeout)
+	defer t.Stop()
+	select {
+	case <-r.ready:
+		return r, nil
+	case err := <-r.failed:
+		r.stop(false, time.Second)
+		return nil, fmt.Errorf("worker failed to start: %w", err)
+	case <-t.C:
+		r.stop(false, time.Second)
+		return nil, fmt.Errorf("worker not ready within %s", s.cfg.ReadyTimeout)
+	case <-ctx.Done():
+		r.stop(false, time.Second)
+		return nil, ctx.Err()
+	}
+}
+
+// probe GETs the manifest's probe path on the worker's private listener.
+func (s *Supervisor) probe(ctx context.Context, r *runner) error {
+	addr := r.probeAddr()
+	if addr == "" {
+		return errors.New("probe: worker has no probe address")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProbeTimeout)
+	defer cancel()
+	url := "http://" + addr + r.spec.m.ProbePath()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("probe GET %s: %w", r.spec.m.ProbePath(), err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		return fmt.Errorf("probe GET %s: status %d", r.spec.m.ProbePath(), resp.StatusCode)
+	}
+	return nil
+}
+
+// Deploy starts m beside the running version of m.Name, probes it,
+// switches to it and watches it for the grace period. See
+// reconcile.Deployer.
+func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath string, progress func(state, reason string)) error {
+	if progress == nil {
+		progress = func(string, string) {}
+	}
+	if m.Port <= 0 {
+		return fmt.Errorf("module %s@%s: the manifest sets no port; each module needs its own port", m.Name, m.Version)
+	}
+	mod, err := s.module(m.Name)
+	if err != nil {
+		return err
+	}
+	mod.deploy.Lock()
+	defer mod.deploy.Unlock()
+
+	s.mu.Lock()
+	old := mod.cur
+	oldPort := mod.port
+	s.mu.Unlock()
+	if old != nil && old.spec.m.Version == m.Version && old.spec.m.SHA256 == m.SHA256 && oldPort == m.Port {
+		return nil // already serving
+	}
+	sp, err := s.spec(m, wasmPath)
+	if err != nil {
+		return err
+	}
+	ln, err := s.listen(m.Port, m.Name)
+	if err != nil {
+		return err
+	}
+	log := s.log.With("module", m.Name, "version", m.Version)
+	fail := func(err error) error {
+		if old == nil || oldPort != m.Port {
+			s.release(m.Port, m.Name)
+		}
+		return fmt.Errorf("deploy %s@%s: %w", m.Name, m.Version, err)
+	}
+
+	// A SQLite binding is copied before the new version can touch it, so
+	// that a switch back also brings the data back.
+	var snap string
+	if old != nil && m.Bindings.DB == "sqlite" {
+		if snap, err = snapshot(ctx, sp.wcfg.DB, old.version()); err != nil {
+			return fail(err)
+		}
+	}
+	dropSnap := func() {
+		if snap != "" {
+			os.Remove(snap)
+		}
+	}
+
+	progress(wire.StateStarting, "")
+	startAt := time.Now()
+	r, err := s.start(ctx, sp, ln)
+	if err != nil {
+		dropSnap()
+		return fail(err)
+	}
+	log.Info("worker ready", "took", time.Since(startAt).Round(time.Millisecond))
+	progress(wire.StateProbing, "")
+	if err := s.probe(ctx, r); err != nil {
+		r.stop(false, time.Second)
+		dropSnap()
+		return fail(err)
+	}
+
+	// Switch: v2 accepts on the socket already; v1 drains.
+	s.mu.Lock()
+	mod.cur, mod.port = r, m.Port
+	s.mu.Unlock()
+	if old == nil {
+		log.Info("serving", "port", m.Port)
+		return nil
+	}
+	drained := make(chan struct{})
+	go func() {
+		old.stop(true, s.drainTimeout(old))
+		close(drained)
+	}()
+	log.Info("switched", "from", old.version())
+
+	if reason := s.grace(ctx, r); reason != "" {
+		log.Warn("new version unhealthy after switch; switching back", "reason", reason, "to", old.version())
+		<-drained
+		bctx := context.WithoutCancel(ctx)
+		if snap != "" {
+			// Nothing may have the database open while it is restored:
+			// v2 drains first; connections wait in the accept queue
+			// until v1 is back. Writes made since the switch are lost.
+			r.stop(true, s.drainTimeout(r))
+			if err := restore(sp.wcfg.DB, snap); err != nil {
+				log.Error("database not restored", "err", err)
+				reason += "; database NOT restored: " + err.Error()
+			} else {
+				reason += "; database restored to its state before the switch"
+			}
+		}
+		back, err := s.start(bctx, old.spec, old.ln)
+		if err != nil {
+			if snap != "" { // v2 is stopped: run it again rather than nothing
+				if again, err2 := s.start(bctx, sp, ln); err2 == nil {
+					s.mu.Lock()
+					mod.cur = again
+					s.mu.Unlock()
+				} else {
+					s.mu.Lock()
+					mod.cur = nil
+					s.mu.Unlock()
+				}
+			}
+			// Otherwise v2 keeps running (and restarting): better than nothing.
+			return fmt.Errorf("deploy %s@%s: %s; restarting %s failed: %w", m.Name, m.Version, reason, old.version(), err)
+		}
+		s.mu.Lock()
+		mod.cur, mod.port = back, oldPort
+		s.mu.Unlock()
+		r.stop(true, s.drainTimeout(r)) // no-op when already stopped
+		if oldPort != m.Port {
+			s.release(m.Port, m.Name)
+		}
+		return fmt.Errorf("deploy %s@%s: %w to %s: %s", m.Name, m.Version, reconcile.ErrRolledBack, old.version(), reason)
+	}
+	<-drained
+	dropSnap()
+	if oldPort != m.Port {
+		s.release(oldPort, m.Name)
+	}
+	return nil
+}
+
+// grace watches r after a switch; it returns why to switch back, or "".
+func (s *Supervisor) grace(ctx context.Context, r *runner) string {
+	if s.cfg.Grace < 0 {
+		return ""
+	}
+	base := r.heartbeat()
+	crashes := r.crashCount()
+	end := time.NewTimer(s.cfg.Grace)
+	defer end.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-end.C:
+			return ""
+		case <-ctx.Done():
+			return "" // keep the new version: it serves and is healthy so far
+		case <-tick.C:
+			if r.crashCount() > crashes {
+				return "worker crashed during the grace period"
+			}
+			hb := r.heartbeat()
+			if hb.HTTP < base.HTTP { // restarted: counters reset
+				base = worker.Heartbeat{}
+			}
+			n, bad := hb.HTTP-base.HTTP, hb.HTTP5xx-base.HTTP5xx
+			if n >= s.cfg.MinRequests && float64(bad) > s.cfg.ErrorRate*float64(n) {
+				return fmt.Sprintf("%d of %d responses were 5xx during the grace period", bad, n)
+			}
+		}
+	}
+}
+
+// Stop stops every version of module name.
+func (s *Supervisor) Stop(ctx context.Context, name string) error {
+	s.mu.Lock()
+	mod := s.mods[name]
+	s.mu.Unlock()
+	if mod == nil {
+		return nil
+	}
+	mod.deploy.Lock()
+	defer mod.deploy.Unlock()
+	s.mu.Lock()
+	r, port := mod.cur, mod.port
+	mod.cur = nil
+	delete(s.mods, name)
+	s.mu.Unlock()
+	if r != nil {
+		r.stop(true, s.drainTimeout(r))
+		s.release(port, name)
+	}
+	return nil
+}
+
+// Close drains every module and closes the listeners.
+func (s *Supervisor) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	var names []string
+	for name := range s.mods {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() { s.Stop(ctx, name) })
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for port, pl := range s.ports {
+		pl.f.Close()
+		pl.ln.Close()
+		delete(s.ports, port)
+	}
+	return nil
+}

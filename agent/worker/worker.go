@@ -1,0 +1,437 @@
+// Package worker runs one module version in its own process: the agent
+// binary re-executed by the supervisor with the hidden "worker" subcommand.
+// Guest code never runs in the supervisor (see DESIGN.md, "Guest code runs
+// in a worker process").
+//
+// The supervisor hands the worker:
+//
+//	fd 3   the module's listening socket (shared with the other version
+//	       during a switch: both accept from the same socket)
+//	fd 4   the write end of the heartbeat pipe: one JSON Heartbeat line
+//	       every 100 ms
+//	fd 5   a private listener on 127.0.0.1 the supervisor probes, so a
+//	       probe reaches this version and not the one it replaces
+//	stdin  the Config as JSON
+//
+// On SIGTERM the worker drains: it closes its copy of the listener, answers
+// requests on open connections with "Connection: close", waits for its
+// connections to go, then exits. Plain http.Server.Shutdown loses requests
+// that race with the closing of idle keep-alive connections.
+package worker
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/agent/wasmhost"
+)
+
+// File descriptors the supervisor passes (ExtraFiles[i] is fd 3+i).
+const (
+	ListenerFD  = 3
+	HeartbeatFD = 4
+	ProbeFD     = 5
+)
+
+// HeartbeatInterval is how often a worker writes a heartbeat.
+const HeartbeatInterval = 100 * time.Millisecond
+
+// Config is what the supervisor tells a worker to run.
+type Config struct {
+	Module       string            `json:"module"` // path of the verified .wasm
+	Name         string            `json:"name"`   // for logs, e.g. orders@1.4.0
+	Pool         int               `json:"pool,omitempty"`
+	DeadlineMS   int64             `json:"deadline_ms,omitempty"`
+	DeadlineMode string            `json:"deadline_mode,omitempty"` // "fast" (default) or "interrupt"
+	MemoryPages  uint32            `json:"memory_pages,omitempty"`
+	BodyBytes    int64             `json:"body_bytes,omitempty"`
+	DB           string            `json:"db,omitempty"` // DSN; "" → no database
+	CacheDir     string            `json:"cache_dir,omitempty"`
+	Engine       string            `json:"engine,omitempty"` // auto, compiler, interpreter
+	Settings     map[string]string `json:"settings,omitempty"`
+	AllowHosts   []string          `json:"allow_hosts,omitempty"`
+	// DrainIdle is how long idle keep-alive connections get to send one
+	// more request (answered with Connection: close) before they are
+	// closed; 1s if zero.
+	DrainIdleMS int64 `json:"drain_idle_ms,omitempty"`
+	// DrainMax bounds the whole drain; deadline + 5s if zero.
+	DrainMaxMS int64 `json:"drain_max_ms,omitempty"`
+}
+
+// Heartbeat is one line on the heartbeat pipe.
+type Heartbeat struct {
+	Ready        bool   `json:"ready"`
+	Draining     bool   `json:"draining,omitempty"`
+	OldestCallMS int64  `json:"oldest_call_ms"`
+	Requests     uint64 `json:"requests"`      // guest calls (wasmhost)
+	Errors       uint64 `json:"errors"`        // failed guest calls
+	HTTP         uint64 `json:"http"`          // HTTP responses written
+	HTTP5xx      uint64 `json:"http_5xx"`      // of which status >= 500
+	Conns        int64  `json:"conns"`         // open connections
+	Err          string `json:"err,omitempty"` // fatal load error, then exit
+}
+
+// Deadline is the per-request deadline the config asks for.
+func (c *Config) Deadline() time.Duration {
+	if c.DeadlineMS <= 0 {
+		return wasmhost.DefaultDeadline
+	}
+	return time.Duration(c.DeadlineMS) * time.Millisecond
+}
+
+func (c *Config) mode() (wasmhost.DeadlineMode, error) {
+	switch c.DeadlineMode {
+	case "", "fast":
+		return wasmhost.DeadlineFast, nil
+	case "interrupt":
+		return wasmhost.DeadlineInterrupt, nil
+	}
+	return 0, fmt.Errorf("deadline mode %q: want fast or interrupt", c.DeadlineMode)
+}
+
+func (c *Config) engine() (wasmhost.EngineKind, error) {
+	switch c.Engine {
+	case "", "auto":
+		return wasmhost.EngineAuto, nil
+	case "compiler":
+		return wasmhost.EngineCompiler, nil
+	case "interpreter":
+		return wasmhost.EngineInterpreter, nil
+	}
+	return 0, fmt.Errorf("engine %q: want auto, compiler or interpreter", c.Engine)
+}
+
+// Validate checks the config.
+func (c *Config) Validate() error {
+	if c.Module == "" {
+		return errors.New("worker: no module path")
+	}
+	if c.Pool < 0 || c.Pool > 64 {
+		return fmt.Errorf("worker: pool %d: want 0..64", c.Pool)
+	}
+	if _, err := c.mode(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	if _, err := c.engine(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
+}
+
+// Worker serves one module.
+type Worker struct {
+	cfg Config
+	log *slog.Logger
+
+	mod      atomic.Pointer[wasmhost.Module]
+	ready    atomic.Bool
+	draining atomic.Bool
+	http     atomic.Uint64
+	http5xx  atomic.Uint64
+	conns    atomic.Int64
+	loadErr  atomic.Pointer[string]
+}
+
+// New returns a worker for cfg.
+func New(cfg Config, log *slog.Logger) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, log: log.With("worker", cfg.Name, "pid", os.Getpid())}, nil
+}
+
+// Heartbeat returns the current heartbeat.
+func (w *Worker) Heartbeat() Heartbeat {
+	hb := Heartbeat{
+		Ready: w.ready.Load(), Draining: w.draining.Load(),
+		HTTP: w.http.Load(), HTTP5xx: w.http5xx.Load(), Conns: w.conns.Load(),
+	}
+	if m := w.mod.Load(); m != nil {
+		st := m.Stats()
+		hb.OldestCallMS = st.OldestCall.Milliseconds()
+		hb.Requests, hb.Errors = st.Requests, st.Errors
+	}
+	if e := w.loadErr.Load(); e != nil {
+		hb.Err = *e
+	}
+	return hb
+}
+
+// beat writes heartbeats to hb until ctx ends; a write error (the
+// supervisor is gone) calls lost.
+func (w *Worker) beat(ctx context.Context, hb io.Writer, lost func()) {
+	t := time.NewTicker(HeartbeatInterval)
+	defer t.Stop()
+	enc := json.NewEncoder(hb)
+	for {
+		if err := enc.Encode(w.Heartbeat()); err != nil {
+			w.log.Error("heartbeat pipe broken: supervisor gone", "err", err)
+			lost()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			enc.Encode(w.Heartbeat()) // the final counters
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Run loads the module and serves it on ln (and probe, if not nil) until
+// ctx ends, then drains. Heartbeats go to hb (nil: none). A broken
+// heartbeat pipe ends the worker.
+func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) error {
+	pool := w.cfg.Pool
+	if pool <= 0 {
+		pool = wasmhost.DefaultPoolSize
+	}
+	// Keep a P free for the worker's own goroutines (heartbeat, HTTP).
+	runtime.GOMAXPROCS(pool + 1)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	beatCtx, cancelBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beatDone := make(chan struct{})
+	stopBeat := func() { cancelBeat(); <-beatDone }
+	defer stopBeat()
+	if hb != nil {
+		go func() { defer close(beatDone); w.beat(beatCtx, hb, cancel) }()
+	} else {
+		close(beatDone)
+	}
+
+	mod, db, err := w.load(ctx, pool)
+	if err != nil {
+		msg := err.Error()
+		w.loadErr.Store(&msg)
+		time.Sleep(2 * HeartbeatInterval) // let the supervisor read why
+		ln.Close()
+		if probe != nil {
+			probe.Close()
+		}
+		return err
+	}
+	if db != nil {
+		defer db.Close()
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	w.mod.Store(mod)
+
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]http.ConnState{}
+	)
+	srv := &http.Server{
+		Handler:           w.wrap(mod.Handler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(w.log.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, s http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch s {
+			case http.StateClosed, http.StateHijacked:
+				if _, ok := conns[c]; ok {
+					delete(conns, c)
+					w.conns.Add(-1)
+				}
+			default:
+				if _, ok := conns[c]; !ok {
+					w.conns.Add(1)
+				}
+				conns[c] = s
+			}
+		},
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if probe != nil {
+		go func() { errc <- srv.Serve(probe) }()
+	}
+	w.ready.Store(true)
+	w.log.Info("worker ready", "addr", ln.Addr())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Drain.
+	w.draining.Store(true)
+	start := time.Now()
+	ln.Close()
+	if probe != nil {
+		probe.Close()
+	}
+	idle := time.Duration(w.cfg.DrainIdleMS) * time.Millisecond
+	if idle <= 0 {
+		idle = time.Second
+	}
+	max := time.Duration(w.cfg.DrainMaxMS) * time.Millisecond
+	if max <= 0 {
+		max = w.cfg.Deadline() + 5*time.Second
+	}
+	for time.Since(start) < idle && w.conns.Load() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// What is left: idle connections that sent nothing more (closed now)
+	// and requests still running (waited for).
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), max-time.Since(start))
+	defer scancel()
+	err = srv.Shutdown(sctx)
+	w.log.Info("worker drained", "took", time.Since(start).Round(time.Millisecond), "err", err)
+	stopBeat()
+	return err
+}
+
+func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB, error) {
+	wasm, err := os.ReadFile(w.cfg.Module)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read module: %w", err)
+	}
+	var db *sql.DB
+	if w.cfg.DB != "" {
+		if db, err = dbbind.Open(ctx, w.cfg.DB); err != nil {
+			return nil, nil, err
+		}
+	}
+	kind, _ := w.cfg.engine()
+	mode, _ := w.cfg.mode()
+	engine, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, CacheDir: w.cfg.CacheDir, Logger: w.log})
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		return nil, nil, err
+	}
+	start := time.Now()
+	mod, err := engine.Load(ctx, wasm, wasmhost.Config{
+		Name:     w.cfg.Name,
+		PoolSize: pool,
+		Deadline: mode,
+		Limits: wasmhost.Limits{
+			Deadline:       w.cfg.Deadline(),
+			MemoryPages:    w.cfg.MemoryPages,
+			MaxRequestBody: w.cfg.BodyBytes,
+		},
+		DB:         db,
+		Settings:   w.cfg.Settings,
+		AllowHosts: w.cfg.AllowHosts,
+		Logger:     w.log,
+	})
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		return nil, nil, fmt.Errorf("load %s: %w", w.cfg.Module, err)
+	}
+	w.log.Info("module loaded", "took", time.Since(start).Round(time.Millisecond), "engine", engine.Kind(), "mode", mode)
+	return mod, db, nil
+}
+
+// wrap counts responses and, while draining, asks the client to close the
+// connection after this response.
+func (w *Worker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.draining.Load() {
+			rw.Header().Set("Connection", "close")
+		}
+		sw := &statusWriter{ResponseWriter: rw, w: w}
+		h.ServeHTTP(sw, r)
+		if !sw.wrote {
+			sw.count(http.StatusOK)
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	w     *Worker
+	wrote bool
+}
+
+func (s *statusWriter) count(code int) {
+	s.wrote = true
+	s.w.http.Add(1)
+	if code >= 500 {
+		s.w.http5xx.Add(1)
+	}
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote && code >= 200 {
+		s.count(code)
+		if s.w.draining.Load() {
+			s.ResponseWriter.Header().Set("Connection", "close")
+		}
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if !s.wrote {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Main is the worker process: it reads the Config from stdin, takes the
+// inherited descriptors and runs until SIGTERM (ctx). It returns the exit
+// code.
+func Main(ctx context.Context, stdin io.Reader, log *slog.Logger) error {
+	var cfg Config
+	if err := json.NewDecoder(io.LimitReader(stdin, 1<<20)).Decode(&cfg); err != nil {
+		return fmt.Errorf("worker: read config from stdin: %w", err)
+	}
+	w, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := inherit(ListenerFD, "listener")
+	if err != nil {
+		return err
+	}
+	probe, _ := inherit(ProbeFD, "probe") // optional
+	hb := os.NewFile(HeartbeatFD, "heartbeat")
+	var hw io.Writer
+	if hb != nil {
+		if _, err := hb.Stat(); err == nil {
+			hw = hb
+		}
+	}
+	return w.Run(ctx, ln, probe, hw)
+}
+
+func inherit(fd uintptr, name string) (net.Listener, error) {
+	f := os.NewFile(fd, name)
+	if f == nil {
+		return nil, fmt.Errorf("worker: no %s on fd %d", name, fd)
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %s on fd %d: %w", name, fd, err)
+	}
+	return ln, nil
+}
