@@ -33,8 +33,11 @@ $(BIN)/orders.wasm: FORCE
 	$(WASMBUILD) -o $@ ./modules/orders/wasm
 FORCE:
 
+# One package at a time: several packages start real processes, brokers and
+# load, and on a 2-core machine running them side by side only adds noise to
+# their deadlines.
 test: build ## run every test (MariaDB/Mosquitto tests need EDGE_TEST_MYSQL/EDGE_TEST_MQTT)
-	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./...
+	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 20m ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./modules/...
 
 race: build ## run the concurrent packages' tests with the race detector

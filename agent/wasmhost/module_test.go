@@ -159,7 +159,9 @@ func TestFastModeDeadline(t *testing.T) {
 	if s.Abandoned != 1 || s.OldestCall < 100*time.Millisecond {
 		t.Errorf("Stats = %+v, want 1 abandoned call older than 100ms", s)
 	}
-	// A replacement serves meanwhile.
+	// A replacement serves meanwhile. Its instantiation is not bounded by
+	// the 100 ms request deadline on a loaded machine, so wait for it first.
+	waitFor(t, "replacement instance", func() bool { return m.Stats().Idle == 1 })
 	if resp, err := serveBody(m, []byte("next")); err != nil || string(resp.Body) != "next" {
 		t.Errorf("next request: %q, %v", resp.Body, err)
 	}
