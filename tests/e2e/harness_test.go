@@ -43,6 +43,8 @@ func bin(t testing.TB, name string) string {
 		builds := [][]string{
 			{"go", "build", "-o", filepath.Join(binDir, "edge-agent"), "./cmd/edge-agent"},
 			{"go", "build", "-o", filepath.Join(binDir, "orders-native"), "./modules/orders/native"},
+			{"go", "build", "-o", filepath.Join(binDir, "edge-control"), "./cmd/edge-control"},
+			{"go", "build", "-o", filepath.Join(binDir, "edgectl"), "./cmd/edgectl"},
 			{"env", "GOOS=wasip1", "GOARCH=wasm", "go", "build", "-buildmode=c-shared", "-o", filepath.Join(binDir, "orders.wasm"), "./modules/orders/wasm"},
 		}
 		for _, b := range builds {
