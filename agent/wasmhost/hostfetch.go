@@ -74,15 +74,11 @@ func (h *hostEnv) newHTTPClient() *http.Client {
 
 // hostFetch: http_fetch(reqPtr, reqLen, bufPtr, bufCap) i32.
 func (h *hostEnv) hostFetch(ctx context.Context, m api.Module, stack []uint64) {
-	reqPtr, reqLen, bufPtr, bufCap := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	bufPtr, bufCap := uint32(stack[2]), uint32(stack[3])
 	st := enter(ctx)
-	frame, ok := read(m, reqPtr, reqLen)
-	if !ok || !checkBuf(m, bufPtr, bufCap) {
-		stack[0] = i32(abi.ErrMemory)
-		return
-	}
-	if len(frame) > h.limits.MaxResultBytes {
-		stack[0] = i32(abi.ErrTooLarge)
+	frame, code := h.requestFrame(m, stack)
+	if code != 0 {
+		stack[0] = i32(code)
 		return
 	}
 	req, err := abi.DecodeFetchRequest(frame)

@@ -14,17 +14,28 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// hostSQL: sql(reqPtr, reqLen, bufPtr, bufCap) i32.
-func (h *hostEnv) hostSQL(ctx context.Context, m api.Module, stack []uint64) {
-	reqPtr, reqLen, bufPtr, bufCap := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
-	st := enter(ctx)
-	frame, ok := read(m, reqPtr, reqLen)
-	if !ok || !checkBuf(m, bufPtr, bufCap) {
-		stack[0] = i32(abi.ErrMemory)
-		return
+// requestFrame reads the request frame of a (reqPtr, reqLen, bufPtr,
+// bufCap) import call, checking that both it and the result buffer lie in
+// guest memory and that the frame is within the result-size limit. A
+// non-zero code is the abi error the import returns.
+func (h *hostEnv) requestFrame(m api.Module, stack []uint64) ([]byte, int32) {
+	frame, ok := read(m, uint32(stack[0]), uint32(stack[1]))
+	if !ok || !checkBuf(m, uint32(stack[2]), uint32(stack[3])) {
+		return nil, abi.ErrMemory
 	}
 	if len(frame) > h.limits.MaxResultBytes {
-		stack[0] = i32(abi.ErrTooLarge)
+		return nil, abi.ErrTooLarge
+	}
+	return frame, 0
+}
+
+// hostSQL: sql(reqPtr, reqLen, bufPtr, bufCap) i32.
+func (h *hostEnv) hostSQL(ctx context.Context, m api.Module, stack []uint64) {
+	bufPtr, bufCap := uint32(stack[2]), uint32(stack[3])
+	st := enter(ctx)
+	frame, code := h.requestFrame(m, stack)
+	if code != 0 {
+		stack[0] = i32(code)
 		return
 	}
 	req, err := abi.DecodeSQLRequest(frame)
