@@ -9,19 +9,26 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-func runDevices(ctx context.Context, cl *cli, args []string) error {
-	const cmd = "devices"
+// apiCommand parses a read-only command that only takes the controller
+// flags and the named positional arguments, and returns a client for it.
+func (cl *cli) apiCommand(cmd string, args []string, names ...string) (*client, apiFlags, []string, error) {
 	var api apiFlags
 	fs := flagSet(cmd)
 	api.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
-		return err
+		return nil, api, nil, err
 	}
-	if err := wantArgs(cmd, pos); err != nil {
-		return err
+	if err := wantArgs(cmd, pos, names...); err != nil {
+		return nil, api, nil, err
 	}
 	c, err := api.client(cl, cmd)
+	return c, api, pos, err
+}
+
+func runDevices(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "devices"
+	c, api, _, err := cl.apiCommand(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -65,22 +72,12 @@ func runDevices(ctx context.Context, cl *cli, args []string) error {
 
 func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
 	const cmd = "device add"
-	var api apiFlags
-	fs := flagSet(cmd)
-	api.register(fs)
-	pos, err := cl.parse(fs, args)
+	c, api, pos, err := cl.apiCommand(cmd, args, "ID")
 	if err != nil {
-		return err
-	}
-	if err := wantArgs(cmd, pos, "ID"); err != nil {
 		return err
 	}
 	if err := wire.ValidateDeviceID(pos[0]); err != nil {
 		return usagef(cmd, "device add: %v", err)
-	}
-	c, err := api.client(cl, cmd)
-	if err != nil {
-		return err
 	}
 	cr, err := c.addDevice(ctx, pos[0])
 	if err != nil {
@@ -96,17 +93,7 @@ func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
 
 func runDeployments(ctx context.Context, cl *cli, args []string) error {
 	const cmd = "deployments"
-	var api apiFlags
-	fs := flagSet(cmd)
-	api.register(fs)
-	pos, err := cl.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(cmd, pos); err != nil {
-		return err
-	}
-	c, err := api.client(cl, cmd)
+	c, api, _, err := cl.apiCommand(cmd, args)
 	if err != nil {
 		return err
 	}
@@ -135,17 +122,7 @@ func runDeployments(ctx context.Context, cl *cli, args []string) error {
 
 func runDeployment(ctx context.Context, cl *cli, args []string) error {
 	const cmd = "deployment"
-	var api apiFlags
-	fs := flagSet(cmd)
-	api.register(fs)
-	pos, err := cl.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(cmd, pos, "ID"); err != nil {
-		return err
-	}
-	c, err := api.client(cl, cmd)
+	c, api, pos, err := cl.apiCommand(cmd, args, "ID")
 	if err != nil {
 		return err
 	}
