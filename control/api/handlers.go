@@ -68,17 +68,22 @@ func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// reply answers a read: v as JSON, 404 for store.ErrNotFound, 500 for any
+// other error.
+func (h *Handler) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		h.serverError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
 func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) {
 	d, err := h.store.Deployment(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, err)
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	h.reply(w, r, d, err)
 }
 
 func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
@@ -92,33 +97,17 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	ds, err := h.store.Deployments(r.Context(), limit)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ds)
+	h.reply(w, r, ds, err)
 }
 
 func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request) {
 	ds, err := h.store.Devices(r.Context())
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ds)
+	h.reply(w, r, ds, err)
 }
 
 func (h *Handler) getDevice(w http.ResponseWriter, r *http.Request) {
 	d, err := h.store.Device(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, err)
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	h.reply(w, r, d, err)
 }
 
 // postDevice issues (or rotates) a device's broker password. The password
