@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,18 +255,8 @@ func (r *Reconciler) publishStatus(gen int64) {
 		st.Modules = append(st.Modules, ms)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(st.Modules, func(a, b wire.ModuleStatus) int { return cmpStr(a.Name, b.Name) })
+	slices.SortFunc(st.Modules, func(a, b wire.ModuleStatus) int { return cmp.Compare(a.Name, b.Name) })
 	if err := r.cfg.Reporter.PublishStatus(st); err != nil {
 		r.log.Debug("publish status (sent on next connect)", "err", err)
 	}
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -5,6 +5,7 @@
 package semver
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ func Compare(a, b string) (int, error) {
 		return 0, err
 	}
 	for i := range 3 {
-		if c := cmpInt(pa.core[i], pb.core[i]); c != 0 {
+		if c := cmp.Compare(pa.core[i], pb.core[i]); c != 0 {
 			return c, nil
 		}
 	}
@@ -41,7 +42,7 @@ func Compare(a, b string) (int, error) {
 			return c, nil
 		}
 	}
-	return cmpInt(uint64(len(pa.pre)), uint64(len(pb.pre))), nil
+	return cmp.Compare(uint64(len(pa.pre)), uint64(len(pb.pre))), nil
 }
 
 type version struct {
@@ -80,16 +81,6 @@ func parse(v string) (version, error) {
 	return out, nil
 }
 
-func cmpInt(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // cmpIdent: numeric identifiers compare numerically and are lower than
 // alphanumeric ones, which compare in ASCII order.
 func cmpIdent(a, b string) int {
@@ -97,7 +88,7 @@ func cmpIdent(a, b string) int {
 	nb, eb := strconv.ParseUint(b, 10, 64)
 	switch {
 	case ea == nil && eb == nil:
-		return cmpInt(na, nb)
+		return cmp.Compare(na, nb)
 	case ea == nil:
 		return -1
 	case eb == nil:

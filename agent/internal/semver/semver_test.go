@@ -1,6 +1,9 @@
 package semver
 
-import "testing"
+import (
+	"cmp"
+	"testing"
+)
 
 func TestCompare(t *testing.T) {
 	// semver.org's precedence example, in increasing order.
@@ -12,7 +15,7 @@ func TestCompare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := cmpInt(uint64(i), uint64(j))
+			want := cmp.Compare(uint64(i), uint64(j))
 			if got != want {
 				t.Errorf("Compare(%s, %s) = %d, want %d", order[i], order[j], got, want)
 			}
