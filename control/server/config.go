@@ -36,7 +36,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		DataDir:  "/var/lib/edge-control",
-		HTTPAddr: "127.0.0.1:8080",
+		HTTPAddr: "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
 		MQTTAddr: "127.0.0.1:1884",
 		ClientID: "edge-control",
 	}
