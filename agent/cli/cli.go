@@ -32,6 +32,7 @@ const usage = `edge-agent runs Wasm modules on this board.
 Usage:
   edge-agent run [flags]                 run the agent: controller, signed modules, worker processes
   edge-agent serve MODULE.wasm [flags]   run one module locally, without a controller
+  edge-agent board [--board NAME]        show the board profile (detected, or NAME); --json, --env
   edge-agent version                     print the version
   edge-agent help                        show this help
 
@@ -52,6 +53,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runWorker(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdout, stderr)
+	case "board":
+		return runBoard(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "edge-agent %s %s/%s %s\n", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 		return exitOK
