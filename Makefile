@@ -14,7 +14,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-short race fuzz bench demo clean
+.PHONY: help build test race fuzz bench demo dist clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,8 +54,14 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 bench: build ## measure Wasm vs native, start times and memory; writes docs/BENCHMARKS.md
 	$(GO) run ./tests/bench -bin $(CURDIR)/$(BIN) -out docs/BENCHMARKS.md
 
+pushbench: build ## measure push → serving time on one device
+	$(GO) run ./tests/pushbench -bin $(BIN)
+
 demo: build ## run the order service under edge-agent and walk through the seed's curl workflow
 	./deploy/demo.sh
 
+dist: ## release tarballs and Debian packages of edge-agent for amd64, arm64, armv7, riscv64 (in dist/)
+	$(GO) run ./deploy/dist -version $(VERSION) -out dist
+
 clean: ## remove build outputs
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
