@@ -37,11 +37,16 @@ type instance struct {
 
 	state   atomic.Int32
 	started atomic.Int64 // UnixNano of the running call
+
+	jobs chan callJob // to the worker (Module.work); closed by close
 }
 
 // newInstance instantiates the compiled module and checks its ABI version.
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
-	in := &instance{id: m.nextID.Add(1), mem: &instanceAllocator{}, limit: uint64(m.cfg.Limits.MemoryPages) << 16}
+	in := &instance{
+		id: m.nextID.Add(1), mem: &instanceAllocator{}, limit: uint64(m.cfg.Limits.MemoryPages) << 16,
+		jobs: make(chan callJob),
+	}
 	in.st.env = m.env
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline) // bounds _initialize
 	defer cancel()
@@ -70,12 +75,15 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("%w: module %s speaks version %d, host speaks %d", ErrABIVersion, m.cfg.Name, got, abi.Version)
 	}
 	m.stats.created.Add(1)
+	go m.work(in)
 	return in, nil
 }
 
-// close closes the guest and unmaps its memory. The caller guarantees that
-// no call runs on the instance.
+// close closes the guest, unmaps its memory and stops its worker. The
+// caller guarantees that no call runs on the instance; it runs once per
+// instance.
 func (in *instance) close() {
+	close(in.jobs)
 	if in.mod != nil {
 		_ = in.mod.Close(context.Background())
 	}
