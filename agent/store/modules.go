@@ -81,6 +81,9 @@ func (s *Store) Rollback(name, reason string) (string, error) {
 			return fmt.Errorf("rollback %s: no current version: %w", name, ErrNotFound)
 		}
 		if v := ms.Versions[ms.Current]; v != nil {
+			if ms.Failed == nil { // omitted from state.json while empty
+				ms.Failed = map[string]string{}
+			}
 			ms.Failed[v.SHA256] = reason
 		}
 		ms.Current, ms.LastGood = ms.LastGood, ""

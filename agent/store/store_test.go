@@ -179,6 +179,32 @@ func TestCommitRollbackPrune(t *testing.T) {
 	}
 }
 
+// TestRollbackWithNothingQuarantined: a crash loop is often the first
+// failure a module has, so Rollback must work with an empty quarantine
+// (omitted from state.json, so nil after a reload).
+func TestRollbackWithNothingQuarantined(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, nil)
+	var ms []*wire.Manifest
+	for _, v := range []string{"1.0.0", "2.0.0"} {
+		ms = append(ms, stageVersion(t, s, "orders", v, []byte("module "+v)))
+		if err := s.Commit("orders", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = open(t, dir, nil)
+	back, err := s.Rollback("orders", "crash loop: 5 crashes in 1m")
+	if err != nil || back != "1.0.0" {
+		t.Fatalf("Rollback = %q, %v", back, err)
+	}
+	if r, ok := s.Quarantined("orders", ms[1].SHA256); !ok || r != "crash loop: 5 crashes in 1m" {
+		t.Errorf("Quarantined = %q, %v", r, ok)
+	}
+	if st := open(t, dir, nil).Module("orders"); st.Current != "1.0.0" || st.LastGood != "" {
+		t.Errorf("after reload: current %q, last-good %q", st.Current, st.LastGood)
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	var k []string
 	for n := range m {
