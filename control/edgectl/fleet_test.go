@@ -67,7 +67,7 @@ func TestDeployments(t *testing.T) {
 	key, pub := testKey(t)
 	f := newFakeControl(t, pub, []string{wire.StateRunning, wire.StateFailed})
 	f.reasons[wire.StateFailed] = "probe: 500"
-	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0", "--port", "8080",
 		"--node", "a", "--node", "b", "--control", f.srv.URL, "--wait", "0")
 	if code != ExitOK {
 		t.Fatalf("push: exit %d: %s", code, stderr)

@@ -48,7 +48,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.Var(&o.nodes, "node", "target device `ID` (repeatable)")
 	fs.Var(&o.labels, "label", "target devices carrying label `K=V` (repeatable; all must match)")
 	fs.StringVar(&o.db, "db", "", "database binding: sqlite, or the `NAME` of a database in the agent's config")
-	fs.IntVar(&o.port, "port", 0, "TCP `port` the agent serves the module on (0: the agent's default)")
+	fs.IntVar(&o.port, "port", 0, "TCP `port` (1-65535) the agent serves the module on (required: each module has a port of its own)")
 	fs.StringVar(&o.probe, "probe", "", "health probe `PATH` checked before traffic switches (default /)")
 	fs.DurationVar(&o.expires, "expires", 720*time.Hour, "signature validity `DURATION`")
 	fs.Var(&o.httpAllow, "http-allow", "`HOST` or HOST:PORT the module may fetch from (repeatable)")
@@ -108,6 +108,10 @@ func (o *pushOptions) check() error {
 		return usagef(cmd, "push: --deadline %v is under a millisecond", o.deadline)
 	case o.memoryPages > 65536:
 		return usagef(cmd, "push: --memory-pages %d exceeds 65536 (4 GiB)", o.memoryPages)
+	case o.port == 0:
+		return usagef(cmd, "push: --port P is required: each module is served on a port of its own")
+	case o.port < 0 || o.port > 65535:
+		return usagef(cmd, "push: --port %d: want 1-65535", o.port)
 	}
 	for _, n := range o.nodes {
 		if err := wire.ValidateDeviceID(n); err != nil {

@@ -75,7 +75,7 @@ func TestPushRunning(t *testing.T) {
 func TestPushJSON(t *testing.T) {
 	key, pub := testKey(t)
 	f := newFakeControl(t, pub, []string{wire.StateCompiling}, []string{wire.StateRunning})
-	code, stdout, stderr := run(t, "push", testModule(t, "m.wasm"), "--json", "--key", key, "--version", "2.0.0-rc.1",
+	code, stdout, stderr := run(t, "push", testModule(t, "m.wasm"), "--json", "--key", key, "--version", "2.0.0-rc.1", "--port", "8080",
 		"--name", "orders", "--node", "pi-1", "--control", f.srv.URL)
 	if code != ExitOK {
 		t.Fatalf("push --json: exit %d: %s", code, stderr)
@@ -101,7 +101,7 @@ func TestPushRejected(t *testing.T) {
 		[]string{wire.StateRejected, wire.StateRunning},
 	)
 	f.reasons[wire.StateRejected] = "version 1.0.0 is not newer than 1.2.0"
-	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0", "--port", "8080",
 		"--node", "pi-1", "--node", "pi-2", "--control", f.srv.URL)
 	if code != ExitFailed {
 		t.Fatalf("push: exit %d, want 1\nstderr: %s", code, stderr)
@@ -120,7 +120,7 @@ func TestPushRejected(t *testing.T) {
 func TestPushTimeout(t *testing.T) {
 	key, pub := testKey(t)
 	f := newFakeControl(t, pub, []string{wire.StateCompiling})
-	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+	code, stdout, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0", "--port", "8080",
 		"--node", "pi-1", "--wait", "200ms", "--json", "--control", f.srv.URL)
 	if code != ExitTimeout {
 		t.Fatalf("push: exit %d, want 3\nstderr: %s", code, stderr)
@@ -137,7 +137,7 @@ func TestPushTimeout(t *testing.T) {
 func TestPushNoWait(t *testing.T) {
 	key, pub := testKey(t)
 	f := newFakeControl(t, pub, []string{"pending"})
-	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0",
+	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "1.0.0", "--port", "8080",
 		"--node", "pi-1", "--wait", "0", "--control", f.srv.URL)
 	if code != ExitOK || f.polls != 0 {
 		t.Errorf("push --wait 0: exit %d after %d polls, want 0 after 0\n%s", code, f.polls, stderr)
@@ -151,7 +151,7 @@ func TestPushControllerErrors(t *testing.T) {
 
 	// The controller trusts another key: its APIError is shown.
 	f := newFakeControl(t, otherPub, []string{wire.StateRunning})
-	code, _, stderr := run(t, "push", mod, "--key", key, "--version", "1.0.0", "--node", "pi-1", "--control", f.srv.URL)
+	code, _, stderr := run(t, "push", mod, "--key", key, "--version", "1.0.0", "--port", "8080", "--node", "pi-1", "--control", f.srv.URL)
 	if code != ExitFailed || !strings.Contains(stderr, "Forbidden: verify: signed by an untrusted key") {
 		t.Errorf("untrusted key: exit %d, stderr %q; want 1 and the controller's error", code, stderr)
 	}
@@ -164,7 +164,7 @@ func TestPushControllerErrors(t *testing.T) {
 	addr := "http://" + l.Addr().String()
 	l.Close()
 	t.Setenv("EDGE_CONTROL", addr)
-	code, _, stderr = run(t, "push", mod, "--key", key, "--version", "1.0.0", "--node", "pi-1")
+	code, _, stderr = run(t, "push", mod, "--key", key, "--version", "1.0.0", "--port", "8080", "--node", "pi-1")
 	if code != ExitFailed || !strings.Contains(stderr, "cannot reach the controller at "+addr+": connection refused") {
 		t.Errorf("refused: exit %d, stderr %q; want 1 and a message naming %s", code, stderr, addr)
 	}
@@ -183,7 +183,7 @@ func TestPushRefusesBadModule(t *testing.T) {
 	for name, data := range files {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, data, 0o644)
-		code, _, stderr := run(t, "push", p, "--key", key, "--version", "1.0.0", "--node", "pi-1", "--control", f.srv.URL)
+		code, _, stderr := run(t, "push", p, "--key", key, "--version", "1.0.0", "--port", "8080", "--node", "pi-1", "--control", f.srv.URL)
 		if code != ExitFailed || !strings.Contains(stderr, "module") {
 			t.Errorf("%s: exit %d, stderr %q; want 1 and a module error", name, code, stderr)
 		}
@@ -223,6 +223,9 @@ func TestUsageErrors(t *testing.T) {
 		{"push bad label", []string{"push", mod, "--key", key, "--version", "1.0.0", "--label", "site"}},
 		{"push duplicate config", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--config", "k=1", "--config", "k=2"}},
 		{"push bad port", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "70000"}},
+		{"push without port", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a"}},
+		{"push port 0", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "0"}},
+		{"push negative port", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "-1"}},
 		{"push bad probe", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--probe", "health"}},
 		{"push bad http-allow", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--http-allow", "https://x"}},
 		{"push negative expires", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--expires", "-1h"}},

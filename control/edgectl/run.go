@@ -35,7 +35,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
-		{"push", "FILE.wasm --key KEY --version V (--node ID | --label K=V)...", "sign a module, upload it, deploy it and wait for the devices", runPush},
+		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)...", "sign a module, upload it, deploy it and wait for the devices", runPush},
 		{"devices", "", "list the fleet", runDevices},
 		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
 		{"deployments", "", "list deployments, newest first", runDeployments},
