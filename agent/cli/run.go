@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,10 @@ type runConfig struct {
 	Listen       string            `json:"listen,omitempty"` // host modules are served on; "" = all
 	Engine       string            `json:"engine,omitempty"`
 	Grace        string            `json:"grace,omitempty"` // after a switch; e.g. "5s"
-	LogLevel     string            `json:"log_level,omitempty"`
+	// WorkerMemory caps each worker process: bytes, or with a KiB, MiB
+	// or GiB suffix; "0" = no cap. Enforced with cgroup v2 only.
+	WorkerMemory string `json:"worker_memory,omitempty"`
+	LogLevel     string `json:"log_level,omitempty"`
 }
 
 const runUsage = `Usage: edge-agent run [flags]
@@ -55,7 +59,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
 	var (
-		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, listen, engine, grace, log_level)")
+		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, listen, engine, grace, worker_memory, log_level)")
 		id                     = fs.String("id", "", "device `id` (MQTT client id and username)")
 		broker                 = fs.String("broker", "", "broker `URL`, e.g. tcp://controller:1883")
 		password               = fs.String("password", "", "broker password (prefer --password-file)")
@@ -65,6 +69,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		listen                 = fs.String("listen", "", "`host` modules are served on (default all interfaces)")
 		engine                 = fs.String("engine", "", "wazero engine: auto, compiler or interpreter")
 		grace                  = fs.String("grace", "", "after a switch, how long a crash or 5xx burst of the new version switches back (default 5s)")
+		workerMemory           = fs.String("worker-memory", "", "memory cap of each worker process in `BYTES` (suffix KiB, MiB or GiB allowed; 0: none; default 256MiB); enforced through a cgroup v2 child where the memory controller is delegated (systemd Delegate=yes), else only logged")
 		logLevel               = fs.String("log-level", "", "debug, info, warn or error")
 		trust, labels, dbFlags multiFlag
 	)
@@ -81,7 +86,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg := runConfig{Data: defaultDataDir(), Engine: "auto", Grace: "5s", LogLevel: "info"}
+	cfg := runConfig{Data: defaultDataDir(), Engine: "auto", Grace: "5s", WorkerMemory: "256MiB", LogLevel: "info"}
 	if *configFile != "" {
 		b, err := os.ReadFile(*configFile)
 		if err == nil {
@@ -108,6 +113,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set(&cfg.Listen, *listen)
 	set(&cfg.Engine, *engine)
 	set(&cfg.Grace, *grace)
+	set(&cfg.WorkerMemory, *workerMemory)
 	set(&cfg.LogLevel, *logLevel)
 	cfg.Trust = append(cfg.Trust, trust...)
 	for _, kv := range labels {
@@ -207,7 +213,37 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 	if g == 0 {
 		g = -1 // no grace period
 	}
+	if _, err := parseBytes(c.WorkerMemory); err != nil {
+		return nil, 0, fmt.Errorf("--worker-memory: %w", err)
+	}
 	return wire.NewKeyring(pubs...), g, nil
+}
+
+// parseBytes reads a size: "268435456", "256MiB", "1GiB", "512KiB"; "" or
+// "0" is no cap.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q: want a size in bytes, e.g. 268435456 or 256MiB", s)
+	}
+	if n*mult < 16<<20 {
+		return 0, fmt.Errorf("%d bytes is below 16MiB: no worker could load a module", n*mult)
+	}
+	return n * mult, nil
 }
 
 // runAgent wires store, session, supervisor and reconciler and runs them
@@ -230,19 +266,24 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	if err != nil {
 		return err
 	}
+	workerMem, _ := parseBytes(cfg.WorkerMemory) // checked by validate
+	var rec *reconcile.Reconciler
 	sup, err := supervisor.New(supervisor.Config{
-		DataDir:    cfg.Data,
-		CacheDir:   cacheDir(cfg.Data),
-		Engine:     cfg.Engine,
-		DBs:        cfg.DB,
-		ListenHost: cfg.Listen,
-		Grace:      grace,
-		Log:        log.With("part", "supervisor"),
+		DataDir:      cfg.Data,
+		CacheDir:     cacheDir(cfg.Data),
+		Engine:       cfg.Engine,
+		DBs:          cfg.DB,
+		ListenHost:   cfg.Listen,
+		Grace:        grace,
+		WorkerMemory: workerMem,
+		Log:          log.With("part", "supervisor"),
+		// A crash-looping committed version: back to last-known-good.
+		OnUnhealthy: func(name, version, reason string) { rec.Unhealthy(name, version, reason) },
 	})
 	if err != nil {
 		return err
 	}
-	rec := reconcile.New(reconcile.Config{
+	rec = reconcile.New(reconcile.Config{
 		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
 		Fetcher: sess, Deployer: sup, Reporter: sess,
 		Log: log.With("part", "reconcile"),
@@ -257,6 +298,7 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	sess.Start(ctx)
 	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d)\n",
 		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen)
+	fmt.Fprintf(stdout, "edge-agent: worker memory cap: %s\n", sup.MemoryCap())
 
 	err = rec.Run(ctx, sess.Desired())
 	log.Info("shutting down: draining workers")

@@ -30,6 +30,19 @@
 //	         │  running  │◀── ensure current: the committed version ──┘
 //	         └───────────┘    keeps (or starts) serving
 //
+// # Crash loops
+//
+// The Deployer reports a running version whose worker keeps crashing
+// (supervisor.Config.OnUnhealthy → Unhealthy). If it is the committed
+// version and a last-known-good version is stored, Run starts last-good
+// through the Deployer (blue/green, like a deploy), then quarantines the
+// crashing digest and makes last-good current (store.Rollback), and
+// reports rolled_back ("crash loop: N crashes in 1m ..."). Last-good is
+// started before the store changes, so a failure there leaves the store
+// naming the crashing version, which keeps restarting with back-off.
+// Without a last-known-good version the report is failed and the
+// Deployer keeps restarting it.
+//
 // A rejection changes nothing in the store or in what runs. Each step is
 // reported as a wire.Event with the deployment id through the durable
 // outbox; the same event is reported once per process, not on every

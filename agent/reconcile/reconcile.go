@@ -78,6 +78,8 @@ type Reconciler struct {
 	reported map[string]bool   // events already reported, by key
 	gaveUp   map[string]string // deployment+sha whose bytes were bad → reason
 	states   map[string]wire.ModuleStatus
+	sick     map[string]sickNotice // crash-looping versions, by module (Unhealthy)
+	sickCh   chan struct{}         // signals sick (cap 1)
 }
 
 // New builds a Reconciler.
@@ -92,6 +94,7 @@ func New(cfg Config) *Reconciler {
 		cfg: cfg, log: cfg.Log,
 		verify:   &verify.Verifier{Keys: cfg.Keys, Device: cfg.Device, Labels: cfg.Labels, Store: cfg.Store},
 		reported: map[string]bool{}, gaveUp: map[string]string{}, states: map[string]wire.ModuleStatus{},
+		sick: map[string]sickNotice{}, sickCh: make(chan struct{}, 1),
 	}
 }
 
@@ -158,15 +161,16 @@ func (r *Reconciler) accept(d session.Desired) (newer bool) {
 // Run reconciles the desired state loaded by Boot, then every update,
 // until ctx ends. A newer generation arriving mid-reconcile cancels it; a
 // duplicate waits. A reconcile with a transient failure is retried.
+// Between reconciles it handles crash loops reported by Unhealthy.
 func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) error {
 	var pending *session.Desired
+	var retry <-chan time.Time
 	dirty := true
 	for {
 		if pending != nil {
 			dirty = r.accept(*pending) || dirty
 			pending = nil
 		}
-		var retry <-chan time.Time
 		r.mu.Lock()
 		ds := r.desired
 		r.mu.Unlock()
@@ -188,7 +192,7 @@ func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) er
 				}
 			}
 			cancel()
-			dirty = false
+			dirty, retry = false, nil
 			if again {
 				retry = time.After(r.cfg.Retry)
 			}
@@ -203,7 +207,11 @@ func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) er
 			pending, dirty = &d, true
 		case <-retry:
 			dirty = true
+		case <-r.sickCh:
+			r.healSick(ctx)
+			continue // a pending retry is kept
 		}
+		retry = nil
 	}
 }
 

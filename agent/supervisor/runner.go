@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ type proc struct {
 	probeAddr string
 	exited    chan struct{}
 	beats     chan worker.Heartbeat // closed at EOF
+	oomKills  int                   // by the memory cap; set before exited closes
 }
 
 func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
@@ -152,18 +154,33 @@ func (r *runner) crash(reason string) {
 		}
 	}
 	r.crashes = append(kept, now)
-	newly := !r.unhealthy && len(r.crashes) >= r.s.cfg.CrashLimit
+	n := len(r.crashes)
+	newly := !r.unhealthy && n >= r.s.cfg.CrashLimit
 	if newly {
 		r.unhealthy = true
 	}
+	stopping := r.stopping
 	r.mu.Unlock()
-	if newly {
+	if newly && !stopping {
+		why := fmt.Sprintf("crash loop: %d crashes in %s (last: %s)", n, shortDuration(r.s.cfg.CrashWindow), reason)
 		r.s.log.Error("module unhealthy: worker keeps crashing", "module", r.spec.m.Name,
-			"version", r.spec.m.Version, "crashes", r.s.cfg.CrashLimit, "window", r.s.cfg.CrashWindow, "reason", reason)
+			"version", r.spec.m.Version, "crashes", n, "window", r.s.cfg.CrashWindow, "reason", reason)
 		if r.s.cfg.OnUnhealthy != nil {
-			r.s.cfg.OnUnhealthy(r.spec.m.Name, r.spec.m.Version, reason)
+			r.s.cfg.OnUnhealthy(r.spec.m.Name, r.spec.m.Version, why)
 		}
 	}
+}
+
+// shortDuration prints 1m rather than 1m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // start launches a worker process.
@@ -188,13 +205,36 @@ func (r *runner) start() (*proc, error) {
 	}
 	defer hbW.Close()
 
-	cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
-	cmd.Stdin = bytes.NewReader(cfgJSON)
-	cmd.Stdout = r.s.cfg.Stderr
-	cmd.Stderr = r.s.cfg.Stderr
-	cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
-	if err := cmd.Start(); err != nil {
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
+		cmd.Stdin = bytes.NewReader(cfgJSON)
+		cmd.Stdout = r.s.cfg.Stderr
+		cmd.Stderr = r.s.cfg.Stderr
+		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
+		return cmd
+	}
+	var cg *workerCgroup
+	if r.s.mem != nil {
+		if cg, err = r.s.mem.create(); err != nil {
+			r.s.log.Warn("worker memory cap not applied", "module", r.spec.m.Name, "version", r.spec.m.Version, "err", err)
+		}
+	}
+	var cmd *exec.Cmd
+	if cg != nil {
+		cmd, err = startIn(newCmd, cg)
+		if ce := (*capError)(nil); errors.As(err, &ce) {
+			r.s.log.Warn(ce.Error(), "module", r.spec.m.Name, "version", r.spec.m.Version)
+			err = nil
+		}
+	} else {
+		cmd = newCmd()
+		err = cmd.Start()
+	}
+	if err != nil {
 		hbR.Close()
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, err
 	}
 	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16)}
@@ -215,6 +255,10 @@ func (r *runner) start() (*proc, error) {
 	}()
 	go func() {
 		cmd.Wait()
+		if cg != nil {
+			p.oomKills = cg.oomKills()
+			cg.remove()
+		}
 		close(p.exited)
 	}()
 	return p, nil
@@ -260,6 +304,9 @@ func (r *runner) watch(p *proc) string {
 		case <-p.exited:
 			if killed != "" {
 				return killed
+			}
+			if p.oomKills > 0 {
+				return fmt.Sprintf("worker killed at its memory cap (%d bytes): %s", r.s.cfg.WorkerMemory, p.cmd.ProcessState)
 			}
 			return "worker exited: " + p.cmd.ProcessState.String()
 		case <-tick.C:

@@ -21,7 +21,9 @@
 // copied with VACUUM INTO before the new version starts; a switch back
 // restores the copy (writes made since the switch are lost).
 //
-// Not done: cgroup memory caps, GOMEMLIMIT.
+// Each worker can be capped in memory (Config.WorkerMemory) through a
+// cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
+// and why there is no GOMEMLIMIT or RLIMIT_AS fallback.
 package supervisor
 
 import (
@@ -70,8 +72,22 @@ type Config struct {
 	MaxBackoff   time.Duration // 5s
 	DrainTimeout time.Duration // beyond the module's deadline; 10s
 
-	Stderr      io.Writer // workers' stdout and stderr; os.Stderr
-	Log         *slog.Logger
+	// WorkerMemory caps each worker process (guest memory, compiled code
+	// and the worker's own runtime) in bytes, through a cgroup v2 child
+	// with memory.max where the agent's cgroup has the memory controller
+	// delegated (see MemoryCap); 0: no cap.
+	WorkerMemory int64
+	cgroupRoot   string // /sys/fs/cgroup (tests use a folder)
+	selfCgroup   string // /proc/self/cgroup
+
+	Stderr io.Writer // workers' stdout and stderr; os.Stderr
+	Log    *slog.Logger
+	// OnUnhealthy is called, once per running version, when its worker
+	// crashed CrashLimit times within CrashWindow; reason reads "crash
+	// loop: N crashes in 1m (last: ...)". It runs on the version's restart
+	// loop and must not block: reconcile.Reconciler.Unhealthy queues the
+	// rollback to the last-known-good version. The version keeps being
+	// restarted with back-off until something replaces it.
 	OnUnhealthy func(name, version, reason string)
 }
 
@@ -115,6 +131,12 @@ func (c *Config) defaults() error {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.cgroupRoot == "" {
+		c.cgroupRoot = "/sys/fs/cgroup"
+	}
+	if c.selfCgroup == "" {
+		c.selfCgroup = "/proc/self/cgroup"
+	}
 	return nil
 }
 
@@ -123,6 +145,9 @@ func (c *Config) defaults() error {
 type Supervisor struct {
 	cfg Config
 	log *slog.Logger
+
+	mem    *memCap // nil: worker memory is not capped
+	memWhy string  // how it is capped, or why not
 
 	mu     sync.Mutex
 	ports  map[int]*portListener
@@ -149,8 +174,26 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{}}, nil
+	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{}}
+	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
+	switch {
+	case cfg.WorkerMemory <= 0:
+		s.memWhy = "none: no worker memory cap configured"
+		s.log.Info("worker memory cap", "mechanism", "none", "reason", "no cap configured")
+	case err != nil:
+		s.memWhy = "none: " + err.Error()
+		s.log.Warn("worker memory cap NOT enforced", "want_bytes", cfg.WorkerMemory, "reason", err.Error())
+	default:
+		s.mem = mem
+		s.memWhy = mem.String()
+		s.log.Info("worker memory cap", "mechanism", "cgroup v2 memory.max", "bytes", cfg.WorkerMemory, "cgroup", mem.dir)
+	}
+	return s, nil
 }
+
+// MemoryCap says how worker memory is capped ("cgroup v2 memory.max=...")
+// or why it is not ("none: ...").
+func (s *Supervisor) MemoryCap() string { return s.memWhy }
 
 // Running maps module name to the version serving now.
 func (s *Supervisor) Running() map[string]string {
