@@ -272,6 +272,10 @@ func (r *runner) watch(p *proc) string {
 	runaway := r.spec.wcfg.Deadline() + time.Second
 	started := time.Now()
 	var last time.Time // of the last heartbeat
+	// serving: this process has reported ready. Until then it is loading
+	// and compiling and takes no traffic, so a starved heartbeat on a busy
+	// board gets FirstBeat, not Silence; ReadyTimeout bounds the start.
+	serving := false
 	killed := ""
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
@@ -284,6 +288,7 @@ func (r *runner) watch(p *proc) string {
 				continue
 			}
 			last = time.Now()
+			serving = serving || hb.Ready
 			r.mu.Lock()
 			r.hb = hb
 			if hb.Err != "" {
@@ -313,12 +318,16 @@ func (r *runner) watch(p *proc) string {
 			if killed != "" {
 				continue
 			}
+			limit := cfg.Silence
+			if !serving {
+				limit = max(cfg.Silence, cfg.FirstBeat)
+			}
 			if last.IsZero() {
 				if time.Since(started) > cfg.FirstBeat {
 					killed = fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat)
 					p.cmd.Process.Kill()
 				}
-			} else if time.Since(last) > cfg.Silence {
+			} else if time.Since(last) > limit {
 				killed = fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond))
 				p.cmd.Process.Kill()
 			}
