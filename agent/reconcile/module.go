@@ -25,6 +25,10 @@ func (r *Reconciler) module(ctx context.Context, dm *wire.DesiredModule) (string
 	if err := r.cfg.Store.ObserveTime(m.Created); err != nil {
 		r.log.Error("save time floor", "err", err)
 	}
+	// After a restart nothing runs yet: serve the committed version before
+	// fetching and compiling a new one, so the board is never dark for the
+	// length of a transfer and a cold compile.
+	r.ensureCurrent(ctx, m.Name)
 	if r.cfg.Deployer.Running()[m.Name] == m.Version {
 		r.setState(dm, m.Name, m.Version, m.SHA256, wire.StateRunning, "")
 		return m.Name, false
