@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ import (
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/agent/store"
 	"github.com/edgeplane/edge/agent/supervisor"
+	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/boards"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -34,11 +37,16 @@ type runConfig struct {
 	Data         string            `json:"data,omitempty"`
 	Trust        []string          `json:"trust,omitempty"` // PEM public key files (edgectl keygen)
 	Labels       map[string]string `json:"labels,omitempty"`
-	DB           map[string]string `json:"db,omitempty"` // named bindings: name → DSN
-	Board        string            `json:"board,omitempty"`
-	Listen       string            `json:"listen,omitempty"` // host modules are served on; "" = all
-	Engine       string            `json:"engine,omitempty"`
-	Grace        string            `json:"grace,omitempty"` // after a switch; e.g. "5s"
+	DB           map[string]string `json:"db,omitempty"`           // named bindings: name → DSN
+	Board        string            `json:"board,omitempty"`        // profile name; default $EDGE_BOARD, else detected
+	Pool         int               `json:"pool,omitempty"`         // overrides the board profile
+	MemoryPages  uint32            `json:"memory_pages,omitempty"` // overrides the board profile
+	// WorkerLauncher runs workers through a command (a sandbox such as
+	// bwrap, or qemu-user in the emulated tests): launcher + agent + "worker".
+	WorkerLauncher []string `json:"worker_launcher,omitempty"`
+	Listen         string   `json:"listen,omitempty"` // host modules are served on; "" = all
+	Engine         string   `json:"engine,omitempty"`
+	Grace          string   `json:"grace,omitempty"` // after a switch; e.g. "5s"
 	// WorkerMemory caps each worker process: bytes, or with a KiB, MiB
 	// or GiB suffix; "0" = no cap. Enforced with cgroup v2 only.
 	WorkerMemory string `json:"worker_memory,omitempty"`
@@ -65,7 +73,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		password               = fs.String("password", "", "broker password (prefer --password-file)")
 		passwordFile           = fs.String("password-file", "", "`file` holding the broker password")
 		data                   = fs.String("data", "", "private state `folder` (default "+defaultDataDir()+")")
-		board                  = fs.String("board", "", "board `name` reported to the controller")
+		board                  = fs.String("board", "", "board profile `name` (default $EDGE_BOARD, else detected; see edge-agent board)")
+		pool                   = fs.Int("pool", 0, "warm instances per module when the manifest sets none (default: the board profile's)")
+		memoryPages            = fs.Uint("memory-pages", 0, "guest memory limit in 64 KiB pages when the manifest sets none (default: the board profile's)")
+		workerLauncher         = fs.String("worker-launcher", "", "run workers through this `command` (space-separated), e.g. a sandbox")
 		listen                 = fs.String("listen", "", "`host` modules are served on (default all interfaces)")
 		engine                 = fs.String("engine", "", "wazero engine: auto, compiler or interpreter")
 		grace                  = fs.String("grace", "", "after a switch, how long a crash or 5xx burst of the new version switches back (default 5s)")
@@ -86,7 +97,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg := runConfig{Data: defaultDataDir(), Engine: "auto", Grace: "5s", WorkerMemory: "256MiB", LogLevel: "info"}
+	cfg := runConfig{Grace: "5s", LogLevel: "info", Board: os.Getenv("EDGE_BOARD")}
 	if *configFile != "" {
 		b, err := os.ReadFile(*configFile)
 		if err == nil {
@@ -115,6 +126,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set(&cfg.Grace, *grace)
 	set(&cfg.WorkerMemory, *workerMemory)
 	set(&cfg.LogLevel, *logLevel)
+	if *pool != 0 {
+		cfg.Pool = *pool
+	}
+	if *memoryPages != 0 {
+		cfg.MemoryPages = uint32(*memoryPages)
+	}
+	if *workerLauncher != "" {
+		cfg.WorkerLauncher = strings.Fields(*workerLauncher)
+	}
 	cfg.Trust = append(cfg.Trust, trust...)
 	for _, kv := range labels {
 		k, v, ok := strings.Cut(kv, "=")
@@ -138,6 +158,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.DB[k] = v
 	}
+	profile, model, err := cfg.applyBoard()
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
+		return exitUsage
+	}
 	keys, graceD, err := cfg.validate()
 	if err != nil {
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
@@ -148,12 +173,56 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitUsage
 	}
+	log.Info("board", "profile", profile.Name, "model", model, "engine", cfg.Engine, "pool", cfg.Pool,
+		"memory_pages", cfg.MemoryPages, "worker_memory", cfg.WorkerMemory)
 	if err := runAgent(ctx, &cfg, keys, graceD, log, stdout); err != nil {
 		log.Error("agent failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// applyBoard picks the board profile (cfg.Board, else detected) and fills
+// every setting the configuration leaves empty from it; a value set in the
+// configuration overrides the profile's. The result is validated as a
+// profile, so an override that cannot work (the compiler on riscv64, guest
+// memory above the worker cap) is refused.
+func (c *runConfig) applyBoard() (boards.Profile, string, error) {
+	p, model, err := selectBoard(c.Board)
+	if err != nil {
+		return p, model, fmt.Errorf("--board: %w", err)
+	}
+	c.Board = p.Name
+	if c.Data == "" {
+		c.Data = defaultDataDir()
+	}
+	if c.Engine == "" {
+		c.Engine = "auto" // the profile's engine where it works; see resolveEngine
+	}
+	if c.Pool == 0 {
+		c.Pool = p.Pool
+	}
+	if c.MemoryPages == 0 {
+		c.MemoryPages = p.MemoryPages
+	}
+	if c.WorkerMemory == "" {
+		c.WorkerMemory = fmt.Sprintf("%dMiB", p.WorkerMemoryMiB)
+	}
+	eff := p
+	eff.Pool, eff.MemoryPages = c.Pool, c.MemoryPages
+	if c.Engine != "auto" {
+		eff.Engine = c.Engine
+	}
+	if mem, err := parseBytes(c.WorkerMemory); err != nil {
+		return p, model, fmt.Errorf("--worker-memory: %w", err)
+	} else if mem > 0 {
+		eff.WorkerMemoryMiB = int(mem >> 20)
+	}
+	if err := eff.Validate(); err != nil {
+		return p, model, err
+	}
+	return eff, model, nil
 }
 
 // validate checks cfg, reads the password file and the trusted keys.
@@ -213,10 +282,22 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 	if g == 0 {
 		g = -1 // no grace period
 	}
-	if _, err := parseBytes(c.WorkerMemory); err != nil {
-		return nil, 0, fmt.Errorf("--worker-memory: %w", err)
-	}
 	return wire.NewKeyring(pubs...), g, nil
+}
+
+// resolveEngine reports the engine the workers will use: "auto" becomes
+// the compiler where it can run (amd64/arm64 with executable memory; not
+// under systemd's MemoryDenyWriteExecute) and the interpreter elsewhere.
+func resolveEngine(name string, log *slog.Logger) (string, error) {
+	kind, err := parseEngine(name)
+	if err != nil {
+		return "", err
+	}
+	e, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, Logger: log})
+	if err != nil {
+		return "", err
+	}
+	return e.Kind().String(), nil
 }
 
 // parseBytes reads a size: "268435456", "256MiB", "1GiB", "512KiB"; "" or
@@ -268,8 +349,10 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	}
 	workerMem, _ := parseBytes(cfg.WorkerMemory) // checked by validate
 	var rec *reconcile.Reconciler
-	sup, err := supervisor.New(supervisor.Config{
+	supCfg := supervisor.Config{
 		DataDir:      cfg.Data,
+		Pool:         cfg.Pool,
+		MemoryPages:  cfg.MemoryPages,
 		CacheDir:     cacheDir(cfg.Data),
 		Engine:       cfg.Engine,
 		DBs:          cfg.DB,
@@ -279,7 +362,20 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		Log:          log.With("part", "supervisor"),
 		// A crash-looping committed version: back to last-known-good.
 		OnUnhealthy: func(name, version, reason string) { rec.Unhealthy(name, version, reason) },
-	})
+	}
+	if len(cfg.WorkerLauncher) > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("worker launcher: %w", err)
+		}
+		supCfg.Exe = cfg.WorkerLauncher[0]
+		supCfg.Args = append(slices.Clone(cfg.WorkerLauncher[1:]), exe, "worker")
+	}
+	sup, err := supervisor.New(supCfg)
+	if err != nil {
+		return err
+	}
+	engine, err := resolveEngine(cfg.Engine, log)
 	if err != nil {
 		return err
 	}
@@ -289,16 +385,17 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		Log: log.With("part", "reconcile"),
 		Status: wire.Status{
 			AgentVersion: Version, Arch: runtime.GOARCH, Board: cfg.Board,
-			Engine: cfg.Engine, Labels: cfg.Labels,
+			Engine: engine, Labels: cfg.Labels,
 		},
 	})
 	if err := rec.Boot(); err != nil {
 		return err
 	}
 	sess.Start(ctx)
-	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d)\n",
-		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen)
+	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d, board %s, engine %s)\n",
+		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen, cfg.Board, engine)
 	fmt.Fprintf(stdout, "edge-agent: worker memory cap: %s\n", sup.MemoryCap())
+	go notifySystemd(ctx, sup, log)
 
 	err = rec.Run(ctx, sess.Desired())
 	log.Info("shutting down: draining workers")

@@ -27,6 +27,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,10 +51,14 @@ type Config struct {
 	Exe  string   // the agent binary; os.Executable()
 	Args []string // arguments that make it a worker; ["worker"]
 
-	DataDir  string            // sqlite bindings live in DATA/modules/NAME/data.db
-	CacheDir string            // compilation cache shared by workers
-	Engine   string            // auto, compiler or interpreter; auto
-	DBs      map[string]string // named database bindings → DSN
+	DataDir string // sqlite bindings live in DATA/modules/NAME/data.db
+	// Pool and MemoryPages apply when a manifest sets no limit of its own
+	// (the board profile's values); zero: the runtime's defaults.
+	Pool        int
+	MemoryPages uint32
+	CacheDir    string            // compilation cache shared by workers
+	Engine      string            // auto, compiler or interpreter; auto
+	DBs         map[string]string // named database bindings → DSN
 	// ListenHost is the address modules are served on; "" = all interfaces.
 	ListenHost string
 
@@ -315,10 +320,10 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 	return spec{m: m, wasmPath: wasmPath, wcfg: worker.Config{
 		Module:       wasmPath,
 		Name:         m.Name + "@" + m.Version,
-		Pool:         m.Limits.Pool,
+		Pool:         cmp.Or(m.Limits.Pool, s.cfg.Pool),
 		DeadlineMS:   m.Limits.DeadlineMS,
 		DeadlineMode: "fast", // the watchdog stops runaway guests
-		MemoryPages:  m.Limits.MemoryPages,
+		MemoryPages:  cmp.Or(m.Limits.MemoryPages, s.cfg.MemoryPages),
 		BodyBytes:    m.Limits.BodyBytes,
 		DB:           dsn,
 		CacheDir:     s.cfg.CacheDir,
