@@ -78,9 +78,13 @@ func (s *Store) PutBlob(ctx context.Context, sha string, data []byte, now time.T
 	return ref, n == 1, nil
 }
 
+// gzipBytes compresses a module for transfer at gzip's default level:
+// measured on orders.wasm (3.5 MB), level 9 took 634 ms for a 0.5% smaller
+// result (997,868 vs 1,003,101 bytes) than level 6 at 274 ms, and the
+// upload answers only once the blob is stored, so this is on the push path.
 func gzipBytes(data []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}
