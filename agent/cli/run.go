@@ -99,14 +99,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := runConfig{Grace: "5s", LogLevel: "info", Board: os.Getenv("EDGE_BOARD")}
 	if *configFile != "" {
-		b, err := os.ReadFile(*configFile)
-		if err == nil {
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			err = dec.Decode(&cfg)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "edge-agent run: --config %s: %v\n", *configFile, err)
+		if err := cfg.load(*configFile); err != nil {
+			fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 			return exitUsage
 		}
 	}
@@ -181,6 +175,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// load reads a JSON configuration file over the defaults in c; unknown
+// fields are an error (a misspelt key must not silently do nothing).
+func (c *runConfig) load(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	return nil
 }
 
 // applyBoard picks the board profile (cfg.Board, else detected) and fills

@@ -1,6 +1,11 @@
 package cli
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{"": 0, "0": 0, "268435456": 256 << 20, "256MiB": 256 << 20,
@@ -12,6 +17,66 @@ func TestParseBytes(t *testing.T) {
 	for _, in := range []string{"256M", "-1", "1.5GiB", "lots", "1MiB", "99999999999GiB"} {
 		if got, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestExampleConfig reads deploy/config/agent.json, which install.sh ships,
+// with the agent's own configuration code.
+func TestExampleConfig(t *testing.T) {
+	var c runConfig
+	if err := c.load("../../deploy/config/agent.json"); err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != "pi-kitchen-1" || c.Broker == "" || len(c.Trust) != 1 || c.DB["orders-mysql"] == "" || c.Labels["site"] != "kitchen" {
+		t.Errorf("example config read as %+v", c)
+	}
+	c.Board = "rpi4"
+	p, _, err := c.applyBoard()
+	if err != nil {
+		t.Fatalf("applyBoard: %v", err)
+	}
+	if p.Name != "rpi4" || c.Pool != 2 || c.MemoryPages != 1024 || c.WorkerMemory != "256MiB" {
+		t.Errorf("rpi4 profile applied as pool %d, pages %d, worker %s", c.Pool, c.MemoryPages, c.WorkerMemory)
+	}
+	// On a machine that is not the board, validation stops at the files the
+	// example points to, with a message naming them.
+	if _, _, err := c.validate(); err == nil || !strings.Contains(err.Error(), "/etc/edge-agent/") {
+		t.Errorf("validate() = %v, want an error about /etc/edge-agent/ files", err)
+	}
+}
+
+// TestConfigRefused: bad configuration files and overrides are refused
+// with a message naming the problem.
+func TestConfigRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"unknown.json", `{"id":"a","brokr":"tcp://x"}`, `unknown field "brokr"`},
+		{"broken.json", `{"id":`, "unexpected EOF"},
+		{"type.json", `{"pool":"four"}`, "cannot unmarshal"},
+	} {
+		var c runConfig
+		if err := c.load(write(tt.name, tt.body)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+	for _, c := range []runConfig{
+		{Board: "visionfive2", Engine: "compiler"},
+		{Board: "rpi-zero-2w", MemoryPages: 65536},
+		{Board: "nope"},
+		{Board: "rpi4", WorkerMemory: "1MiB"},
+	} {
+		if _, _, err := c.applyBoard(); err == nil {
+			t.Errorf("applyBoard(%+v) accepted it", c)
 		}
 	}
 }
