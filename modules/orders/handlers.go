@@ -57,7 +57,7 @@ func (s *service) listOrders(w sdk.ResponseWriter, r *sdk.Request) {
 	jw := s.writers.Get().(*jsonw.Writer)
 	defer s.writers.Put(jw)
 	jw.Reset()
-	if err := writeAllOrders(r.Context(), s.db, jw); err != nil {
+	if err := writeAllOrders(r.Context(), s.rdb, jw); err != nil {
 		s.dbError(w, "list orders", err)
 		return
 	}

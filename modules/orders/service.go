@@ -23,6 +23,7 @@ func WithLog(log func(level sdk.Level, msg string)) Option {
 
 type service struct {
 	db      *sql.DB
+	rdb     *sdk.DB // db with the direct read path, for GET /orders
 	log     func(sdk.Level, string)
 	mux     *sdk.ServeMux
 	writers sync.Pool // *jsonw.Writer, reused between requests
@@ -31,7 +32,7 @@ type service struct {
 // New returns the order service's handler over db, which must reach a
 // SQLite or MySQL/MariaDB database (the SQL is common to both).
 func New(db *sql.DB, opts ...Option) sdk.Handler {
-	s := &service{db: db, log: sdk.Log}
+	s := &service{db: db, rdb: sdk.NewDB(db), log: sdk.Log}
 	for _, o := range opts {
 		o(s)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/edgeplane/edge/modules/sdk"
 	"github.com/edgeplane/edge/modules/sdk/jsonw"
 )
 
@@ -77,17 +78,19 @@ func deleteOrder(ctx context.Context, db *sql.DB, id int32) error {
 
 // writeAllOrders writes the table as a JSON array straight from the rows.
 // Columns are scanned as nullable: the table has no NOT NULL constraints
-// (the demo's schema), and a NULL is written as JSON null.
-func writeAllOrders(ctx context.Context, db *sql.DB, jw *jsonw.Writer) error {
-	rows, err := db.QueryContext(ctx, sqlSelect)
+// (the demo's schema), and a NULL is written as JSON null. It reads through
+// sdk.DB's direct path: in a guest that skips database/sql's pool and
+// conversions, the bulk of the guest's work for GET /orders.
+func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
+	rows, err := db.QueryRows(ctx, sqlSelect)
 	if err != nil {
 		return fmt.Errorf("select orders: %w", err)
 	}
 	defer rows.Close()
 	var (
-		ints    [3]nullInt64
-		floats  [3]nullFloat64
-		address nullString
+		ints    [3]sql.NullInt64
+		floats  [3]sql.NullFloat64
+		address sql.NullString
 	)
 	jw.BeginArray()
 	for rows.Next() {
@@ -124,52 +127,4 @@ func writeAllOrders(ctx context.Context, db *sql.DB, jw *jsonw.Writer) error {
 	}
 	jw.EndArray()
 	return nil
-}
-
-// nullInt64, nullFloat64 and nullString scan the types the drivers return
-// for the table's columns (int64, float64, string; nil for NULL) without
-// database/sql's reflection-based conversion, which is most of the guest's
-// work for GET /orders in Wasm. Anything else, such as MySQL's []byte text,
-// goes through the sql.Null* Scan methods, so results and errors are the
-// same as theirs.
-type nullInt64 struct{ sql.NullInt64 }
-
-func (n *nullInt64) Scan(v any) error {
-	switch x := v.(type) {
-	case int64:
-		n.Int64, n.Valid = x, true
-		return nil
-	case nil:
-		n.Int64, n.Valid = 0, false
-		return nil
-	}
-	return n.NullInt64.Scan(v)
-}
-
-type nullFloat64 struct{ sql.NullFloat64 }
-
-func (n *nullFloat64) Scan(v any) error {
-	switch x := v.(type) {
-	case float64:
-		n.Float64, n.Valid = x, true
-		return nil
-	case nil:
-		n.Float64, n.Valid = 0, false
-		return nil
-	}
-	return n.NullFloat64.Scan(v)
-}
-
-type nullString struct{ sql.NullString }
-
-func (n *nullString) Scan(v any) error {
-	switch x := v.(type) {
-	case string:
-		n.String, n.Valid = x, true
-		return nil
-	case nil:
-		n.String, n.Valid = "", false
-		return nil
-	}
-	return n.NullString.Scan(v)
 }

@@ -50,4 +50,10 @@
 // (ErrUnavailable, ErrBadRequest, ...) with errors.Is; IsUnavailable also
 // recognises the native drivers' network and busy errors, so a service maps
 // "database down" to 503 the same way in both builds.
+//
+// database/sql costs a guest dearly per row (pool, locking, driver.Value
+// boxing, reflective conversion: each Go call is several times dearer in
+// Wasm than natively). For hot reads, NewDB wraps the *sql.DB and its
+// QueryRows scans the host's result frame in place; natively it runs over
+// database/sql, with the same conversions in both builds.
 package sdk

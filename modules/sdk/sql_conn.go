@@ -16,6 +16,7 @@ type conn struct {
 	closed bool
 	req    []byte
 	res    []byte
+	args   []abi.Value // DB.QueryRows' reusable argument buffer
 }
 
 var (
@@ -36,11 +37,21 @@ var (
 // reported "unavailable" may have run the statement, so retrying it could
 // run an INSERT twice.
 func (c *conn) do(ctx context.Context, r *abi.SQLRequest) (abi.SQLResult, error) {
+	out, err := c.roundTrip(ctx, r)
+	if err != nil {
+		return abi.SQLResult{}, err
+	}
+	return decodeResult(r.Op, out)
+}
+
+// roundTrip sends one request and returns the raw result frame, which
+// aliases c.res until the next request on c.
+func (c *conn) roundTrip(ctx context.Context, r *abi.SQLRequest) ([]byte, error) {
 	if c.closed {
-		return abi.SQLResult{}, driver.ErrBadConn
+		return nil, driver.ErrBadConn
 	}
 	if err := ctx.Err(); err != nil {
-		return abi.SQLResult{}, err
+		return nil, err
 	}
 	c.req = abi.AppendSQLRequest(c.req[:0], r)
 	out, err := c.call(c.req, c.res)
@@ -48,9 +59,14 @@ func (c *conn) do(ctx context.Context, r *abi.SQLRequest) (abi.SQLResult, error)
 		c.res = out[:0]
 	}
 	if err != nil {
-		return abi.SQLResult{}, err
+		return nil, err
 	}
-	res, err := abi.DecodeSQLResult(r.Op, out)
+	return out, nil
+}
+
+// decodeResult decodes a result frame; the host's error becomes a HostError.
+func decodeResult(op abi.SQLOp, out []byte) (abi.SQLResult, error) {
+	res, err := abi.DecodeSQLResult(op, out)
 	if err != nil {
 		return abi.SQLResult{}, fmt.Errorf("edge sql: %w: %w", ErrHostCall, err)
 	}
