@@ -190,6 +190,9 @@ func AppendRowValue(b []byte, v *Value) []byte { return appendValue(b, v) }
 
 // DecodeSQLResult decodes the answer to a request of operation op.
 func DecodeSQLResult(op SQLOp, b []byte) (SQLResult, error) {
+	if op == OpQuery {
+		return decodeQueryResult(b)
+	}
 	d := decoder{b: b}
 	var r SQLResult
 	switch d.u8("result kind") {
@@ -202,30 +205,6 @@ func DecodeSQLResult(op SQLOp, b []byte) (SQLResult, error) {
 		return r, d.err
 	}
 	switch op {
-	case OpQuery:
-		ncol := d.count(int(d.u16("column count")), 8, "column")
-		if ncol > 0 {
-			r.Columns = make([]Column, ncol)
-			for i := range r.Columns {
-				r.Columns[i] = Column{Name: d.str("column name"), Type: d.str("column type")}
-			}
-		}
-		nrow := int(d.u32("row count"))
-		if ncol == 0 && nrow > 0 {
-			d.fail("rows without columns")
-		}
-		nrow = d.count(nrow, ncol, "row") // every value is at least one byte
-		if nrow > 0 && ncol > 0 {
-			flat := make([]Value, nrow*ncol)
-			r.Rows = make([][]Value, nrow)
-			for i := range r.Rows {
-				row := flat[i*ncol : (i+1)*ncol : (i+1)*ncol]
-				for j := range row {
-					d.value(&row[j])
-				}
-				r.Rows[i] = row
-			}
-		}
 	case OpExec:
 		r.LastInsertID = int64(d.u64("last insert id"))
 		r.RowsAffected = int64(d.u64("rows affected"))
@@ -233,4 +212,36 @@ func DecodeSQLResult(op SQLOp, b []byte) (SQLResult, error) {
 		r.Tx = d.u32("tx")
 	}
 	return r, d.finish()
+}
+
+// decodeQueryResult copies a query result out of its frame.
+func decodeQueryResult(b []byte) (SQLResult, error) {
+	q, hostErr, err := NewQueryReader(b)
+	if hostErr != nil {
+		return SQLResult{Err: hostErr}, nil
+	}
+	if err != nil {
+		return SQLResult{}, err
+	}
+	r := SQLResult{Columns: q.Columns()}
+	ncol, nrow := len(r.Columns), q.Rows()
+	raw := make([]RawValue, ncol)
+	if nrow > 0 {
+		flat := make([]Value, nrow*ncol)
+		r.Rows = make([][]Value, nrow)
+		for i := range r.Rows {
+			if _, err := q.Next(raw); err != nil {
+				return SQLResult{}, err
+			}
+			row := flat[i*ncol : (i+1)*ncol : (i+1)*ncol]
+			for j := range raw {
+				row[j] = raw[j].Value()
+			}
+			r.Rows[i] = row
+		}
+	}
+	if _, err := q.Next(raw); err != nil { // the frame must end here
+		return SQLResult{}, err
+	}
+	return r, nil
 }

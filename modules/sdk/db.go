@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -123,10 +121,8 @@ type Rows struct {
 	db    *DB
 	c     *conn
 	frame []byte
-	cols  []byte // the column descriptions in frame
-	ncol  int
-	left  uint32 // rows not yet read
-	off   int    // next value in frame
+	q     *abi.QueryReader
+	raw   []abi.RawValue // the current row, aliasing frame
 	// Native: a database/sql result scanned into vals through ptrs.
 	sqlRows *sql.Rows
 	vals    []any
@@ -151,46 +147,18 @@ type field struct {
 
 const kindOther abi.Kind = 255
 
-var errFrame = fmt.Errorf("edge sql: %w: %w", ErrHostCall, abi.ErrFrame)
-
 // header reads the frame up to the first row.
 func (r *Rows) header() error {
-	b := r.frame
-	if len(b) == 0 {
-		return errFrame
+	q, hostErr, err := abi.NewQueryReader(r.frame)
+	if hostErr != nil {
+		return hostError("sql", hostErr)
 	}
-	if b[0] != 0 {
-		_, err := decodeResult(abi.OpQuery, b)
-		if err == nil {
-			err = errFrame
-		}
-		return err
+	if err != nil {
+		return fmt.Errorf("edge sql: %w: %w", ErrHostCall, err)
 	}
-	if len(b) < 3 {
-		return errFrame
-	}
-	r.ncol = int(binary.LittleEndian.Uint16(b[1:]))
-	off := 3
-	for range 2 * r.ncol {
-		if len(b)-off < 4 {
-			return errFrame
-		}
-		n := int(binary.LittleEndian.Uint32(b[off:]))
-		if n > len(b)-off-4 {
-			return errFrame
-		}
-		off += 4 + n
-	}
-	r.cols = b[3:off]
-	if len(b)-off < 4 {
-		return errFrame
-	}
-	r.left = binary.LittleEndian.Uint32(b[off:])
-	r.off = off + 4
-	if r.ncol == 0 && r.left > 0 {
-		return errFrame
-	}
-	r.cur = make([]field, r.ncol)
+	r.q = q
+	r.raw = make([]abi.RawValue, len(q.Columns()))
+	r.cur = make([]field, len(r.raw))
 	return nil
 }
 
@@ -202,13 +170,10 @@ func (r *Rows) Columns() ([]string, error) {
 	if r.closed {
 		return nil, errRowsClosed
 	}
-	names := make([]string, r.ncol)
-	b := r.cols
-	for i := range names {
-		n := binary.LittleEndian.Uint32(b)
-		names[i] = string(b[4 : 4+n])
-		b = b[4+n:]
-		b = b[4+binary.LittleEndian.Uint32(b):] // the type
+	cols := r.q.Columns()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
 	}
 	return names, nil
 }
@@ -222,47 +187,17 @@ func (r *Rows) Next() bool {
 	if r.sqlRows != nil {
 		return r.nextNative()
 	}
-	if r.left == 0 {
-		if r.off != len(r.frame) {
-			r.err = errFrame
-		}
+	ok, err := r.q.Next(r.raw)
+	if err != nil {
+		return r.fail(fmt.Errorf("edge sql: %w: %w", ErrHostCall, err))
+	}
+	if !ok {
 		r.Close()
 		return false
 	}
-	r.left--
-	b, off := r.frame, r.off
-	for i := range r.cur {
-		f := &r.cur[i]
-		if off >= len(b) {
-			return r.fail(errFrame)
-		}
-		f.kind = abi.Kind(b[off])
-		off++
-		switch f.kind {
-		case abi.KindNull:
-		case abi.KindInt, abi.KindFloat:
-			if len(b)-off < 8 {
-				return r.fail(errFrame)
-			}
-			u := binary.LittleEndian.Uint64(b[off:])
-			f.n, f.f = int64(u), math.Float64frombits(u)
-			off += 8
-		case abi.KindText, abi.KindBlob:
-			if len(b)-off < 4 {
-				return r.fail(errFrame)
-			}
-			n := int(binary.LittleEndian.Uint32(b[off:]))
-			off += 4
-			if n > len(b)-off {
-				return r.fail(errFrame)
-			}
-			f.b = b[off : off+n : off+n]
-			off += n
-		default:
-			return r.fail(errFrame)
-		}
+	for i, v := range r.raw {
+		r.cur[i] = field{kind: v.Kind, n: v.Int(), f: v.Float(), b: v.Bytes}
 	}
-	r.off = off
 	return true
 }
 
@@ -326,7 +261,7 @@ func (r *Rows) Close() error {
 	if r.sqlRows != nil {
 		return r.sqlRows.Close()
 	}
-	r.frame, r.cols = nil, nil
+	r.frame, r.q, r.raw = nil, nil, nil
 	if r.c != nil {
 		r.db.idle.Store(r.c)
 		r.c = nil

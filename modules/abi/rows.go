@@ -1,0 +1,120 @@
+package abi
+
+import (
+	"fmt"
+	"math"
+)
+
+// RawValue is a column value read in place from a result frame: Bytes
+// (text or blob) aliases the frame, so a RawValue is valid only as long as
+// the frame is.
+type RawValue struct {
+	Kind  Kind
+	Bits  uint64 // KindInt and KindFloat
+	Bytes []byte // KindText and KindBlob
+}
+
+// Int returns the value of a KindInt.
+func (v RawValue) Int() int64 { return int64(v.Bits) }
+
+// Float returns the value of a KindFloat.
+func (v RawValue) Float() float64 { return math.Float64frombits(v.Bits) }
+
+// Value returns a copy of v that does not alias the frame.
+func (v RawValue) Value() Value {
+	switch v.Kind {
+	case KindInt:
+		return Int(v.Int())
+	case KindFloat:
+		return Float(v.Float())
+	case KindText:
+		return Text(string(v.Bytes))
+	case KindBlob:
+		return Blob(append([]byte(nil), v.Bytes...))
+	}
+	return Null()
+}
+
+// QueryReader reads the result frame of an OpQuery row by row, in place
+// and without allocating: the guest SDK's hot read path scans from it, and
+// DecodeSQLResult builds its copies with it, so both read the frame the
+// same way.
+type QueryReader struct {
+	d    decoder
+	cols []Column
+	left uint32
+}
+
+// NewQueryReader reads the frame's header. An error result comes back as
+// hostErr (the query failed on the host); a malformed frame as err, which
+// wraps ErrFrame.
+func NewQueryReader(b []byte) (q *QueryReader, hostErr *Error, err error) {
+	q = &QueryReader{d: decoder{b: b}}
+	switch q.d.u8("result kind") {
+	case 0:
+	case 1:
+		e := q.d.error()
+		if err := q.d.finish(); err != nil {
+			return nil, nil, err
+		}
+		return nil, e, nil
+	default:
+		q.d.fail("unknown result kind")
+		return nil, nil, q.d.err
+	}
+	if n := q.d.count(int(q.d.u16("column count")), 8, "column"); n > 0 {
+		q.cols = make([]Column, n)
+		for i := range q.cols {
+			q.cols[i] = Column{Name: q.d.str("column name"), Type: q.d.str("column type")}
+		}
+	}
+	q.left = q.d.u32("row count")
+	if len(q.cols) == 0 && q.left > 0 {
+		q.d.fail("rows without columns")
+	}
+	// Every value is at least one byte: a count the frame cannot hold is
+	// refused now, before anyone sizes a buffer by it.
+	if q.d.err == nil && len(q.cols) > 0 && uint64(q.left)*uint64(len(q.cols)) > uint64(len(b)-q.d.off) {
+		q.d.fail("row count exceeds frame")
+	}
+	if q.d.err != nil {
+		return nil, nil, q.d.err
+	}
+	return q, nil, nil
+}
+
+// Columns returns the column descriptions.
+func (q *QueryReader) Columns() []Column { return q.cols }
+
+// Rows returns how many rows are left to read.
+func (q *QueryReader) Rows() int { return int(q.left) }
+
+// Next reads the next row into dst, which must have one element per
+// column. It returns false at the end of the rows, with an error if the
+// frame does not end there or a value is malformed.
+func (q *QueryReader) Next(dst []RawValue) (bool, error) {
+	if len(dst) != len(q.cols) {
+		return false, fmt.Errorf("abi: Next with %d values for %d columns", len(dst), len(q.cols))
+	}
+	if q.left == 0 {
+		return false, q.d.finish()
+	}
+	q.left--
+	for i := range dst {
+		v := &dst[i]
+		*v = RawValue{Kind: Kind(q.d.u8("value kind"))}
+		switch v.Kind {
+		case KindNull:
+		case KindInt, KindFloat:
+			v.Bits = q.d.u64("number value")
+		case KindText, KindBlob:
+			v.Bytes = q.d.take(int(q.d.u32("value length")), "value")
+		default:
+			q.d.fail("unknown value kind")
+		}
+	}
+	if q.d.err != nil {
+		return false, q.d.err
+	}
+	return true, nil
+}
