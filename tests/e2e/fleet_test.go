@@ -238,8 +238,8 @@ func TestFleet(t *testing.T) {
 	}
 
 	// Controller down: a restarts and serves its last good version from disk.
-	agentA.stop(t)
-	f.ctl.stop(t)
+	agentA.Stop(t)
+	f.ctl.Stop(t)
 	start(t, agentRunning, nil, agent, argsA...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

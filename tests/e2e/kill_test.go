@@ -170,8 +170,8 @@ func TestKillDuringDeploy(t *testing.T) {
 		go func() { pushDone <- cmd.Wait() }()
 
 		time.Sleep(offset)
-		ag.cmd.Process.Kill()
-		<-ag.done
+		ag.Cmd.Process.Kill()
+		<-ag.Done
 		killedAt := time.Now()
 
 		// Workers notice the broken heartbeat pipe and exit; none may
@@ -221,7 +221,7 @@ func TestKillDuringDeploy(t *testing.T) {
 			if time.Now().After(deadline) {
 				cancel()
 				t.Fatalf("point %d (%s after push of %s): nothing serving 30s after restart (orders 200: %v; status: %s)\nagent:\n%s",
-					i, offset, version, ok, detail, ag.out)
+					i, offset, version, ok, detail, ag.Out)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/tests/harness"
 )
 
 var (
@@ -168,9 +169,9 @@ func TestDatabaseDown(t *testing.T) {
 
 // TestDemoScript runs make demo's script once through (DEMO_ONESHOT).
 func TestDemoScript(t *testing.T) {
-	bin(t, "edge-agent") // builds every program into binDir unless EDGE_BIN is set
+	bin(t, "edge-agent") // builds every program unless EDGE_BIN is set
 	cmd := exec.Command(filepath.Join(repoRoot(), "deploy", "demo.sh"))
-	cmd.Env = append(os.Environ(), "DEMO_ONESHOT=1", "BIN="+binDir)
+	cmd.Env = append(os.Environ(), "DEMO_ONESHOT=1", "BIN="+harness.BinDir(t))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("demo.sh: %v\n%s", err, out)

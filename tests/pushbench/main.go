@@ -46,6 +46,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -69,27 +70,10 @@ type bench struct {
 	procs []*exec.Cmd
 
 	control, broker string
-	agentLog        *syncBuffer
+	agentLog        *harness.SyncBuffer
 
 	mu     sync.Mutex
 	events map[string]wire.Event // version/state → event
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (b *bench) cleanup() {
@@ -210,7 +194,7 @@ func (b *bench) run() error {
 		return err
 	}
 
-	ctlOut := &syncBuffer{}
+	ctlOut := &harness.SyncBuffer{}
 	line, err := b.start(regexp.MustCompile(`(edge-control: http on .*)`), ctlOut, "edge-control",
 		"--data", filepath.Join(b.dir, "control"), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--allow-anonymous")
 	if err != nil {
@@ -257,7 +241,7 @@ func (b *bench) run() error {
 		return fmt.Errorf("mqtt subscribe: %v", tok.Error())
 	}
 
-	b.agentLog = &syncBuffer{}
+	b.agentLog = &harness.SyncBuffer{}
 	if _, err := b.start(agentRunning, b.agentLog, "edge-agent", "run", "--id", device,
 		"--broker", "tcp://"+b.broker, "--password", cred.Password, "--data", filepath.Join(b.dir, "agent"),
 		"--trust", filepath.Join(keys, "edge.pub"), "--grace", "0"); err != nil {

@@ -1,0 +1,221 @@
+// Package harness runs the project's real programs for the tests that drive
+// them end to end (tests/e2e, tests/qemu, tests/pushbench): it builds them
+// once (or takes them from EDGE_BIN, as make test does), starts a program
+// and waits for its ready line, stops it with SIGINT and makes HTTP calls.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RepoRoot is the repository's top folder.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ReadFile reads a file given relative to the repository.
+func ReadFile(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// builds are the programs Bin provides, as make build makes them.
+var builds = [][]string{
+	{"go", "build", "-o", "edge-agent", "./cmd/edge-agent"},
+	{"go", "build", "-o", "orders-native", "./modules/orders/native"},
+	{"go", "build", "-o", "edge-control", "./cmd/edge-control"},
+	{"go", "build", "-o", "edgectl", "./cmd/edgectl"},
+	{"env", "GOOS=wasip1", "GOARCH=wasm", "go", "build", "-buildmode=c-shared", "-o", "orders.wasm", "./modules/orders/wasm"},
+}
+
+// BinDir returns the folder holding the built programs: EDGE_BIN, or a
+// temporary folder they are built into once per test process.
+func BinDir(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if d := os.Getenv("EDGE_BIN"); d != "" {
+			binDir = d
+			return
+		}
+		binDir, buildErr = os.MkdirTemp("", "edge-test-bin")
+		if buildErr != nil {
+			return
+		}
+		for _, b := range builds {
+			args := slicesReplaceOut(b, binDir)
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Dir = RepoRoot()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build: %v", buildErr)
+	}
+	return binDir
+}
+
+// slicesReplaceOut returns b with its -o argument placed in dir.
+func slicesReplaceOut(b []string, dir string) []string {
+	out := append([]string(nil), b...)
+	for i := range out {
+		if i > 0 && out[i-1] == "-o" {
+			out[i] = filepath.Join(dir, out[i])
+		}
+	}
+	return out
+}
+
+// Bin returns the path of a built program.
+func Bin(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(BinDir(t), name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s not built: %v (run make build or unset EDGE_BIN)", name, err)
+	}
+	return p
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Proc is a running program whose output is kept for failure messages.
+type Proc struct {
+	Cmd  *exec.Cmd
+	Out  *SyncBuffer
+	Done chan struct{} // closed when the process has exited
+	Err  error         // of Wait, once Done is closed
+}
+
+// Start runs a program with env added to the environment and waits up to
+// wait until a line of its output matches ready; it returns the process
+// and the first submatch of ready (e.g. a URL), or the whole match. The
+// process is stopped when the test ends.
+func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration, name string, args ...string) (*Proc, string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{})}
+	cmd.Stdout = io.MultiWriter(pw, p.Out)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.Err = cmd.Wait()
+		pw.Close()
+		close(p.Done)
+	}()
+	t.Cleanup(func() { p.Stop(t) })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				v := m[0]
+				if len(m) > 1 {
+					v = m[1]
+				}
+				select {
+				case found <- v:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case v := <-found:
+		return p, v
+	case <-p.Done:
+		t.Fatalf("%s exited before it was ready (%v):\n%s", filepath.Base(name), p.Err, p.Out)
+	case <-time.After(wait):
+		t.Fatalf("%s not ready after %s:\n%s", filepath.Base(name), wait, p.Out)
+	}
+	return nil, ""
+}
+
+// Stop sends SIGINT and waits up to 10 s for a clean exit, then kills.
+func (p *Proc) Stop(t testing.TB) {
+	select {
+	case <-p.Done:
+		return
+	default:
+	}
+	p.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.Done:
+	case <-time.After(10 * time.Second):
+		p.Cmd.Process.Kill()
+		<-p.Done
+		t.Errorf("%s did not exit within 10s of SIGINT:\n%s", p.Cmd.Path, p.Out)
+	}
+}
+
+// Call makes one HTTP request (30 s timeout) and returns status and body.
+func Call(t testing.TB, method, url, body string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return resp.StatusCode, string(b)
+}
