@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -44,9 +45,12 @@ type runConfig struct {
 	// WorkerLauncher runs workers through a command (a sandbox such as
 	// bwrap, or qemu-user in the emulated tests): launcher + agent + "worker".
 	WorkerLauncher []string `json:"worker_launcher,omitempty"`
-	Listen         string   `json:"listen,omitempty"` // host modules are served on; "" = all
-	Engine         string   `json:"engine,omitempty"`
-	Grace          string   `json:"grace,omitempty"` // after a switch; e.g. "5s"
+	// HeartbeatTimeout is the heartbeat silence that kills a serving worker
+	// (a guest frozen in loop-free recursion); e.g. "300ms".
+	HeartbeatTimeout string `json:"heartbeat_timeout,omitempty"`
+	Listen           string `json:"listen,omitempty"` // host modules are served on; "" = all
+	Engine           string `json:"engine,omitempty"`
+	Grace            string `json:"grace,omitempty"` // after a switch; e.g. "5s"
 	// WorkerMemory caps each worker process: bytes, or with a KiB, MiB
 	// or GiB suffix; "0" = no cap. Enforced with cgroup v2 only.
 	WorkerMemory string `json:"worker_memory,omitempty"`
@@ -67,7 +71,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
 	var (
-		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, listen, engine, grace, worker_memory, log_level)")
+		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, pool, memory_pages, listen, engine, grace, worker_memory, worker_launcher, heartbeat_timeout, log_level)")
 		id                     = fs.String("id", "", "device `id` (MQTT client id and username)")
 		broker                 = fs.String("broker", "", "broker `URL`, e.g. tcp://controller:1883")
 		password               = fs.String("password", "", "broker password (prefer --password-file)")
@@ -77,6 +81,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pool                   = fs.Int("pool", 0, "warm instances per module when the manifest sets none (default: the board profile's)")
 		memoryPages            = fs.Uint("memory-pages", 0, "guest memory limit in 64 KiB pages when the manifest sets none (default: the board profile's)")
 		workerLauncher         = fs.String("worker-launcher", "", "run workers through this `command` (space-separated), e.g. a sandbox")
+		heartbeatTimeout       = fs.String("heartbeat-timeout", "", "heartbeat silence that kills a serving worker (default 300ms; raise it only for emulated or very slow boards)")
 		listen                 = fs.String("listen", "", "`host` modules are served on (default all interfaces)")
 		engine                 = fs.String("engine", "", "wazero engine: auto, compiler or interpreter")
 		grace                  = fs.String("grace", "", "after a switch, how long a crash or 5xx burst of the new version switches back (default 5s)")
@@ -97,7 +102,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg := runConfig{Grace: "5s", LogLevel: "info", Board: os.Getenv("EDGE_BOARD")}
+	cfg := runConfig{Grace: "5s", HeartbeatTimeout: "300ms", LogLevel: "info", Board: os.Getenv("EDGE_BOARD")}
 	if *configFile != "" {
 		if err := cfg.load(*configFile); err != nil {
 			fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
@@ -120,6 +125,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set(&cfg.Grace, *grace)
 	set(&cfg.WorkerMemory, *workerMemory)
 	set(&cfg.LogLevel, *logLevel)
+	set(&cfg.HeartbeatTimeout, *heartbeatTimeout)
 	if *pool != 0 {
 		cfg.Pool = *pool
 	}
@@ -292,6 +298,13 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 	if g == 0 {
 		g = -1 // no grace period
 	}
+	if hb, err := time.ParseDuration(c.HeartbeatTimeout); err != nil || hb < 100*time.Millisecond || hb > time.Minute {
+		return nil, 0, fmt.Errorf("--heartbeat-timeout %q: want a duration from 100ms to 1m", c.HeartbeatTimeout)
+	}
+	if u, err := url.Parse(c.Broker); err != nil || u.Hostname() == "" || u.Port() == "" || strings.Trim(u.Path, "/") != "" && !strings.HasPrefix(u.Scheme, "ws") ||
+		!slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
+		return nil, 0, fmt.Errorf("--broker %q: want a URL like tcp://HOST:PORT", c.Broker)
+	}
 	return wire.NewKeyring(pubs...), g, nil
 }
 
@@ -357,17 +370,22 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	if err != nil {
 		return err
 	}
-	workerMem, _ := parseBytes(cfg.WorkerMemory) // checked by validate
+	workerMem, _ := parseBytes(cfg.WorkerMemory)             // checked by applyBoard
+	hbTimeout, _ := time.ParseDuration(cfg.HeartbeatTimeout) // checked by validate
 	var rec *reconcile.Reconciler
 	supCfg := supervisor.Config{
-		DataDir:      cfg.Data,
-		Pool:         cfg.Pool,
-		MemoryPages:  cfg.MemoryPages,
-		CacheDir:     cacheDir(cfg.Data),
-		Engine:       cfg.Engine,
-		DBs:          cfg.DB,
-		ListenHost:   cfg.Listen,
-		Grace:        grace,
+		DataDir:     cfg.Data,
+		Pool:        cfg.Pool,
+		MemoryPages: cfg.MemoryPages,
+		CacheDir:    cacheDir(cfg.Data),
+		Engine:      cfg.Engine,
+		DBs:         cfg.DB,
+		ListenHost:  cfg.Listen,
+		Grace:       grace,
+		// A worker that is still loading gets at least 2 s (see
+		// supervisor.Config.FirstBeat), more when the timeout is raised.
+		Silence:      hbTimeout,
+		FirstBeat:    max(2*time.Second, 5*hbTimeout),
 		WorkerMemory: workerMem,
 		Log:          log.With("part", "supervisor"),
 		// A crash-looping committed version: back to last-known-good.

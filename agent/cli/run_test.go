@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -77,6 +80,47 @@ func TestConfigRefused(t *testing.T) {
 	} {
 		if _, _, err := c.applyBoard(); err == nil {
 			t.Errorf("applyBoard(%+v) accepted it", c)
+		}
+	}
+}
+
+// TestValidateRefuses: settings that would only fail later (a broker URL
+// with a doubled scheme connects nowhere, silently) are refused at start.
+func TestValidateRefuses(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := wire.MarshalPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "edge.pub")
+	if err := os.WriteFile(keyFile, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := runConfig{ID: "pi-1", Broker: "tcp://127.0.0.1:1884", Data: t.TempDir(), Trust: []string{keyFile},
+		Engine: "auto", Grace: "5s", HeartbeatTimeout: "300ms"}
+	if _, _, err := good.validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(*runConfig)
+		want string
+	}{
+		{"doubled scheme", func(c *runConfig) { c.Broker = "tcp://tcp://127.0.0.1:1884" }, "--broker"},
+		{"no scheme", func(c *runConfig) { c.Broker = "127.0.0.1:1884" }, "--broker"},
+		{"http broker", func(c *runConfig) { c.Broker = "http://controller:7080" }, "--broker"},
+		{"heartbeat too short", func(c *runConfig) { c.HeartbeatTimeout = "10ms" }, "--heartbeat-timeout"},
+		{"heartbeat garbage", func(c *runConfig) { c.HeartbeatTimeout = "soon" }, "--heartbeat-timeout"},
+		{"bad id", func(c *runConfig) { c.ID = "a/b" }, "--id"},
+		{"no trust", func(c *runConfig) { c.Trust = nil }, "--trust"},
+	} {
+		c := good
+		tt.edit(&c)
+		if _, _, err := c.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error about %s", tt.name, err, tt.want)
 		}
 	}
 }
