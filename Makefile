@@ -14,7 +14,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test race fuzz bench pushbench demo dist clean
+.PHONY: help build test race qemu fuzz bench pushbench demo dist clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,11 @@ test: build ## run every test (MariaDB/Mosquitto tests need EDGE_TEST_MYSQL/EDGE
 
 race: build ## run the concurrent packages' tests with the race detector
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race -timeout 15m ./agent/... ./control/... ./modules/... ./wire/...
+
+# Not part of test: emulation is slow. Skips without qemu-user-static, fails
+# without it when CI is set.
+qemu: build ## run the agent and the wasmhost/store/abi tests for arm64, armv7, riscv64 under qemu-user
+	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags qemu -count=1 -v -timeout 15m ./tests/qemu
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	@for pkg in $$($(GO) list ./...); do \

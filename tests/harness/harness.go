@@ -123,10 +123,14 @@ func (s *SyncBuffer) String() string {
 
 // Proc is a running program whose output is kept for failure messages.
 type Proc struct {
-	Cmd  *exec.Cmd
-	Out  *SyncBuffer
-	Done chan struct{} // closed when the process has exited
-	Err  error         // of Wait, once Done is closed
+	Cmd     *exec.Cmd
+	Out     *SyncBuffer
+	Started time.Time
+	Done    chan struct{} // closed when the process has exited
+	Err     error         // of Wait, once Done is closed
+	// StopWait is how long Stop waits after SIGINT before it kills; 10 s
+	// unless set (emulated programs shut down slowly).
+	StopWait time.Duration
 }
 
 // Start runs a program with env added to the environment and waits up to
@@ -138,9 +142,10 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
-	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{}), StopWait: 10 * time.Second}
 	cmd.Stdout = io.MultiWriter(pw, p.Out)
 	cmd.Stderr = cmd.Stdout
+	p.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -178,7 +183,7 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	return nil, ""
 }
 
-// Stop sends SIGINT and waits up to 10 s for a clean exit, then kills.
+// Stop sends SIGINT and waits up to StopWait for a clean exit, then kills.
 func (p *Proc) Stop(t testing.TB) {
 	select {
 	case <-p.Done:
@@ -188,17 +193,27 @@ func (p *Proc) Stop(t testing.TB) {
 	p.Cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.Done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(p.StopWait):
 		p.Cmd.Process.Kill()
 		<-p.Done
-		t.Errorf("%s did not exit within 10s of SIGINT:\n%s", p.Cmd.Path, p.Out)
+		t.Errorf("%s did not exit within %s of SIGINT:\n%s", p.Cmd.Path, p.StopWait, p.Out)
 	}
 }
 
-// Call makes one HTTP request (30 s timeout) and returns status and body.
+// Call makes one HTTP request (30 s timeout) and returns status and body;
+// a request that gets no answer fails the test.
 func Call(t testing.TB, method, url, body string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	status, b, err := TryCall(method, url, body, 30*time.Second)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return status, b
+}
+
+// TryCall makes one HTTP request within timeout.
+func TryCall(method, url, body string, timeout time.Duration) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var r io.Reader
 	if body != "" {
@@ -206,16 +221,16 @@ func Call(t testing.TB, method, url, body string) (int, string) {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, r)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
+		return 0, "", fmt.Errorf("read body: %w", err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
