@@ -51,11 +51,34 @@ func main() {
 		fmt.Print(report)
 		return
 	}
-	if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+	if err := writeReport(*out, report); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	fmt.Fprintln(os.Stderr, "bench: wrote", *out)
+}
+
+// The generated report sits between these markers in the output file, so
+// the hand-written sections around it (analysis, other benchmarks) survive
+// a new run.
+const (
+	beginMarker = "<!-- make bench: begin -->\n"
+	endMarker   = "<!-- make bench: end -->\n"
+)
+
+// writeReport replaces the generated part of path, or writes the whole file
+// when it has no markers yet.
+func writeReport(path, report string) error {
+	body := beginMarker + report + endMarker
+	old, err := os.ReadFile(path)
+	if err == nil {
+		s := string(old)
+		i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+		if i >= 0 && j > i {
+			body = s[:i] + body + s[j+len(endMarker):]
+		}
+	}
+	return os.WriteFile(path, []byte(body), 0o644)
 }
 
 type bench struct {
