@@ -117,10 +117,12 @@ func (p *proxy) setDown(d bool) {
 }
 
 // controller is the test's stand-in for edge-control: a plain paho client.
-func controller(t *testing.T, broker string) mqtt.Client {
+// With ordered set, its message handlers run one at a time in arrival
+// order; otherwise concurrently, so a handler may publish and wait.
+func controller(t *testing.T, broker string, ordered bool) mqtt.Client {
 	t.Helper()
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(uniqueID("ctl")).
-		SetCleanSession(true).SetOrderMatters(false))
+		SetCleanSession(true).SetOrderMatters(ordered))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("controller connect: %v", tok.Error())
 	}
