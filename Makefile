@@ -2,8 +2,17 @@
 
 GO        ?= go
 BIN       := bin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X github.com/edgeplane/edge/agent/cli.Version=$(VERSION)
+# The release version of this checkout (deploy/release): 1.2.3 at tag v1.2.3,
+# 1.2.3~rc1 at v1.2.3-rc1, 0.0.0~gitYYYYMMDD.HHMMSS.HASH without a release tag,
+# ".dirty" added for a modified tree. Every binary reports it (--version) and
+# make dist names and versions the packages with it. Override: VERSION=1.2.3.
+ifeq ($(origin VERSION),undefined)
+VERSION   := $(shell $(GO) run ./deploy/version)
+endif
+ifeq ($(VERSION),)
+$(error no version: see the error of go run ./deploy/version above, or set VERSION=)
+endif
+LDFLAGS   := -s -w -X github.com/edgeplane/edge/internal/buildinfo.Version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 WASMBUILD := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -ldflags '-s -w'
 FUZZTIME  ?= 10s
@@ -65,8 +74,11 @@ pushbench: build ## measure push → serving time on one device
 demo: build ## run the order service under edge-agent and walk through the seed's curl workflow
 	./deploy/demo.sh
 
-dist: ## release tarballs and Debian packages of edge-agent for amd64, arm64, armv7, riscv64 (in dist/)
-	$(GO) run ./deploy/dist -version $(VERSION) -out dist
+# DIST_ARCH narrows the architectures (tests/deploy builds amd64 and armv7).
+DIST      ?= dist
+DIST_ARCH ?= amd64 arm64 armv7 riscv64
+dist: ## tarballs, Debian packages and SHA256SUMS of edge-agent, edge-control and edgectl for amd64, arm64, armv7, riscv64 (in dist/)
+	$(GO) run ./deploy/dist -version '$(VERSION)' -out '$(DIST)' -arch '$(DIST_ARCH)'
 
 clean: ## remove build outputs
 	rm -rf $(BIN) dist

@@ -15,10 +15,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-)
 
-// Version is the agent's version, set at link time (-X).
-var Version = "dev"
+	"github.com/edgeplane/edge/internal/buildinfo"
+)
 
 // Exit codes.
 const (
@@ -56,7 +55,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "board":
 		return runBoard(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "edge-agent %s %s/%s %s\n", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+		fmt.Fprintln(stdout, buildinfo.String("edge-agent"))
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -95,7 +94,7 @@ func defaultDataDir() string {
 // cacheDir is the compilation cache inside the data folder. It is keyed by
 // the agent version: cached native code from another build is never read.
 func cacheDir(data string) string {
-	return filepath.Join(data, "cache", Version+"-"+runtime.GOARCH)
+	return filepath.Join(data, "cache", buildinfo.Version+"-"+runtime.GOARCH)
 }
 
 // multiFlag collects a repeatable flag.

@@ -25,6 +25,7 @@ import (
 	"github.com/edgeplane/edge/agent/supervisor"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/boards"
+	"github.com/edgeplane/edge/internal/buildinfo"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -412,7 +413,7 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		Fetcher: sess, Deployer: sup, Reporter: sess,
 		Log: log.With("part", "reconcile"),
 		Status: wire.Status{
-			AgentVersion: Version, Arch: runtime.GOARCH, Board: cfg.Board,
+			AgentVersion: buildinfo.Version, Arch: runtime.GOARCH, Board: cfg.Board,
 			Engine: engine, Labels: cfg.Labels,
 		},
 	})

@@ -40,6 +40,7 @@ func init() {
 		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
 		{"deployments", "", "list deployments, newest first", runDeployments},
 		{"deployment", "ID", "show one deployment, per device", runDeployment},
+		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},
 		{"help", "[COMMAND]", "show this help, or one command's flags", nil},
 	}
 }
@@ -74,6 +75,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	switch args[0] {
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if c := lookup(args[1:]); c != nil && c.run != nil {

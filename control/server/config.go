@@ -30,6 +30,8 @@ type Config struct {
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
+
+	PrintVersion bool // --version: print the version and exit
 }
 
 // DefaultConfig returns the defaults.
@@ -72,6 +74,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 			"signatures still keep unsigned code off the boards). For quick local trials only.")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
+	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/edgeplane/edge/internal/buildinfo"
 )
 
 // Main runs edge-control until SIGINT or SIGTERM and returns the exit code:
@@ -25,6 +27,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "edge-control:", err)
 		return 2
+	}
+	if cfg.PrintVersion {
+		fmt.Fprintln(stdout, buildinfo.String("edge-control"))
+		return 0
 	}
 	level := slog.LevelInfo
 	if cfg.Debug {

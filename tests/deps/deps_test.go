@@ -35,6 +35,9 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", mod + "agent/", "modernc.org/"}},
 		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/"}},
 		{pkg: "./wire", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "wire"}},
+		// Linked into all three programs / run by every make build: stdlib only.
+		{pkg: "./internal/buildinfo", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "internal/buildinfo"}},
+		{pkg: "./deploy/version", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "deploy/version", mod + "deploy/release"}},
 		{pkg: "./modules/abi", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "modules/abi"}},
 		{pkg: "./modules/orders/wasm", env: []string{"GOOS=wasip1", "GOARCH=wasm"},
 			forbidden: []string{"net/http", "encoding/json", "github.com/", mod + "agent/"},
