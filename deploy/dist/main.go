@@ -1,257 +1,261 @@
-// Command dist builds the release of edge-agent: a static, stripped binary
-// per architecture (amd64, arm64, armv7, riscv64), a tarball per
-// architecture with the binary, the systemd unit, the example configuration
-// and install.sh, and a Debian package per architecture built with nfpm.
+// Command dist builds the release of the three programs a user installs:
+// edge-agent (boards), edge-control (the controller) and edgectl (the
+// operator's CLI). For each architecture (amd64, arm64, armv7, riscv64) and
+// program it writes a tarball (the static binary, install.sh, the systemd
+// unit and an example configuration where the program has them, README,
+// ARCH) and a Debian package (built with nfpm), then SHA256SUMS of them all:
 //
-//	go run ./deploy/dist -version 1.2.3 -out dist     (make dist)
+//	dist/edge-agent_VERSION_linux_ARCH.tar.gz    dist/edge-agent_VERSION_DEBARCH.deb
+//	dist/edge-control_VERSION_linux_ARCH.tar.gz  dist/edge-control_VERSION_DEBARCH.deb
+//	dist/edgectl_VERSION_linux_ARCH.tar.gz       dist/edgectl_VERSION_DEBARCH.deb
+//	dist/SHA256SUMS
+//
+// VERSION is the checkout's release version (package deploy/release) unless
+// -version gives one; it is checked before anything is built, linked into
+// every binary (--version prints it) and is the packages' Version field.
+//
+//	go run ./deploy/dist -out dist [-version 1.2.3] [-arch "amd64 armv7"]   (make dist)
 package main
 
 import (
-	"archive/tar"
-	"compress/gzip"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/goreleaser/nfpm/v2"
-	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
-	"github.com/goreleaser/nfpm/v2/files"
+	"github.com/edgeplane/edge/deploy/release"
 )
 
-// target is one release architecture.
-type target struct {
-	name   string // in file names and install.sh's ARCH
-	goarch string
-	goarm  string
-	deb    string // Debian architecture
-}
-
-var targets = []target{
-	{"amd64", "amd64", "", "amd64"},
-	{"arm64", "arm64", "", "arm64"},
-	{"armv7", "arm", "7", "armhf"},
-	{"riscv64", "riscv64", "", "riscv64"},
-}
-
 func main() {
-	version := flag.String("version", "0.0.0", "release version")
-	out := flag.String("out", "dist", "output folder")
-	only := flag.String("arch", "", "build only this architecture (amd64, arm64, armv7, riscv64)")
+	version := flag.String("version", "", "release `version` (default: the checkout's, from git describe)")
+	out := flag.String("out", "dist", "output `folder`")
+	arch := flag.String("arch", "", "architectures, separated by spaces or commas (default: amd64 arm64 armv7 riscv64)")
 	flag.Parse()
-	if err := run(*version, *out, *only); err != nil {
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "dist: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *version, *out, *arch, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "dist:", err)
 		os.Exit(1)
 	}
 }
 
-func run(version, out, only string) error {
-	version = strings.TrimPrefix(version, "v")
+var vDigit = regexp.MustCompile(`^v[0-9]`)
+
+// resolveVersion returns the version to release: the one given (a leading
+// v, as in a tag, is dropped) or the checkout's. A version dpkg would
+// refuse is an error before anything is built.
+func resolveVersion(ctx context.Context, given string) (string, error) {
+	v := given
+	if v == "" {
+		var warning, err error
+		v, warning, err = release.FromGit(ctx, ".")
+		if err != nil {
+			return "", err
+		}
+		if warning != nil {
+			fmt.Fprintf(os.Stderr, "dist: %v; releasing as %s\n", warning, v)
+		}
+	}
+	if vDigit.MatchString(v) {
+		v = v[1:]
+	}
+	if err := release.Check(v); err != nil {
+		return "", fmt.Errorf("version: %w", err)
+	}
+	return v, nil
+}
+
+// sourceTime is the date every file in the archives carries:
+// SOURCE_DATE_EPOCH if set (reproducible-builds.org), else HEAD's commit
+// time, else the Unix epoch.
+func sourceTime(ctx context.Context) (time.Time, error) {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || sec < 0 {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", s)
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	if g, err := release.ReadGit(ctx, "."); err == nil {
+		return g.Time, nil
+	}
+	return time.Unix(0, 0).UTC(), nil
+}
+
+func run(ctx context.Context, version, out, arch string, stdout io.Writer) error {
+	ts, err := selectTargets(arch)
+	if err != nil {
+		return err
+	}
+	if version, err = resolveVersion(ctx, version); err != nil {
+		return err
+	}
+	mtime, err := sourceTime(ctx)
+	if err != nil {
+		return err
+	}
+	if err := clean(out); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	built := 0
-	for _, t := range targets {
-		if only != "" && only != t.name {
-			continue
-		}
-		built++
-		dir := filepath.Join(out, fmt.Sprintf("edge-agent_%s_linux_%s", version, t.name))
-		if err := stage(t, version, dir); err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-		if err := tarball(dir, dir+".tar.gz"); err != nil {
-			return fmt.Errorf("%s tarball: %w", t.name, err)
-		}
-		deb := filepath.Join(out, fmt.Sprintf("edge-agent_%s_%s.deb", debVersion(version), t.deb))
-		if err := debian(t, version, dir, deb); err != nil {
-			return fmt.Errorf("%s deb: %w", t.name, err)
-		}
-		st, _ := os.Stat(filepath.Join(dir, "edge-agent"))
-		fmt.Printf("%-8s edge-agent %5.1f MB  %s.tar.gz  %s\n", t.name, float64(st.Size())/1e6, dir, deb)
+	stage, err := os.MkdirTemp("", "edge-dist")
+	if err != nil {
+		return err
 	}
-	if built == 0 {
-		return fmt.Errorf("unknown architecture %q", only)
+	defer os.RemoveAll(stage)
+
+	start := time.Now()
+	results, err := releaseAll(ctx, ts, version, stage, out, mtime)
+	if err != nil {
+		return err
+	}
+	var artifacts []string
+	for _, r := range results {
+		artifacts = append(artifacts, r.tarball, r.deb)
+		fmt.Fprintf(stdout, "%-8s %-13s %5.1f MB  %s  %s\n", r.t.name, r.p.name, float64(r.size)/1e6, r.tarball, r.deb)
+	}
+	if err := writeSums(out, artifacts); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d artifacts of version %s and SHA256SUMS in %.0fs\n", out, len(artifacts), version, time.Since(start).Seconds())
+	return nil
+}
+
+// result is one program released for one target.
+type result struct {
+	p            program
+	t            target
+	size         int64 // of the binary
+	tarball, deb string
+}
+
+// releaseAll builds and packages every program for every target, two at
+// a time: go build compiles packages in parallel already, but linking,
+// gzip and nfpm are serial, and a second job keeps the other core busy.
+// The results come in targets × programs order.
+func releaseAll(ctx context.Context, ts []target, version, stage, out string, mtime time.Time) ([]result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]result, 0, len(ts)*len(programs))
+	for _, t := range ts {
+		for _, p := range programs {
+			results = append(results, result{p: p, t: t})
+		}
+	}
+	jobs := make(chan *result)
+	errs := make(chan error, len(results))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range jobs {
+				if err := releaseOne(ctx, r, version, stage, out, mtime); err != nil {
+					errs <- fmt.Errorf("%s %s: %w", r.p.name, r.t.name, err)
+					cancel() // the other jobs stop; their errors follow this one
+				}
+			}
+		}()
+	}
+	for i := range results {
+		jobs <- &results[i]
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func releaseOne(ctx context.Context, r *result, version, stage, out string, mtime time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bin := filepath.Join(stage, r.t.name)
+	if err := build(ctx, r.p, r.t, version, bin); err != nil {
+		return err
+	}
+	st, err := os.Stat(filepath.Join(bin, r.p.name))
+	if err != nil {
+		return err
+	}
+	r.size = st.Size()
+	r.tarball, r.deb, err = packageProgram(r.p, r.t, version, bin, out, mtime)
+	return err
+}
+
+// build compiles one static, stripped binary with the version linked in,
+// exactly as make build does.
+func build(ctx context.Context, p program, t target, version, dir string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
+		"-ldflags", "-s -w -X github.com/edgeplane/edge/internal/buildinfo.Version="+version,
+		"-o", filepath.Join(dir, p.name), p.pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.goarch, "GOARM="+t.goarm)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return nil
 }
 
-// stage builds the binary and lays out the release folder.
-func stage(t target, version, dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+// packageProgram writes p's tarball and .deb for t into out and returns
+// their names.
+func packageProgram(p program, t target, version, bin, out string, mtime time.Time) (tgz, deb string, err error) {
+	tmp, err := os.MkdirTemp("", "edge-dist-tar")
+	if err != nil {
+		return "", "", err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	defer os.RemoveAll(tmp)
+	tgz = tarballName(p, version, t)
+	dir := filepath.Join(tmp, strings.TrimSuffix(tgz, ".tar.gz"))
+	if err := copyFile(filepath.Join(bin, p.name), filepath.Join(dir, p.name), 0o755); err != nil {
+		return "", "", err
 	}
-	cmd := exec.Command("go", "build", "-trimpath",
-		"-ldflags", "-s -w -X github.com/edgeplane/edge/agent/cli.Version="+version,
-		"-o", filepath.Join(dir, "edge-agent"), "./cmd/edge-agent")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.goarch, "GOARM="+t.goarm)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
-	}
-	for src, dst := range map[string]string{
-		"deploy/install.sh":                 "install.sh",
-		"deploy/systemd/edge-agent.service": "systemd/edge-agent.service",
-		"deploy/config/agent.json":          "config/agent.json",
-		"README.md":                         "README.md",
-	} {
-		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
-			return err
+	for _, f := range p.files {
+		if f.tar == "" {
+			continue
+		}
+		if err := copyFile(f.src, filepath.Join(dir, f.tar), f.mode); err != nil {
+			return "", "", err
 		}
 	}
-	return os.WriteFile(filepath.Join(dir, "ARCH"), []byte(t.name+"\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "ARCH"), []byte(t.name+"\n"), 0o644); err != nil {
+		return "", "", err
+	}
+	if err := tarball(dir, filepath.Join(out, tgz), mtime); err != nil {
+		return "", "", fmt.Errorf("tarball: %w", err)
+	}
+	deb = debName(p, version, t)
+	if err := debian(p, t, version, bin, filepath.Join(out, deb), mtime); err != nil {
+		return "", "", fmt.Errorf("deb: %w", err)
+	}
+	return tgz, deb, nil
 }
 
-func copyFile(src, dst string) error {
+func copyFile(src, dst string, mode os.FileMode) error {
 	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(dst, b, st.Mode().Perm())
-}
-
-// tarball writes dir as a gzipped tar whose entries sit under dir's name.
-func tarball(dir, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
+	if err := os.WriteFile(dst, b, mode); err != nil {
 		return err
 	}
-	defer f.Close()
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	base := filepath.Dir(dir)
-	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return err
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "root", "root"
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.IsDir() {
-			return nil
-		}
-		src, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		_, err = io.Copy(tw, src)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	if err := gz.Close(); err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-// debVersion turns a git-describe version into one dpkg orders correctly.
-func debVersion(v string) string { return strings.ReplaceAll(v, "-", "~") }
-
-const postinst = `#!/bin/sh
-set -e
-if ! id edge-agent >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir /var/lib/edge-agent --shell /usr/sbin/nologin edge-agent
-fi
-if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
-echo "edge-agent: edit /etc/edge-agent/agent.json, then: systemctl enable --now edge-agent"
-`
-
-const prerm = `#!/bin/sh
-set -e
-if [ -d /run/systemd/system ] && [ "$1" = remove ]; then systemctl disable --now edge-agent.service || true; fi
-`
-
-// debian packages the staged release with nfpm. The package installs the
-// binary in /usr/bin, so its unit's ExecStart is rewritten to match.
-func debian(t target, version, dir, path string) error {
-	unit, err := os.ReadFile(filepath.Join(dir, "systemd", "edge-agent.service"))
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp("", "edge-dist")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	debUnit := filepath.Join(tmp, "edge-agent.service")
-	if err := os.WriteFile(debUnit, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/edge-agent", "/usr/bin/edge-agent")), 0o644); err != nil {
-		return err
-	}
-	scripts := map[string]string{"postinst": postinst, "prerm": prerm}
-	for name, body := range scripts {
-		if err := os.WriteFile(filepath.Join(tmp, name), []byte(body), 0o755); err != nil {
-			return err
-		}
-	}
-	info := nfpm.WithDefaults(&nfpm.Info{
-		Name:        "edge-agent",
-		Arch:        t.deb,
-		Platform:    "linux",
-		Version:     debVersion(version),
-		Maintainer:  "edgeplane <edge@edgeplane.invalid>",
-		Description: "Runs signed WebAssembly modules on small Linux boards, delivered over MQTT.",
-		Homepage:    "https://github.com/edgeplane/edge",
-		License:     "Apache-2.0",
-		Section:     "net",
-		Priority:    "optional",
-		Overridables: nfpm.Overridables{
-			Contents: files.Contents{
-				{Source: filepath.Join(dir, "edge-agent"), Destination: "/usr/bin/edge-agent", FileInfo: &files.ContentFileInfo{Mode: 0o755}},
-				{Source: debUnit, Destination: "/lib/systemd/system/edge-agent.service", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: filepath.Join(dir, "config", "agent.json"), Destination: "/etc/edge-agent/agent.json", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o640}},
-				{Source: filepath.Join(dir, "README.md"), Destination: "/usr/share/doc/edge-agent/README.md", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-			},
-			Scripts: nfpm.Scripts{
-				PostInstall: filepath.Join(tmp, "postinst"),
-				PreRemove:   filepath.Join(tmp, "prerm"),
-			},
-		},
-	})
-	info.MTime = time.Unix(0, 0).UTC()
-	if err := nfpm.Validate(info); err != nil {
-		return err
-	}
-	pkg, err := nfpm.Get("deb")
-	if err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := pkg.Package(info, f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return os.Chmod(dst, mode) // WriteFile's mode passes through the umask
 }

@@ -1,5 +1,6 @@
-// Package deploy tests the files in deploy/ with the real tools: the
-// install script against a folder standing in for /, the systemd units with
+// Package deploy tests the files in deploy/ with the real tools: make
+// dist's tarballs through install.sh and its Debian packages through dpkg,
+// each into a folder standing in for /, the systemd units with
 // systemd-analyze, and the Mosquitto ACL with a real mosquitto.
 package deploy
 
@@ -7,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -65,35 +68,6 @@ func tool(t *testing.T, name string) string {
 	return p
 }
 
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// release lays out a release folder as make dist does.
-func release(t *testing.T, arch string) string {
-	t.Helper()
-	dir := t.TempDir()
-	root := repoRoot()
-	copyFile(t, agentBinary(t), filepath.Join(dir, "edge-agent"), 0o755)
-	copyFile(t, filepath.Join(root, "deploy", "install.sh"), filepath.Join(dir, "install.sh"), 0o755)
-	copyFile(t, filepath.Join(root, "deploy", "systemd", "edge-agent.service"), filepath.Join(dir, "systemd", "edge-agent.service"), 0o644)
-	copyFile(t, filepath.Join(root, "deploy", "config", "agent.json"), filepath.Join(dir, "config", "agent.json"), 0o644)
-	if err := os.WriteFile(filepath.Join(dir, "ARCH"), []byte(arch+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func runInstall(t *testing.T, rel string, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command("sh", append([]string{filepath.Join(rel, "install.sh")}, args...)...).CombinedOutput()
@@ -105,94 +79,6 @@ func hostArch() string {
 		return "armv7"
 	}
 	return runtime.GOARCH
-}
-
-func TestInstallScript(t *testing.T) {
-	rel := release(t, hostArch())
-	root := t.TempDir()
-	out, err := runInstall(t, rel, "--root", root, "--board", "rpi4")
-	if err != nil {
-		t.Fatalf("install: %v\n%s", err, out)
-	}
-	if !strings.Contains(out, "installed for rpi4") {
-		t.Errorf("install output = %q", out)
-	}
-	for _, f := range []struct {
-		path string
-		mode os.FileMode
-	}{
-		{"usr/local/bin/edge-agent", 0o755},
-		{"etc/systemd/system/edge-agent.service", 0o644},
-		{"etc/edge-agent/agent.json", 0o640},
-	} {
-		st, err := os.Stat(filepath.Join(root, f.path))
-		if err != nil {
-			t.Errorf("%s not installed: %v", f.path, err)
-			continue
-		}
-		if st.Mode().Perm() != f.mode {
-			t.Errorf("%s mode %v, want %v", f.path, st.Mode().Perm(), f.mode)
-		}
-	}
-	dropIn, err := os.ReadFile(filepath.Join(root, "etc/systemd/system/edge-agent.service.d/board.conf"))
-	if err != nil || !strings.Contains(string(dropIn), "MemoryMax=576M") || !strings.Contains(string(dropIn), "EDGE_BOARD=rpi4") {
-		t.Errorf("board drop-in = %q, %v; want MemoryMax=576M (2×256+64) and EDGE_BOARD=rpi4", dropIn, err)
-	}
-
-	// Idempotent: a second run keeps the operator's edited configuration.
-	cfg := filepath.Join(root, "etc/edge-agent/agent.json")
-	if err := os.WriteFile(cfg, []byte(`{"id":"edited"}`), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runInstall(t, rel, "--root", root, "--board", "rpi4", "--no-start"); err != nil {
-		t.Fatalf("second install: %v\n%s", err, out)
-	}
-	if b, _ := os.ReadFile(cfg); string(b) != `{"id":"edited"}` {
-		t.Errorf("second install overwrote the configuration: %q", b)
-	}
-
-	if out, err := runInstall(t, rel, "uninstall", "--root", root); err != nil {
-		t.Fatalf("uninstall: %v\n%s", err, out)
-	}
-	for _, gone := range []string{"usr/local/bin/edge-agent", "etc/systemd/system/edge-agent.service", "etc/systemd/system/edge-agent.service.d"} {
-		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
-			t.Errorf("uninstall left %s", gone)
-		}
-	}
-	if _, err := os.Stat(cfg); err != nil {
-		t.Errorf("uninstall removed the configuration: %v", err)
-	}
-	if out, err := runInstall(t, rel, "uninstall", "--purge", "--root", root); err != nil {
-		t.Fatalf("purge: %v\n%s", err, out)
-	}
-	if _, err := os.Stat(cfg); !os.IsNotExist(err) {
-		t.Errorf("purge kept the configuration")
-	}
-}
-
-// TestInstallRefuses: bad input to install.sh changes nothing.
-func TestInstallRefuses(t *testing.T) {
-	tests := []struct {
-		name string
-		arch string
-		args []string
-		want string
-	}{
-		{"wrong architecture", "riscv64-not-this", nil, "this release is for riscv64-not-this"},
-		{"unknown board", hostArch(), []string{"--board", "rpi9"}, "unknown board rpi9"},
-		{"unknown flag", hostArch(), []string{"--frobnicate"}, "unknown argument --frobnicate"},
-	}
-	for _, tt := range tests {
-		rel := release(t, tt.arch)
-		root := t.TempDir()
-		out, err := runInstall(t, rel, append([]string{"--root", root}, tt.args...)...)
-		if err == nil || !strings.Contains(out, tt.want) {
-			t.Errorf("%s: err %v, output %q; want failure mentioning %q", tt.name, err, out, tt.want)
-		}
-		if _, err := os.Stat(filepath.Join(root, "usr/local/bin/edge-agent")); !os.IsNotExist(err) {
-			t.Errorf("%s: binary installed anyway", tt.name)
-		}
-	}
 }
 
 // TestSystemdUnits checks the units with systemd-analyze verify, pointing
@@ -238,4 +124,92 @@ func stripComments(s string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// serviceSection returns the [Service] settings of a unit file.
+func serviceSection(t *testing.T, unit string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "systemd", unit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(stripComments(string(b)), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && section == "[Service]" {
+			got[k] = v
+		}
+	}
+	return got
+}
+
+// TestControlUnitHardening: edge-control's unit keeps every sandboxing
+// setting of the agent's, with the same value or a stricter one.
+func TestControlUnitHardening(t *testing.T) {
+	agent := serviceSection(t, "edge-agent.service")
+	control := serviceSection(t, "edge-control.service")
+	hardening := regexp.MustCompile(`^(NoNewPrivileges|Protect.*|Private.*|Restrict.*|LockPersonality|RemoveIPC|SystemCall.*|CapabilityBoundingSet|UMask|MemoryDenyWriteExecute)$`)
+	subset := func(a, b string) bool { // every word of a is in b
+		for _, w := range strings.Fields(a) {
+			if !strings.Contains(" "+b+" ", " "+w+" ") {
+				return false
+			}
+		}
+		return true
+	}
+	checked := 0
+	for k, v := range agent {
+		if !hardening.MatchString(k) {
+			continue
+		}
+		checked++
+		got, ok := control[k]
+		switch {
+		case !ok:
+			t.Errorf("edge-control.service lacks the agent's %s=%s", k, v)
+		case k == "CapabilityBoundingSet" || k == "RestrictAddressFamilies":
+			if !subset(got, v) {
+				t.Errorf("edge-control.service %s=%s, want a subset of the agent's %s", k, got, v)
+			}
+		case got != v:
+			t.Errorf("edge-control.service %s=%s, the agent's is %s", k, got, v)
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d hardening settings in the agent's unit: the pattern no longer matches", checked)
+	}
+	if control["AmbientCapabilities"] != "" {
+		t.Errorf("edge-control.service grants capabilities: %s", control["AmbientCapabilities"])
+	}
+
+	// systemd's own judgement, where it can judge unit files offline.
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	exposure := map[string]float64{}
+	level := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\w+)`)
+	dir := t.TempDir()
+	for _, unit := range []string{"edge-agent.service", "edge-control.service"} {
+		b, _ := os.ReadFile(filepath.Join(repoRoot(), "deploy", "systemd", unit))
+		p := filepath.Join(dir, unit)
+		os.WriteFile(p, []byte(strings.ReplaceAll(string(b), "ExecStart=/usr/local/bin/", "ExecStart=/bin/")), 0o644)
+		out, err := exec.Command(analyze, "security", "--offline=yes", p).CombinedOutput()
+		m := level.FindSubmatch(out)
+		if err != nil || m == nil {
+			t.Skipf("systemd-analyze security --offline: %v (systemd 250 or later needed)", err)
+		}
+		exposure[unit], _ = strconv.ParseFloat(string(m[1]), 64)
+		if r := string(m[2]); r != "OK" && r != "SAFE" && r != "PERFECT" {
+			t.Errorf("%s: systemd-analyze security rates it %s %s, want OK or better", unit, m[1], r)
+		}
+	}
+	if exposure["edge-control.service"] > exposure["edge-agent.service"] {
+		t.Errorf("edge-control.service exposure %.1f is above the agent's %.1f", exposure["edge-control.service"], exposure["edge-agent.service"])
+	}
 }
