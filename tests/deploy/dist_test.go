@@ -248,6 +248,9 @@ func checkBinary(t *testing.T, d *dist, path, program, arch string) {
 		cmd = exec.Command(path, "--version")
 	case err == nil:
 		cmd = exec.Command(qemu, path, "--version")
+	case os.Getenv("CI") != "" && os.Getenv("EDGE_DIST") != "":
+		t.Errorf("%s: %s not installed; CI's full release check runs every binary", path, want.qemu)
+		return
 	default:
 		t.Logf("%s: %s not installed; checked the ELF header only", path, want.qemu)
 		return
