@@ -5,8 +5,9 @@ BIN       := bin
 # The release version of this checkout (deploy/release): 1.2.3 at tag v1.2.3,
 # 1.2.3~rc1 at v1.2.3-rc1, 0.0.0~gitYYYYMMDD.HHMMSS.HASH without a release tag,
 # ".dirty" added for a modified tree. Every binary reports it (--version) and
-# make dist names and versions the packages with it. Override: VERSION=1.2.3.
-ifeq ($(origin VERSION),undefined)
+# make dist names and versions the packages with it. Override on the command
+# line (make dist VERSION=1.2.3); a VERSION in the environment is ignored.
+ifneq ($(origin VERSION),command line)
 VERSION   := $(shell $(GO) run ./deploy/version)
 endif
 ifeq ($(VERSION),)
