@@ -87,7 +87,6 @@ func debian(p program, t target, version, stage, path string, mtime time.Time) e
 		Maintainer:    "edgeplane <edge@edgeplane.invalid>",
 		Description:   p.summary + "\n" + p.about,
 		Homepage:      "https://github.com/edgeplane/edge",
-		License:       "Apache-2.0",
 		Section:       "net",
 		Priority:      "optional",
 		Overridables: nfpm.Overridables{
