@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -62,10 +63,10 @@ func (s *Store) PutBlob(ctx context.Context, sha string, data []byte, now time.T
 	if err := ref.Validate(); err != nil {
 		return ref, false, fmt.Errorf("put blob %s: %w", sha, err)
 	}
-	if err := writeFileSync(s.rawPath(sha), data); err != nil {
+	if err := atomicfile.Write(s.rawPath(sha), data, 0o600); err != nil {
 		return ref, false, fmt.Errorf("put blob: %w", err)
 	}
-	if err := writeFileSync(s.encPath(sha), enc); err != nil {
+	if err := atomicfile.Write(s.encPath(sha), enc, 0o600); err != nil {
 		return ref, false, fmt.Errorf("put blob: %w", err)
 	}
 	chunks, _ := json.Marshal(hashes)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
+
+	"github.com/edgeplane/edge/internal/atomicfile"
 )
 
 // Errors callers test with errors.Is.
@@ -30,6 +32,11 @@ type Store struct {
 func Open(ctx context.Context, dir string) (*Store, error) {
 	blobDir := filepath.Join(dir, "blobs")
 	if err := os.MkdirAll(blobDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Blob files are written crash-safely; a crash mid-write leaves a temp
+	// file, removed here.
+	if _, err := atomicfile.Clean(blobDir); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	q := url.Values{}
