@@ -18,11 +18,9 @@ type ChunkStore interface {
 	Assemble() ([]byte, error)
 }
 
-const maxFrame = 4 + 1 + 32 + 4 + 4 + wire.ChunkSize
-
 func (s *Session) onChunk(b []byte) {
-	if len(b) > maxFrame {
-		s.noteDropped("chunk frame of %d bytes exceeds %d", len(b), maxFrame)
+	if len(b) > wire.MaxChunkFrameSize {
+		s.noteDropped("chunk frame of %d bytes exceeds %d", len(b), wire.MaxChunkFrameSize)
 		return
 	}
 	c, err := wire.DecodeChunk(b)

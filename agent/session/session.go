@@ -22,10 +22,6 @@ var (
 	ErrBusy         = errors.New("a fetch of this blob is already running")
 )
 
-// MaxDesiredBytes bounds a desired-state message: a few modules, each an
-// envelope (≤ 64 KiB manifest, base64) and up to wire.MaxChunks hashes.
-const MaxDesiredBytes = 4 << 20
-
 // Config configures a Session. Zero durations take the defaults noted.
 type Config struct {
 	Broker   string // e.g. tcp://127.0.0.1:1883
@@ -237,11 +233,21 @@ func (s *Session) publishJSON(kind string, qos byte, retained bool, v any) error
 	return s.publish(kind, qos, retained, b)
 }
 
+// publish sends one report. A report over wire.MaxReportSize is refused
+// here, where it is made: the controller would drop it, and a packet over
+// the broker's limit would cost the session.
 func (s *Session) publish(kind string, qos byte, retained bool, b []byte) error {
+	if len(b) > wire.MaxReportSize {
+		return fmt.Errorf("publish %s: %w", kind, &wire.SizeError{What: kind + " report", Size: int64(len(b)), Limit: wire.MaxReportSize})
+	}
+	topic := wire.DeviceTopic(s.cfg.Device, kind)
+	if err := wire.CheckPublish(topic, qos, len(b)); err != nil {
+		return fmt.Errorf("publish %s: %w", kind, err)
+	}
 	if !s.client.IsConnectionOpen() {
 		return fmt.Errorf("publish %s: %w", kind, ErrNotConnected)
 	}
-	tok := s.client.Publish(wire.DeviceTopic(s.cfg.Device, kind), qos, retained, b)
+	tok := s.client.Publish(topic, qos, retained, b)
 	if qos == 0 {
 		return nil
 	}

@@ -13,6 +13,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -21,10 +22,6 @@ import (
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
-
-// maxJSONBody bounds JSON request bodies: a deploy request carries a
-// manifest of up to wire.MaxManifestSize, base64-encoded, plus signatures.
-const maxJSONBody = 1 << 20
 
 // Handler is the controller's HTTP handler.
 type Handler struct {
@@ -71,15 +68,21 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, wire.APIError{Error: err.Error()})
 }
 
-// decodeJSON reads a bounded JSON body into v, answering 400/413 itself.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusRequestEntityTooLarge, err)
-			return false
+// decodeJSON reads a request body of at most limit bytes and decodes it
+// with wire.Decode (the one parser of wire types: strict, one value, no
+// duplicate keys), answering 400/408/413 itself.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	body, err := readBody(w, r, limit, jsonReadTimeout)
+	if err != nil {
+		writeReadError(w, err)
+		return false
+	}
+	if err := wire.Decode(body, v); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = http.StatusRequestEntityTooLarge
 		}
-		writeError(w, http.StatusBadRequest, errors.New("decode request: "+err.Error()))
+		writeError(w, code, fmt.Errorf("decode request: %w", err))
 		return false
 	}
 	return true

@@ -51,11 +51,13 @@ func (h *Handler) putBlob(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeployRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
 		return
 	}
 	d, err := h.fleet.Deploy(r.Context(), req.Envelope)
 	switch {
+	case errors.Is(err, wire.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, fleet.ErrUntrusted):
 		writeError(w, http.StatusForbidden, err)
 	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob),
@@ -114,7 +116,7 @@ func (h *Handler) getDevice(w http.ResponseWriter, r *http.Request) {
 // is in this answer only; the controller keeps its hash.
 func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeviceCredentialsRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, wire.MaxRequestSize, &req) {
 		return
 	}
 	if err := wire.ValidateDeviceID(req.ID); err != nil {

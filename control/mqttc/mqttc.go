@@ -17,6 +17,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 // ErrTimeout is returned when the broker does not answer in time.
@@ -120,7 +122,13 @@ func (cl *Client) subscribe(cfg Config) error {
 // Publish publishes payload and waits until the broker acknowledged it
 // (QoS 1) or it was written (QoS 0). An acknowledgement means only that
 // the broker has the message.
+//
+// A packet over wire.MaxPacketSize is refused before it is sent: the broker
+// would drop the connection, which every device shares.
 func (cl *Client) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	if err := wire.CheckPublish(topic, qos, len(payload)); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
 	tok := cl.c.Publish(topic, qos, retained, payload)
 	select {
 	case <-tok.Done():

@@ -1,0 +1,85 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Time bounds on reading a request body. The server's ReadHeaderTimeout
+// bounds the headers; these bound the body, so a client that stalls
+// mid-body holds a connection and its buffer for at most the idle time.
+const (
+	// jsonReadTimeout bounds reading a JSON body (at most
+	// wire.MaxDeployRequestSize, ~90 KiB).
+	jsonReadTimeout = 30 * time.Second
+	// uploadIdleTimeout is how long an upload may send nothing.
+	uploadIdleTimeout = 30 * time.Second
+	// uploadTimeout bounds a whole upload: wire.MaxModuleSize in 15
+	// minutes is ~75 KB/s, a slow link to the controller.
+	uploadTimeout = 15 * time.Minute
+)
+
+// errReadTimeout is returned when a client sends its body too slowly.
+var errReadTimeout = errors.New("request body not received in time")
+
+// deadlineReader reads a request body with the connection's read deadline
+// moved to now+idle before every read (never past end), so a client that
+// keeps sending may take until end and one that stalls is cut after idle.
+type deadlineReader struct {
+	rc   *http.ResponseController
+	body io.Reader
+	idle time.Duration
+	end  time.Time
+}
+
+func newDeadlineReader(w http.ResponseWriter, r *http.Request, limit int64, idle, total time.Duration) *deadlineReader {
+	return &deadlineReader{
+		rc:   http.NewResponseController(w),
+		body: http.MaxBytesReader(w, r.Body, limit),
+		idle: idle,
+		end:  time.Now().Add(total),
+	}
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	dl := time.Now().Add(d.idle)
+	if dl.After(d.end) {
+		dl = d.end
+	}
+	// Not every ResponseWriter supports deadlines (httptest's recorder);
+	// the server's does.
+	_ = d.rc.SetReadDeadline(dl)
+	n, err := d.body.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w (%v)", errReadTimeout, err)
+	}
+	return n, err
+}
+
+// readBody reads a whole request body of at most limit bytes within
+// timeout.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	return io.ReadAll(newDeadlineReader(w, r, limit, timeout, timeout))
+}
+
+// writeReadError answers a failed body read: 413 over the limit, 408 for a
+// client too slow (and the connection is closed), 400 otherwise.
+func writeReadError(w http.ResponseWriter, err error) {
+	if mb, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds the limit of %d bytes", mb.Limit))
+		return
+	}
+	if errors.Is(err, errReadTimeout) {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, err)
+		return
+	}
+	writeError(w, http.StatusBadRequest, fmt.Errorf("read request body: %w", err))
+}
