@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/internal/mqttlimit"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -119,6 +120,9 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetMaxReconnectInterval(cfg.MaxReconnect).
 		SetConnectTimeout(10*time.Second).
 		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
+		SetCustomOpenConnectionFn(mqttlimit.Opener(wire.MaxPacketSize, func(d mqttlimit.Dropped) {
+			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
+		})).
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.log.Warn("mqtt connection lost", "err", err)

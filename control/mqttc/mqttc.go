@@ -18,6 +18,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgeplane/edge/internal/mqttlimit"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -59,6 +60,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		SetCleanSession(cfg.CleanSession).
 		SetProtocolVersion(4).
 		SetOrderMatters(true).
+		SetCustomOpenConnectionFn(mqttlimit.Opener(wire.MaxPacketSize, func(d mqttlimit.Dropped) {
+			cfg.Logger.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
+		})).
 		SetKeepAlive(30 * time.Second).
 		SetConnectTimeout(cfg.Timeout).
 		SetConnectRetry(true).
