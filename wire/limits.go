@@ -22,7 +22,7 @@ import (
 //	chunk frame           MaxChunkFrameSize         agent (frames arrive from the broker)
 //	device reports        MaxReportSize             agent before publishing; controller on receipt
 //	MQTT packet           MaxPacketSize             embedded broker, deploy/mosquitto, both
-//	                                                clients' reads (internal/mqttlimit) and
+//	                                                clients' reads (internal/mqttdial) and
 //	                                                publishes (PublishPacketSize)
 //
 // The inequalities that make the path work are checked by TestLimitsFit:

@@ -354,11 +354,11 @@ func parseBytes(s string) (int64, error) {
 // until ctx ends; then it drains every worker.
 func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time.Duration, log *slog.Logger, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return err
+		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
 	st, err := store.Open(filepath.Join(cfg.Data, "store"), log.With("part", "store"), store.Options{})
 	if err != nil {
-		return err
+		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
 	gen, _, err := st.LoadDesired()
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -27,7 +27,7 @@
 // # Bounds
 //
 // Every size is one of wire's limits (wire/limits.go). The connection is
-// dialed through internal/mqttlimit, so no packet over wire.MaxPacketSize
+// dialed through internal/mqttdial, so no packet over wire.MaxPacketSize
 // is ever allocated: paho's v3 client would allocate whatever length a
 // packet declares, and the broker's max_packet_size is not ours to trust.
 // An oversize PUBLISH arrives empty (logged) and the session stays up.

@@ -12,7 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/agent/store"
-	"github.com/edgeplane/edge/internal/mqttlimit"
+	"github.com/edgeplane/edge/internal/mqttdial"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -120,7 +120,7 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetMaxReconnectInterval(cfg.MaxReconnect).
 		SetConnectTimeout(10*time.Second).
 		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
-		SetCustomOpenConnectionFn(mqttlimit.Opener(wire.MaxPacketSize, func(d mqttlimit.Dropped) {
+		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
 			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).

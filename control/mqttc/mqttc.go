@@ -2,6 +2,13 @@
 // the same way against the embedded broker and an external one (Mosquitto,
 // EMQX): one code path.
 //
+// Connect tries the broker for up to Config.Wait, logging each failed attempt
+// with its reason (internal/mqttdial.Explain) at warn level, and gives up at
+// once when the broker refuses the credentials: a controller that cannot
+// reach its broker at start says why and exits rather than waiting in
+// silence. Once connected, paho reconnects by itself with back-off, and
+// each failed attempt is logged the same way.
+//
 // On every (re)connection it subscribes to the configured filters and then
 // calls OnConnect, which the controller uses to re-publish every desired
 // state: a broker that restarted without persistence converges again.
@@ -14,11 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/edgeplane/edge/internal/mqttlimit"
+	"github.com/edgeplane/edge/internal/mqttdial"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -36,7 +44,10 @@ type Config struct {
 	Handler      func(topic string, payload []byte)
 	OnConnect    func() // after the subscriptions, in its own goroutine
 	Timeout      time.Duration
-	Logger       *slog.Logger
+	// Wait bounds how long Connect retries a broker it cannot reach
+	// (default 10s).
+	Wait   time.Duration
+	Logger *slog.Logger
 }
 
 // Client is a connected MQTT client that reconnects by itself.
@@ -46,12 +57,17 @@ type Client struct {
 	log     *slog.Logger
 }
 
-// Connect connects to the broker, retrying until ctx is done.
+// Connect connects to the broker, retrying for up to cfg.Wait (or until ctx
+// is done) unless the broker refuses the credentials.
 func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.Wait == 0 {
+		cfg.Wait = 10 * time.Second
+	}
 	cl := &Client{timeout: cfg.Timeout, log: cfg.Logger}
+	var connectedOnce atomic.Bool
 	opts := paho.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(cfg.ClientID).
@@ -60,19 +76,23 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		SetCleanSession(cfg.CleanSession).
 		SetProtocolVersion(4).
 		SetOrderMatters(true).
-		SetCustomOpenConnectionFn(mqttlimit.Opener(wire.MaxPacketSize, func(d mqttlimit.Dropped) {
+		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
 			cfg.Logger.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
 		SetKeepAlive(30 * time.Second).
 		SetConnectTimeout(cfg.Timeout).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(30 * time.Second).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			cfg.Logger.Warn("mqtt connection lost", "broker", cfg.Broker, "err", err)
+			cfg.Logger.Warn("mqtt connection lost", "broker", cfg.Broker, "reason", mqttdial.Explain(err).Kind, "err", err)
+		}).
+		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+			if f, ok := n.(paho.ConnectionNotificationFailed); ok && connectedOnce.Load() {
+				cfg.Logger.Warn("mqtt reconnect failed; retrying with back-off", "broker", cfg.Broker, "reason", mqttdial.Explain(f.Reason).Kind, "err", f.Reason)
+			}
 		}).
 		SetOnConnectHandler(func(c paho.Client) {
+			connectedOnce.Store(true)
 			cfg.Logger.Info("mqtt connected", "broker", cfg.Broker, "client", cfg.ClientID)
 			go func() {
 				if err := cl.subscribe(cfg); err != nil {
@@ -85,18 +105,48 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 			}()
 		})
 	cl.c = paho.NewClient(opts)
-	tok := cl.c.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, err)
-		}
-	case <-ctx.Done():
-		cl.c.Disconnect(0)
-		return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+	if err := cl.firstConnect(ctx, cfg); err != nil {
+		return nil, err
 	}
 	return cl, nil
 }
+
+// firstConnect makes connection attempts with back-off until one succeeds,
+// the broker refuses the credentials, or cfg.Wait has passed.
+func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
+	deadline := time.Now().Add(cfg.Wait)
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		tok := cl.c.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			cl.c.Disconnect(0)
+			return fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+		}
+		err := tok.Error()
+		if err == nil {
+			return nil
+		}
+		f := mqttdial.Explain(err)
+		if f.Permanent() {
+			return fmt.Errorf("mqtt connect %s as %q: %w", cfg.Broker, cfg.Username, f)
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("mqtt connect %s: %w (gave up after %d attempts in %s)", cfg.Broker, f, attempt, cfg.Wait)
+		}
+		cfg.Logger.Warn("mqtt connect failed; retrying", "broker", cfg.Broker, "attempt", attempt, "reason", f.Kind, "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Connected reports whether the client is connected to the broker.
+func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }
 
 func (cl *Client) subscribe(cfg Config) error {
 	if len(cfg.Filters) == 0 {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
@@ -21,6 +22,9 @@ type Config struct {
 	BrokerUser     string
 	BrokerPassword string
 	ClientID       string // controller's client id on an external broker
+	// BrokerWait bounds how long start-up retries an external broker it
+	// cannot reach before giving up with the reason.
+	BrokerWait time.Duration
 
 	// CleanSession makes the controller's session on an external broker
 	// non-persistent (tests). By default the broker keeps the controller's
@@ -35,10 +39,11 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:  "/var/lib/edge-control",
-		HTTPAddr: "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
-		MQTTAddr: "127.0.0.1:1884",
-		ClientID: "edge-control",
+		DataDir:    "/var/lib/edge-control",
+		HTTPAddr:   "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
+		MQTTAddr:   "127.0.0.1:1884",
+		ClientID:   "edge-control",
+		BrokerWait: 10 * time.Second,
 	}
 }
 
@@ -66,6 +71,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.BrokerUser, "broker-user", cfg.BrokerUser, "username on the external broker")
 	fs.StringVar(&cfg.BrokerPassword, "broker-password", cfg.BrokerPassword, "password on the external broker (or env EDGE_BROKER_PASSWORD)")
 	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "client id on the external broker (unique per controller)")
+	fs.DurationVar(&cfg.BrokerWait, "broker-wait", cfg.BrokerWait, "at start, how long to retry an external broker that cannot be reached (each attempt is logged)")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous,
 		"embedded broker: accept clients without a password, with FULL access to every topic\n"+
 			"(any local process can then read every desired state and forge any device's reports;\n"+
@@ -101,6 +107,9 @@ func (c *Config) Validate() error {
 		}
 		if c.AllowAnonymous {
 			errs = append(errs, errors.New("--allow-anonymous applies to the embedded broker only; configure the external broker's own"))
+		}
+		if c.BrokerWait <= 0 {
+			errs = append(errs, errors.New("--broker-wait must be positive"))
 		}
 		if c.ClientID == "" {
 			errs = append(errs, errors.New("--client-id must not be empty with --broker"))

@@ -47,7 +47,8 @@ type Server struct {
 }
 
 // Start starts a controller. ctx bounds the start only; call Close to stop.
-func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
+// On error everything started so far is stopped again.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,14 +56,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{cfg: cfg, log: log}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	if s.store, err = store.Open(ctx, cfg.DataDir); err != nil {
+	s := &Server{cfg: cfg, log: log}
+	if err := s.start(ctx, trust); err != nil {
+		s.Close()
 		return nil, err
+	}
+	return s, nil
+}
+
+// start starts the parts in order; Close stops whichever were started.
+func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
+	cfg, log := s.cfg, s.log
+	if s.store, err = store.Open(ctx, cfg.DataDir); err != nil {
+		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -77,6 +83,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
 		},
 		Handler: s.fleet.HandleMessage,
+		Wait:    cfg.BrokerWait,
 		OnConnect: func() {
 			if err := s.fleet.Republish(runCtx); err != nil {
 				log.Error("republish desired states", "err", err)
@@ -91,7 +98,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 			AllowAnonymous: cfg.AllowAnonymous, Logger: log,
 		})
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("embedded mqtt broker: %w", err)
 		}
 		if cfg.AllowAnonymous {
 			log.Warn("embedded broker accepts anonymous clients with full access (--allow-anonymous)")
@@ -100,12 +107,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
 	}
 	if s.client, err = mqttc.Connect(ctx, mc); err != nil {
-		return nil, err
+		return err
 	}
 	s.fleet.SetPublisher(s.client)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
 	s.http = &http.Server{
 		Handler:           api.New(s.store, s.fleet, log.With("component", "api")),
@@ -118,7 +125,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 			log.Error("http server", "err", err)
 		}
 	})
-	return s, nil
+	return nil
 }
 
 // HTTPAddr is the bound HTTP address.

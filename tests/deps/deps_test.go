@@ -65,7 +65,7 @@ func TestImportRules(t *testing.T) {
 // standard library and other internal/ packages only.
 var internalAllowed = map[string][]string{
 	// paho for its websocket dialer, and what paho itself links.
-	"internal/mqttlimit": {"github.com/eclipse/paho.mqtt.golang", "github.com/gorilla/websocket", "golang.org/x/net/", "golang.org/x/sync/"},
+	"internal/mqttdial": {"github.com/eclipse/paho.mqtt.golang", "github.com/gorilla/websocket", "golang.org/x/net/", "golang.org/x/sync/"},
 }
 
 func TestInternalPackages(t *testing.T) {

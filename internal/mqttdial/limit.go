@@ -1,25 +1,4 @@
-// Package mqttlimit bounds the MQTT packets a paho client reads. paho's MQTT
-// 3.1.1 client has no maximum-packet option and allocates whatever length a
-// packet declares before reading it (up to 256 MB), so the broker's
-// max_packet_size is all that stands between a misconfigured or hostile
-// broker and a board's memory. The agent and the controller therefore dial
-// through Opener, which wraps the connection in a reader that follows the
-// packet boundaries of the stream:
-//
-//   - a packet within the limit passes through untouched;
-//   - a PUBLISH over the limit reaches paho as the same PUBLISH (topic,
-//     QoS, retain flag, packet id) with an empty payload, and its payload
-//     bytes are read and discarded, never held. paho acknowledges it as
-//     usual, so the session and the broker's in-flight window stay intact,
-//     and OnDrop reports it (the agent then logs "dropping desired state:
-//     empty" after the drop record, rather than losing its connection in
-//     a loop that would recur on every reconnect);
-//   - any other packet over the limit is a broken broker: the read fails
-//     and paho reconnects.
-//
-// Both programs use wire.MaxPacketSize as the limit. The package imports
-// paho only for its websocket dialer (rule in tests/deps).
-package mqttlimit
+package mqttdial
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package mqttlimit
+package mqttdial
 
 import (
 	"bufio"
