@@ -20,8 +20,8 @@ import (
 // password.
 type denyAll struct{ mochi.HookBase }
 
-func (h *denyAll) ID() string                                                 { return "deny-all" }
-func (h *denyAll) Provides(b byte) bool                                       { return b == mochi.OnConnectAuthenticate }
+func (h *denyAll) ID() string                                                { return "deny-all" }
+func (h *denyAll) Provides(b byte) bool                                      { return b == mochi.OnConnectAuthenticate }
 func (h *denyAll) OnConnectAuthenticate(*mochi.Client, mpackets.Packet) bool { return false }
 
 func listen(t *testing.T, serve func(net.Conn)) string {
