@@ -106,6 +106,16 @@ func truncate(s string, n int) string {
 	return s[:cut] + mark
 }
 
+// LastStatus returns the status last given to PublishStatus (what the
+// controller sees, or will see once connected).
+func (s *Session) LastStatus() wire.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Modules = slices.Clone(st.Modules)
+	return st
+}
+
 // PublishMetrics publishes m at QoS 0: dropped while disconnected.
 func (s *Session) PublishMetrics(m wire.Metrics) error {
 	m.Device = s.cfg.Device

@@ -82,6 +82,8 @@ type Session struct {
 	connCh    chan struct{} // closed and replaced on every connect/disconnect
 	fetches   map[string]chan wire.Chunk
 	dropped   int // oversize or undecodable frames
+	conn      connInfo
+	redial    chan struct{} // onConnect asks the connect loop for a new connection
 }
 
 // New builds a Session; Start connects it. outbox is the store's.
@@ -102,6 +104,8 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
 		fetches: map[string]chan wire.Chunk{},
 		status:  wire.Status{Device: cfg.Device},
+		redial:  make(chan struct{}, 1),
+		conn:    connInfo{since: time.Now()},
 	}
 	will, err := json.Marshal(wire.Status{Device: cfg.Device, Online: false})
 	if err != nil {
@@ -114,9 +118,7 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetPassword(cfg.Password).
 		SetCleanSession(false).
 		SetKeepAlive(cfg.KeepAlive).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true). // after a lost connection, with paho's back-off
 		SetMaxReconnectInterval(cfg.MaxReconnect).
 		SetConnectTimeout(10*time.Second).
 		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
@@ -124,19 +126,22 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
+		SetConnectionNotificationHandler(s.onConnectionNotification).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.log.Warn("mqtt connection lost", "err", err)
+			f := s.noteFailure(err)
+			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err)
 			s.setConnected(false)
 		})
 	s.client = mqtt.NewClient(opts)
 	return s, nil
 }
 
-// Start connects in the background (retrying forever with back-off) and
-// drains the outbox until ctx ends. It does not wait for the broker: the
-// agent must run with no network.
+// Start connects in the background (retrying forever with back-off, each
+// failed attempt logged with its reason) and drains the outbox until ctx
+// ends. It does not wait for the broker: the agent must run with no
+// network.
 func (s *Session) Start(ctx context.Context) {
-	s.client.Connect() // with ConnectRetry the token completes only on success
+	go s.connectLoop(ctx)
 	go s.drain(ctx)
 }
 
@@ -172,9 +177,13 @@ func (s *Session) onConnect() {
 	tok := s.client.SubscribeMultiple(topics, s.onMessage)
 	if !tok.WaitTimeout(s.cfg.PublishTimeout) || tok.Error() != nil {
 		s.log.Error("subscribe failed; reconnecting", "err", tok.Error())
-		// Paho reconnects only on a lost connection; force one.
-		s.client.Disconnect(0)
-		s.client.Connect()
+		s.noteFailure(fmt.Errorf("subscribe: %w", tok.Error()))
+		// Paho reconnects only on a lost connection; the connect loop
+		// makes a new one.
+		select {
+		case s.redial <- struct{}{}:
+		default:
+		}
 		return
 	}
 	s.mu.Lock()
@@ -193,6 +202,10 @@ func (s *Session) setConnected(c bool) {
 	defer s.mu.Unlock()
 	if c {
 		s.epoch++
+		s.conn.failed = 0
+	}
+	if s.connected != c {
+		s.conn.since = time.Now()
 	}
 	if s.connected != c || c {
 		s.connected = c

@@ -89,7 +89,18 @@ func Explain(err error) *Failure {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		kind = KindClosed
 	}
-	return &Failure{Kind: kind, Err: err}
+	return &Failure{Kind: kind, Err: cause(err)}
+}
+
+// cause drops paho's "network Error : " wrapper, which says nothing the
+// kind does not.
+func cause(err error) error {
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := m.Unwrap(); len(errs) == 2 && errors.Is(errs[0], packets.ErrorNetworkError) {
+			return errs[1]
+		}
+	}
+	return err
 }
 
 func isTLS(err error) bool {
