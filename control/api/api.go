@@ -1,9 +1,16 @@
 // Package api serves the controller's HTTP API (the contract is in
 // wire/api.go) and its small web dashboard.
 //
-// Handlers validate and bound every request (module uploads by
-// wire.MaxModuleSize, JSON bodies by maxJSONBody), translate domain errors
-// into status codes with errors.Is, and answer errors as wire.APIError. The
+// Handlers validate and bound every request in size and time (module
+// uploads by wire.MaxModuleSize, streamed to disk, a number at once and the
+// store's quota; JSON bodies by their wire limits, parsed with wire.Decode),
+// translate domain errors into status codes with errors.Is, and answer
+// errors as wire.APIError:
+//
+//	400 malformed or invalid      408 body not received in time
+//	403 signature not trusted     413 over a size limit (names it)
+//	404 unknown                   429 too many uploads at once
+//	500 the controller's fault    507 blob storage quota reached The
 // API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
@@ -25,16 +32,42 @@ import (
 
 // Handler is the controller's HTTP handler.
 type Handler struct {
-	store *store.Store
-	fleet *fleet.Fleet
-	log   *slog.Logger
-	now   func() time.Time
-	mux   *http.ServeMux
+	store   *store.Store
+	fleet   *fleet.Fleet
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	opts    Options
+	uploads chan struct{} // one token per upload in progress
 }
 
+// Options bound uploads; zero values take the defaults noted.
+type Options struct {
+	MaxUploads    int           // uploads at once (4); 429 beyond
+	UploadIdle    time.Duration // a request body that sends nothing this long is cut off (30s); 408
+	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxUploads    = 4
+	DefaultUploadIdle    = 30 * time.Second
+	DefaultUploadTimeout = 15 * time.Minute
+)
+
 // New returns the HTTP handler of the API and the dashboard.
-func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger) *Handler {
-	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux()}
+func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Handler {
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.UploadIdle <= 0 {
+		opts.UploadIdle = DefaultUploadIdle
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
+	}
+	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux(),
+		opts: opts, uploads: make(chan struct{}, opts.MaxUploads)}
 	p := wire.APIPrefix
 	h.mux.HandleFunc("PUT "+p+"/blobs/{sha256}", h.putBlob)
 	h.mux.HandleFunc("POST "+p+"/deployments", h.postDeployment)
@@ -71,8 +104,8 @@ func writeError(w http.ResponseWriter, code int, err error) {
 // decodeJSON reads a request body of at most limit bytes and decodes it
 // with wire.Decode (the one parser of wire types: strict, one value, no
 // duplicate keys), answering 400/408/413 itself.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
-	body, err := readBody(w, r, limit, jsonReadTimeout)
+func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	body, err := readBody(w, r, limit, h.opts.UploadIdle, jsonReadTimeout)
 	if err != nil {
 		writeReadError(w, err)
 		return false

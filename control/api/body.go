@@ -9,19 +9,12 @@ import (
 	"time"
 )
 
-// Time bounds on reading a request body. The server's ReadHeaderTimeout
-// bounds the headers; these bound the body, so a client that stalls
-// mid-body holds a connection and its buffer for at most the idle time.
-const (
-	// jsonReadTimeout bounds reading a JSON body (at most
-	// wire.MaxDeployRequestSize, ~90 KiB).
-	jsonReadTimeout = 30 * time.Second
-	// uploadIdleTimeout is how long an upload may send nothing.
-	uploadIdleTimeout = 30 * time.Second
-	// uploadTimeout bounds a whole upload: wire.MaxModuleSize in 15
-	// minutes is ~75 KB/s, a slow link to the controller.
-	uploadTimeout = 15 * time.Minute
-)
+// jsonReadTimeout bounds reading a JSON body (at most
+// wire.MaxDeployRequestSize, ~90 KiB). The server's ReadHeaderTimeout
+// bounds the headers; this and Options.UploadIdle/UploadTimeout bound the
+// body, so a client that stalls mid-body holds a connection and its buffer
+// for a bounded time.
+const jsonReadTimeout = 30 * time.Second
 
 // errReadTimeout is returned when a client sends its body too slowly.
 var errReadTimeout = errors.New("request body not received in time")
@@ -54,19 +47,34 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	// the server's does.
 	_ = d.rc.SetReadDeadline(dl)
 	n, err := d.body.Read(p)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == nil, err == io.EOF:
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = fmt.Errorf("%w (%v)", errReadTimeout, err)
+	default:
+		err = fmt.Errorf("%w: %w", errBodyRead, err)
 	}
 	return n, err
 }
 
-// readBody reads a whole request body of at most limit bytes within
-// timeout.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+// isBodyError reports whether err came from reading the request body (the
+// client went away or sent a malformed chunked body), not from the server.
+func isBodyError(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, http.ErrBodyReadAfterClose) ||
+		errors.Is(err, errBodyRead)
+}
+
+// errBodyRead marks errors of the request body's reader.
+var errBodyRead = errors.New("read request body")
+
+// readBody reads a whole request body of at most limit bytes, with no
+// pause longer than idle and within total.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, idle, total time.Duration) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	return io.ReadAll(newDeadlineReader(w, r, limit, timeout, timeout))
+	return io.ReadAll(newDeadlineReader(w, r, limit, idle, total))
 }
 
 // writeReadError answers a failed body read: 413 over the limit, 408 for a

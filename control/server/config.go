@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgeplane/edge/control/api"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
@@ -31,6 +34,14 @@ type Config struct {
 	// subscriptions and queues device events while it is away.
 	CleanSession bool
 
+	// Uploads: at most MaxUploads at once, each cut off after UploadIdle
+	// without a byte; blobs on disk within BlobQuota bytes (0: none);
+	// blobs no deployment references removed BlobGrace after their upload.
+	MaxUploads int
+	UploadIdle time.Duration
+	BlobQuota  int64
+	BlobGrace  time.Duration
+
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
@@ -44,6 +55,10 @@ func DefaultConfig() Config {
 		MQTTAddr:   "127.0.0.1:1884",
 		ClientID:   "edge-control",
 		BrokerWait: 10 * time.Second,
+		MaxUploads: api.DefaultMaxUploads,
+		UploadIdle: api.DefaultUploadIdle,
+		BlobQuota:  4 << 30,
+		BlobGrace:  time.Hour,
 	}
 }
 
@@ -59,6 +74,35 @@ func (l listFlag) String() string {
 	return strings.Join(*l.list, ",")
 }
 func (l listFlag) Set(s string) error { *l.list = append(*l.list, s); return nil }
+
+// byteSize is a flag of bytes with an optional KiB, MiB or GiB suffix.
+type byteSize struct{ n *int64 }
+
+func (b byteSize) String() string {
+	if b.n == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*b.n, 10)
+}
+
+func (b byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q: want bytes, e.g. 4GiB", s)
+	}
+	*b.n = n * mult
+	return nil
+}
 
 // ParseFlags overrides cfg with command-line flags.
 func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
@@ -76,6 +120,10 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 		"embedded broker: accept clients without a password, with FULL access to every topic\n"+
 			"(any local process can then read every desired state and forge any device's reports;\n"+
 			"signatures still keep unsigned code off the boards). For quick local trials only.")
+	fs.IntVar(&cfg.MaxUploads, "max-uploads", cfg.MaxUploads, "module uploads at once (429 beyond)")
+	fs.DurationVar(&cfg.UploadIdle, "upload-idle", cfg.UploadIdle, "an upload that sends nothing for this long is cut off (408)")
+	fs.Var(byteSize{&cfg.BlobQuota}, "blob-quota", "bytes of module blobs kept on disk, raw and gzip forms, uploads in progress included (suffix KiB, MiB, GiB; 0: no limit; 507 beyond)")
+	fs.DurationVar(&cfg.BlobGrace, "blob-grace", cfg.BlobGrace, "uploaded blobs no deployment references are removed this long after their upload")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +162,9 @@ func (c *Config) Validate() error {
 		if c.ClientID == "" {
 			errs = append(errs, errors.New("--client-id must not be empty with --broker"))
 		}
+	}
+	if c.MaxUploads < 1 || c.UploadIdle <= 0 || c.BlobQuota < 0 || c.BlobGrace <= 0 {
+		errs = append(errs, errors.New("--max-uploads, --upload-idle and --blob-grace must be positive, --blob-quota not negative"))
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))

@@ -313,3 +313,5 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func randRead(b []byte) { rand.Read(b) }

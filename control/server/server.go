@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // start starts the parts in order; Close stops whichever were started.
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
-	if s.store, err = store.Open(ctx, cfg.DataDir); err != nil {
+	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -114,18 +114,48 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
+	// Headers are bounded here, bodies by the handlers (a deadline that
+	// moves while an upload makes progress; see api.Options): a plain
+	// ReadTimeout would cut a slow but healthy 64 MiB upload.
 	s.http = &http.Server{
-		Handler:           api.New(s.store, s.fleet, log.With("component", "api")),
+		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
+			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	s.wg.Go(func() { s.collectBlobs(runCtx) })
 	s.wg.Go(func() {
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
 	return nil
+}
+
+// collectBlobs removes unreferenced blobs BlobGrace after their upload,
+// checking every tenth of the grace period (at most every 10 minutes).
+func (s *Server) collectBlobs(ctx context.Context) {
+	every := min(s.cfg.BlobGrace/10, 10*time.Minute)
+	t := time.NewTicker(max(every, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		removed, freed, err := s.store.CollectBlobs(ctx, time.Now().Add(-s.cfg.BlobGrace))
+		if err != nil {
+			s.log.Error("blob garbage collection", "err", err)
+			continue
+		}
+		if len(removed) > 0 {
+			s.log.Info("unreferenced blobs removed", "count", len(removed), "bytes", freed, "grace", s.cfg.BlobGrace)
+		}
+	}
 }
 
 // HTTPAddr is the bound HTTP address.

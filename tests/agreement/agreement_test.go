@@ -39,7 +39,7 @@ type sides struct {
 
 func newSides(t testing.TB) *sides {
 	ctx := context.Background()
-	cs, err := ctlstore.Open(ctx, t.TempDir())
+	cs, err := ctlstore.Open(ctx, t.TempDir(), ctlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
