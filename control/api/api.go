@@ -11,6 +11,7 @@
 //	403 signature not trusted     413 over a size limit (names it)
 //	404 unknown                   429 too many uploads at once
 //	500 the controller's fault    507 blob storage quota reached The
+//
 // API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
