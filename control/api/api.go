@@ -10,9 +10,9 @@
 //	400 malformed or invalid      408 body not received in time
 //	403 signature not trusted     413 over a size limit (names it)
 //	404 unknown                   429 too many uploads at once
-//	500 the controller's fault    507 blob storage quota reached The
+//	500 the controller's fault    507 blob storage quota reached
 //
-// API carries no authentication yet: bind it to loopback (the default) or
+// The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
 // it can register devices and withhold or re-push signed versions.
