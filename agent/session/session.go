@@ -20,6 +20,7 @@ import (
 var (
 	ErrNotConnected = errors.New("not connected to the broker")
 	ErrStalled      = errors.New("transfer made no progress")
+	ErrFetchTimeout = errors.New("transfer took too long")
 	ErrBusy         = errors.New("a fetch of this blob is already running")
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	FetchWindow    int           // 16 chunks requested at a time
 	FetchTimeout   time.Duration // 5s: re-request a chunk not received by then
 	FetchStall     time.Duration // 2m: give up a transfer with no progress
+	FetchMax       time.Duration // 1h: give up a transfer that progresses this long (a trickle)
 
 	// MinGeneration is the generation already applied (from the store):
 	// desired states below it are dropped.
@@ -52,6 +54,7 @@ func (c *Config) defaults() {
 	def(&c.PublishTimeout, 10*time.Second)
 	def(&c.FetchTimeout, 5*time.Second)
 	def(&c.FetchStall, 2*time.Minute)
+	def(&c.FetchMax, time.Hour)
 	if c.FetchWindow <= 0 {
 		c.FetchWindow = 16
 	}
