@@ -34,6 +34,9 @@ func TestStartupFailures(t *testing.T) {
 	pub, key := filepath.Join(keys, "edge.pub"), filepath.Join(keys, "edge.key")
 	// A running controller whose embedded broker refuses a wrong password.
 	f := startFleet(t)
+	// A running agent whose data folder a second one must not use.
+	busy := t.TempDir()
+	start(t, agentRunning, nil, bin(t, "edge-agent"), "run", "--id", "busy-1", "--broker", "tcp://"+refused, "--trust", pub, "--data", busy)
 
 	control, agent := bin(t, "edge-control"), bin(t, "edge-agent")
 	data := func() string { return t.TempDir() }
@@ -54,6 +57,7 @@ func TestStartupFailures(t *testing.T) {
 		{"control: trust file missing", control, []string{"--data", data(), "--trust", filepath.Join(dir, "none.pub")}, 2, []string{"--trust", "no such file"}},
 		{"control: unknown flag", control, []string{"--no-such-flag"}, 2, []string{"no-such-flag"}},
 		{"agent run: data folder is a file", agent, []string{"run", "--id", "d1", "--broker", "tcp://" + refused, "--trust", pub, "--data", file}, 1, []string{"data folder", file, "not a directory"}},
+		{"agent run: data folder in use", agent, []string{"run", "--id", "d2", "--broker", "tcp://" + refused, "--trust", pub, "--data", busy}, 1, []string{"data folder", "another edge-agent is running"}},
 		{"agent run: trust file missing", agent, []string{"run", "--id", "d1", "--broker", "tcp://" + refused, "--trust", filepath.Join(dir, "none.pub"), "--data", data()}, 2, []string{"--trust", "no such file"}},
 		{"agent run: password file missing", agent, []string{"run", "--id", "d1", "--broker", "tcp://" + refused, "--trust", pub, "--password-file", filepath.Join(dir, "none"), "--data", data()}, 2, []string{"--password-file", "no such file"}},
 		{"agent run: broker URL without port", agent, []string{"run", "--id", "d1", "--broker", "tcp://host", "--trust", pub, "--data", data()}, 2, []string{"--broker", "tcp://HOST:PORT"}},
