@@ -49,6 +49,10 @@ type Options struct {
 	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
 }
 
+// responseWriteTimeout bounds writing one answer: a client that stops
+// reading (a large device list) holds its connection no longer.
+var responseWriteTimeout = 30 * time.Second
+
 // Defaults of Options.
 const (
 	DefaultMaxUploads    = 4
@@ -91,6 +95,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	answerDeadline(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

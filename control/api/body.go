@@ -77,6 +77,13 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, idle, total t
 	return io.ReadAll(newDeadlineReader(w, r, limit, idle, total))
 }
 
+// answerDeadline bounds the time the answer about to be written may take.
+// It is set when the handler starts writing, not when the request arrives:
+// handling a deployment may take a while, reading an upload much longer.
+func answerDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(responseWriteTimeout))
+}
+
 // writeReadError answers a failed body read: 413 over the limit, 408 for a
 // client too slow (and the connection is closed), 400 otherwise.
 func writeReadError(w http.ResponseWriter, err error) {
