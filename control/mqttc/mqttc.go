@@ -50,23 +50,24 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client is a connected MQTT client that reconnects by itself.
+// Client is an MQTT client that reconnects by itself once connected.
 type Client struct {
 	c       paho.Client
+	cfg     Config
 	timeout time.Duration
 	log     *slog.Logger
 }
 
-// Connect connects to the broker, retrying for up to cfg.Wait (or until ctx
-// is done) unless the broker refuses the credentials.
-func Connect(ctx context.Context, cfg Config) (*Client, error) {
+// New returns a client that is not connected yet: it can be handed to
+// whatever publishes (OnConnect may publish through it) before Connect.
+func New(cfg Config) *Client {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Wait == 0 {
 		cfg.Wait = 10 * time.Second
 	}
-	cl := &Client{timeout: cfg.Timeout, log: cfg.Logger}
+	cl := &Client{cfg: cfg, timeout: cfg.Timeout, log: cfg.Logger}
 	var connectedOnce atomic.Bool
 	opts := paho.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -105,10 +106,13 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 			}()
 		})
 	cl.c = paho.NewClient(opts)
-	if err := cl.firstConnect(ctx, cfg); err != nil {
-		return nil, err
-	}
-	return cl, nil
+	return cl
+}
+
+// Connect connects, retrying for up to Config.Wait (or until ctx is done)
+// unless the broker refuses the credentials.
+func (cl *Client) Connect(ctx context.Context) error {
+	return cl.firstConnect(ctx, cl.cfg)
 }
 
 // firstConnect makes connection attempts with back-off until one succeeds,

@@ -106,10 +106,13 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		mc.Broker = "tcp://" + s.broker.DialAddr()
 		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
 	}
-	if s.client, err = mqttc.Connect(ctx, mc); err != nil {
+	// The publisher is set before connecting: the first connection
+	// republishes every desired state through it.
+	s.client = mqttc.New(mc)
+	s.fleet.SetPublisher(s.client)
+	if err := s.client.Connect(ctx); err != nil {
 		return err
 	}
-	s.fleet.SetPublisher(s.client)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
