@@ -2,10 +2,13 @@ package wire
 
 import "time"
 
-// Controller HTTP API, version 1. Bodies are JSON unless noted. Errors are
-// answered with a 4xx/5xx status and an APIError body.
+// Controller HTTP API, version 1. Bodies are JSON unless noted, read with
+// Decode within their limits (limits.go; 413 beyond). Errors are answered
+// with a 4xx/5xx status and an APIError body.
 //
-//	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201 or 200 if known
+//	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201, or 200 if known; 413 over
+//	                                   MaxModuleSize, 429 too many at once, 507 over
+//	                                   the controller's quota, 408 if it stalls
 //	POST /api/v1/deployments           DeployRequest → Deployment
 //	GET  /api/v1/deployments/{id}      Deployment (poll for progress)
 //	GET  /api/v1/deployments           []Deployment, newest first

@@ -28,9 +28,24 @@
 // Desired state is level-triggered: each DesiredState is the device's
 // complete desired state, so duplicates, reordering and reconnects converge.
 //
+// # One parser, one set of limits
+//
+// Every wire structure is read with Decode (ParseManifest for the signed
+// manifest), by the controller, the agent and edgectl alike: one JSON value
+// and nothing after it, no key given twice or differing from a field name
+// only by case, unknown fields refused in what a person writes or signs
+// (manifest, API requests) and tolerated in messages between the programs
+// (see rules in decode.go). Every size limit on the path is a constant in
+// limits.go, derived from the others and checked where the data first
+// enters; a SizeError (ErrTooLarge) names the limit.
+//
 // # Version history
 //
-//	1: first version.
+//	1: first version. Later in version 1, without a change of format:
+//	   duplicate and case-variant keys and trailing data are refused
+//	   everywhere; a deployment that would make a device's desired state
+//	   larger than MaxDesiredSize is refused (413); an envelope carries at
+//	   most MaxSignatures signatures.
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

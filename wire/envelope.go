@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -76,6 +75,10 @@ func Sign(m *Manifest, key ed25519.PrivateKey) (*Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
+	if len(payload) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %w (config values count toward it)", ErrManifest,
+			&SizeError{What: "manifest " + m.Name + " " + m.Version, Size: int64(len(payload)), Limit: MaxManifestSize})
+	}
 	return &Envelope{
 		PayloadType: PayloadType,
 		Payload:     payload,
@@ -104,10 +107,13 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: %q", ErrPayloadType, e.PayloadType)
 	}
 	if len(e.Payload) > MaxManifestSize {
-		return nil, fmt.Errorf("%w: payload of %d bytes exceeds %d", ErrManifest, len(e.Payload), MaxManifestSize)
+		return nil, fmt.Errorf("%w: %w", ErrManifest, &SizeError{What: "manifest", Size: int64(len(e.Payload)), Limit: MaxManifestSize})
 	}
 	if len(e.Signatures) == 0 {
 		return nil, ErrUnsigned
+	}
+	if len(e.Signatures) > MaxSignatures {
+		return nil, fmt.Errorf("%w: %d signatures, at most %d", ErrManifest, len(e.Signatures), MaxSignatures)
 	}
 	pae := PAE(e.PayloadType, e.Payload)
 	var verifiedBy []string
@@ -126,16 +132,8 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 	if len(verifiedBy) == 0 {
 		return nil, fmt.Errorf("%w: key ids %q", ErrUnknownKey, unknown)
 	}
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(e.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: decode: %v", ErrManifest, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the manifest object", ErrManifest)
-	}
-	if err := m.Validate(); err != nil {
+	m, err := ParseManifest(e.Payload)
+	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(verifiedBy, m.KeyID) {
@@ -144,7 +142,7 @@ func (k Keyring) Verify(e *Envelope, now time.Time) (*Manifest, error) {
 	if now.After(m.Expires) {
 		return nil, fmt.Errorf("%w: %s expired at %s (now %s)", ErrExpired, m.Name, m.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
-	return &m, nil
+	return m, nil
 }
 
 // PEM block types of key files written by edgectl keygen.

@@ -13,13 +13,6 @@ import (
 // it) rather than a silently ignored field.
 const ManifestSchema = 1
 
-// Limits on what a manifest may declare. An agent refuses anything larger
-// before it fetches a single chunk.
-const (
-	MaxModuleSize   = 64 << 20 // raw module bytes
-	MaxManifestSize = 64 << 10 // encoded manifest bytes
-)
-
 // Manifest describes one signed module version. Its exact JSON bytes are what
 // edgectl signs (see Envelope); nothing in it is re-encoded before
 // verification.

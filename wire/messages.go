@@ -26,13 +26,6 @@ const (
 	EncodingGzip = "gzip"
 )
 
-// ChunkSize is the size of every chunk but the last. Well under the default
-// packet limits of brokers (Mosquitto, mochi) even with the frame header.
-const ChunkSize = 64 << 10
-
-// MaxChunks bounds the chunk count a BlobRef may declare.
-const MaxChunks = MaxModuleSize/ChunkSize + 1
-
 // BlobRef tells an agent how to fetch and check a module's bytes. It is not
 // signed: it is transport metadata. The bytes it yields are checked against
 // the signed manifest's sha256 and size before anything uses them.

@@ -3,6 +3,8 @@
 // so tests drive the same code the binary runs.
 //
 //	edge-agent serve MODULE.wasm --http ADDR --db DSN   one module, no controller
+//	edge-agent run --id ID --broker URL ...            the fleet agent
+//	edge-agent status [--data DIR] [--json]            ask a running agent (admin socket)
 //	edge-agent version
 package cli
 
@@ -31,6 +33,7 @@ const usage = `edge-agent runs Wasm modules on this board.
 Usage:
   edge-agent run [flags]                 run the agent: controller, signed modules, worker processes
   edge-agent serve MODULE.wasm [flags]   run one module locally, without a controller
+  edge-agent status [--data DIR] [--json]  show the running agent: broker connection, last error, serving versions
   edge-agent board [--board NAME]        show the board profile (detected, or NAME); --json, --env
   edge-agent version                     print the version
   edge-agent help                        show this help
@@ -54,6 +57,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "board":
 		return runBoard(args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.String("edge-agent"))
 		return exitOK

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/agent/admin"
 	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/session"
@@ -354,12 +355,20 @@ func parseBytes(s string) (int64, error) {
 // runAgent wires store, session, supervisor and reconciler and runs them
 // until ctx ends; then it drains every worker.
 func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time.Duration, log *slog.Logger, stdout io.Writer) error {
+	started := time.Now()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return err
+		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
+	// The admin socket first: it also makes sure no other agent uses
+	// this data folder.
+	adm, err := admin.Listen(cfg.Data, log)
+	if err != nil {
+		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
+	}
+	defer adm.Close()
 	st, err := store.Open(filepath.Join(cfg.Data, "store"), log.With("part", "store"), store.Options{})
 	if err != nil {
-		return err
+		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
 	}
 	gen, _, err := st.LoadDesired()
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -420,6 +429,14 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	if err := rec.Boot(); err != nil {
 		return err
 	}
+	adm.HandleJSON("/status", func() any {
+		return buildStatus(cfg.ID, started, sess, sup.Running(), rec.Generation(), st.Outbox().Len())
+	})
+	go func() {
+		if err := adm.Serve(); err != nil {
+			log.Error("admin socket", "err", err)
+		}
+	}()
 	sess.Start(ctx)
 	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d, board %s, engine %s)\n",
 		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen, cfg.Board, engine)

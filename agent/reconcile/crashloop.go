@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/edgeplane/edge/wire"
@@ -74,8 +73,8 @@ func (r *Reconciler) crashLoop(ctx context.Context, name, version, reason string
 	if lg == "" || good == nil || !r.cfg.Store.HasBlob(good.SHA256) {
 		return failed(reason + "; no last-known-good version to restore: restarting with back-off")
 	}
-	var m wire.Manifest
-	if err := json.Unmarshal(good.Envelope.Payload, &m); err != nil {
+	m, err := wire.ParseManifest(good.Envelope.Payload)
+	if err != nil {
 		return failed(fmt.Sprintf("%s; last-known-good %s unreadable (%v): restarting with back-off", reason, lg, err))
 	}
 	r.log.Warn("module crash-looping; restoring last-known-good", "module", name, "version", version,
@@ -85,7 +84,7 @@ func (r *Reconciler) crashLoop(ctx context.Context, name, version, reason string
 	// Start last-good beside the crashing version first: if it does not
 	// come up, the store is left as it was (the crashing version stays
 	// committed and restarting) rather than naming nothing runnable.
-	if err := r.cfg.Deployer.Deploy(ctx, &m, r.cfg.Store.BlobPath(good.SHA256), progress); err != nil {
+	if err := r.cfg.Deployer.Deploy(ctx, m, r.cfg.Store.BlobPath(good.SHA256), progress); err != nil {
 		if ctx.Err() != nil {
 			r.Unhealthy(name, version, reason) // try again on the next run
 			return false

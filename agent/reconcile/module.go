@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -146,14 +145,14 @@ func (r *Reconciler) ensureCurrent(ctx context.Context, name string) (retry bool
 			r.log.Error("committed version not on disk", "module", name, "version", ms.Current)
 			return true
 		}
-		var m wire.Manifest
-		if err := json.Unmarshal(rec.Envelope.Payload, &m); err != nil {
+		m, err := wire.ParseManifest(rec.Envelope.Payload)
+		if err != nil {
 			r.log.Error("stored manifest", "module", name, "err", err)
 			return false
 		}
 		dm := &wire.DesiredModule{Deployment: rec.Deployment}
 		progress := func(state, reason string) { r.event(dm, m.Name, m.Version, state, reason) }
-		err := r.cfg.Deployer.Deploy(ctx, &m, r.cfg.Store.BlobPath(rec.SHA256), progress)
+		err = r.cfg.Deployer.Deploy(ctx, m, r.cfg.Store.BlobPath(rec.SHA256), progress)
 		if err == nil {
 			r.event(dm, m.Name, m.Version, wire.StateRunning, "restored committed version")
 			return false
@@ -175,9 +174,8 @@ func claimed(dm *wire.DesiredModule, m *wire.Manifest) (string, string) {
 	if m != nil {
 		return m.Name, m.Version
 	}
-	var c struct{ Name, Version string }
-	if len(dm.Envelope.Payload) <= wire.MaxManifestSize && json.Unmarshal(dm.Envelope.Payload, &c) == nil &&
-		wire.ValidateModuleName(c.Name) == nil && len(c.Version) < 64 {
+	var c wire.Manifest
+	if wire.Decode(dm.Envelope.Payload, &c) == nil && wire.ValidateModuleName(c.Name) == nil && len(c.Version) < 64 {
 		return c.Name, c.Version
 	}
 	return "", ""

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,7 +125,7 @@ func (r *Reconciler) Boot() error {
 		return fmt.Errorf("boot: %w", err)
 	}
 	var ds wire.DesiredState
-	if err := json.Unmarshal(raw, &ds); err != nil {
+	if err := wire.Decode(raw, &ds); err != nil {
 		return fmt.Errorf("boot: stored desired state: %w", err)
 	}
 	r.mu.Lock()

@@ -2,7 +2,6 @@ package session
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/edgeplane/edge/wire"
@@ -13,19 +12,12 @@ import (
 // about the modules is the verifier's business.
 func parseDesired(b []byte, device string, minGen int64) (wire.DesiredState, error) {
 	var ds wire.DesiredState
-	if len(b) > MaxDesiredBytes {
-		return ds, fmt.Errorf("desired state of %d bytes exceeds %d", len(b), MaxDesiredBytes)
-	}
 	if len(b) == 0 {
 		// An empty retained message clears the topic: nothing to do.
 		return ds, fmt.Errorf("empty desired state (retained message cleared)")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&ds); err != nil {
-		return ds, fmt.Errorf("decode desired state: %w", err)
-	}
-	if dec.More() {
-		return ds, fmt.Errorf("decode desired state: trailing data")
+	if err := wire.Decode(b, &ds); err != nil {
+		return ds, err
 	}
 	if ds.Device != device {
 		return ds, fmt.Errorf("desired state for device %q, not %q", ds.Device, device)

@@ -26,9 +26,19 @@
 //
 // # Bounds
 //
-// Chunk frames longer than the header plus wire.ChunkSize and desired
-// states over MaxDesiredBytes are dropped before decoding. paho's v3
-// client allocates a packet's declared length before reading it and has no
-// maximum-packet option, so the broker's max_packet_size (see deploy/) is
-// what bounds allocation; these checks bound everything after it.
+// Every size is one of wire's limits (wire/limits.go). The connection is
+// dialed through internal/mqttdial, so no packet over wire.MaxPacketSize
+// is ever allocated: paho's v3 client would allocate whatever length a
+// packet declares, and the broker's max_packet_size is not ours to trust.
+// An oversize PUBLISH arrives empty (logged) and the session stays up.
+// Chunk frames over wire.MaxChunkFrameSize and desired states over
+// wire.MaxDesiredSize are dropped before decoding; desired states are
+// decoded with wire.Decode, the controller's own parser. Reports are cut
+// (reasons to wire.MaxReasonSize) and checked against wire.MaxReportSize
+// before they are queued or published: a report the controller would drop
+// or the broker would answer by closing the connection is never sent.
+//
+// A transfer holds at most 2×FetchWindow chunks in memory (the rest is on
+// disk in the store's partial area) and gives up with ErrStalled after
+// FetchStall without progress, freeing them.
 package session

@@ -18,11 +18,9 @@ type ChunkStore interface {
 	Assemble() ([]byte, error)
 }
 
-const maxFrame = 4 + 1 + 32 + 4 + 4 + wire.ChunkSize
-
 func (s *Session) onChunk(b []byte) {
-	if len(b) > maxFrame {
-		s.noteDropped("chunk frame of %d bytes exceeds %d", len(b), maxFrame)
+	if len(b) > wire.MaxChunkFrameSize {
+		s.noteDropped("chunk frame of %d bytes exceeds %d", len(b), wire.MaxChunkFrameSize)
 		return
 	}
 	c, err := wire.DecodeChunk(b)
@@ -55,7 +53,9 @@ func (s *Session) noteDropped(format string, args ...any) {
 // already in parts (an earlier, interrupted transfer) are not asked again.
 // It waits for the broker while disconnected, re-requests chunks not
 // received within FetchTimeout and again after every reconnect, and gives up
-// with ErrStalled after FetchStall without progress, or when ctx ends.
+// with ErrStalled after FetchStall without progress, with ErrFetchTimeout
+// after FetchMax in all, or when ctx ends. Giving up frees the chunks held
+// in memory (at most 2×FetchWindow); those on disk stay for the next try.
 func (s *Session) Fetch(ctx context.Context, ref *wire.BlobRef, parts ChunkStore) ([]byte, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
@@ -78,11 +78,15 @@ func (s *Session) Fetch(ctx context.Context, ref *wire.BlobRef, parts ChunkStore
 	inflight := map[int]time.Time{}
 	lastEpoch := -1
 	progress := time.Now()
+	end := progress.Add(s.cfg.FetchMax)
 	tick := time.NewTicker(max(s.cfg.FetchTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for len(missing) > 0 {
 		if time.Since(progress) > s.cfg.FetchStall {
-			return nil, fmt.Errorf("fetch %.12s: %d chunks missing after %s: %w", ref.SHA256, len(missing), s.cfg.FetchStall, ErrStalled)
+			return nil, fmt.Errorf("fetch %.12s: %d of %d chunks missing, none received for %s: %w", ref.SHA256, len(missing), len(ref.Chunks), s.cfg.FetchStall, ErrStalled)
+		}
+		if time.Now().After(end) {
+			return nil, fmt.Errorf("fetch %.12s: %d of %d chunks missing after %s: %w", ref.SHA256, len(missing), len(ref.Chunks), s.cfg.FetchMax, ErrFetchTimeout)
 		}
 		connected, epoch, changed := s.connState()
 		if connected {

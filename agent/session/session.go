@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/internal/mqttdial"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -19,12 +20,9 @@ import (
 var (
 	ErrNotConnected = errors.New("not connected to the broker")
 	ErrStalled      = errors.New("transfer made no progress")
+	ErrFetchTimeout = errors.New("transfer took too long")
 	ErrBusy         = errors.New("a fetch of this blob is already running")
 )
-
-// MaxDesiredBytes bounds a desired-state message: a few modules, each an
-// envelope (≤ 64 KiB manifest, base64) and up to wire.MaxChunks hashes.
-const MaxDesiredBytes = 4 << 20
 
 // Config configures a Session. Zero durations take the defaults noted.
 type Config struct {
@@ -38,6 +36,7 @@ type Config struct {
 	FetchWindow    int           // 16 chunks requested at a time
 	FetchTimeout   time.Duration // 5s: re-request a chunk not received by then
 	FetchStall     time.Duration // 2m: give up a transfer with no progress
+	FetchMax       time.Duration // 1h: give up a transfer that progresses this long (a trickle)
 
 	// MinGeneration is the generation already applied (from the store):
 	// desired states below it are dropped.
@@ -55,6 +54,7 @@ func (c *Config) defaults() {
 	def(&c.PublishTimeout, 10*time.Second)
 	def(&c.FetchTimeout, 5*time.Second)
 	def(&c.FetchStall, 2*time.Minute)
+	def(&c.FetchMax, time.Hour)
 	if c.FetchWindow <= 0 {
 		c.FetchWindow = 16
 	}
@@ -85,6 +85,8 @@ type Session struct {
 	connCh    chan struct{} // closed and replaced on every connect/disconnect
 	fetches   map[string]chan wire.Chunk
 	dropped   int // oversize or undecodable frames
+	conn      connInfo
+	redial    chan struct{} // onConnect asks the connect loop for a new connection
 }
 
 // New builds a Session; Start connects it. outbox is the store's.
@@ -105,6 +107,8 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
 		fetches: map[string]chan wire.Chunk{},
 		status:  wire.Status{Device: cfg.Device},
+		redial:  make(chan struct{}, 1),
+		conn:    connInfo{since: time.Now()},
 	}
 	will, err := json.Marshal(wire.Status{Device: cfg.Device, Online: false})
 	if err != nil {
@@ -117,26 +121,30 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetPassword(cfg.Password).
 		SetCleanSession(false).
 		SetKeepAlive(cfg.KeepAlive).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
+		SetAutoReconnect(true). // after a lost connection, with paho's back-off
 		SetMaxReconnectInterval(cfg.MaxReconnect).
 		SetConnectTimeout(10*time.Second).
 		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
+		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
+			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
+		})).
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
+		SetConnectionNotificationHandler(s.onConnectionNotification).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.log.Warn("mqtt connection lost", "err", err)
+			f := s.noteFailure(err)
+			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err)
 			s.setConnected(false)
 		})
 	s.client = mqtt.NewClient(opts)
 	return s, nil
 }
 
-// Start connects in the background (retrying forever with back-off) and
-// drains the outbox until ctx ends. It does not wait for the broker: the
-// agent must run with no network.
+// Start connects in the background (retrying forever with back-off, each
+// failed attempt logged with its reason) and drains the outbox until ctx
+// ends. It does not wait for the broker: the agent must run with no
+// network.
 func (s *Session) Start(ctx context.Context) {
-	s.client.Connect() // with ConnectRetry the token completes only on success
+	go s.connectLoop(ctx)
 	go s.drain(ctx)
 }
 
@@ -172,9 +180,13 @@ func (s *Session) onConnect() {
 	tok := s.client.SubscribeMultiple(topics, s.onMessage)
 	if !tok.WaitTimeout(s.cfg.PublishTimeout) || tok.Error() != nil {
 		s.log.Error("subscribe failed; reconnecting", "err", tok.Error())
-		// Paho reconnects only on a lost connection; force one.
-		s.client.Disconnect(0)
-		s.client.Connect()
+		s.noteFailure(fmt.Errorf("subscribe: %w", tok.Error()))
+		// Paho reconnects only on a lost connection; the connect loop
+		// makes a new one.
+		select {
+		case s.redial <- struct{}{}:
+		default:
+		}
 		return
 	}
 	s.mu.Lock()
@@ -193,6 +205,10 @@ func (s *Session) setConnected(c bool) {
 	defer s.mu.Unlock()
 	if c {
 		s.epoch++
+		s.conn.failed = 0
+	}
+	if s.connected != c {
+		s.conn.since = time.Now()
 	}
 	if s.connected != c || c {
 		s.connected = c
@@ -237,11 +253,21 @@ func (s *Session) publishJSON(kind string, qos byte, retained bool, v any) error
 	return s.publish(kind, qos, retained, b)
 }
 
+// publish sends one report. A report over wire.MaxReportSize is refused
+// here, where it is made: the controller would drop it, and a packet over
+// the broker's limit would cost the session.
 func (s *Session) publish(kind string, qos byte, retained bool, b []byte) error {
+	if len(b) > wire.MaxReportSize {
+		return fmt.Errorf("publish %s: %w", kind, &wire.SizeError{What: kind + " report", Size: int64(len(b)), Limit: wire.MaxReportSize})
+	}
+	topic := wire.DeviceTopic(s.cfg.Device, kind)
+	if err := wire.CheckPublish(topic, qos, len(b)); err != nil {
+		return fmt.Errorf("publish %s: %w", kind, err)
+	}
 	if !s.client.IsConnectionOpen() {
 		return fmt.Errorf("publish %s: %w", kind, ErrNotConnected)
 	}
-	tok := s.client.Publish(wire.DeviceTopic(s.cfg.Device, kind), qos, retained, b)
+	tok := s.client.Publish(topic, qos, retained, b)
 	if qos == 0 {
 		return nil
 	}

@@ -319,7 +319,7 @@ func TestOversizeFrameIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.onChunk(make([]byte, maxFrame+1))
+	s.onChunk(make([]byte, wire.MaxChunkFrameSize+1))
 	s.onChunk([]byte("EDGC garbage"))
 	if s.dropped != 2 {
 		t.Errorf("dropped = %d, want 2", s.dropped)

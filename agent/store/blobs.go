@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/edgeplane/edge/agent/store/atomicfile"
+	"github.com/edgeplane/edge/internal/atomicfile"
 )
 
 // BlobPath is where the module with the given sha256 is (or would be) kept.

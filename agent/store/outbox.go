@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/edgeplane/edge/agent/store/atomicfile"
+	"github.com/edgeplane/edge/internal/atomicfile"
 )
 
 // MaxOutbox bounds the outbox; past it the oldest entries are dropped (and

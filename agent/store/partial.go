@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/edgeplane/edge/agent/store/atomicfile"
+	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/wire"
 )
 

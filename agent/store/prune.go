@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/edgeplane/edge/agent/store/atomicfile"
+	"github.com/edgeplane/edge/internal/atomicfile"
 )
 
 // Prune keeps, per module, the current, last-known-good and pending

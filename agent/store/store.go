@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgeplane/edge/agent/store/atomicfile"
+	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/wire"
 )
 

@@ -107,6 +107,19 @@ func (f *fixture) install(t *testing.T, version string, body []byte) *wire.Manif
 	return got
 }
 
+// signedPayload signs the JSON of manifest 3.0.0 of f.body after edit,
+// without validation: a trusted signer's malformed manifest.
+func (f *fixture) signedPayload(t *testing.T, edit func(string) string) (*wire.DesiredModule, []byte) {
+	m := f.manifest("3.0.0", f.body)
+	m.KeyID = wire.KeyID(f.pub)
+	b, _ := json.Marshal(m)
+	payload := []byte(edit(string(b)))
+	dm, enc := desired(t, m, f.key, f.body)
+	dm.Envelope.Payload = payload
+	dm.Envelope.Signatures[0].Sig = ed25519.Sign(f.key, wire.PAE(wire.PayloadType, payload))
+	return dm, enc
+}
+
 func TestRejections(t *testing.T) {
 	f := newFixture(t)
 	old := f.install(t, "2.0.0", []byte("version two"))
@@ -175,6 +188,25 @@ func TestRejections(t *testing.T) {
 			dm.Blob.Size = m.Size
 			return dm, enc
 		}, true, []error{ErrSignature, wire.ErrManifest}},
+		// Case 9 of issue 7: well-signed manifests that are malformed are
+		// refused here exactly as the controller refuses them (one parser,
+		// wire.ParseManifest).
+		{"trailing data after the manifest", func() (*wire.DesiredModule, []byte) {
+			return f.signedPayload(t, func(p string) string { return p + ` {}` })
+		}, true, []error{ErrSignature, wire.ErrManifest, wire.ErrMalformed}},
+		{"duplicate key in the manifest", func() (*wire.DesiredModule, []byte) {
+			return f.signedPayload(t, func(p string) string {
+				return strings.Replace(p, `"version":"3.0.0"`, `"version":"3.0.0","version":"9.0.0"`, 1)
+			})
+		}, true, []error{ErrSignature, wire.ErrManifest, wire.ErrMalformed}},
+		{"case-variant key in the manifest", func() (*wire.DesiredModule, []byte) {
+			return f.signedPayload(t, func(p string) string {
+				return strings.Replace(p, `"version":"3.0.0"`, `"version":"3.0.0","Version":"9.0.0"`, 1)
+			})
+		}, true, []error{ErrSignature, wire.ErrManifest, wire.ErrMalformed}},
+		{"unknown field in the manifest", func() (*wire.DesiredModule, []byte) {
+			return f.signedPayload(t, func(p string) string { return strings.Replace(p, `{`, `{"admin":true,`, 1) })
+		}, true, []error{ErrSignature, wire.ErrManifest, wire.ErrMalformed}},
 		{"blob ref digest differs", func() (*wire.DesiredModule, []byte) {
 			dm, enc := desired(t, f.manifest("3.0.0", f.body), f.key, f.body)
 			dm.Blob.SHA256 = old.SHA256

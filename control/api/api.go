@@ -1,10 +1,18 @@
 // Package api serves the controller's HTTP API (the contract is in
 // wire/api.go) and its small web dashboard.
 //
-// Handlers validate and bound every request (module uploads by
-// wire.MaxModuleSize, JSON bodies by maxJSONBody), translate domain errors
-// into status codes with errors.Is, and answer errors as wire.APIError. The
-// API carries no authentication yet: bind it to loopback (the default) or
+// Handlers validate and bound every request in size and time (module
+// uploads by wire.MaxModuleSize, streamed to disk, a number at once and the
+// store's quota; JSON bodies by their wire limits, parsed with wire.Decode),
+// translate domain errors into status codes with errors.Is, and answer
+// errors as wire.APIError:
+//
+//	400 malformed or invalid      408 body not received in time
+//	403 signature not trusted     413 over a size limit (names it)
+//	404 unknown                   429 too many uploads at once
+//	500 the controller's fault    507 blob storage quota reached
+//
+// The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
 // it can register devices and withhold or re-push signed versions.
@@ -13,6 +21,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,22 +31,48 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// maxJSONBody bounds JSON request bodies: a deploy request carries a
-// manifest of up to wire.MaxManifestSize, base64-encoded, plus signatures.
-const maxJSONBody = 1 << 20
-
 // Handler is the controller's HTTP handler.
 type Handler struct {
-	store *store.Store
-	fleet *fleet.Fleet
-	log   *slog.Logger
-	now   func() time.Time
-	mux   *http.ServeMux
+	store   *store.Store
+	fleet   *fleet.Fleet
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	opts    Options
+	uploads chan struct{} // one token per upload in progress
 }
 
+// Options bound uploads; zero values take the defaults noted.
+type Options struct {
+	MaxUploads    int           // uploads at once (4); 429 beyond
+	UploadIdle    time.Duration // a request body that sends nothing this long is cut off (30s); 408
+	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
+}
+
+// responseWriteTimeout bounds writing one answer: a client that stops
+// reading (a large device list) holds its connection no longer.
+var responseWriteTimeout = 30 * time.Second
+
+// Defaults of Options.
+const (
+	DefaultMaxUploads    = 4
+	DefaultUploadIdle    = 30 * time.Second
+	DefaultUploadTimeout = 15 * time.Minute
+)
+
 // New returns the HTTP handler of the API and the dashboard.
-func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger) *Handler {
-	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux()}
+func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Handler {
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.UploadIdle <= 0 {
+		opts.UploadIdle = DefaultUploadIdle
+	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
+	}
+	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux(),
+		opts: opts, uploads: make(chan struct{}, opts.MaxUploads)}
 	p := wire.APIPrefix
 	h.mux.HandleFunc("PUT "+p+"/blobs/{sha256}", h.putBlob)
 	h.mux.HandleFunc("POST "+p+"/deployments", h.postDeployment)
@@ -60,6 +95,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	answerDeadline(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
@@ -71,15 +107,21 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, wire.APIError{Error: err.Error()})
 }
 
-// decodeJSON reads a bounded JSON body into v, answering 400/413 itself.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusRequestEntityTooLarge, err)
-			return false
+// decodeJSON reads a request body of at most limit bytes and decodes it
+// with wire.Decode (the one parser of wire types: strict, one value, no
+// duplicate keys), answering 400/408/413 itself.
+func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	body, err := readBody(w, r, limit, h.opts.UploadIdle, jsonReadTimeout)
+	if err != nil {
+		writeReadError(w, err)
+		return false
+	}
+	if err := wire.Decode(body, v); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, wire.ErrTooLarge) {
+			code = http.StatusRequestEntityTooLarge
 		}
-		writeError(w, http.StatusBadRequest, errors.New("decode request: "+err.Error()))
+		writeError(w, code, fmt.Errorf("decode request: %w", err))
 		return false
 	}
 	return true

@@ -53,6 +53,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	answerDeadline(w)
 	err = dashboardTmpl.Execute(w, struct {
 		Devices     []wire.Device
 		Deployments []wire.Deployment

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -13,6 +12,11 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
+// putBlob streams an upload to the store: hashed, compressed and written
+// as it arrives, so an upload costs a few buffers whatever its size. At
+// most Options.MaxUploads run at once (429 beyond), each within
+// wire.MaxModuleSize (413) and the store's quota (507), and a client that
+// stalls for UploadIdle is cut off (408).
 func (h *Handler) putBlob(w http.ResponseWriter, r *http.Request) {
 	sha := r.PathValue("sha256")
 	if !store.ValidDigest(sha) {
@@ -20,24 +24,37 @@ func (h *Handler) putBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.ContentLength > wire.MaxModuleSize {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("blob of %d bytes exceeds %d", r.ContentLength, wire.MaxModuleSize))
+		writeError(w, http.StatusRequestEntityTooLarge, &wire.SizeError{What: "module", Size: r.ContentLength, Limit: wire.MaxModuleSize})
 		return
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxModuleSize))
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("blob exceeds %d bytes", wire.MaxModuleSize))
+	select {
+	case h.uploads <- struct{}{}:
+		defer func() { <-h.uploads }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%d uploads already in progress; try again shortly", cap(h.uploads)))
 		return
 	}
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("read blob: %w", err))
-		return
-	}
-	ref, created, err := h.store.PutBlob(r.Context(), sha, data, h.now())
+	body := newDeadlineReader(w, r, wire.MaxModuleSize, h.opts.UploadIdle, h.opts.UploadTimeout)
+	ref, created, err := h.store.PutBlobFrom(r.Context(), sha, body, h.now())
 	switch {
-	case errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrTooLarge):
+	case err == nil:
+	case errors.Is(err, errReadTimeout):
+		writeReadError(w, err)
+		return
+	case errors.Is(err, wire.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	case errors.Is(err, store.ErrQuota):
+		writeError(w, http.StatusInsufficientStorage, err)
+		return
+	case errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrEmpty):
 		writeError(w, http.StatusBadRequest, err)
 		return
-	case err != nil:
+	case isBodyError(err):
+		writeReadError(w, err)
+		return
+	default:
 		h.serverError(w, r, err)
 		return
 	}
@@ -51,11 +68,13 @@ func (h *Handler) putBlob(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeployRequest
-	if !decodeJSON(w, r, &req) {
+	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
 		return
 	}
 	d, err := h.fleet.Deploy(r.Context(), req.Envelope)
 	switch {
+	case errors.Is(err, wire.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, fleet.ErrUntrusted):
 		writeError(w, http.StatusForbidden, err)
 	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob),
@@ -114,7 +133,7 @@ func (h *Handler) getDevice(w http.ResponseWriter, r *http.Request) {
 // is in this answer only; the controller keeps its hash.
 func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeviceCredentialsRequest
-	if !decodeJSON(w, r, &req) {
+	if !h.decodeJSON(w, r, wire.MaxRequestSize, &req) {
 		return
 	}
 	if err := wire.ValidateDeviceID(req.ID); err != nil {

@@ -7,12 +7,15 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 // DefaultMaxPacketSize bounds every MQTT packet the embedded broker
-// accepts: four times a chunk frame, far below what would let a client make
-// the broker allocate much.
-const DefaultMaxPacketSize = 256 << 10
+// accepts: wire.MaxPacketSize, the one packet limit of the whole path (four
+// times a chunk frame, far below what would let a client make the broker
+// allocate much).
+const DefaultMaxPacketSize = wire.MaxPacketSize
 
 // Config configures the embedded broker.
 type Config struct {

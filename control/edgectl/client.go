@@ -22,7 +22,6 @@ import (
 const (
 	apiTimeout    = 30 * time.Second
 	uploadTimeout = 5 * time.Minute
-	maxBody       = 16 << 20
 )
 
 // client talks to the controller's HTTP API (wire/api.go).
@@ -69,7 +68,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 		return c.transportError(method, u, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxAnswerSize+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
 	}
@@ -79,7 +78,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := wire.Decode(data, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
 	}
 	return nil
@@ -87,7 +86,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 
 func errorMessage(body []byte) string {
 	var ae wire.APIError
-	if json.Unmarshal(body, &ae) == nil && ae.Error != "" {
+	if wire.Decode(body, &ae) == nil && ae.Error != "" {
 		return ae.Error
 	}
 	s := strings.TrimSpace(string(body))

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -62,6 +63,14 @@ func keygen(dir string, force bool) (*keygenResult, error) {
 	}
 	keyPath := filepath.Join(dir, PrivateKeyFile)
 	pubPath := filepath.Join(dir, PublicKeyFile)
+	// A keygen killed mid-write leaves a temp file (mode 0600) beside the
+	// key; remove such leftovers of these two files only (the folder may
+	// hold the operator's other files).
+	for _, p := range []string{keyPath, pubPath} {
+		if _, err := atomicfile.CleanFor(p); err != nil {
+			return nil, fmt.Errorf("keygen: %w", err)
+		}
+	}
 	if !force {
 		for _, p := range []string{keyPath, pubPath} {
 			if _, err := os.Lstat(p); err == nil {
@@ -83,10 +92,10 @@ func keygen(dir string, force bool) (*keygenResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keygen: %w", err)
 	}
-	if err := writeFileAtomic(keyPath, privPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, privPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("keygen: %w", err)
 	}
-	if err := writeFileAtomic(pubPath, pubPEM, 0o644); err != nil {
+	if err := atomicfile.Write(pubPath, pubPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("keygen: %w", err)
 	}
 	return &keygenResult{KeyID: wire.KeyID(pub), PrivateKey: keyPath, PublicKey: pubPath}, nil

@@ -83,3 +83,28 @@ func TestKeygenRefusesLonePublicKey(t *testing.T) {
 		t.Error("refused keygen wrote edge.key")
 	}
 }
+
+// TestKeygenCleansCrashLeftovers: a keygen killed mid-write leaves temp
+// files of edge.key/edge.pub (a half-written private key); the next keygen
+// removes them and nothing else in the operator's folder.
+func TestKeygenCleansCrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	leftovers := []string{"." + PrivateKeyFile + ".tmp-123", "." + PublicKeyFile + ".tmp-456"}
+	others := []string{".notes.tmp-1", "notes.txt"}
+	for _, n := range append(leftovers, others...) {
+		os.WriteFile(filepath.Join(dir, n), []byte("half"), 0o600)
+	}
+	if code, _, stderr := run(t, "keygen", "--out", dir); code != ExitOK {
+		t.Fatalf("keygen: exit %d: %s", code, stderr)
+	}
+	for _, n := range leftovers {
+		if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {
+			t.Errorf("crash leftover %s still there (%v)", n, err)
+		}
+	}
+	for _, n := range others {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("keygen removed the operator's %s: %v", n, err)
+		}
+	}
+}

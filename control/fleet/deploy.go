@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -61,7 +60,7 @@ func (f *Fleet) manifest(env *wire.Envelope) (*wire.Manifest, error) {
 		return nil, fmt.Errorf("%w: payload type %q, want %q", ErrBadRequest, env.PayloadType, wire.PayloadType)
 	}
 	if len(env.Payload) > wire.MaxManifestSize {
-		return nil, fmt.Errorf("%w: manifest of %d bytes exceeds %d", ErrBadRequest, len(env.Payload), wire.MaxManifestSize)
+		return nil, &wire.SizeError{What: "manifest", Size: int64(len(env.Payload)), Limit: wire.MaxManifestSize}
 	}
 	if len(env.Signatures) == 0 {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, wire.ErrUnsigned)
@@ -76,19 +75,15 @@ func (f *Fleet) manifest(env *wire.Envelope) (*wire.Manifest, error) {
 		}
 		return m, nil
 	}
-	var m wire.Manifest
-	dec := json.NewDecoder(bytes.NewReader(env.Payload))
-	dec.DisallowUnknownFields() // as agents decode it: refuse early what they would refuse
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: decode manifest: %v", ErrBadRequest, err)
-	}
-	if err := m.Validate(); err != nil {
+	// The agents' own parser: what they would refuse is refused here.
+	m, err := wire.ParseManifest(env.Payload)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	if f.now().After(m.Expires) {
 		return nil, fmt.Errorf("%w: %w: %s %s expired at %s", ErrBadRequest, wire.ErrExpired, m.Name, m.Version, m.Expires)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // resolve lists the devices t selects: known devices (registered or seen)
@@ -136,6 +131,13 @@ func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
 		return
 	}
 	if err := f.publish(ctx, wire.DeviceTopic(ds.Device, wire.KindDesired), 1, true, b); err != nil {
+		if errors.Is(err, wire.ErrTooLarge) {
+			// Deploy refuses what would grow a desired state this far; a
+			// state stored by an older controller stays unpublished, and
+			// the session and the other devices are unaffected.
+			f.log.Error("desired state too large to publish; deploy a smaller set of modules to this device", "device", ds.Device, "generation", ds.Generation, "err", err)
+			return
+		}
 		f.log.Warn("publish desired state (will retry on reconnect)", "device", ds.Device, "generation", ds.Generation, "err", err)
 		return
 	}

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"slices"
 
@@ -26,8 +25,8 @@ type fetchReq struct {
 
 func (f *Fleet) queueFetch(log logger, id string, payload []byte) {
 	var r wire.FetchChunks
-	if err := json.Unmarshal(payload, &r); err != nil {
-		log.Warn("fetch dropped: bad JSON", "err", err)
+	if err := wire.Decode(payload, &r); err != nil {
+		log.Warn("fetch dropped", "err", err)
 		return
 	}
 	if !store.ValidDigest(r.SHA256) {

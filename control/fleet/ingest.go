@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -12,8 +11,8 @@ import (
 
 // Bounds on what an agent may send.
 const (
-	maxReportSize = 64 << 10 // status, event, metrics or fetch payload
-	maxReason     = 1024     // bytes of an event's reason kept
+	maxReportSize = wire.MaxReportSize // status, event, metrics or fetch payload
+	maxReason     = wire.MaxReasonSize // bytes of an event's reason kept
 	ingestTimeout = 10 * time.Second
 )
 
@@ -58,8 +57,8 @@ func (f *Fleet) HandleMessage(topic string, payload []byte) {
 // decode parses a report and checks that the device it names is the one
 // of its topic (which the broker bound to the authenticated user).
 func decode(log interface{ Warn(string, ...any) }, id string, payload []byte, v any, device *string) bool {
-	if err := json.Unmarshal(payload, v); err != nil {
-		log.Warn("mqtt message dropped: bad JSON", "err", err)
+	if err := wire.Decode(payload, v); err != nil {
+		log.Warn("mqtt message dropped", "err", err)
 		return false
 	}
 	if *device == "" {

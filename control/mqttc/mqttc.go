@@ -2,6 +2,13 @@
 // the same way against the embedded broker and an external one (Mosquitto,
 // EMQX): one code path.
 //
+// Connect tries the broker for up to Config.Wait, logging each failed attempt
+// with its reason (internal/mqttdial.Explain) at warn level, and gives up at
+// once when the broker refuses the credentials: a controller that cannot
+// reach its broker at start says why and exits rather than waiting in
+// silence. Once connected, paho reconnects by itself with back-off, and
+// each failed attempt is logged the same way.
+//
 // On every (re)connection it subscribes to the configured filters and then
 // calls OnConnect, which the controller uses to re-publish every desired
 // state: a broker that restarted without persistence converges again.
@@ -14,9 +21,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgeplane/edge/internal/mqttdial"
+	"github.com/edgeplane/edge/wire"
 )
 
 // ErrTimeout is returned when the broker does not answer in time.
@@ -33,22 +44,31 @@ type Config struct {
 	Handler      func(topic string, payload []byte)
 	OnConnect    func() // after the subscriptions, in its own goroutine
 	Timeout      time.Duration
-	Logger       *slog.Logger
+	// Wait bounds how long Connect retries a broker it cannot reach
+	// (default 10s).
+	Wait   time.Duration
+	Logger *slog.Logger
 }
 
-// Client is a connected MQTT client that reconnects by itself.
+// Client is an MQTT client that reconnects by itself once connected.
 type Client struct {
 	c       paho.Client
+	cfg     Config
 	timeout time.Duration
 	log     *slog.Logger
 }
 
-// Connect connects to the broker, retrying until ctx is done.
-func Connect(ctx context.Context, cfg Config) (*Client, error) {
+// New returns a client that is not connected yet: it can be handed to
+// whatever publishes (OnConnect may publish through it) before Connect.
+func New(cfg Config) *Client {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	cl := &Client{timeout: cfg.Timeout, log: cfg.Logger}
+	if cfg.Wait == 0 {
+		cfg.Wait = 10 * time.Second
+	}
+	cl := &Client{cfg: cfg, timeout: cfg.Timeout, log: cfg.Logger}
+	var connectedOnce atomic.Bool
 	opts := paho.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(cfg.ClientID).
@@ -57,16 +77,23 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		SetCleanSession(cfg.CleanSession).
 		SetProtocolVersion(4).
 		SetOrderMatters(true).
+		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
+			cfg.Logger.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
+		})).
 		SetKeepAlive(30 * time.Second).
 		SetConnectTimeout(cfg.Timeout).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(30 * time.Second).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			cfg.Logger.Warn("mqtt connection lost", "broker", cfg.Broker, "err", err)
+			cfg.Logger.Warn("mqtt connection lost", "broker", cfg.Broker, "reason", mqttdial.Explain(err).Kind, "err", err)
+		}).
+		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+			if f, ok := n.(paho.ConnectionNotificationFailed); ok && connectedOnce.Load() {
+				cfg.Logger.Warn("mqtt reconnect failed; retrying with back-off", "broker", cfg.Broker, "reason", mqttdial.Explain(f.Reason).Kind, "err", f.Reason)
+			}
 		}).
 		SetOnConnectHandler(func(c paho.Client) {
+			connectedOnce.Store(true)
 			cfg.Logger.Info("mqtt connected", "broker", cfg.Broker, "client", cfg.ClientID)
 			go func() {
 				if err := cl.subscribe(cfg); err != nil {
@@ -79,18 +106,51 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 			}()
 		})
 	cl.c = paho.NewClient(opts)
-	tok := cl.c.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, err)
-		}
-	case <-ctx.Done():
-		cl.c.Disconnect(0)
-		return nil, fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
-	}
-	return cl, nil
+	return cl
 }
+
+// Connect connects, retrying for up to Config.Wait (or until ctx is done)
+// unless the broker refuses the credentials.
+func (cl *Client) Connect(ctx context.Context) error {
+	return cl.firstConnect(ctx, cl.cfg)
+}
+
+// firstConnect makes connection attempts with back-off until one succeeds,
+// the broker refuses the credentials, or cfg.Wait has passed.
+func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
+	deadline := time.Now().Add(cfg.Wait)
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		tok := cl.c.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			cl.c.Disconnect(0)
+			return fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+		}
+		err := tok.Error()
+		if err == nil {
+			return nil
+		}
+		f := mqttdial.Explain(err)
+		if f.Permanent() {
+			return fmt.Errorf("mqtt connect %s as %q: %w", cfg.Broker, cfg.Username, f)
+		}
+		if time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("mqtt connect %s: %w (gave up after %d attempts in %s)", cfg.Broker, f, attempt, cfg.Wait)
+		}
+		cfg.Logger.Warn("mqtt connect failed; retrying", "broker", cfg.Broker, "attempt", attempt, "reason", f.Kind, "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("mqtt connect %s: %w", cfg.Broker, ctx.Err())
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Connected reports whether the client is connected to the broker.
+func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }
 
 func (cl *Client) subscribe(cfg Config) error {
 	if len(cfg.Filters) == 0 {
@@ -120,7 +180,13 @@ func (cl *Client) subscribe(cfg Config) error {
 // Publish publishes payload and waits until the broker acknowledged it
 // (QoS 1) or it was written (QoS 0). An acknowledgement means only that
 // the broker has the message.
+//
+// A packet over wire.MaxPacketSize is refused before it is sent: the broker
+// would drop the connection, which every device shares.
 func (cl *Client) Publish(ctx context.Context, topic string, qos byte, retained bool, payload []byte) error {
+	if err := wire.CheckPublish(topic, qos, len(payload)); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
 	tok := cl.c.Publish(topic, qos, retained, payload)
 	select {
 	case <-tok.Done():

@@ -7,7 +7,11 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/control/api"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
@@ -21,11 +25,22 @@ type Config struct {
 	BrokerUser     string
 	BrokerPassword string
 	ClientID       string // controller's client id on an external broker
+	// BrokerWait bounds how long start-up retries an external broker it
+	// cannot reach before giving up with the reason.
+	BrokerWait time.Duration
 
 	// CleanSession makes the controller's session on an external broker
 	// non-persistent (tests). By default the broker keeps the controller's
 	// subscriptions and queues device events while it is away.
 	CleanSession bool
+
+	// Uploads: at most MaxUploads at once, each cut off after UploadIdle
+	// without a byte; blobs on disk within BlobQuota bytes (0: none);
+	// blobs no deployment references removed BlobGrace after their upload.
+	MaxUploads int
+	UploadIdle time.Duration
+	BlobQuota  int64
+	BlobGrace  time.Duration
 
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
@@ -37,10 +52,15 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:  "/var/lib/edge-control",
-		HTTPAddr: "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
-		MQTTAddr: "127.0.0.1:1884",
-		ClientID: "edge-control",
+		DataDir:    "/var/lib/edge-control",
+		HTTPAddr:   "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
+		MQTTAddr:   "127.0.0.1:1884",
+		ClientID:   "edge-control",
+		BrokerWait: 10 * time.Second,
+		MaxUploads: api.DefaultMaxUploads,
+		UploadIdle: api.DefaultUploadIdle,
+		BlobQuota:  4 << 30,
+		BlobGrace:  time.Hour,
 	}
 }
 
@@ -57,6 +77,35 @@ func (l listFlag) String() string {
 }
 func (l listFlag) Set(s string) error { *l.list = append(*l.list, s); return nil }
 
+// byteSize is a flag of bytes with an optional KiB, MiB or GiB suffix.
+type byteSize struct{ n *int64 }
+
+func (b byteSize) String() string {
+	if b.n == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*b.n, 10)
+}
+
+func (b byteSize) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = n, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q: want bytes, e.g. 4GiB", s)
+	}
+	*b.n = n * mult
+	return nil
+}
+
 // ParseFlags overrides cfg with command-line flags.
 func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge-control", flag.ContinueOnError)
@@ -68,10 +117,15 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.BrokerUser, "broker-user", cfg.BrokerUser, "username on the external broker")
 	fs.StringVar(&cfg.BrokerPassword, "broker-password", cfg.BrokerPassword, "password on the external broker (or env EDGE_BROKER_PASSWORD)")
 	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "client id on the external broker (unique per controller)")
+	fs.DurationVar(&cfg.BrokerWait, "broker-wait", cfg.BrokerWait, "at start, how long to retry an external broker that cannot be reached (each attempt is logged)")
 	fs.BoolVar(&cfg.AllowAnonymous, "allow-anonymous", cfg.AllowAnonymous,
 		"embedded broker: accept clients without a password, with FULL access to every topic\n"+
 			"(any local process can then read every desired state and forge any device's reports;\n"+
 			"signatures still keep unsigned code off the boards). For quick local trials only.")
+	fs.IntVar(&cfg.MaxUploads, "max-uploads", cfg.MaxUploads, "module uploads at once (429 beyond)")
+	fs.DurationVar(&cfg.UploadIdle, "upload-idle", cfg.UploadIdle, "an upload that sends nothing for this long is cut off (408)")
+	fs.Var(byteSize{&cfg.BlobQuota}, "blob-quota", "bytes of module blobs kept on disk, raw and gzip forms, uploads in progress included (suffix KiB, MiB, GiB; 0: no limit; 507 beyond)")
+	fs.DurationVar(&cfg.BlobGrace, "blob-grace", cfg.BlobGrace, "uploaded blobs no deployment references are removed this long after their upload")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit")
@@ -105,9 +159,15 @@ func (c *Config) Validate() error {
 		if c.AllowAnonymous {
 			errs = append(errs, errors.New("--allow-anonymous applies to the embedded broker only; configure the external broker's own"))
 		}
+		if c.BrokerWait <= 0 {
+			errs = append(errs, errors.New("--broker-wait must be positive"))
+		}
 		if c.ClientID == "" {
 			errs = append(errs, errors.New("--client-id must not be empty with --broker"))
 		}
+	}
+	if c.MaxUploads < 1 || c.UploadIdle <= 0 || c.BlobQuota < 0 || c.BlobGrace <= 0 {
+		errs = append(errs, errors.New("--max-uploads, --upload-idle and --blob-grace must be positive, --blob-quota not negative"))
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))

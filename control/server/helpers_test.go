@@ -66,6 +66,37 @@ func startServer(t *testing.T, mod func(*Config)) *Server {
 // call makes an API request and decodes a JSON answer into out (if not nil).
 func call(t *testing.T, s *Server, method, path string, body any, out any) int {
 	t.Helper()
+	code, data := request(t, s, method, path, body)
+	if code >= 400 {
+		var e wire.APIError
+		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
+			t.Errorf("%s %s: %d answer is not an APIError: %q", method, path, code, data)
+		}
+	} else if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+	return code
+}
+
+// callErr makes an API request and returns the status and, for an error
+// answer, its message.
+func callErr(t *testing.T, s *Server, method, path string, body any) (int, string) {
+	t.Helper()
+	code, data := request(t, s, method, path, body)
+	var e wire.APIError
+	if code >= 400 {
+		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
+			t.Errorf("%s %s: %d answer is not an APIError: %q", method, path, code, data)
+		}
+	}
+	return code, e.Error
+}
+
+// request makes an API request and returns the status and the body.
+func request(t *testing.T, s *Server, method, path string, body any) (int, []byte) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -93,17 +124,7 @@ func call(t *testing.T, s *Server, method, path string, body any, out any) int {
 	if err != nil {
 		t.Fatalf("%s %s: read: %v", method, path, err)
 	}
-	if resp.StatusCode >= 400 {
-		var e wire.APIError
-		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
-			t.Errorf("%s %s: %d answer is not an APIError: %q", method, path, resp.StatusCode, data)
-		}
-	} else if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, data
 }
 
 func wantCode(t *testing.T, what string, got, want int) {
@@ -239,17 +260,30 @@ func newSigner(t *testing.T) *signer {
 
 func (s *signer) sign(t *testing.T, name, version string, blob []byte, targets wire.Targets) wire.Envelope {
 	t.Helper()
-	sum := sha256.Sum256(blob)
-	now := time.Now().UTC().Truncate(time.Second)
-	env, err := wire.Sign(&wire.Manifest{
-		Schema: wire.ManifestSchema, Name: name, Version: version,
-		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(blob)),
-		Created: now, Expires: now.Add(24 * time.Hour), Targets: targets, Port: 8081,
-	}, s.key)
+	env, err := wire.Sign(s.manifest(name, version, blob, targets), s.key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return *env
+}
+
+// manifest returns a valid manifest of blob, with this signer's key id.
+func (s *signer) manifest(name, version string, blob []byte, targets wire.Targets) *wire.Manifest {
+	sum := sha256.Sum256(blob)
+	now := time.Now().UTC().Truncate(time.Second)
+	return &wire.Manifest{
+		Schema: wire.ManifestSchema, Name: name, Version: version,
+		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(blob)),
+		Created: now, Expires: now.Add(24 * time.Hour), Targets: targets, Port: 8081,
+		KeyID: wire.KeyID(s.pub),
+	}
+}
+
+// signRaw signs payload bytes as they are (no validation), so tests can
+// send well-signed manifests that are malformed.
+func (s *signer) signRaw(payload []byte) wire.Envelope {
+	return wire.Envelope{PayloadType: wire.PayloadType, Payload: payload, Signatures: []wire.Signature{
+		{KeyID: wire.KeyID(s.pub), Sig: ed25519.Sign(s.key, wire.PAE(wire.PayloadType, payload))}}}
 }
 
 // moduleBytes returns n bytes, half random (so the gzip form spans several
@@ -279,3 +313,5 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func randRead(b []byte) { rand.Read(b) }

@@ -45,7 +45,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	s, err := Start(ctx, cfg, log)
 	if err != nil {
-		log.Error("start failed", "err", err)
+		// One clear line, the last one, whatever the logs said before.
+		fmt.Fprintln(stderr, "edge-control:", err)
+		if errors.Is(err, ErrConfig) {
+			return 2
+		}
 		return 1
 	}
 	mqtt := "tcp://" + s.MQTTAddr()

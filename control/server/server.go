@@ -47,7 +47,8 @@ type Server struct {
 }
 
 // Start starts a controller. ctx bounds the start only; call Close to stop.
-func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
+// On error everything started so far is stopped again.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -55,14 +56,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{cfg: cfg, log: log}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	if s.store, err = store.Open(ctx, cfg.DataDir); err != nil {
+	s := &Server{cfg: cfg, log: log}
+	if err := s.start(ctx, trust); err != nil {
+		s.Close()
 		return nil, err
+	}
+	return s, nil
+}
+
+// start starts the parts in order; Close stops whichever were started.
+func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
+	cfg, log := s.cfg, s.log
+	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
+		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -77,6 +83,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
 		},
 		Handler: s.fleet.HandleMessage,
+		Wait:    cfg.BrokerWait,
 		OnConnect: func() {
 			if err := s.fleet.Republish(runCtx); err != nil {
 				log.Error("republish desired states", "err", err)
@@ -91,7 +98,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 			AllowAnonymous: cfg.AllowAnonymous, Logger: log,
 		})
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("embedded mqtt broker: %w", err)
 		}
 		if cfg.AllowAnonymous {
 			log.Warn("embedded broker accepts anonymous clients with full access (--allow-anonymous)")
@@ -99,26 +106,59 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 		mc.Broker = "tcp://" + s.broker.DialAddr()
 		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
 	}
-	if s.client, err = mqttc.Connect(ctx, mc); err != nil {
-		return nil, err
-	}
+	// The publisher is set before connecting: the first connection
+	// republishes every desired state through it.
+	s.client = mqttc.New(mc)
 	s.fleet.SetPublisher(s.client)
+	if err := s.client.Connect(ctx); err != nil {
+		return err
+	}
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
+	// Headers are bounded here, bodies by the handlers (a deadline that
+	// moves while an upload makes progress; see api.Options): a plain
+	// ReadTimeout would cut a slow but healthy 64 MiB upload.
 	s.http = &http.Server{
-		Handler:           api.New(s.store, s.fleet, log.With("component", "api")),
+		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
+			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	s.wg.Go(func() { s.collectBlobs(runCtx) })
 	s.wg.Go(func() {
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
-	return s, nil
+	return nil
+}
+
+// collectBlobs removes unreferenced blobs BlobGrace after their upload,
+// checking every tenth of the grace period (at most every 10 minutes).
+func (s *Server) collectBlobs(ctx context.Context) {
+	every := min(s.cfg.BlobGrace/10, 10*time.Minute)
+	t := time.NewTicker(max(every, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		removed, freed, err := s.store.CollectBlobs(ctx, time.Now().Add(-s.cfg.BlobGrace))
+		if err != nil {
+			s.log.Error("blob garbage collection", "err", err)
+			continue
+		}
+		if len(removed) > 0 {
+			s.log.Info("unreferenced blobs removed", "count", len(removed), "bytes", freed, "grace", s.cfg.BlobGrace)
+		}
+	}
 }
 
 // HTTPAddr is the bound HTTP address.

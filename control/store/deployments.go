@@ -53,6 +53,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
 		}
 		mod := wire.DesiredModule{Deployment: d.ID, Envelope: d.Envelope, Blob: d.Blob}
+		// Entries no agent could parse (stored by an older controller that
+		// read manifests leniently) are dropped: they would never be
+		// replaced otherwise.
+		ds.Modules = slices.DeleteFunc(ds.Modules, func(dm wire.DesiredModule) bool { return moduleName(dm) == "" })
 		replaced := false
 		for i := range ds.Modules {
 			if moduleName(ds.Modules[i]) == m.Name {
@@ -66,6 +70,12 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 		state, err := json.Marshal(ds)
 		if err != nil {
 			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+		}
+		if len(state) > wire.MaxDesiredSize {
+			// It could never be published: refuse the deployment, for
+			// every device, before anything is stored.
+			return nil, fmt.Errorf("create deployment %s: %w", d.ID, &wire.SizeError{
+				What: "desired state of device " + dev + " with " + m.Name + " " + m.Version, Size: int64(len(state)), Limit: wire.MaxDesiredSize})
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO desired(device, generation, state) VALUES(?,?,?)
 			ON CONFLICT(device) DO UPDATE SET generation = excluded.generation, state = excluded.state`,
@@ -84,13 +94,13 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 	return out, nil
 }
 
-// moduleName reads the module name from a stored envelope's payload.
-// Envelopes were parsed when deployed, so failure means "no name".
+// moduleName reads the module name from a stored envelope's payload with
+// the agents' own parser. Envelopes were parsed the same way when
+// deployed, so failure means an entry stored by an older controller that
+// no agent would ever accept: "" (CreateDeployment drops such entries).
 func moduleName(m wire.DesiredModule) string {
-	var man struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(m.Envelope.Payload, &man) != nil {
+	man, err := wire.ParseManifest(m.Envelope.Payload)
+	if err != nil {
 		return ""
 	}
 	return man.Name

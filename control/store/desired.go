@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,7 +25,7 @@ func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState
 	if err != nil {
 		return ds, fmt.Errorf("desired state of %s: %w", device, err)
 	}
-	if err := json.Unmarshal([]byte(state), &ds); err != nil {
+	if err := wire.Decode([]byte(state), &ds); err != nil {
 		return ds, fmt.Errorf("desired state of %s: %w", device, err)
 	}
 	return ds, nil
@@ -55,7 +54,7 @@ func (s *Store) AllDesired(ctx context.Context) ([]wire.DesiredState, error) {
 			return nil, fmt.Errorf("all desired states: %w", err)
 		}
 		var ds wire.DesiredState
-		if err := json.Unmarshal([]byte(state), &ds); err != nil {
+		if err := wire.Decode([]byte(state), &ds); err != nil {
 			return nil, fmt.Errorf("all desired states: %w", err)
 		}
 		out = append(out, ds)

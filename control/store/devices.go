@@ -86,13 +86,13 @@ func scanDevice(r interface{ Scan(...any) error }) (wire.Device, error) {
 	d.LastSeen = fromNanos(lastSeen)
 	if status.Valid {
 		d.Status = new(wire.Status)
-		if err := json.Unmarshal([]byte(status.String), d.Status); err != nil {
+		if err := wire.Decode([]byte(status.String), d.Status); err != nil {
 			return d, fmt.Errorf("status of %s: %w", d.ID, err)
 		}
 	}
 	if metrics.Valid {
 		d.Metrics = new(wire.Metrics)
-		if err := json.Unmarshal([]byte(metrics.String), d.Metrics); err != nil {
+		if err := wire.Decode([]byte(metrics.String), d.Metrics); err != nil {
 			return d, fmt.Errorf("metrics of %s: %w", d.ID, err)
 		}
 	}

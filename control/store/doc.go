@@ -6,10 +6,17 @@
 //	DIR/blobs/{sha256}    raw module bytes, as uploaded
 //	DIR/blobs/{sha256}.gz the gzip form that travels in chunks
 //
-// Blob files are written crash-safely (temp file, fsync, rename, fsync the
-// folder) before their row is inserted, so a row always names complete
-// files; a crash can at worst leave an orphan file, which the next upload of
-// the same blob overwrites.
+// Uploads are streamed: the raw bytes go to a temp file and the SHA-256
+// while their gzip form goes to a second temp file and the chunk hashes,
+// so an upload of any size costs a few buffers. Both files are put in place
+// crash-safely (internal/atomicfile) before their row is inserted, and
+// only when the digest matches; a crash leaves temp files, removed at Open,
+// or files without a row, removed by CollectBlobs. Every byte written counts
+// against Options.BlobQuota as it is written, uploads in progress included.
+//
+// CollectBlobs removes blobs that no deployment references once they are
+// older than a grace period (uploads that were never deployed); an upload
+// of a blob already stored refreshes its time.
 //
 // Desired state is stored per device as the complete wire.DesiredState the
 // controller last published, with its generation. A deployment replaces one

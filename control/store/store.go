@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
+
+	"github.com/edgeplane/edge/internal/atomicfile"
 )
 
 // Errors callers test with errors.Is.
@@ -24,12 +26,25 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	db      *sql.DB
 	blobDir string
+	quota   quota
+}
+
+// Options tune a Store; the zero value has no quota.
+type Options struct {
+	// BlobQuota bounds the bytes of blobs on disk (raw and gzip forms),
+	// uploads in progress included; 0: no limit.
+	BlobQuota int64
 }
 
 // Open opens (creating if needed) the state in dir.
-func Open(ctx context.Context, dir string) (*Store, error) {
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	blobDir := filepath.Join(dir, "blobs")
 	if err := os.MkdirAll(blobDir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Blob files are written crash-safely; a crash mid-write leaves a temp
+	// file, removed here.
+	if _, err := atomicfile.Clean(blobDir); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	q := url.Values{}
@@ -43,8 +58,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{db: db, blobDir: blobDir}
+	s := &Store{db: db, blobDir: blobDir, quota: quota{limit: opts.BlobQuota}}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if err := s.quota.load(ctx, s); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}

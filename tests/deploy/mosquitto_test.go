@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 // startMosquitto runs a real mosquitto with deploy/mosquitto's ACL and
@@ -179,4 +181,27 @@ func TestMosquittoACL(t *testing.T) {
 	// Clean retained messages (the broker keeps nothing on disk anyway).
 	must(t, ctl.Publish("edge/v1/dev/dev-a/desired", 1, true, ""))
 	must(t, ctl.Publish("edge/v1/dev/dev-b/desired", 1, true, ""))
+}
+
+// TestMosquittoPacketLimit: the Mosquitto configuration carries the one
+// packet limit of the path (wire.MaxPacketSize), the same the embedded
+// broker and both clients use.
+func TestMosquittoPacketLimit(t *testing.T) {
+	conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", "edge.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("max_packet_size %d", wire.MaxPacketSize)
+	found := false
+	for _, line := range strings.Split(string(conf), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "max_packet_size") {
+			found = true
+			if strings.TrimSpace(line) != want {
+				t.Errorf("deploy/mosquitto/edge.conf has %q, want %q (wire.MaxPacketSize)", strings.TrimSpace(line), want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("deploy/mosquitto/edge.conf sets no max_packet_size, want %q", want)
+	}
 }

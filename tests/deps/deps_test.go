@@ -1,7 +1,9 @@
 // Package deps checks what each program links, the way tailscale's
 // cmd/tailscaled/deps_test.go does: the agent never links controller or
 // broker code, edgectl never links wazero or an MQTT client, and the wire
-// contract stays standard-library only.
+// contract stays standard-library only. Packages under internal/ are shared
+// by several programs, so each stays standard-library only unless
+// internalAllowed says what else it may import.
 package deps
 
 import (
@@ -56,6 +58,45 @@ func TestImportRules(t *testing.T) {
 				if !ok {
 					t.Errorf("%s links %s (forbidden: %s)", tt.pkg, d, f)
 				}
+			}
+		}
+	}
+}
+
+// internalAllowed lists, per package under internal/, the non-standard
+// imports it may have (prefixes). A package missing here may import the
+// standard library and other internal/ packages only.
+var internalAllowed = map[string][]string{
+	// paho for its websocket dialer, and what paho itself links.
+	"internal/mqttdial": {"github.com/eclipse/paho.mqtt.golang", "github.com/gorilla/websocket", "golang.org/x/net/", "golang.org/x/sync/"},
+}
+
+func TestInternalPackages(t *testing.T) {
+	cmd := exec.Command("go", "list", "./internal/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list ./internal/...: %v", err)
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) == 0 {
+		t.Fatal("go list ./internal/... found no package")
+	}
+	for _, pkg := range pkgs {
+		rel := strings.TrimPrefix(pkg, mod)
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg)
+		cmd.Dir = "../.."
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			ok := strings.HasPrefix(d, mod+"internal/")
+			for _, a := range internalAllowed[rel] {
+				ok = ok || strings.HasPrefix(d, a)
+			}
+			if !ok {
+				t.Errorf("%s imports %s: internal packages are standard-library only unless internalAllowed lists it", rel, d)
 			}
 		}
 	}

@@ -1,0 +1,84 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/internal/mqttdial"
+)
+
+// logBuffer collects log output safely.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestReconnectFailuresLogged: after a lost connection paho reconnects by
+// itself; each of its failed attempts is logged at warn with its reason and
+// shows in State, and a reconnect clears the count.
+func TestReconnectFailuresLogged(t *testing.T) {
+	px := newProxy(t, startMochi(t))
+	st, err := store.Open(t.TempDir(), nil, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := New(Config{Broker: px.URL(), Device: uniqueID("dev"), MaxReconnect: time.Second}, st.Outbox(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Start(ctx)
+	defer s.Close()
+	waitFor(t, "connected", func() bool { return s.State().Connected })
+
+	px.setDown(true) // new connections are closed at once
+	px.cut()
+	waitFor(t, "failed reconnects", func() bool { return s.State().Failed >= 3 })
+	cs := s.State()
+	if cs.Connected || cs.LastReason != mqttdial.KindClosed {
+		t.Errorf("state while the broker refuses = %+v, want not connected, last reason %q", cs, mqttdial.KindClosed)
+	}
+	out := logs.String()
+	for _, want := range []string{`level=WARN msg="mqtt connection lost; reconnecting with back-off"`, `level=WARN msg="mqtt reconnect failed; retrying with back-off"`, `reason="connection closed by the broker"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+
+	px.setDown(false)
+	waitFor(t, "reconnected", func() bool { return s.State().Connected })
+	if cs := s.State(); cs.Failed != 0 || cs.LastReason == "" {
+		t.Errorf("state after reconnecting = %+v, want 0 failed attempts and the last error kept", cs)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// TestAnswerToAStalledReader: a client that asks for a large answer and
+// stops reading holds its connection only until the answer deadline.
+func TestAnswerToAStalledReader(t *testing.T) {
+	old := responseWriteTimeout
+	responseWriteTimeout = 500 * time.Millisecond
+	defer func() { responseWriteTimeout = old }()
+
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.DiscardHandler)
+	// 100 devices with 60 KB of labels each: a 6 MB device list, more than
+	// the socket buffers hold.
+	for i := range 100 {
+		id := fmt.Sprintf("dev-%d", i)
+		s := &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}}
+		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewUnstartedServer(New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{}))
+	closed := make(chan struct{})
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			close(closed)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	fmt.Fprintf(c, "GET /api/v1/devices HTTP/1.1\r\nHost: test\r\n\r\n")
+	// Not reading: the server gives up on the answer at its deadline and
+	// closes the connection.
+	select {
+	case <-closed:
+	case <-time.After(time.Minute): // building the answer may be slow (-race); the deadline starts when writing does
+		t.Fatalf("connection still open a minute after the request; want it closed %s after the answer started", responseWriteTimeout)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Logf("answer cut within its headers: %v", err)
+		return
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil {
+		t.Fatalf("read the whole %d-byte answer after stalling; want it cut at the answer deadline", n)
+	}
+	t.Logf("answer cut after %d bytes: %v", n, err)
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// bigConfigPush signs module name for device with a config value of n
+// characters, as `edgectl push --config v=...` would.
+func bigConfigPush(t *testing.T, sg *signer, name, device string, blob []byte, n int) wire.DeployRequest {
+	t.Helper()
+	m := sg.manifest(name, "1.0.0", blob, wire.Targets{Nodes: []string{device}})
+	m.Config = map[string]string{"v": strings.Repeat("c", n)}
+	env, err := wire.Sign(m, sg.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wire.DeployRequest{Envelope: *env}
+}
+
+// TestOversizeDesiredStateRefused is case 8 of issue 7: four signed pushes
+// to one device, each with a ~60,000-character config value, grew its
+// desired state past the broker's packet limit; the controller's session
+// then looped (packet too large, connection lost, reconnect) and a push to
+// an unrelated device stayed pending. Now the push that would make the
+// desired state too large is refused with 413 naming the device and the
+// limit, and the fleet keeps working.
+func TestOversizeDesiredStateRefused(t *testing.T) {
+	s := startServer(t, nil)
+	register(t, s, "big-1")
+	pw := register(t, s, "small-1")
+	small := connectDevice(t, "tcp://"+s.MQTTAddr(), "small-1", pw)
+	blob := moduleBytes(8 << 10)
+	wantCode(t, "put blob", call(t, s, "PUT", "/api/v1/blobs/"+digest(blob), blob, nil), 201)
+	sg := newSigner(t)
+
+	var refused int
+	for i := 1; i <= 4; i++ {
+		req := bigConfigPush(t, sg, fmt.Sprintf("m%d", i), "big-1", blob, 60000)
+		code, msg := callErr(t, s, "POST", "/api/v1/deployments", req)
+		switch {
+		case code == 201 && refused == 0:
+		case code == 413:
+			refused = i
+			for _, want := range []string{"big-1", fmt.Sprint(wire.MaxDesiredSize)} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("push %d refused with %q, want it to name %q", i, msg, want)
+				}
+			}
+		default:
+			t.Fatalf("push %d: status %d (%s), want 201 until the desired state is full, then 413", i, code, msg)
+		}
+	}
+	if refused != 4 {
+		t.Fatalf("refused push = %d, want the 4th (three ~80 KB entries fit in %d bytes, four do not)", refused, wire.MaxDesiredSize)
+	}
+
+	// An unrelated device still gets its push.
+	env := sg.sign(t, "orders", "1.0.0", blob, wire.Targets{Nodes: []string{"small-1"}})
+	wantCode(t, "push to small-1", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env}, nil), 201)
+	if ds := small.nextDesired(1); len(ds.Modules) != 1 {
+		t.Fatalf("small-1 desired state %+v, want its module", ds)
+	}
+
+	// A too-large publish attempted anyway is refused before it is sent
+	// and does not cost the session: the next push still arrives.
+	err := s.client.Publish(context.Background(), wire.DeviceTopic("big-1", wire.KindDesired), 1, true, make([]byte, wire.MaxPacketSize))
+	if !errors.Is(err, wire.ErrTooLarge) {
+		t.Fatalf("oversize publish = %v, want wire.ErrTooLarge", err)
+	}
+	env = sg.sign(t, "orders", "1.0.1", blob, wire.Targets{Nodes: []string{"small-1"}})
+	wantCode(t, "second push to small-1", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env}, nil), 201)
+	if ds := small.nextDesired(2); ds.Generation != 2 {
+		t.Fatalf("small-1 desired generation %d, want 2", ds.Generation)
+	}
+}
+
+// TestOversizeStoredStateDoesNotLoop: a desired state stored by an older
+// controller that is over the packet limit is skipped (and logged) when
+// desired states are re-published on connect, instead of dropping the
+// session on every reconnect.
+func TestOversizeStoredStateDoesNotLoop(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, func(c *Config) { c.DataDir = dir })
+	pw := register(t, s, "small-2")
+	blob := moduleBytes(8 << 10)
+	wantCode(t, "put blob", call(t, s, "PUT", "/api/v1/blobs/"+digest(blob), blob, nil), 201)
+	sg := newSigner(t)
+	wantCode(t, "push", call(t, s, "POST", "/api/v1/deployments", bigConfigPush(t, sg, "m1", "big-2", blob, 60000), nil), 201)
+	s.Close()
+
+	// What an older controller could store: five such entries.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "control.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	if err := db.QueryRow(`SELECT state FROM desired WHERE device = 'big-2'`).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	var ds wire.DesiredState
+	json.Unmarshal([]byte(state), &ds)
+	for i := 2; i <= 5; i++ {
+		ds.Modules = append(ds.Modules, ds.Modules[0])
+	}
+	big, _ := json.Marshal(ds)
+	if len(big) <= wire.MaxPacketSize {
+		t.Fatalf("injected state of %d bytes is not over the packet limit", len(big))
+	}
+	if _, err := db.Exec(`UPDATE desired SET state = ? WHERE device = 'big-2'`, string(big)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s = startServer(t, func(c *Config) { c.DataDir = dir })
+	small := connectDevice(t, "tcp://"+s.MQTTAddr(), "small-2", pw)
+	for v := 0; v < 3; v++ {
+		env := sg.sign(t, "orders", fmt.Sprintf("1.0.%d", v), blob, wire.Targets{Nodes: []string{"small-2"}})
+		wantCode(t, "push to small-2", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env}, nil), 201)
+		if got := small.nextDesired(int64(v + 1)); got.Generation != int64(v+1) {
+			t.Fatalf("small-2 desired generation %d, want %d", got.Generation, v+1)
+		}
+	}
+}
