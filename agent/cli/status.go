@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/edgeplane/edge/internal/buildinfo"
 	"io"
 	"slices"
 	"strings"
@@ -42,7 +43,7 @@ type moduleStatus struct {
 
 // buildStatus assembles the status from the running parts.
 func buildStatus(device string, started time.Time, sess *session.Session, running map[string]string, generation int64, outbox int) agentStatus {
-	st := agentStatus{Device: device, AgentVersion: Version, Started: started, Connection: sess.State(),
+	st := agentStatus{Device: device, AgentVersion: buildinfo.Version, Started: started, Connection: sess.State(),
 		Generation: generation, Outbox: outbox, Modules: []moduleStatus{}}
 	byName := map[string]*moduleStatus{}
 	for _, m := range sess.LastStatus().Modules {
