@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/edgeplane/edge/internal/buildinfo"
 	"io"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/edgeplane/edge/agent/admin"
 	"github.com/edgeplane/edge/agent/session"
+	"github.com/edgeplane/edge/internal/buildinfo"
 )
 
 // agentStatus is what `edge-agent status` shows: the answer of the admin
