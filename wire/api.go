@@ -15,6 +15,12 @@ import "time"
 //	GET  /api/v1/devices               []Device
 //	GET  /api/v1/devices/{id}          Device
 //	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials
+//	GET  /api/v1/devices/{id}/detail   DeviceDetail: inventory entry, recent events, metrics
+//	GET  /api/v1/devices/{id}/logs     LogBatch (?module=&since=RFC3339&max=N): asked of
+//	                                   the agent over MQTT; 504 if it does not answer in 5 s
+//	GET  /api/v1/modules               []ModuleSummary: versions across the fleet
+//	GET  /api/v1/history               History (?device=&module=&since=RFC3339|duration)
+//	GET  /metrics                      Prometheus exposition: fleet, broker, ingest, process
 //	GET  /healthz                      "ok"
 const APIPrefix = "/api/v1"
 
@@ -70,4 +76,70 @@ type DeviceCredentialsRequest struct {
 type DeviceCredentials struct {
 	ID       string `json:"id"`
 	Password string `json:"password"`
+}
+
+// DeviceDetail is one device with what the controller knows of its recent
+// past: `edgectl device show` and the dashboard's device page.
+type DeviceDetail struct {
+	Device Device `json:"device"`
+	// Labels are the device's effective labels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Events are the most recent deployment events, newest first (at most
+	// 50); Errors the most recent of them that failed, were rejected or
+	// rolled back (at most 10).
+	Events []Event `json:"events"`
+	Errors []Event `json:"errors"`
+}
+
+// ModuleSummary is one module across the fleet: `edgectl modules` and the
+// dashboard's module page.
+type ModuleSummary struct {
+	Name string `json:"name"`
+	// Versions are the serving versions, newest first, with the devices
+	// serving each; Targeted counts the devices whose desired state names
+	// the module, Serving those where some version serves.
+	Versions []VersionCount `json:"versions"`
+	Targeted int            `json:"targeted"`
+	Serving  int            `json:"serving"`
+	// Attempts lists devices whose latest attempt is not serving, with
+	// its state and reason.
+	Attempts []DeviceAttempt `json:"attempts,omitempty"`
+}
+
+// VersionCount is how many devices serve a version.
+type VersionCount struct {
+	Version string   `json:"version"`
+	Devices []string `json:"devices"`
+}
+
+// DeviceAttempt is a device's attempt that is not serving.
+type DeviceAttempt struct {
+	Device  string        `json:"device"`
+	Attempt ModuleAttempt `json:"attempt"`
+}
+
+// History is a downsampled time series of one device (and module, when
+// Module is set), kept by the controller so that a trend can be shown
+// without Prometheus. Points are oldest first, Step seconds apart at most
+// (missing points: no report in that interval).
+type History struct {
+	Device string         `json:"device"`
+	Module string         `json:"module,omitempty"`
+	Step   int64          `json:"step_seconds"`
+	Points []HistoryPoint `json:"points"`
+}
+
+// HistoryPoint aggregates one step. Rates are per second over the step;
+// quantiles come from the merged latency histogram (wire.Histogram).
+// Module fields are zero in a device-only history, and agent fields in a
+// module history.
+type HistoryPoint struct {
+	Time      time.Time `json:"time"` // start of the step
+	Requests  float64   `json:"requests_per_second"`
+	Errors    float64   `json:"errors_per_second"` // 5xx
+	ClientErr float64   `json:"client_errors_per_second,omitempty"`
+	P50       float64   `json:"p50_seconds"`
+	P99       float64   `json:"p99_seconds"`
+	RSSBytes  int64     `json:"rss_bytes"` // worker (module) or agent (device)
+	CPU       float64   `json:"cpu"`       // cores used on average
 }

@@ -50,6 +50,11 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[DeviceCredentials]():        {"device credentials", MaxAnswerSize, true},
 	reflect.TypeFor[BlobRef]():                  {"blob reference", MaxAnswerSize, true},
 	reflect.TypeFor[APIError]():                 {"error answer", MaxAnswerSize, true},
+	reflect.TypeFor[DeviceDetail]():             {"device detail", MaxAnswerSize, true},
+	reflect.TypeFor[[]ModuleSummary]():          {"module list", MaxAnswerSize, true},
+	reflect.TypeFor[History]():                  {"history", MaxAnswerSize, true},
+	reflect.TypeFor[LogRequest]():               {"log request", MaxReportSize, true},
+	reflect.TypeFor[LogBatch]():                 {"log batch", MaxReportSize, true},
 }
 
 // Decode parses b into v, a pointer to one of the wire types, by the

@@ -45,7 +45,11 @@
 //	   duplicate and case-variant keys and trailing data are refused
 //	   everywhere; a deployment that would make a device's desired state
 //	   larger than MaxDesiredSize is refused (413); an envelope carries at
-//	   most MaxSignatures signatures.
+//	   most MaxSignatures signatures. Metrics gained the agent's process,
+//	   board and broker figures and fixed-bucket latency histograms
+//	   (LatencyBuckets) per module version; ModuleStatus.Version names the
+//	   serving version, with the last attempt in ModuleStatus.Attempt;
+//	   logs travel on request (KindLogReq, KindLogs).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

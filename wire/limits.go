@@ -91,6 +91,17 @@ const (
 	// MaxRequestSize bounds every other API request body.
 	MaxRequestSize = 4 << 10
 
+	// MaxModules bounds the modules in one device's desired state (the
+	// controller refuses a deployment that would exceed it, naming the
+	// device), and so the series a device adds to the controller's
+	// /metrics: at most two versions of each during a switch.
+	MaxModules = 32
+
+	// MaxLogLines bounds the lines of one LogBatch; MaxLogLineSize the
+	// bytes of one line's message (longer ones are cut by the agent).
+	MaxLogLines    = 500
+	MaxLogLineSize = 1 << 10
+
 	// MaxAnswerSize bounds an API answer edgectl reads (a list of
 	// deployments with their devices).
 	MaxAnswerSize = 16 << 20

@@ -75,18 +75,34 @@ type Status struct {
 	Modules      []ModuleStatus    `json:"modules,omitempty"`
 }
 
-// ModuleStatus is the state of one module on a device.
+// ModuleStatus is the state of one module on a device: what serves, and
+// the last deployment attempt when it differs from what serves.
 type ModuleStatus struct {
-	Name       string    `json:"name"`
+	Name string `json:"name"`
+	// Version, SHA256, Port and Deployment describe the version serving
+	// now; Version is "" while no version of the module serves.
 	Version    string    `json:"version"`
 	SHA256     string    `json:"sha256"`
-	State      string    `json:"state"`
+	State      string    `json:"state"` // of the serving version (running), or of the attempt when nothing serves
 	Port       int       `json:"port,omitempty"`
 	Since      time.Time `json:"since"`
 	Deployment string    `json:"deployment,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	// LastGood is the last-known-good version kept for rollback.
 	LastGood string `json:"last_good,omitempty"`
+	// Attempt is the latest deployment of this module when it is not the
+	// one serving (rejected, failed, rolled back, or still in progress).
+	Attempt *ModuleAttempt `json:"attempt,omitempty"`
+}
+
+// ModuleAttempt is a deployment attempt that is not (or not yet) serving.
+type ModuleAttempt struct {
+	Version    string    `json:"version"`
+	SHA256     string    `json:"sha256,omitempty"`
+	Deployment string    `json:"deployment,omitempty"`
+	State      string    `json:"state"` // a State* constant
+	Reason     string    `json:"reason,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // Event reports one step of a deployment on a device. State is one of the
@@ -101,25 +117,4 @@ type Event struct {
 	Time       time.Time `json:"time"`
 	// Millis is the time the step took, when it is a timed step.
 	Millis int64 `json:"millis,omitempty"`
-}
-
-// Metrics is an agent's periodic report.
-type Metrics struct {
-	Device  string          `json:"device"`
-	Time    time.Time       `json:"time"`
-	RSS     int64           `json:"rss_bytes"`
-	Modules []ModuleMetrics `json:"modules,omitempty"`
-}
-
-// ModuleMetrics are one module's counters since its worker started.
-type ModuleMetrics struct {
-	Name      string  `json:"name"`
-	Version   string  `json:"version"`
-	Requests  uint64  `json:"requests"`
-	Errors    uint64  `json:"errors"` // 5xx answers
-	Traps     uint64  `json:"traps"`
-	Timeouts  uint64  `json:"timeouts"`
-	Instances int     `json:"instances"`
-	P50MS     float64 `json:"p50_ms"`
-	P99MS     float64 `json:"p99_ms"`
 }

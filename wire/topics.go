@@ -18,6 +18,8 @@ const TopicRoot = "edge/v1"
 //	edge/v1/dev/{id}/events    agent → controller, QoS 1, Event
 //	edge/v1/dev/{id}/metrics   agent → controller, QoS 0, Metrics
 //	edge/v1/dev/{id}/fetch     agent → controller, QoS 1, FetchChunks
+//	edge/v1/dev/{id}/logreq    controller → agent, QoS 1, LogRequest
+//	edge/v1/dev/{id}/logs      agent → controller, QoS 1, LogBatch
 const (
 	KindDesired = "desired"
 	KindChunks  = "chunks"
@@ -25,6 +27,8 @@ const (
 	KindEvents  = "events"
 	KindMetrics = "metrics"
 	KindFetch   = "fetch"
+	KindLogReq  = "logreq"
+	KindLogs    = "logs"
 )
 
 // DeviceTopic returns the topic of the given kind for device id.
