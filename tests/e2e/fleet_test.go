@@ -102,9 +102,15 @@ func (f *fleet) device(t *testing.T, id string) []string {
 // output, the per-device reasons from its JSON result, and its exit code.
 func (f *fleet) push(t *testing.T, file, version, node string, port int) (string, string, int) {
 	t.Helper()
+	return f.pushDB(t, file, version, node, "sqlite", port)
+}
+
+// pushDB is push with the module bound to database binding db.
+func (f *fleet) pushDB(t *testing.T, file, version, node, db string, port int) (string, string, int) {
+	t.Helper()
 	out, errOut, code := edgectl(t, "push", file, "--control", f.control,
 		"--key", filepath.Join(f.keyDir, "edge.key"), "--name", "orders", "--version", version,
-		"--node", node, "--db", "sqlite", "--port", fmt.Sprint(port), "--wait", "2m", "--json")
+		"--node", node, "--db", db, "--port", fmt.Sprint(port), "--wait", "2m", "--json")
 	var res struct {
 		Devices []struct {
 			Device, State, Reason string
