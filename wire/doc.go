@@ -28,6 +28,17 @@
 // Desired state is level-triggered: each DesiredState is the device's
 // complete desired state, so duplicates, reordering and reconnects converge.
 //
+// # Deployment progress
+//
+// Per device, a deployment goes from StatePending through the steps the
+// agent reports (fetching ... probing) to a terminal state (Terminal):
+// running, rejected, failed or rolled_back from the agent; superseded
+// when a newer deployment of the module replaces it in the device's
+// desired state; timed_out, set by the controller at Deployment.Deadline,
+// whatever happened (device offline, agent stuck, reports lost, controller
+// restarted: the deadline is stored with the deployment). A device that
+// already runs the deployed version and digest reports running at once.
+//
 // # Version history
 //
 //	1: first version.

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/edgeplane/edge/control/fleet"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
@@ -30,6 +33,10 @@ type Config struct {
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
+
+	// DeployTimeout: a device that has not reached a terminal state this
+	// long after a deployment was created is marked timed_out.
+	DeployTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -39,6 +46,8 @@ func DefaultConfig() Config {
 		HTTPAddr: "127.0.0.1:7080", // edgectl's default; 8080 is the order service's
 		MQTTAddr: "127.0.0.1:1884",
 		ClientID: "edge-control",
+
+		DeployTimeout: fleet.DefaultDeployTimeout,
 	}
 }
 
@@ -71,6 +80,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 			"(any local process can then read every desired state and forge any device's reports;\n"+
 			"signatures still keep unsigned code off the boards). For quick local trials only.")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
+	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
+		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +116,9 @@ func (c *Config) Validate() error {
 		if c.ClientID == "" {
 			errs = append(errs, errors.New("--client-id must not be empty with --broker"))
 		}
+	}
+	if c.DeployTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))

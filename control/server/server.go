@@ -66,7 +66,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet")})
+	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
+		DeployTimeout: cfg.DeployTimeout})
 	s.wg.Go(func() { s.fleet.Run(runCtx) })
 
 	mc := mqttc.Config{
