@@ -104,6 +104,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err er
 		return nil, err
 	}
 	s.fleet.SetPublisher(s.client)
+	// The first OnConnect may have run before SetPublisher and published
+	// nothing: after a restart (the embedded broker's retained messages
+	// gone) a device would then not get its desired state until the next
+	// reconnect. Publishing again is harmless: the states are retained
+	// and level-triggered.
+	if err := s.fleet.Republish(runCtx); err != nil {
+		log.Error("republish desired states", "err", err)
+	}
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
