@@ -38,7 +38,9 @@ func rollbackKeepsOrders(t *testing.T, binding string) {
 	}
 	broken := buildGuest(t, "brokenorders")
 	f := startFleet(t)
-	args := append(f.device(t, "r"), agentArgs...)
+	// A grace period long enough to see MinRequests (20) answers of 1.0.1
+	// on a loaded machine; the rollback comes as soon as it has.
+	args := append(f.device(t, "r"), append(agentArgs, "--grace", "15s")...)
 	start(t, agentRunning, nil, bin(t, "edge-agent"), args...)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
