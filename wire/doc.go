@@ -41,7 +41,9 @@
 //
 // # Version history
 //
-//	1: first version.
+//	1: first version. Added since, compatibly: Deployment.Deadline and the
+//	   states only the controller sets (timed_out, superseded); an older
+//	   edgectl sees them as unfinished and waits out its --wait.
 package wire
 
 // Version is the wire protocol version; it is part of every topic.
