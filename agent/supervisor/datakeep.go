@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,7 +178,7 @@ func schemaFingerprint(ctx context.Context, b dbbind.Binding) (string, error) {
 
 // hashRows writes every value of query's rows to h, separated so that
 // different rows never hash alike.
-func hashRows(ctx context.Context, db *sql.DB, query string, h interface{ Write([]byte) (int, error) }) error {
+func hashRows(ctx context.Context, db *sql.DB, query string, h io.Writer) error {
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return err
