@@ -44,15 +44,19 @@ type Deployment struct {
 	SHA256  string             `json:"sha256"`
 	Created time.Time          `json:"created"`
 	Devices []DeploymentDevice `json:"devices"`
-	// Done is true when every targeted device is running the version or
-	// has finally failed (rejected, failed, rolled back).
+	// Deadline is when the controller marks every device that has not
+	// reached a terminal state timed_out (edge-control --deploy-timeout
+	// after Created).
+	Deadline time.Time `json:"deadline"`
+	// Done is true when every targeted device is in a terminal state
+	// (Terminal): at the latest at Deadline.
 	Done bool `json:"done"`
 }
 
 // DeploymentDevice is the progress of one device.
 type DeploymentDevice struct {
 	Device  string    `json:"device"`
-	State   string    `json:"state"` // "pending" or a State* constant
+	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut or StateSuperseded
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"updated"`
 }

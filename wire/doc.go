@@ -39,6 +39,17 @@
 // limits.go, derived from the others and checked where the data first
 // enters; a SizeError (ErrTooLarge) names the limit.
 //
+// # Deployment progress
+//
+// Per device, a deployment goes from StatePending through the steps the
+// agent reports (fetching ... probing) to a terminal state (Terminal):
+// running, rejected, failed or rolled_back from the agent; superseded
+// when a newer deployment of the module replaces it in the device's
+// desired state; timed_out, set by the controller at Deployment.Deadline,
+// whatever happened (device offline, agent stuck, reports lost, controller
+// restarted: the deadline is stored with the deployment). A device that
+// already runs the deployed version and digest reports running at once.
+//
 // # Version history
 //
 //	1: first version. Later in version 1, without a change of format:
@@ -49,7 +60,10 @@
 //	   board and broker figures and fixed-bucket latency histograms
 //	   (LatencyBuckets) per module version; ModuleStatus.Version names the
 //	   serving version, with the last attempt in ModuleStatus.Attempt;
-//	   logs travel on request (KindLogReq, KindLogs).
+//	   logs travel on request (KindLogReq, KindLogs). Deployment.Deadline
+//	   and the states only the controller sets (timed_out, superseded)
+//	   were added; an older edgectl sees them as unfinished and waits out
+//	   its --wait.
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

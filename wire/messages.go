@@ -60,6 +60,32 @@ const (
 	StateStopped    = "stopped"
 )
 
+// Deployment states only the controller sets, in DeploymentDevice.State.
+const (
+	// StatePending: the device has reported nothing about the deployment.
+	StatePending = "pending"
+	// StateTimedOut: the device reported no terminal state before the
+	// deployment's Deadline (offline, stuck, or its reports were lost).
+	StateTimedOut = "timed_out"
+	// StateSuperseded: a newer deployment of the same module replaced this
+	// one in the device's desired state before it reached a terminal state.
+	StateSuperseded = "superseded"
+)
+
+// Terminal reports whether state ends a device's part in a deployment:
+// running, rejected, failed, rolled_back, timed_out or superseded. Every
+// device of a deployment reaches one by the deployment's Deadline. A later
+// report from the device may still replace one terminal state with another
+// (running → rolled_back after a crash loop; timed_out → running when an
+// offline device comes back), never with a step such as fetching.
+func Terminal(state string) bool {
+	switch state {
+	case StateRunning, StateRejected, StateFailed, StateRolledBack, StateTimedOut, StateSuperseded:
+		return true
+	}
+	return false
+}
+
 // Status is an agent's retained report of itself. The Last Will the agent
 // registers is a Status with Online false.
 type Status struct {

@@ -91,7 +91,8 @@ func (r *Reconciler) crashLoop(ctx context.Context, name, version, reason string
 		}
 		return failed(fmt.Sprintf("%s; restoring last-known-good %s failed: %v; restarting with back-off", reason, lg, err))
 	}
-	why := fmt.Sprintf("%s; quarantined, last-known-good %s restored", reason, lg)
+	why := fmt.Sprintf("%s; quarantined, last-known-good %s restored; data kept as it is, not restored "+
+		"(a rollback of code never undoes a confirmed write)", reason, lg)
 	if back, err := r.cfg.Store.Rollback(name, reason); err != nil || back != lg {
 		// Serving last-good but not recorded: a reboot starts the
 		// crashing version again, which loops back here.

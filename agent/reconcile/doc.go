@@ -30,6 +30,11 @@
 //	         │  running  │◀── ensure current: the committed version ──┘
 //	         └───────────┘    keeps (or starts) serving
 //
+// The same version and digest as the one serving, under a new deployment
+// id (pushed again, or after a controller restart), is reported running at
+// once under that id ("already running"): the controller keys progress by
+// deployment, and it would otherwise stay pending.
+//
 // # Crash loops
 //
 // The Deployer reports a running version whose worker keeps crashing

@@ -29,6 +29,16 @@ func (r *Reconciler) module(ctx context.Context, dm *wire.DesiredModule) (string
 	// length of a transfer and a cold compile.
 	r.ensureCurrent(ctx, m.Name)
 	if r.cfg.Deployer.Running()[m.Name] == m.Version {
+		// A new deployment of the version already serving (pushed again,
+		// or after a controller restart) is done at once; it must be
+		// reported under its own id or it stays pending for ever.
+		if !r.inState(m.Name, dm.Deployment, wire.StateRunning) {
+			why := "already running" // pushed again
+			if rec := r.cfg.Store.Module(m.Name).Versions[m.Version]; rec != nil && rec.Deployment == dm.Deployment {
+				why = "" // the deployment that installed it, after a restart
+			}
+			r.event(dm, m.Name, m.Version, wire.StateRunning, why)
+		}
 		r.setState(dm, m.Name, m.Version, m.SHA256, wire.StateRunning, "")
 		return m.Name, false
 	}
@@ -214,6 +224,15 @@ func (r *Reconciler) report(ev wire.Event) {
 	}
 }
 
+// inState reports whether module name was last recorded in state for
+// deployment.
+func (r *Reconciler) inState(name, deployment, state string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ms, ok := r.states[name]
+	return ok && ms.Deployment == deployment && ms.State == state
+}
+
 func (r *Reconciler) setState(dm *wire.DesiredModule, name, version, sha, state, reason string) {
 	if name == "" {
 		return
@@ -221,7 +240,7 @@ func (r *Reconciler) setState(dm *wire.DesiredModule, name, version, sha, state,
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ms := r.states[name]
-	if ms.State == state && ms.Version == version && ms.Error == reason {
+	if ms.State == state && ms.Version == version && ms.Error == reason && ms.Deployment == dm.Deployment {
 		return
 	}
 	r.states[name] = wire.ModuleStatus{Name: name, Version: version, SHA256: sha, State: state,

@@ -218,17 +218,26 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("current = %q, want 1.0.0", ms.Current)
 	}
 
+	// The same version pushed again (a new deployment of it) is running at
+	// once, reported under the new deployment's id, and not deployed again.
+	again := v1
+	again.dm.Deployment = "dep-again"
+	publishDesired(2, again)
+	if ev := waitEvent("1.0.0", wire.StateRunning); ev.Deployment != "dep-again" || ev.Reason != "already running" {
+		t.Errorf("re-push of 1.0.0: running event %+v, want deployment dep-again, reason \"already running\"", ev)
+	}
+
 	// Replays and forgeries are rejected; v1 keeps serving.
-	publishDesired(2, signed(t, key, device, "0.9.0"))
+	publishDesired(3, signed(t, key, device, "0.9.0"))
 	waitEvent("0.9.0", wire.StateRejected)
-	publishDesired(3, signed(t, otherKey, device, "5.0.0"))
+	publishDesired(4, signed(t, otherKey, device, "5.0.0"))
 	waitEvent("5.0.0", wire.StateRejected)
 	// A version whose probe fails is rolled back and not retried.
 	v2 := signed(t, key, device, "2.0.0")
-	publishDesired(4, v2)
+	publishDesired(5, v2)
 	waitEvent("2.0.0", wire.StateRolledBack)
-	publishDesired(4, v2) // duplicate delivery
-	publishDesired(5, v2) // same module, newer generation
+	publishDesired(5, v2) // duplicate delivery
+	publishDesired(6, v2) // same module, newer generation
 	time.Sleep(500 * time.Millisecond)
 	if got := d.Running()["orders"]; got != "1.0.0" {
 		t.Errorf("running %q, want 1.0.0", got)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -165,12 +167,25 @@ func TestCrashLoopRestoresLastGood(t *testing.T) {
 	if err := deploy(t, s, v2, st.BlobPath(v2.SHA256)); err != nil {
 		t.Fatal(err)
 	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for _, c := range []struct{ method, path, body string }{{"GET", "/init", ""},
+		{"POST", "/create_order", `{"order_id":7,"product_id":1,"quantity":1,"amount":1.0,"shipping":1.0,"tax":1.0,"shipping_address":"confirmed by 2.0.0"}`}} {
+		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d", c.method, c.path, resp.StatusCode)
+		}
+	}
 	crashLoop(t, s, 3)
 
 	ev := rep.waitEvent(t, "2.0.0", wire.StateRolledBack, 30*time.Second)
 	t.Logf("event: %s %s: %s", ev.Version, ev.State, ev.Reason)
-	if !strings.Contains(ev.Reason, "crash loop: 3 crashes in 1m") || ev.Deployment != "dep-2.0.0" {
-		t.Errorf("event = %+v; want deployment dep-2.0.0 and reason \"crash loop: 3 crashes in 1m ...\"", ev)
+	if !strings.Contains(ev.Reason, "crash loop: 3 crashes in 1m") || !strings.Contains(ev.Reason, "data kept") || ev.Deployment != "dep-2.0.0" {
+		t.Errorf("event = %+v; want deployment dep-2.0.0 and reason \"crash loop: 3 crashes in 1m ...; data kept ...\"", ev)
 	}
 	rep.waitEvent(t, "1.0.0", wire.StateRunning, 5*time.Second)
 	if got := s.Running()["orders"]; got != "1.0.0" {
@@ -186,8 +201,16 @@ func TestCrashLoopRestoresLastGood(t *testing.T) {
 	if _, ok := st.Quarantined("orders", v1.SHA256); ok {
 		t.Error("the last-good digest is quarantined")
 	}
-	if code, err := get(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || code != 200 {
+	if code, err := get(http.DefaultClient, base+"/"); err != nil || code != 200 {
 		t.Errorf("GET / after the rollback: %d %v", code, err)
+	}
+	// The order the crashing version confirmed is kept (a rollback of code
+	// never undoes a write), and the switch back left a safety copy.
+	if got := ordersIn(t, filepath.Join(s.cfg.DataDir, "modules", "orders", "data.db")); !slices.Equal(got, []string{"confirmed by 2.0.0"}) {
+		t.Errorf("orders after the crash-loop rollback: %q, want the one 2.0.0 confirmed", got)
+	}
+	if _, err := os.Stat(filepath.Join(s.cfg.DataDir, "modules", "orders", SafetyCopyName)); err != nil {
+		t.Errorf("no safety copy from the switch back: %v", err)
 	}
 	rep.mu.Lock()
 	defer rep.mu.Unlock()

@@ -47,6 +47,17 @@ type runner struct {
 	everReady bool
 	stopping  bool
 	lastErr   string
+	lastCrash string     // why the last crash happened
+	live      bool       // switched in: every process of it accepts on ln
+	ended     writeTally // of the processes that ended
+}
+
+// writeTally is what a version's processes committed to the database.
+type writeTally struct {
+	writes, rows uint64
+	// inexact: a process that served ended without its final heartbeat
+	// (killed), so the writes of its last moments may be missing.
+	inexact bool
 }
 
 type proc struct {
@@ -55,6 +66,11 @@ type proc struct {
 	exited    chan struct{}
 	beats     chan worker.Heartbeat // closed at EOF
 	oomKills  int                   // by the memory cap; set before exited closes
+	gate      *os.File              // write end of the gate pipe; nil when not gated
+	// Guarded by runner.mu:
+	last      worker.Heartbeat // this process's latest heartbeat
+	opened    bool             // gate opened
+	accounted bool             // last counted into runner.ended
 }
 
 func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
@@ -75,10 +91,66 @@ func (r *runner) heartbeat() worker.Heartbeat {
 	return r.hb
 }
 
+// serve switches the version in: its worker (and any restart of it)
+// accepts on the module's listener from now on.
+func (r *runner) serve() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live = true
+	if r.proc != nil {
+		r.proc.open()
+	}
+}
+
+// open opens p's gate. Call with runner.mu held.
+func (p *proc) open() {
+	if p.gate == nil || p.opened {
+		return
+	}
+	p.opened = true
+	p.gate.Write([]byte{1}) // an exited worker's closed pipe: nothing to open
+}
+
+// writes returns what the version's processes committed so far.
+func (r *runner) writes() writeTally {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.ended
+	if p := r.proc; p != nil && !p.accounted {
+		t.writes += p.last.Writes
+		t.rows += p.last.RowsWritten
+	}
+	return t
+}
+
+// account adds the counters of p, which has exited, to the version's.
+func (r *runner) account(p *proc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.accounted {
+		return
+	}
+	p.accounted = true
+	r.ended.writes += p.last.Writes
+	r.ended.rows += p.last.RowsWritten
+	// A worker takes requests only after a ready heartbeat; one that was
+	// ready and ended without its final heartbeat may have committed more.
+	if p.last.Ready && !p.last.Final {
+		r.ended.inexact = true
+	}
+}
+
 func (r *runner) crashCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.total
+}
+
+// lastCrashReason says why the worker crashed last.
+func (r *runner) lastCrashReason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastCrash
 }
 
 func (r *runner) probeAddr() string {
@@ -109,8 +181,12 @@ func (r *runner) loop() {
 		} else {
 			r.mu.Lock()
 			r.proc = p
+			if r.live {
+				p.open()
+			}
 			r.mu.Unlock()
 			reason = r.watch(p)
+			r.account(p)
 		}
 		if r.isStopping() {
 			return
@@ -147,6 +223,7 @@ func (r *runner) crash(reason string) {
 	now := time.Now()
 	r.mu.Lock()
 	r.total++
+	r.lastCrash = reason
 	kept := r.crashes[:0]
 	for _, t := range r.crashes {
 		if now.Sub(t) < r.s.cfg.CrashWindow {
@@ -204,6 +281,14 @@ func (r *runner) start() (*proc, error) {
 		return nil, err
 	}
 	defer hbW.Close()
+	var gateR, gateW *os.File
+	if r.spec.wcfg.Gated {
+		if gateR, gateW, err = os.Pipe(); err != nil {
+			hbR.Close()
+			return nil, err
+		}
+		defer gateR.Close()
+	}
 
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
@@ -211,6 +296,9 @@ func (r *runner) start() (*proc, error) {
 		cmd.Stdout = r.s.cfg.Stderr
 		cmd.Stderr = r.s.cfg.Stderr
 		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
+		if gateR != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6
+		}
 		return cmd
 	}
 	var cg *workerCgroup
@@ -232,12 +320,15 @@ func (r *runner) start() (*proc, error) {
 	}
 	if err != nil {
 		hbR.Close()
+		if gateW != nil {
+			gateW.Close()
+		}
 		if cg != nil {
 			cg.remove()
 		}
 		return nil, err
 	}
-	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16)}
+	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16), gate: gateW}
 	go func() {
 		defer hbR.Close()
 		defer close(p.beats)
@@ -247,14 +338,26 @@ func (r *runner) start() (*proc, error) {
 			if json.Unmarshal(sc.Bytes(), &hb) != nil {
 				continue
 			}
-			select {
-			case p.beats <- hb:
-			default: // the watcher is behind: it only needs the latest
+			for sent := false; !sent; {
+				select {
+				case p.beats <- hb:
+					sent = true
+				default: // the watcher is behind: drop the oldest, keep the final one
+					select {
+					case <-p.beats:
+					default:
+					}
+				}
 			}
 		}
 	}()
 	go func() {
 		cmd.Wait()
+		if gateW != nil {
+			r.mu.Lock() // open writes under it
+			gateW.Close()
+			r.mu.Unlock()
+		}
 		if cg != nil {
 			p.oomKills = cg.oomKills()
 			cg.remove()
@@ -290,7 +393,7 @@ func (r *runner) watch(p *proc) string {
 			last = time.Now()
 			serving = serving || hb.Ready
 			r.mu.Lock()
-			r.hb = hb
+			r.hb, p.last = hb, hb
 			if hb.Err != "" {
 				r.lastErr = hb.Err
 			}
@@ -307,6 +410,24 @@ func (r *runner) watch(p *proc) string {
 				p.cmd.Process.Kill()
 			}
 		case <-p.exited:
+			// The pipe ends with the process: take the beats still
+			// queued, the final one with its complete counters among them.
+			// (Bounded: a launcher's child could keep the pipe open.)
+			drain := time.After(time.Second)
+			for beats != nil {
+				select {
+				case hb, ok := <-beats:
+					if !ok {
+						beats = nil
+						continue
+					}
+					r.mu.Lock()
+					r.hb, p.last = hb, hb
+					r.mu.Unlock()
+				case <-drain:
+					beats = nil
+				}
+			}
 			if killed != "" {
 				return killed
 			}

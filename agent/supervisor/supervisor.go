@@ -5,21 +5,43 @@
 // The supervisor owns one listening socket per port, created once and kept
 // across versions, and hands it to each worker as a file descriptor: the
 // worker accepts on it directly, nothing is proxied. A switch from v1 to v2
-// starts v2 on the same socket (both accept from it, so no connection is
-// refused), waits for its ready heartbeat, probes it on a private listener
-// of its own, then sends v1 SIGTERM (it drains). During a grace period
-// after the switch, a v2 crash or a high 5xx rate restarts v1 and drains v2
-// again: reconcile.ErrRolledBack.
+// starts v2 on the same socket, gated: v2 serves only a private listener of
+// its own until the switch. The supervisor waits for v2's ready heartbeat,
+// probes it on the private listener, then opens v2's gate (v2 accepts from
+// the shared socket) and sends v1 SIGTERM (it drains). Both accept from the
+// same socket for a moment, so no connection is refused, and v2 takes no
+// client request, nor any client write, before it passed its probe.
+// During a grace period after the switch, a v2 crash or a high 5xx rate
+// restarts v1 and drains v2 again: reconcile.ErrRolledBack.
+//
+//	start v2 (gated) ─▶ ready ─▶ probe ─▶ switch: note the data, open v2's gate, drain v1
+//	      │                        │                │
+//	      └── fails ───────────────┴─▶ failed       └─ grace: crash / 5xx ─▶ restart v1, drain v2 ─▶ rolled_back
+//
+// # A rollback is of code, never of data
+//
+// A module's database is never restored by the platform: every 200 a
+// client got is a confirmed write, whichever version answered it, and a
+// remote MySQL shared by several devices could not be restored by one of
+// them anyway. Schema changes are the module's job and must be backward
+// compatible (expand/contract: the old version must run on the schema the
+// new one leaves). What the supervisor does instead, at the switch (right
+// before v2's gate opens): it notes the schema (a fingerprint of
+// sqlite_schema and PRAGMA schema_version, or of MySQL's
+// information_schema for the bound database) and, for a SQLite binding,
+// writes a safety copy of the database with VACUUM INTO, crash-safely, to
+// DATA/modules/NAME/safety-copy.db (the last switch only), for an operator
+// to recover from by hand. A rollback's error then says that the data was
+// kept, how many writes v2 committed (each worker counts them and reports
+// them in its heartbeat; the count is "at least" when a worker was killed
+// before its final heartbeat), whether the schema changed since the
+// switch, and where the safety copy is.
 //
 // Each worker writes a heartbeat every 100 ms; a worker silent for
 // Config.Silence, or with a guest call older than its deadline + 1s (a
 // runaway guest, which compiled wazero code never preempts), is killed
 // with SIGKILL and restarted with back-off. CrashLimit crashes within
 // CrashWindow mark the version unhealthy (Config.OnUnhealthy).
-//
-// A module bound to its own SQLite database ("sqlite") has the database
-// copied with VACUUM INTO before the new version starts; a switch back
-// restores the copy (writes made since the switch are lost).
 //
 // Each worker can be capped in memory (Config.WorkerMemory) through a
 // cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
@@ -330,6 +352,7 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 		Engine:       s.cfg.Engine,
 		Settings:     m.Config,
 		AllowHosts:   m.Capabilities.HTTPAllow,
+		Gated:        true, // no client request before the switch
 	}}, nil
 }
 
@@ -424,36 +447,18 @@ func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath stri
 		return fmt.Errorf("deploy %s@%s: %w", m.Name, m.Version, err)
 	}
 
-	// A SQLite binding is copied before the new version can touch it, so
-	// that a switch back also brings the data back.
-	var snap string
-	if old != nil && m.Bindings.DB == "sqlite" {
-		if snap, err = snapshot(ctx, sp.wcfg.DB, old.version()); err != nil {
+	r, err := s.startProbed(ctx, sp, ln, progress)
+	if err != nil {
+		return fail(err)
+	}
+	var data *switchData
+	if old != nil {
+		if data, err = s.noteData(ctx, r); err != nil {
+			r.stop(false, time.Second)
 			return fail(err)
 		}
 	}
-	dropSnap := func() {
-		if snap != "" {
-			os.Remove(snap)
-		}
-	}
-
-	progress(wire.StateStarting, "")
-	startAt := time.Now()
-	r, err := s.start(ctx, sp, ln)
-	if err != nil {
-		dropSnap()
-		return fail(err)
-	}
-	log.Info("worker ready", "took", time.Since(startAt).Round(time.Millisecond))
-	progress(wire.StateProbing, "")
-	if err := s.probe(ctx, r); err != nil {
-		r.stop(false, time.Second)
-		dropSnap()
-		return fail(err)
-	}
-
-	// Switch: v2 accepts on the socket already; v1 drains.
+	r.serve() // the switch: v2 accepts on the socket from now on; v1 drains
 	s.mu.Lock()
 	mod.cur, mod.port = r, m.Port
 	s.mu.Unlock()
@@ -469,52 +474,82 @@ func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath stri
 	log.Info("switched", "from", old.version())
 
 	if reason := s.grace(ctx, r); reason != "" {
-		log.Warn("new version unhealthy after switch; switching back", "reason", reason, "to", old.version())
 		<-drained
-		bctx := context.WithoutCancel(ctx)
-		if snap != "" {
-			// Nothing may have the database open while it is restored:
-			// v2 drains first; connections wait in the accept queue
-			// until v1 is back. Writes made since the switch are lost.
-			r.stop(true, s.drainTimeout(r))
-			if err := restore(sp.wcfg.DB, snap); err != nil {
-				log.Error("database not restored", "err", err)
-				reason += "; database NOT restored: " + err.Error()
-			} else {
-				reason += "; database restored to its state before the switch"
-			}
-		}
-		back, err := s.start(bctx, old.spec, old.ln)
-		if err != nil {
-			if snap != "" { // v2 is stopped: run it again rather than nothing
-				if again, err2 := s.start(bctx, sp, ln); err2 == nil {
-					s.mu.Lock()
-					mod.cur = again
-					s.mu.Unlock()
-				} else {
-					s.mu.Lock()
-					mod.cur = nil
-					s.mu.Unlock()
-				}
-			}
-			// Otherwise v2 keeps running (and restarting): better than nothing.
-			return fmt.Errorf("deploy %s@%s: %s; restarting %s failed: %w", m.Name, m.Version, reason, old.version(), err)
-		}
-		s.mu.Lock()
-		mod.cur, mod.port = back, oldPort
-		s.mu.Unlock()
-		r.stop(true, s.drainTimeout(r)) // no-op when already stopped
-		if oldPort != m.Port {
-			s.release(m.Port, m.Name)
-		}
-		return fmt.Errorf("deploy %s@%s: %w to %s: %s", m.Name, m.Version, reconcile.ErrRolledBack, old.version(), reason)
+		return s.switchBack(ctx, mod, old, oldPort, r, reason, data)
 	}
 	<-drained
-	dropSnap()
 	if oldPort != m.Port {
 		s.release(oldPort, m.Name)
 	}
 	return nil
+}
+
+// startProbed starts sp gated (it serves its probe listener only), waits
+// for it to be ready and probes it.
+func (s *Supervisor) startProbed(ctx context.Context, sp spec, ln *os.File, progress func(state, reason string)) (*runner, error) {
+	progress(wire.StateStarting, "")
+	startAt := time.Now()
+	r, err := s.start(ctx, sp, ln)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("worker ready", "module", sp.m.Name, "version", sp.m.Version, "took", time.Since(startAt).Round(time.Millisecond))
+	progress(wire.StateProbing, "")
+	if err := s.probe(ctx, r); err != nil {
+		r.stop(false, time.Second)
+		return nil, err
+	}
+	return r, nil
+}
+
+// noteData notes the module's data right before r is switched in. Nothing
+// of it is undone later: the schema and, for SQLite, a safety copy an
+// operator may recover from by hand serve the report of a rollback only.
+func (s *Supervisor) noteData(ctx context.Context, r *runner) (*switchData, error) {
+	m := r.spec.m
+	copyAt := time.Now()
+	data, err := s.atSwitch(ctx, m.Name, r.spec.wcfg.DB)
+	switch {
+	case err != nil:
+		return nil, err
+	case data != nil && data.copy != "":
+		s.log.Info("safety copy of the database before the switch", "module", m.Name, "version", m.Version,
+			"path", data.copy, "took", time.Since(copyAt).Round(time.Millisecond))
+	case data != nil && data.copyErr != nil:
+		s.log.Warn("no safety copy of the database before the switch", "module", m.Name, "version", m.Version, "err", data.copyErr)
+	}
+	return data, nil
+}
+
+// switchBack restarts old, which was drained, after the new version r
+// failed its grace period, then drains r. The data is left as both
+// versions wrote it; the error says what r committed.
+func (s *Supervisor) switchBack(ctx context.Context, mod *module, old *runner, oldPort int, r *runner, reason string, data *switchData) error {
+	m := r.spec.m
+	log := s.log.With("module", m.Name, "version", m.Version)
+	log.Warn("new version unhealthy after switch; switching back", "reason", reason, "to", old.version())
+	bctx := context.WithoutCancel(ctx)
+	back, err := s.start(bctx, old.spec, old.ln)
+	if err != nil {
+		// v2 keeps running (and restarting): better than nothing.
+		if rep := data.report(bctx, m.Version, r.writes()); rep != "" {
+			reason += "; " + rep
+		}
+		return fmt.Errorf("deploy %s@%s: %s; restarting %s failed: %w", m.Name, m.Version, reason, old.version(), err)
+	}
+	back.serve()
+	s.mu.Lock()
+	mod.cur, mod.port = back, oldPort
+	s.mu.Unlock()
+	r.stop(true, s.drainTimeout(r)) // its final heartbeat completes the write count
+	if oldPort != m.Port {
+		s.release(m.Port, m.Name)
+	}
+	if rep := data.report(bctx, m.Version, r.writes()); rep != "" {
+		reason += "; " + rep
+		log.Warn("rolled back; data kept", "report", rep)
+	}
+	return fmt.Errorf("deploy %s@%s: %w to %s: %s", m.Name, m.Version, reconcile.ErrRolledBack, old.version(), reason)
 }
 
 // grace watches r after a switch; it returns why to switch back, or "".
@@ -536,7 +571,7 @@ func (s *Supervisor) grace(ctx context.Context, r *runner) string {
 			return "" // keep the new version: it serves and is healthy so far
 		case <-tick.C:
 			if r.crashCount() > crashes {
-				return "worker crashed during the grace period"
+				return "worker crashed during the grace period: " + r.lastCrashReason()
 			}
 			hb := r.heartbeat()
 			if hb.HTTP < base.HTTP { // restarted: counters reset

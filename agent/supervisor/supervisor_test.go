@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/wire"
 )
@@ -289,9 +291,15 @@ func TestDeployNoPort(t *testing.T) {
 	}
 }
 
-// TestRollbackOnCrash: the new version crashes during the grace period:
-// the old one is restarted and serves again, and Deploy says so.
-func TestRollbackOnCrash(t *testing.T) {
+// TestRollbackKeepsData: the new version crashes during the grace period
+// after it dropped the table (GET /init) and confirmed an order: the old
+// version is restarted and serves again, Deploy says so, and the data is
+// the one both versions wrote: the order v2 confirmed is there, the one v2
+// dropped is not (a rollback of code never undoes a write; before, the
+// database was restored and v2's confirmed order was lost). The reason
+// says what v2 did, and the safety copy taken at the switch holds the
+// dropped order for an operator.
+func TestRollbackKeepsData(t *testing.T) {
 	s := newSupervisor(t, t.TempDir())
 	s.cfg.Grace = 5 * time.Second
 	port := freePort(t)
@@ -299,21 +307,23 @@ func TestRollbackOnCrash(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	post := func(body string) {
+	call := func(method, path, body string) {
 		t.Helper()
-		for _, req := range []struct{ method, path, body string }{{"GET", "/init", ""}, {"POST", "/create_order", body}} {
-			r, _ := http.NewRequest(req.method, base+req.path, strings.NewReader(req.body))
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				t.Fatalf("%s %s: %d", req.method, req.path, resp.StatusCode)
-			}
+		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
 		}
 	}
-	post(`{"order_id":1,"product_id":12,"quantity":2,"amount":56.0,"shipping":15.0,"tax":2.0,"shipping_address":"before"}`)
+	order := func(id int, addr string) string {
+		return fmt.Sprintf(`{"order_id":%d,"product_id":12,"quantity":2,"amount":56.0,"shipping":15.0,"tax":2.0,"shipping_address":"%s"}`, id, addr)
+	}
+	call("GET", "/init", "")
+	call("POST", "/create_order", order(1, "before"))
 	errc := make(chan error, 1)
 	go func() { errc <- deploy(t, s, manifest("2.0.0", port, "/"), copyWasm(t, "v2.wasm")) }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -323,17 +333,24 @@ func TestRollbackOnCrash(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	post(`{"order_id":2,"product_id":12,"quantity":2,"amount":56.0,"shipping":15.0,"tax":2.0,"shipping_address":"after"}`)
+	call("GET", "/init", "") // v2 drops and re-creates the table
+	call("POST", "/create_order", order(2, "after"))
 	s.mu.Lock()
 	r := s.mods["orders"].cur
 	s.mu.Unlock()
+	for r.writes().writes < 1 { // v2's heartbeat carried the confirmed order
+		if time.Now().After(deadline) {
+			t.Fatal("v2's write never counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	r.mu.Lock()
 	pid := r.proc.cmd.Process.Pid
 	r.mu.Unlock()
 	syscall.Kill(pid, syscall.SIGKILL)
-	err := <-errc
-	if !errors.Is(err, reconcile.ErrRolledBack) {
-		t.Fatalf("deploy: %v, want ErrRolledBack", err)
+	rolled := <-errc
+	if !errors.Is(rolled, reconcile.ErrRolledBack) {
+		t.Fatalf("deploy: %v, want ErrRolledBack", rolled)
 	}
 	if got := s.Running()["orders"]; got != "1.0.0" {
 		t.Fatalf("running %q, want 1.0.0", got)
@@ -344,9 +361,42 @@ func TestRollbackOnCrash(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), "before") || strings.Contains(string(b), "after") {
-		t.Fatalf("orders after rollback (want the database as before the switch): %d %s", resp.StatusCode, b)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "after") || strings.Contains(string(b), "before") {
+		t.Fatalf("orders after rollback: %d %s, want the data as v2 left it: order 2, not the order 1 it dropped", resp.StatusCode, b)
 	}
+	copyPath := filepath.Join(s.cfg.DataDir, "modules", "orders", SafetyCopyName)
+	for _, want := range []string{"data kept", "2.0.0 committed at least 1 write", "CHANGED THE SCHEMA", "safety copy of the database at the switch: " + copyPath} {
+		if !strings.Contains(rolled.Error(), want) {
+			t.Errorf("rollback reason %q does not say %q", rolled, want)
+		}
+	}
+	if got := ordersIn(t, copyPath); !reflect.DeepEqual(got, []string{"before"}) {
+		t.Errorf("safety copy holds orders %q, want [before]", got)
+	}
+}
+
+// ordersIn lists the shipping addresses of the orders in a SQLite file.
+func ordersIn(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := dbbind.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT shipping_address FROM orders ORDER BY order_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // TestRunawayGuestKilled: a guest call in an endless loop (deadline mode

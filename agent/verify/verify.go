@@ -24,6 +24,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,10 @@ func (v *Verifier) Check(dm *wire.DesiredModule) (*wire.Manifest, Decision, erro
 			if rec == nil || rec.SHA256 != m.SHA256 {
 				return m, 0, reject(ErrReplay, "%s %s already committed with another digest", m.Name, m.Version)
 			}
+			if diff := settingsDiff(&rec.Envelope, m); diff != "" {
+				return m, 0, reject(ErrReplay, "%s %s already committed with other settings (%s): push the change as a new version",
+					m.Name, m.Version, diff)
+			}
 			d = Installed
 		}
 	}
@@ -114,6 +119,36 @@ func (v *Verifier) Check(dm *wire.DesiredModule) (*wire.Manifest, Decision, erro
 	}
 	return m, d, nil
 }
+
+// settingsDiff names the settings of m that differ from those of the
+// committed manifest in env: port, bindings, limits, capabilities,
+// config, probe. A re-signed push of the same version differs in its
+// times, key and targets only, which do not change what runs; a version
+// whose settings changed is another release and needs its own version.
+func settingsDiff(env *wire.Envelope, m *wire.Manifest) string {
+	var old wire.Manifest
+	if err := json.Unmarshal(env.Payload, &old); err != nil {
+		return "" // verified when stored; nothing to compare with
+	}
+	fields := []struct {
+		name     string
+		was, now any
+	}{
+		{"port", old.Port, m.Port}, {"bindings", old.Bindings, m.Bindings}, {"limits", old.Limits, m.Limits},
+		{"capabilities", old.Capabilities, m.Capabilities}, {"config", old.Config, m.Config}, {"probe", old.Probe, m.Probe},
+	}
+	var diff []string
+	for _, f := range fields {
+		a, _ := json.Marshal(f.was)
+		b, _ := json.Marshal(f.now)
+		if !bytes.Equal(a, b) && !(isEmptyJSON(a) && isEmptyJSON(b)) {
+			diff = append(diff, fmt.Sprintf("%s %s, was %s", f.name, b, a))
+		}
+	}
+	return strings.Join(diff, "; ")
+}
+
+func isEmptyJSON(b []byte) bool { return string(b) == "null" || string(b) == "{}" }
 
 // canonicalHex lowercases digests: wire accepts either case, while the
 // store names files by digest and compares them as strings.

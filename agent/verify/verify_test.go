@@ -168,6 +168,16 @@ func TestRejections(t *testing.T) {
 		{"same version, other digest", func() (*wire.DesiredModule, []byte) {
 			return desired(t, f.manifest("2.0.0", f.body), f.key, f.body)
 		}, true, []error{ErrReplay}},
+		{"same version and digest, other port", func() (*wire.DesiredModule, []byte) {
+			m := f.manifest("2.0.0", []byte("version two"))
+			m.Port = 9999
+			return desired(t, m, f.key, []byte("version two"))
+		}, true, []error{ErrReplay}},
+		{"same version and digest, other config", func() (*wire.DesiredModule, []byte) {
+			m := f.manifest("2.0.0", []byte("version two"))
+			m.Config = map[string]string{"greeting": "hello"}
+			return desired(t, m, f.key, []byte("version two"))
+		}, true, []error{ErrReplay}},
 		{"quarantined digest", func() (*wire.DesiredModule, []byte) {
 			b := []byte("bad one")
 			return desired(t, f.manifest("2.1.0", b), f.key, b)
@@ -280,6 +290,14 @@ func TestDuplicateDeliveryIsNotARejection(t *testing.T) {
 		t.Errorf("Check duplicate = %v, %v; want Installed, nil", d, err)
 	}
 	_ = enc
+	// Pushed again: signed anew (other times), same settings: Installed.
+	again := f.manifest("1.0.0", f.body)
+	again.Created, again.Expires = again.Created.Add(time.Minute), again.Expires.Add(time.Hour)
+	again.Targets.Labels = map[string]string{"site": "a"}
+	dmAgain, _ := desired(t, again, f.key, f.body)
+	if _, d, err := f.v.Check(dmAgain); err != nil || d != Installed {
+		t.Errorf("Check re-signed push of the same version = %v, %v; want Installed, nil", d, err)
+	}
 	// A newer one is an Install; the same bytes under a newer version too.
 	dm2, _ := desired(t, f.manifest("1.0.1", f.body), f.key, f.body)
 	if _, d, err := f.v.Check(dm2); err != nil || d != Install {

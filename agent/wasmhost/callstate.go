@@ -15,6 +15,7 @@ type callState struct {
 	pending   []byte          // result kept for result_read
 	scratch   []byte          // reused to build result frames
 	txs       map[uint32]*sql.Tx
+	txRows    map[uint32]int64 // rows changed in each open transaction
 	nextTx    uint32
 	sqlCalls  int
 	fetchCall int
@@ -48,6 +49,7 @@ func (st *callState) end() {
 		}
 		delete(st.txs, id)
 	}
+	clear(st.txRows)
 	st.pending = nil
 	st.ctx = nil
 	if cap(st.scratch) > 64<<10 {

@@ -24,6 +24,7 @@ type hostEnv struct {
 	settings map[string]string
 	allow    allowList
 	client   *http.Client
+	writes   writeCounter // committed writes, for Stats
 }
 
 func newHostEnv(cfg *Config) *hostEnv {

@@ -88,6 +88,8 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 			return fail(abi.CodeBadTx, fmt.Sprintf("no open transaction %d", req.Tx))
 		}
 		delete(st.txs, req.Tx)
+		rows := st.txRows[req.Tx]
+		delete(st.txRows, req.Tx)
 		var err error
 		if req.Op == abi.OpCommit {
 			err = tx.Commit()
@@ -96,6 +98,9 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		}
 		if err != nil {
 			return failErr(strings.ToLower(opName(req.Op)), err)
+		}
+		if req.Op == abi.OpCommit {
+			h.writes.committed(rows)
 		}
 		return abi.AppendSQLResult(b, req.Op, &abi.SQLResult{})
 	}
@@ -136,6 +141,7 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		}
 		id, _ := res.LastInsertId()
 		n, _ := res.RowsAffected()
+		h.countWrite(st, req, tx != nil, n)
 		return abi.AppendSQLResult(b, req.Op, &abi.SQLResult{LastInsertID: id, RowsAffected: n})
 	}
 	rows, err := stmt.QueryContext(ctx, args...)
@@ -152,6 +158,22 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		return failErr("query", err)
 	}
 	return out
+}
+
+// countWrite records n rows changed by an exec: committed now outside a
+// transaction, at its commit inside one (Stats.Writes).
+func (h *hostEnv) countWrite(st *callState, req *abi.SQLRequest, inTx bool, n int64) {
+	if n <= 0 || !changesRows(req.Query) { // SQLite repeats its last DML count for DDL
+		return
+	}
+	if !inTx {
+		h.writes.committed(n)
+		return
+	}
+	if st.txRows == nil {
+		st.txRows = make(map[uint32]int64)
+	}
+	st.txRows[req.Tx] += n
 }
 
 func opName(op abi.SQLOp) string {

@@ -30,6 +30,25 @@ type Stats struct {
 
 	InstancesCreated   uint64
 	InstancesDiscarded uint64
+
+	// Writes counts the module's committed writes: each statement run
+	// outside a transaction, and each committed transaction, that changed
+	// at least one row (RowsAffected); RowsWritten sums those rows. Schema
+	// changes (DDL) change no rows and are not counted, nor are writes
+	// made through a query (INSERT ... RETURNING).
+	Writes      uint64
+	RowsWritten uint64
+}
+
+// writeCounter counts committed writes (Stats.Writes, Stats.RowsWritten).
+type writeCounter struct{ writes, rows atomic.Uint64 }
+
+// committed records a statement or transaction committed with rows changed.
+func (w *writeCounter) committed(rows int64) {
+	if rows > 0 {
+		w.writes.Add(1)
+		w.rows.Add(uint64(rows))
+	}
 }
 
 type counters struct {
@@ -75,6 +94,8 @@ func (m *Module) Stats() Stats {
 		Unavailable:        m.stats.unavailable.Load(),
 		InstancesCreated:   m.stats.created.Load(),
 		InstancesDiscarded: m.stats.discarded.Load(),
+		Writes:             m.env.writes.writes.Load(),
+		RowsWritten:        m.env.writes.rows.Load(),
 	}
 	m.mu.Lock()
 	s.Instances = m.live

@@ -11,6 +11,11 @@
 //	       every 100 ms
 //	fd 5   a private listener on 127.0.0.1 the supervisor probes, so a
 //	       probe reaches this version and not the one it replaces
+//	fd 6   the read end of the gate pipe (Config.Gated): the worker serves
+//	       only its probe listener until it reads one byte from it, then
+//	       accepts on fd 3 too. This is the switch: a new version takes no
+//	       client request, and so no client write, before it passed its
+//	       probe and the supervisor switched to it
 //	stdin  the Config as JSON
 //
 // On SIGTERM the worker drains: it closes its copy of the listener, answers
@@ -44,6 +49,7 @@ const (
 	ListenerFD  = 3
 	HeartbeatFD = 4
 	ProbeFD     = 5
+	GateFD      = 6
 )
 
 // HeartbeatInterval is how often a worker writes a heartbeat.
@@ -69,6 +75,9 @@ type Config struct {
 	DrainIdleMS int64 `json:"drain_idle_ms,omitempty"`
 	// DrainMax bounds the whole drain; deadline + 5s if zero.
 	DrainMaxMS int64 `json:"drain_max_ms,omitempty"`
+	// Gated: accept on the module's listener only once the gate (fd 6)
+	// opens; see the package doc.
+	Gated bool `json:"gated,omitempty"`
 }
 
 // Heartbeat is one line on the heartbeat pipe.
@@ -82,6 +91,14 @@ type Heartbeat struct {
 	HTTP5xx      uint64 `json:"http_5xx"`      // of which status >= 500
 	Conns        int64  `json:"conns"`         // open connections
 	Err          string `json:"err,omitempty"` // fatal load error, then exit
+	// Writes and RowsWritten count the module's committed writes
+	// (wasmhost.Stats.Writes): what the supervisor reports a version did
+	// to the data when it rolls it back.
+	Writes      uint64 `json:"writes,omitempty"`
+	RowsWritten uint64 `json:"rows_written,omitempty"`
+	// Final marks the last heartbeat, written after the worker drained
+	// and closed its module and database: its counters are complete.
+	Final bool `json:"final,omitempty"`
 }
 
 // Deadline is the per-request deadline the config asks for.
@@ -143,6 +160,7 @@ type Worker struct {
 	http5xx  atomic.Uint64
 	conns    atomic.Int64
 	loadErr  atomic.Pointer[string]
+	gate     io.Reader // nil: accept on the listener at once
 }
 
 // New returns a worker for cfg.
@@ -166,6 +184,7 @@ func (w *Worker) Heartbeat() Heartbeat {
 		st := m.Stats()
 		hb.OldestCallMS = st.OldestCall.Milliseconds()
 		hb.Requests, hb.Errors = st.Requests, st.Errors
+		hb.Writes, hb.RowsWritten = st.Writes, st.RowsWritten
 	}
 	if e := w.loadErr.Load(); e != nil {
 		hb.Err = *e
@@ -187,7 +206,9 @@ func (w *Worker) beat(ctx context.Context, hb io.Writer, lost func()) {
 		}
 		select {
 		case <-ctx.Done():
-			enc.Encode(w.Heartbeat()) // the final counters
+			final := w.Heartbeat()
+			final.Final = true
+			enc.Encode(final) // the final counters
 			return
 		case <-t.C:
 		}
@@ -262,7 +283,12 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		},
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if w.gate != nil && !w.waitGate(ctx) {
+			return // drained before the switch: never took a request
+		}
+		errc <- srv.Serve(ln)
+	}()
 	if probe != nil {
 		go func() { errc <- srv.Serve(probe) }()
 	}
@@ -299,8 +325,34 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 	defer scancel()
 	err = srv.Shutdown(sctx)
 	w.log.Info("worker drained", "took", time.Since(start).Round(time.Millisecond), "err", err)
-	stopBeat()
+	// The final heartbeat follows the deferred closes of the module and
+	// the database, so its write counters are complete.
 	return err
+}
+
+// SetGate makes Run accept on the module's listener only after it read a
+// byte from gate (see the package doc, fd 6); the probe listener is
+// served at once.
+func (w *Worker) SetGate(gate io.Reader) { w.gate = gate }
+
+// waitGate waits until the gate opens (true) or ctx ends or the gate's
+// writer is gone without opening it (false).
+func (w *Worker) waitGate(ctx context.Context) bool {
+	opened := make(chan bool, 1)
+	go func() {
+		var b [1]byte
+		n, _ := w.gate.Read(b[:])
+		opened <- n == 1
+	}()
+	select {
+	case ok := <-opened:
+		if ok {
+			w.log.Info("switched in: accepting on the module's listener")
+		}
+		return ok
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB, error) {
@@ -413,6 +465,13 @@ func Main(ctx context.Context, stdin io.Reader, log *slog.Logger) error {
 		return err
 	}
 	probe, _ := inherit(ProbeFD, "probe") // optional
+	if cfg.Gated {
+		gate := os.NewFile(GateFD, "gate")
+		if gate == nil {
+			return fmt.Errorf("worker: no gate on fd %d", GateFD)
+		}
+		w.SetGate(gate)
+	}
 	hb := os.NewFile(HeartbeatFD, "heartbeat")
 	var hw io.Writer
 	if hb != nil {

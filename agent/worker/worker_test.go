@@ -1,9 +1,7 @@
 package worker
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -37,19 +35,7 @@ func start(t *testing.T, cfg Config) (addr string, beats <-chan Heartbeat, cance
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
-	ch := make(chan Heartbeat, 100)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var hb Heartbeat
-			if json.Unmarshal(sc.Bytes(), &hb) == nil {
-				select {
-				case ch <- hb:
-				default:
-				}
-			}
-		}
-	}()
+	ch := heartbeats(pr)
 	ctx, stop := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(ctx, ln, nil, pw); pw.Close() }()
@@ -121,8 +107,8 @@ func TestServeAndDrain(t *testing.T) {
 		t.Fatal("worker did not exit after draining")
 	}
 	var last Heartbeat
-	for len(beats) > 0 {
-		last = <-beats
+	for hb := range beats { // closed when Run has returned
+		last = hb
 	}
 	if last.HTTP != 2 {
 		t.Fatalf("counted %d responses", last.HTTP)

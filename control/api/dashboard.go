@@ -21,7 +21,7 @@ var dashboardTmpl = template.Must(template.New("dashboard").Funcs(template.FuncM
 <style>
 body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:2em}
 td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-.on{color:#080}.off{color:#999}.running{color:#080}.failed,.rejected,.rolled_back{color:#b00}
+.on{color:#080}.off{color:#999}.running{color:#080}.failed,.rejected,.rolled_back{color:#b00}.timed_out{color:#b60}.superseded{color:#999}
 </style></head><body>
 <h1>edge-control</h1>
 <h2>Devices ({{len .Devices}})</h2>

@@ -21,11 +21,29 @@
 // as the controller's API encodes them, stable for scripts); progress and
 // diagnostics go to stderr. Exit codes:
 //
-//	0  success
-//	1  the operation failed (a device rejected the module, the controller
+//	0  success (push: every targeted device runs the version)
+//	1  the operation failed (push: a device rejected the module, failed,
+//	   rolled it back, or a newer push superseded it; the controller
 //	   answered an error, the controller is unreachable, ...)
 //	2  usage error (unknown command, bad or missing flag)
-//	3  timeout (push --wait elapsed, or a request timed out)
+//	3  timeout (push: the controller timed a device out at the
+//	   deployment's deadline, or --wait elapsed first; a request timed out)
+//
+// When both apply, 1 wins over 3: a known failure is worth more than an
+// unknown outcome.
+//
+// # Deployment states
+//
+// Per device, "edgectl push" and "edgectl deployment ID" show pending, the
+// steps the agent reports (fetching, verifying, compiling, starting,
+// probing) and one terminal state with its reason: running, rejected,
+// failed, rolled_back, superseded (a newer deployment of the module
+// replaced it in the device's desired state) or timed_out (no terminal
+// report by the deployment's deadline: edge-control --deploy-timeout,
+// default 10m, after the push; the reason says what the controller last
+// knew, e.g. "the device never connected"). push waits until every device
+// is in a terminal state, which the controller guarantees by the
+// deadline; its --wait (default 15m) only bounds that.
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
 // environment variable, else DefaultControl. Flags may be written -flag or

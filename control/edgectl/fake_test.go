@@ -117,7 +117,7 @@ func (f *fakeControl) deploymentLocked() *wire.Deployment {
 	for i, id := range f.manifest.Targets.Nodes {
 		st := states[min(i, len(states)-1)]
 		d.Devices = append(d.Devices, wire.DeploymentDevice{Device: id, State: st, Reason: f.reasons[st], Updated: time.Now().UTC()})
-		if st != wire.StateRunning && !failedState(st) {
+		if !wire.Terminal(st) {
 			d.Done = false
 		}
 	}

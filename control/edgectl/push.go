@@ -57,7 +57,8 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.DurationVar(&o.deadline, "deadline", 0, "per-request `DURATION` limit (0: agent default)")
 	fs.Int64Var(&o.bodyBytes, "body-bytes", 0, "max request body `bytes` (0: agent default)")
 	fs.IntVar(&o.pool, "pool", 0, "warm instances `N` (0: agent default)")
-	fs.DurationVar(&o.wait, "wait", 5*time.Minute, "wait up to `DURATION` for every device to run the version (0: do not wait)")
+	fs.DurationVar(&o.wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device to finish (0: do not wait); the controller ends\n"+
+		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err

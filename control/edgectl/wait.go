@@ -52,11 +52,15 @@ func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manife
 	return err
 }
 
-// Device states after which a device's part of a deployment is settled.
+// failedState: terminal states in which the device will not run the
+// version (exit 1). The other terminal states are running (exit 0) and
+// timed_out (exit 3: nobody knows yet).
 func failedState(s string) bool {
-	return s == wire.StateRejected || s == wire.StateFailed || s == wire.StateRolledBack
+	return s == wire.StateRejected || s == wire.StateFailed || s == wire.StateRolledBack || s == wire.StateSuperseded
 }
 
+// settled: every device is in a terminal state (wire.Terminal), which the
+// controller guarantees by the deployment's deadline.
 func settled(d *wire.Deployment) bool {
 	if d.Done {
 		return true
@@ -65,7 +69,7 @@ func settled(d *wire.Deployment) bool {
 		return false
 	}
 	for _, dev := range d.Devices {
-		if dev.State != wire.StateRunning && !failedState(dev.State) {
+		if !wire.Terminal(dev.State) {
 			return false
 		}
 	}
@@ -134,16 +138,32 @@ func waitEnded(ctx context.Context, d *wire.Deployment, wait time.Duration) erro
 			pending = append(pending, dev.Device+" ("+dev.State+")")
 		}
 	}
-	return fmt.Errorf("deployment %s: %w after --wait %v; not running yet: %s", d.ID, errTimeout, wait, strings.Join(pending, ", "))
+	ends := ""
+	if !d.Deadline.IsZero() {
+		ends = fmt.Sprintf(" (the controller ends it by %s)", d.Deadline.Local().Format(time.RFC3339))
+	}
+	return fmt.Errorf("deployment %s: %w after --wait %v; not running yet: %s%s", d.ID, errTimeout, wait, strings.Join(pending, ", "), ends)
 }
 
-// outcome is nil only when every targeted device runs the version.
+// outcome is nil only when every targeted device runs the version. A
+// device that will not run it (exit 1) takes precedence over one the
+// controller timed out (exit 3).
 func outcome(d *wire.Deployment) error {
 	if err := failures(d); err != nil {
 		return err
 	}
 	if len(d.Devices) == 0 {
 		return fmt.Errorf("deployment %s: no device matched the targets", d.ID)
+	}
+	var timedOut []string
+	for _, dev := range d.Devices {
+		if dev.State == wire.StateTimedOut {
+			timedOut = append(timedOut, dev.Device+": "+orNone(dev.Reason))
+		}
+	}
+	if len(timedOut) > 0 {
+		return fmt.Errorf("deployment %s %w on %d of %d devices at its deadline:\n  %s", d.ID, errTimeout, len(timedOut), len(d.Devices),
+			strings.Join(timedOut, "\n  "))
 	}
 	for _, dev := range d.Devices {
 		if dev.State != wire.StateRunning {
@@ -175,7 +195,7 @@ func orNone(s string) string {
 
 // printDeployment writes d as a header and a table of devices.
 func printDeployment(w io.Writer, d *wire.Deployment) {
-	fmt.Fprintf(w, "deployment %s: %s %s (sha256 %.12s), %s\n", d.ID, d.Module, d.Version, d.SHA256, summarize(d))
+	fmt.Fprintf(w, "deployment %s: %s %s (sha256 %.12s), %s%s\n", d.ID, d.Module, d.Version, d.SHA256, summarize(d), deadlineNote(d))
 	if len(d.Devices) == 0 {
 		return
 	}
@@ -185,6 +205,20 @@ func printDeployment(w io.Writer, d *wire.Deployment) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dev.Device, dev.State, ago(dev.Updated), dev.Reason)
 	}
 	tw.Flush()
+}
+
+// deadlineNote says whether d is done, or when the controller ends it.
+func deadlineNote(d *wire.Deployment) string {
+	switch {
+	case d.Done:
+		return "; done"
+	case d.Deadline.IsZero():
+		return ""
+	case time.Until(d.Deadline) > 0:
+		return fmt.Sprintf("; devices not done by %s (in %s) time out", d.Deadline.Local().Format("15:04:05"),
+			time.Until(d.Deadline).Round(time.Second))
+	}
+	return "; past its deadline: timing out"
 }
 
 // summarize counts d's devices by state: "2 running, 1 rejected".

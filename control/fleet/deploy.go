@@ -42,7 +42,7 @@ func (f *Fleet) Deploy(ctx context.Context, env wire.Envelope) (wire.Deployment,
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
 	states, err := f.store.CreateDeployment(ctx, store.NewDeployment{
-		ID: id, Manifest: m, Envelope: env, Blob: ref, Devices: targets, Now: now,
+		ID: id, Manifest: m, Envelope: env, Blob: ref, Devices: targets, Now: now, Deadline: now.Add(f.timeout),
 	})
 	if err != nil {
 		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)

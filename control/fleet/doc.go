@@ -28,11 +28,19 @@
 //
 //	pending ──▶ fetching ──▶ verifying ──▶ compiling ──▶ starting ──▶ probing ──▶ running
 //	   │            │             │             │             │            │
-//	   └────────────┴─────────────┴──── rejected | failed | rolled_back ◀──┘
+//	   ├────────────┴─────────────┴──── rejected | failed | rolled_back ◀──┤
+//	   └──── superseded (a newer push of the module) | timed_out (deadline) ◀┘
 //
 // Progress comes from the agent's events and, level-triggered again, from
-// the module states in its retained status. A deployment is done when every
-// targeted device is running it or has finally failed.
+// the module states in its retained status. Two terminal states come from
+// the controller itself: superseded, when a newer deployment of the module
+// replaces an unfinished one in a device's desired state, and timed_out,
+// which a sweeper sets at the deployment's deadline (Config.DeployTimeout
+// after its creation, stored with it, so a restart does not reset it) for
+// every device still short of a terminal state. A device whose stored
+// blob the controller cannot serve (a chunk fails its hash, the file is
+// gone) fails at its first fetch. A deployment is done when every targeted
+// device is in a terminal state: by its deadline at the latest.
 //
 // # Defensive ingestion
 //

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"slices"
 
 	"github.com/edgeplane/edge/control/store"
@@ -49,7 +52,11 @@ func (f *Fleet) queueFetch(log logger, id string, payload []byte) {
 // range, is refused as a whole.
 func (f *Fleet) serveFetch(ctx context.Context, r fetchReq) {
 	log := f.log.With("device", r.device, "sha256", r.req.SHA256)
-	ref, err := f.allowedBlob(ctx, r.device, r.req.SHA256)
+	ref, deployment, err := f.allowedBlob(ctx, r.device, r.req.SHA256)
+	if errors.Is(err, store.ErrNotFound) && deployment != "" {
+		f.undeliverable(ctx, log, r.device, deployment, fmt.Errorf("the controller no longer has module blob %.12s: %w", r.req.SHA256, err))
+		return
+	}
 	if err != nil {
 		log.Warn("fetch refused", "err", err)
 		return
@@ -66,8 +73,12 @@ func (f *Fleet) serveFetch(ctx context.Context, r fetchReq) {
 	topic := wire.DeviceTopic(r.device, wire.KindChunks)
 	for _, i := range idx {
 		data, err := f.store.ReadChunk(ref, i)
+		if damaged(err) {
+			f.undeliverable(ctx, log, r.device, deployment, fmt.Errorf("the controller's copy of module blob %.12s is damaged: %w", ref.SHA256, err))
+			return
+		}
 		if err != nil {
-			log.Error("fetch: read chunk", "index", i, "err", err)
+			log.Error("fetch: read chunk (agent will ask again)", "index", i, "err", err)
 			return
 		}
 		frame := wire.AppendChunk(nil, &wire.Chunk{Blob: sum, Index: uint32(i), Total: uint32(len(ref.Chunks)), Data: data})
@@ -79,19 +90,39 @@ func (f *Fleet) serveFetch(ctx context.Context, r fetchReq) {
 	log.Info("chunks sent", "count", len(idx), "of", len(ref.Chunks))
 }
 
+// undeliverable fails the device's part in deployment: the controller
+// cannot serve the module's bytes (a chunk fails its hash, the file or the
+// blob is gone), and the agent would otherwise ask again for ever and the
+// deployment stay fetching. Asking again changes nothing until the module
+// is uploaded again (edgectl push).
+func (f *Fleet) undeliverable(ctx context.Context, log logger, device, deployment string, err error) {
+	log.Error("fetch: module blob cannot be served; failing the deployment for the device", "deployment", deployment, "err", err)
+	f.setState(ctx, log, deployment, device, wire.StateFailed, err.Error()+"; the device cannot fetch the module")
+}
+
+// damaged tells a stored blob that will not read correctly however often
+// it is asked for (a chunk that fails its hash, a missing or truncated
+// file) from a passing I/O error.
+func damaged(err error) bool {
+	return errors.Is(err, store.ErrCorrupt) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
 var errNotDesired = errors.New("blob is not in the device's desired state")
 
-// allowedBlob returns the blob if it is part of the device's desired state:
-// a device may fetch only what it was told to run.
-func (f *Fleet) allowedBlob(ctx context.Context, device, sha string) (wire.BlobRef, error) {
+// allowedBlob returns the blob, and the deployment that put it in the
+// device's desired state, if it is part of that state: a device may fetch
+// only what it was told to run.
+func (f *Fleet) allowedBlob(ctx context.Context, device, sha string) (wire.BlobRef, string, error) {
 	ds, err := f.store.Desired(ctx, device)
 	if err != nil {
-		return wire.BlobRef{}, err
+		return wire.BlobRef{}, "", err
 	}
 	for _, m := range ds.Modules {
 		if m.Blob.SHA256 == sha {
-			return f.store.Blob(ctx, sha)
+			ref, err := f.store.Blob(ctx, sha)
+			return ref, m.Deployment, err
 		}
 	}
-	return wire.BlobRef{}, errNotDesired
+	return wire.BlobRef{}, "", errNotDesired
 }

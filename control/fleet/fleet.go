@@ -33,15 +33,27 @@ type Config struct {
 	Trust  wire.Keyring
 	Logger *slog.Logger
 	Now    func() time.Time // time.Now by default
+	// DeployTimeout is how long after its creation a deployment may take:
+	// then every device that has not reached a terminal state is marked
+	// timed_out. DefaultDeployTimeout if zero.
+	DeployTimeout time.Duration
 }
+
+// DefaultDeployTimeout bounds a deployment when Config.DeployTimeout is
+// zero: the time Kubernetes gives a rollout to make progress
+// (progressDeadlineSeconds), long enough for a cold compile on a slow
+// board and a device that reboots, short enough that a push to an offline
+// device ends the same day.
+const DefaultDeployTimeout = 10 * time.Minute
 
 // Fleet is the controller's fleet logic. Run must be running for fetch
 // requests to be served.
 type Fleet struct {
-	store *store.Store
-	trust wire.Keyring
-	log   *slog.Logger
-	now   func() time.Time
+	store   *store.Store
+	trust   wire.Keyring
+	log     *slog.Logger
+	now     func() time.Time
+	timeout time.Duration
 
 	pubMu sync.RWMutex
 	pub   Publisher
@@ -58,11 +70,18 @@ func New(cfg Config) *Fleet {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DeployTimeout <= 0 {
+		cfg.DeployTimeout = DefaultDeployTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Fleet{
 		store:   cfg.Store,
 		trust:   cfg.Trust,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
 		fetches: make(chan fetchReq, fetchQueue),
 	}
@@ -90,9 +109,11 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 // does not hold up the others.
 const fetchWorkers = 4
 
-// Run serves fetch requests until ctx is done.
+// Run serves fetch requests and times out overdue deployments until ctx
+// is done.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() { f.sweep(ctx) })
 	for range fetchWorkers {
 		wg.Go(func() {
 			for {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/control/api"
+	"github.com/edgeplane/edge/control/fleet"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
@@ -47,6 +48,9 @@ type Config struct {
 	Debug          bool
 
 	PrintVersion bool // --version: print the version and exit
+	// DeployTimeout: a device that has not reached a terminal state this
+	// long after a deployment was created is marked timed_out.
+	DeployTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -61,6 +65,8 @@ func DefaultConfig() Config {
 		UploadIdle: api.DefaultUploadIdle,
 		BlobQuota:  4 << 30,
 		BlobGrace:  time.Hour,
+
+		DeployTimeout: fleet.DefaultDeployTimeout,
 	}
 }
 
@@ -127,6 +133,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.Var(byteSize{&cfg.BlobQuota}, "blob-quota", "bytes of module blobs kept on disk, raw and gzip forms, uploads in progress included (suffix KiB, MiB, GiB; 0: no limit; 507 beyond)")
 	fs.DurationVar(&cfg.BlobGrace, "blob-grace", cfg.BlobGrace, "uploaded blobs no deployment references are removed this long after their upload")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
+	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
+		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -168,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploads < 1 || c.UploadIdle <= 0 || c.BlobQuota < 0 || c.BlobGrace <= 0 {
 		errs = append(errs, errors.New("--max-uploads, --upload-idle and --blob-grace must be positive, --blob-quota not negative"))
+	}
+	if c.DeployTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))

@@ -72,7 +72,8 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet")})
+	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
+		DeployTimeout: cfg.DeployTimeout})
 	s.wg.Go(func() { s.fleet.Run(runCtx) })
 
 	mc := mqttc.Config{

@@ -7,16 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeplane/edge/wire"
 )
 
-// StatePending is a targeted device's state before it reported anything.
-const StatePending = "pending"
+// terminalStates end a device's part in a deployment (wire.Terminal).
+var terminalStates = []string{wire.StateRunning, wire.StateRejected, wire.StateFailed, wire.StateRolledBack,
+	wire.StateTimedOut, wire.StateSuperseded}
 
-// finalStates end a device's part in a deployment.
-var finalStates = []string{wire.StateRunning, wire.StateRejected, wire.StateFailed, wire.StateRolledBack}
+// notTerminal is an SQL condition on deployment_devices.state, with the
+// terminal states as its arguments.
+func notTerminal() (string, []any) {
+	args := make([]any, len(terminalStates))
+	for i, st := range terminalStates {
+		args[i] = st
+	}
+	return "state NOT IN (?" + strings.Repeat(",?", len(args)-1) + ")", args
+}
 
 // NewDeployment is what CreateDeployment records.
 type NewDeployment struct {
@@ -26,11 +35,14 @@ type NewDeployment struct {
 	Blob     wire.BlobRef
 	Devices  []string // targeted device ids, validated
 	Now      time.Time
+	Deadline time.Time // every device is in a terminal state by then (ExpireDeployments)
 }
 
 // CreateDeployment records a deployment and, in the same transaction,
 // replaces the module in every targeted device's desired state and bumps
-// its generation. It returns the new desired states to publish.
+// its generation; the replaced deployment, where that device had not
+// finished it, becomes superseded for it. It returns the new desired
+// states to publish.
 func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.DesiredState, error) {
 	env, err := json.Marshal(d.Envelope)
 	if err != nil {
@@ -42,8 +54,8 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 	}
 	defer tx.Rollback()
 	m := d.Manifest
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created) VALUES(?,?,?,?,?,?)`,
-		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created, deadline) VALUES(?,?,?,?,?,?,?)`,
+		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now), nanos(d.Deadline)); err != nil {
 		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
 	}
 	var out []wire.DesiredState
@@ -60,6 +72,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 		replaced := false
 		for i := range ds.Modules {
 			if moduleName(ds.Modules[i]) == m.Name {
+				if err := supersede(ctx, tx, ds.Modules[i].Deployment, dev, d); err != nil {
+					return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+				}
 				ds.Modules[i], replaced = mod, true
 			}
 		}
@@ -83,7 +98,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 			return nil, fmt.Errorf("create deployment %s: desired of %s: %w", d.ID, dev, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, updated) VALUES(?,?,?,?)`,
-			d.ID, dev, StatePending, nanos(d.Now)); err != nil {
+			d.ID, dev, wire.StatePending, nanos(d.Now)); err != nil {
 			return nil, fmt.Errorf("create deployment %s: progress of %s: %w", d.ID, dev, err)
 		}
 		out = append(out, ds)
@@ -92,6 +107,22 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 		return nil, fmt.Errorf("create deployment %s: commit: %w", d.ID, err)
 	}
 	return out, nil
+}
+
+// supersede marks device's unfinished part in deployment old superseded
+// by d, which replaces it in the device's desired state.
+func supersede(ctx context.Context, tx *sql.Tx, old, device string, d NewDeployment) error {
+	if old == "" || old == d.ID {
+		return nil
+	}
+	cond, args := notTerminal()
+	reason := fmt.Sprintf("replaced by deployment %s (%s %s) before it finished", d.ID, d.Manifest.Name, d.Manifest.Version)
+	if _, err := tx.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
+		WHERE deployment = ? AND device = ? AND `+cond,
+		append([]any{wire.StateSuperseded, reason, nanos(d.Now), old, device}, args...)...); err != nil {
+		return fmt.Errorf("supersede %s on %s: %w", old, device, err)
+	}
+	return nil
 }
 
 // moduleName reads the module name from a stored envelope's payload with
@@ -108,17 +139,17 @@ func moduleName(m wire.DesiredModule) string {
 
 // SetDeviceState records a device's progress in a deployment. It reports
 // false, and changes nothing, when the device is not part of the
-// deployment, the state is already the recorded one, or the recorded state
-// is final and the new one is not (a late or duplicate report of an earlier
-// step never reopens a finished device; running → rolled_back still
-// applies).
+// deployment, the state and reason are already the recorded ones (an empty
+// reason for the recorded state, as a status report gives, keeps the
+// reason an event gave), or the recorded state is terminal and the new one
+// is not (a late or duplicate report of an earlier step never reopens a
+// finished device; running → rolled_back, or timed_out → running from a
+// device that comes back, still apply).
 func (s *Store) SetDeviceState(ctx context.Context, deployment, device, state, reason string, now time.Time) (bool, error) {
-	final := slices.Contains(finalStates, state)
+	cond, args := notTerminal()
 	res, err := s.db.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
-		WHERE deployment = ? AND device = ? AND (state != ? OR reason != ?)
-		AND (? OR state NOT IN (?,?,?,?))`,
-		state, reason, nanos(now), deployment, device, state, reason,
-		final, finalStates[0], finalStates[1], finalStates[2], finalStates[3])
+		WHERE deployment = ? AND device = ? AND (state != ? OR (reason != ? AND ? != '')) AND (? OR `+cond+`)`,
+		append([]any{state, reason, nanos(now), deployment, device, state, reason, reason, wire.Terminal(state)}, args...)...)
 	if err != nil {
 		return false, fmt.Errorf("set state of %s in %s: %w", device, deployment, err)
 	}
@@ -129,16 +160,16 @@ func (s *Store) SetDeviceState(ctx context.Context, deployment, device, state, r
 // Deployment returns one deployment with its per-device progress.
 func (s *Store) Deployment(ctx context.Context, id string) (wire.Deployment, error) {
 	d := wire.Deployment{ID: id}
-	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT module, version, sha256, created FROM deployments WHERE id = ?`, id).
-		Scan(&d.Module, &d.Version, &d.SHA256, &created)
+	var created, deadline int64
+	err := s.db.QueryRowContext(ctx, `SELECT module, version, sha256, created, deadline FROM deployments WHERE id = ?`, id).
+		Scan(&d.Module, &d.Version, &d.SHA256, &created, &deadline)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("deployment %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("deployment %s: %w", id, err)
 	}
-	d.Created = fromNanos(created)
+	d.Created, d.Deadline = fromNanos(created), fromNanos(deadline)
 	if err := s.loadProgress(ctx, &d); err != nil {
 		return d, err
 	}
@@ -161,7 +192,7 @@ func (s *Store) loadProgress(ctx context.Context, d *wire.Deployment) error {
 			return fmt.Errorf("deployment %s progress: %w", d.ID, err)
 		}
 		dd.Updated = fromNanos(updated)
-		done = done && slices.Contains(finalStates, dd.State)
+		done = done && wire.Terminal(dd.State)
 		d.Devices = append(d.Devices, dd)
 	}
 	if err := rows.Err(); err != nil {
@@ -173,7 +204,7 @@ func (s *Store) loadProgress(ctx context.Context, d *wire.Deployment) error {
 
 // Deployments returns up to limit deployments, newest first.
 func (s *Store) Deployments(ctx context.Context, limit int) ([]wire.Deployment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, module, version, sha256, created FROM deployments
+	rows, err := s.db.QueryContext(ctx, `SELECT id, module, version, sha256, created, deadline FROM deployments
 		ORDER BY created DESC, rowid DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
@@ -181,12 +212,12 @@ func (s *Store) Deployments(ctx context.Context, limit int) ([]wire.Deployment, 
 	out := []wire.Deployment{}
 	for rows.Next() {
 		var d wire.Deployment
-		var created int64
-		if err := rows.Scan(&d.ID, &d.Module, &d.Version, &d.SHA256, &created); err != nil {
+		var created, deadline int64
+		if err := rows.Scan(&d.ID, &d.Module, &d.Version, &d.SHA256, &created, &deadline); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list deployments: %w", err)
 		}
-		d.Created = fromNanos(created)
+		d.Created, d.Deadline = fromNanos(created), fromNanos(deadline)
 		out = append(out, d)
 	}
 	rows.Close()

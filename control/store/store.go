@@ -87,7 +87,8 @@ CREATE TABLE IF NOT EXISTS deployments (
 	version  TEXT NOT NULL,
 	sha256   TEXT NOT NULL REFERENCES blobs(sha256),
 	envelope TEXT NOT NULL,   -- JSON wire.Envelope
-	created  INTEGER NOT NULL
+	created  INTEGER NOT NULL,
+	deadline INTEGER NOT NULL DEFAULT 0 -- unix nanoseconds; 0: created before deadlines existed
 );
 CREATE INDEX IF NOT EXISTS deployments_created ON deployments(created);
 CREATE TABLE IF NOT EXISTS deployment_devices (
@@ -120,6 +121,34 @@ CREATE TABLE IF NOT EXISTS credentials (
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("create schema: %w", err)
+	}
+	// Columns added after a release: CREATE TABLE IF NOT EXISTS leaves a
+	// table made by an older controller as it was.
+	return s.addColumn(ctx, "deployments", "deadline", "INTEGER NOT NULL DEFAULT 0")
+}
+
+// addColumn adds column to table unless it has it.
+func (s *Store) addColumn(ctx context.Context, table, column, decl string) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", table)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("migrate %s: %w", table, err)
+		}
+		if name == column {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrate %s: %w", table, err)
+	}
+	rows.Close()
+	if _, err := s.db.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" "+decl); err != nil {
+		return fmt.Errorf("migrate %s: add %s: %w", table, column, err)
 	}
 	return nil
 }

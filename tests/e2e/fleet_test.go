@@ -62,21 +62,31 @@ type fleet struct {
 	control, mqtt string
 	ctl           *proc
 	keyDir        string
+	dataDir       string   // the controller's
+	ctlArgs       []string // to start it again
 }
 
-func startFleet(t *testing.T) *fleet {
+func startFleet(t *testing.T, ctlArgs ...string) *fleet {
 	t.Helper()
-	ctl, line := start(t, controlReady, nil, bin(t, "edge-control"),
-		"--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
-	m := controlAddrs.FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("cannot parse edge-control ready line %q", line)
-	}
-	f := &fleet{control: m[1], mqtt: m[2], ctl: ctl, keyDir: t.TempDir()}
+	f := &fleet{dataDir: t.TempDir(), keyDir: t.TempDir()}
+	f.ctlArgs = append([]string{"--data", f.dataDir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, ctlArgs...)
+	f.startControl(t)
 	if out, errOut, code := edgectl(t, "keygen", "--out", f.keyDir, "--force"); code != 0 {
 		t.Fatalf("edgectl keygen = %d\n%s%s", code, out, errOut)
 	}
 	return f
+}
+
+// startControl starts edge-control with f.ctlArgs (the flags given last
+// win) and records its addresses.
+func (f *fleet) startControl(t *testing.T) {
+	t.Helper()
+	ctl, line := start(t, controlReady, nil, bin(t, "edge-control"), f.ctlArgs...)
+	m := controlAddrs.FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("cannot parse edge-control ready line %q", line)
+	}
+	f.control, f.mqtt, f.ctl = m[1], m[2], ctl
 }
 
 // device registers id and returns the agent arguments for it.
@@ -102,9 +112,15 @@ func (f *fleet) device(t *testing.T, id string) []string {
 // output, the per-device reasons from its JSON result, and its exit code.
 func (f *fleet) push(t *testing.T, file, version, node string, port int) (string, string, int) {
 	t.Helper()
+	return f.pushDB(t, file, version, node, "sqlite", port)
+}
+
+// pushDB is push with the module bound to database binding db.
+func (f *fleet) pushDB(t *testing.T, file, version, node, db string, port int) (string, string, int) {
+	t.Helper()
 	out, errOut, code := edgectl(t, "push", file, "--control", f.control,
 		"--key", filepath.Join(f.keyDir, "edge.key"), "--name", "orders", "--version", version,
-		"--node", node, "--db", "sqlite", "--port", fmt.Sprint(port), "--wait", "2m", "--json")
+		"--node", node, "--db", db, "--port", fmt.Sprint(port), "--wait", "2m", "--json")
 	var res struct {
 		Devices []struct {
 			Device, State, Reason string

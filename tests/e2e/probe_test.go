@@ -3,10 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // buildGuest builds the test module in tests/e2e/testdata/NAME for wasip1
@@ -25,8 +30,9 @@ func buildGuest(t *testing.T, name string) string {
 
 // TestProbeRollback pushes, on top of the order service 1.0.0, a 2.0.0 whose
 // health probe answers 500. The agent must refuse it before it takes any
-// traffic, edgectl must report that with exit 1 and a reason naming the
-// probe, and 1.0.0 must keep serving with the data it had.
+// traffic (clients calling during the push never get its answer),
+// edgectl must report that with exit 1 and a reason naming the probe, and
+// 1.0.0 must keep serving with the data it had.
 func TestProbeRollback(t *testing.T) {
 	unhealthy := buildGuest(t, "unhealthy")
 	f := startFleet(t)
@@ -42,10 +48,41 @@ func TestProbeRollback(t *testing.T) {
 	seeded := getOrders(t, base)
 	_, index := call(t, "GET", base+"/", "")
 
+	// Clients keep calling while 2.0.0 starts: none may get its answer
+	// (before the switch a new version serves its probe only).
+	var (
+		stop   atomic.Bool
+		wg     sync.WaitGroup
+		calls  atomic.Int64
+		leaked atomic.Int64
+	)
+	for range 4 {
+		wg.Go(func() {
+			c := &http.Client{Timeout: 10 * time.Second}
+			for !stop.Load() {
+				resp, err := c.Get(base + "/")
+				if err != nil {
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				calls.Add(1)
+				if strings.Contains(string(b), "must never reach a client") {
+					leaked.Add(1)
+				}
+			}
+		})
+	}
 	stdout, stderr, code := edgectl(t, "push", unhealthy, "--control", f.control,
 		"--key", filepath.Join(f.keyDir, "edge.key"), "--name", "orders", "--version", "2.0.0",
 		"--probe", "/healthz", "--node", "p", "--db", "sqlite", "--port", fmt.Sprint(port),
 		"--wait", "2m", "--json")
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("%d calls during the push, %d answered by 2.0.0", calls.Load(), leaked.Load())
+	if leaked.Load() > 0 || calls.Load() == 0 {
+		t.Errorf("%d of %d calls during the push were answered by 2.0.0, whose probe failed; want none", leaked.Load(), calls.Load())
+	}
 	var res struct {
 		Devices []struct {
 			Device, State, Reason string

@@ -12,10 +12,10 @@
 //	sign + upload  edgectl start → "deployment created" (sign, PUT blob: the controller gzips it, POST)
 //	deliver   "deployment created" → fetching (desired state published, agent verifies the envelope)
 //	transfer  fetching → verifying       (chunks over MQTT)
-//	verify    verifying → starting       (gunzip, SHA-256, store, stage, SQLite snapshot)
+//	verify    verifying → starting       (gunzip, SHA-256, store, stage)
 //	start     starting → probing − compile (worker process, database, first heartbeat)
 //	compile   the worker's "module loaded" took= (wazero compile + instances)
-//	probe     probing → "switched"       (GET of the probe path)
+//	probe     probing → "switched"       (GET of the probe path; SQLite safety copy when a version runs)
 //	switch    "switched" → running       (old worker drains, commit)
 //
 // The agent runs with --grace 0: the post-switch watch is not part of
