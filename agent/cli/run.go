@@ -18,13 +18,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/agent/store"
 	"github.com/edgeplane/edge/agent/supervisor"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/boards"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/wire"
 )
 

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // serveConfig is the configuration of `edge-agent serve`.

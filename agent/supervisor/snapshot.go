@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // snapshot copies the module's SQLite database (DSN dsn) to a file next

@@ -35,8 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // File descriptors the supervisor passes (ExtraFiles[i] is fd 3+i).

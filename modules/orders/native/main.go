@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/orders"
 	"github.com/edgeplane/edge/modules/sdk"
 )

@@ -11,6 +11,10 @@
 //
 // synchronous=FULL because an acknowledged order must survive a power cut;
 // WAL with NORMAL may lose the last commits (see RATIONALE.md for the cost).
+//
+// It lives in the top-level internal/ because two programs use it: the
+// agent (its workers and `edge-agent serve`) and the native build of the
+// order service, which must not import agent code (tests/deps).
 package dbbind
 
 import (
