@@ -16,6 +16,10 @@
 //	POST /update_order   update by order_id        → {"status":true}
 //	GET  /delete_order?id=N                        → {"status":true}
 //	OPTIONS any path     200, empty body
+//	HEAD    a GET path   GET's status and headers, no body (as net/http's
+//	                     mux answers; HEAD /init and HEAD /delete_order
+//	                     therefore act like their GET, as the demo made
+//	                     them GET endpoints)
 //
 // Every response carries the demo's CORS headers. Floats are written the
 // way serde_json writes them (56.0, not 56).
@@ -32,7 +36,8 @@
 //	     integer outside the 32-bit range of SQL INT, a missing or
 //	     non-integer id for /delete_order
 //	404  unknown path
-//	405  known path, wrong method (with an Allow header)
+//	405  known path, wrong method (with an Allow header: GET paths list
+//	     "GET, HEAD")
 //	503  database unreachable, busy or timed out (sdk.IsUnavailable)
 //	500  any other database error (the detail goes to the log)
 //
