@@ -40,6 +40,15 @@ type Limits struct {
 	MaxSQLCalls      int           // sql calls per request; default 1000
 	MaxFetchCalls    int           // http_fetch calls per request; default 16
 	FetchTimeout     time.Duration // when the guest asks for none; default 5 s
+
+	// Guest log output (the log import, stdout and stderr together) per
+	// module: records and bytes per second, with bursts of LogBurst worth
+	// of each; what is over is dropped and counted in one record per
+	// LogReportInterval. Defaults 100 records/s, 32 KiB/s, 10 s, 10 s.
+	LogRecordsPerSecond int
+	LogBytesPerSecond   int
+	LogBurst            time.Duration
+	LogReportInterval   time.Duration
 }
 
 // Defaults of Limits.
@@ -53,6 +62,11 @@ const (
 	DefaultMaxFetchCalls    = 16
 	DefaultFetchTimeout     = 5 * time.Second
 	DefaultPoolSize         = 2
+
+	DefaultLogRecordsPerSecond = 100
+	DefaultLogBytesPerSecond   = 32 << 10
+	DefaultLogBurst            = 10 * time.Second
+	DefaultLogReportInterval   = 10 * time.Second
 )
 
 func (l Limits) withDefaults() Limits {
@@ -76,6 +90,14 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxFetchCalls, DefaultMaxFetchCalls)
 	if l.FetchTimeout <= 0 {
 		l.FetchTimeout = DefaultFetchTimeout
+	}
+	def(&l.LogRecordsPerSecond, DefaultLogRecordsPerSecond)
+	def(&l.LogBytesPerSecond, DefaultLogBytesPerSecond)
+	if l.LogBurst <= 0 {
+		l.LogBurst = DefaultLogBurst
+	}
+	if l.LogReportInterval <= 0 {
+		l.LogReportInterval = DefaultLogReportInterval
 	}
 	return l
 }

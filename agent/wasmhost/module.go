@@ -36,6 +36,7 @@ type Module struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bgDone   chan struct{}
+	logsDone chan struct{} // the log limiter's reporter has returned
 }
 
 // Load compiles wasm, checks its exports and ABI version, starts one
@@ -57,16 +58,17 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
 	}
 	m := &Module{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		engine:  e.kind,
-		c:       c,
-		env:     env,
-		idle:    make(chan *instance, cfg.PoolSize),
-		running: make(map[*instance]struct{}),
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		bgDone:  make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		engine:   e.kind,
+		c:        c,
+		env:      env,
+		idle:     make(chan *instance, cfg.PoolSize),
+		running:  make(map[*instance]struct{}),
+		changed:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		bgDone:   make(chan struct{}),
+		logsDone: make(chan struct{}),
 	}
 	m.bgCtx, m.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	in, err := m.newInstance(ctx)
@@ -79,6 +81,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 	m.live = 1
 	m.idle <- in
 	go m.maintain()
+	go func() { defer close(m.logsDone); env.logs.run(m.bgCtx, cfg.Limits.LogReportInterval) }()
 	m.kickPool()
 	m.log.Info("module loaded", "engine", e.kind.String(), "deadline_mode", cfg.Deadline.String(),
 		"pool", cfg.PoolSize, "memory_pages", cfg.Limits.MemoryPages)
@@ -146,6 +149,7 @@ func (m *Module) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.bgCancel()
 	<-m.bgDone
+	<-m.logsDone
 drain:
 	for {
 		select {
