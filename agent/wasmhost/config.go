@@ -32,9 +32,22 @@ func (m DeadlineMode) String() string {
 
 // Limits bound what one module may use. A zero field takes its default.
 type Limits struct {
-	Deadline         time.Duration // per request; default 10 s
-	MemoryPages      uint32        // linear memory, 64 KiB pages; default 2048 (128 MiB)
-	MaxRequestBody   int64         // bytes; default 1 MiB; over → 413 before the guest runs
+	Deadline       time.Duration // per request; default 10 s
+	MemoryPages    uint32        // linear memory, 64 KiB pages; default 2048 (128 MiB)
+	MaxRequestBody int64         // bytes; default 1 MiB; over → 413 before the guest runs
+	// The body must arrive within BodyTimeout of the request's headers,
+	// with no gap longer than BodyIdleTimeout; else 408. Defaults 30 s
+	// and 10 s.
+	BodyTimeout     time.Duration
+	BodyIdleTimeout time.Duration
+	// MaxBufferedBody bounds the bytes of request bodies the module holds
+	// at once (being read or served); a body that finds no room within
+	// BodyIdleTimeout gets 503. Default 16 MiB, and never less than twice
+	// MaxRequestBody.
+	MaxBufferedBody int64
+	// WriteTimeout bounds writing a response once the guest answered;
+	// default 30 s.
+	WriteTimeout     time.Duration
 	MaxResponseBytes int           // Response frame from the guest; default 8 MiB
 	MaxResultBytes   int           // one sql/http_fetch result frame; default 4 MiB
 	MaxSQLCalls      int           // sql calls per request; default 1000
@@ -56,6 +69,10 @@ const (
 	DefaultDeadline         = 10 * time.Second
 	DefaultMemoryPages      = 2048
 	DefaultMaxRequestBody   = 1 << 20
+	DefaultBodyTimeout      = 30 * time.Second
+	DefaultBodyIdleTimeout  = 10 * time.Second
+	DefaultMaxBufferedBody  = 16 << 20
+	DefaultWriteTimeout     = 30 * time.Second
 	DefaultMaxResponseBytes = 8 << 20
 	DefaultMaxResultBytes   = 4 << 20
 	DefaultMaxSQLCalls      = 1000
@@ -84,6 +101,18 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxRequestBody <= 0 {
 		l.MaxRequestBody = DefaultMaxRequestBody
 	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur(&l.BodyTimeout, DefaultBodyTimeout)
+	defDur(&l.BodyIdleTimeout, DefaultBodyIdleTimeout)
+	defDur(&l.WriteTimeout, DefaultWriteTimeout)
+	if l.MaxBufferedBody <= 0 {
+		l.MaxBufferedBody = DefaultMaxBufferedBody
+	}
+	l.MaxBufferedBody = max(l.MaxBufferedBody, 2*(l.MaxRequestBody+1))
 	def(&l.MaxResponseBytes, DefaultMaxResponseBytes)
 	def(&l.MaxResultBytes, DefaultMaxResultBytes)
 	def(&l.MaxSQLCalls, DefaultMaxSQLCalls)

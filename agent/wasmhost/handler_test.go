@@ -24,8 +24,8 @@ func TestHandler(t *testing.T) {
 	}{
 		{"echo", "hello", false, 200, "hello"},
 		{"empty", "", false, 200, ""},
-		{"too large", strings.Repeat("x", 101), false, 413, "request body too large"},
-		{"too large chunked", strings.Repeat("x", 101), true, 413, "request body too large"},
+		{"too large", strings.Repeat("x", 101), false, 413, "request body too large: 101 bytes, over the limit of 100 bytes"},
+		{"too large chunked", strings.Repeat("x", 101), true, 413, "request body too large: over the limit of 100 bytes"},
 		{"trap", "\x01", false, 500, "module failed"},
 		{"after trap", "still here", false, 200, "still here"},
 		{"loop", "\x02", false, 504, "module did not answer in time"},

@@ -106,7 +106,7 @@ func (h *hostEnv) fetch(st *callState, r *abi.FetchRequest) abi.FetchResult {
 		return abi.FetchResult{Err: &abi.Error{Code: code, Message: msg}}
 	}
 	if st.fetchCall++; st.fetchCall > h.limits.MaxFetchCalls {
-		return fail(abi.CodeTooLarge, fmt.Sprintf("more than %d http_fetch calls in one request", h.limits.MaxFetchCalls))
+		return fail(abi.CodeTooLarge, fmt.Sprintf("over the host's limit of %d http_fetch calls per request", h.limits.MaxFetchCalls))
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
@@ -172,14 +172,14 @@ func (h *hostEnv) roundTrip(req *http.Request) (*http.Response, []byte, error) {
 	defer resp.Body.Close()
 	limit := int64(h.limits.MaxResultBytes)
 	if resp.ContentLength > limit {
-		return nil, nil, fmt.Errorf("%w: %d bytes, over the limit of %d bytes (http_fetch result)", errBodyTooLarge, resp.ContentLength, limit)
+		return nil, nil, fmt.Errorf("%w: %d bytes, over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, resp.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read response: %w", err)
 	}
 	if int64(len(body)) > limit {
-		return nil, nil, fmt.Errorf("%w: over the limit of %d bytes (http_fetch result)", errBodyTooLarge, limit)
+		return nil, nil, fmt.Errorf("%w: over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, limit)
 	}
 	return resp, body, nil
 }

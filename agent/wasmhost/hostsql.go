@@ -67,7 +67,7 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		return fail(abi.CodeDenied, "no database binding for this module")
 	}
 	if st.sqlCalls++; st.sqlCalls > h.limits.MaxSQLCalls {
-		return fail(abi.CodeTooLarge, fmt.Sprintf("more than %d sql calls in one request", h.limits.MaxSQLCalls))
+		return fail(abi.CodeTooLarge, fmt.Sprintf("over the host's limit of %d SQL calls per request", h.limits.MaxSQLCalls))
 	}
 	ctx := st.io
 	switch req.Op {
@@ -167,7 +167,7 @@ func opName(op abi.SQLOp) string {
 type errTooLarge struct{ limit int }
 
 func (e errTooLarge) Error() string {
-	return fmt.Sprintf("result exceeds %d bytes", e.limit)
+	return fmt.Sprintf("result over the host's limit of %d bytes per SQL result", e.limit)
 }
 
 // appendRows streams rows into a query result frame.

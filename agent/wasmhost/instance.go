@@ -125,7 +125,7 @@ func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (ab
 	}
 	p, n := abi.UnpackPtrLen(in.stack[0])
 	if int64(n) > int64(maxResp) {
-		return abi.Response{}, fmt.Errorf("%w: response of %d bytes exceeds %d", ErrBadResponse, n, maxResp)
+		return abi.Response{}, &responseTooLargeError{size: int64(n), limit: maxResp}
 	}
 	b, ok := in.mod.Memory().Read(p, n)
 	if !ok {

@@ -22,6 +22,7 @@ type Module struct {
 	env    *hostEnv
 	nextID atomic.Uint64
 	stats  counters
+	bodies *bodyBudget // request bodies held at once
 
 	idle chan *instance // capacity PoolSize; live ≤ PoolSize
 
@@ -63,6 +64,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		engine:   e.kind,
 		c:        c,
 		env:      env,
+		bodies:   newBodyBudget(cfg.Limits.MaxBufferedBody),
 		idle:     make(chan *instance, cfg.PoolSize),
 		running:  make(map[*instance]struct{}),
 		changed:  make(chan struct{}),

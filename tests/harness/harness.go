@@ -141,6 +141,14 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return StartCmd(t, ready, wait, cmd)
+}
+
+// StartCmd is Start for a command the caller prepared (stdin, extra
+// files); its stdout and stderr are taken over.
+func StartCmd(t testing.TB, ready *regexp.Regexp, wait time.Duration, cmd *exec.Cmd) (*Proc, string) {
+	t.Helper()
+	name := cmd.Path
 	pr, pw := io.Pipe()
 	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{}), StopWait: 10 * time.Second}
 	cmd.Stdout = io.MultiWriter(pw, p.Out)
@@ -158,6 +166,7 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
 				v := m[0]
