@@ -57,7 +57,8 @@ type Limits struct {
 	// Guest log output (the log import, stdout and stderr together) per
 	// module: records and bytes per second, with bursts of LogBurst worth
 	// of each; what is over is dropped and counted in one record per
-	// LogReportInterval. Defaults 100 records/s, 32 KiB/s, 10 s, 10 s.
+	// LogReportInterval (the first within a second). Defaults 100
+	// records/s, 32 KiB/s, 10 s, 10 s.
 	LogRecordsPerSecond int
 	LogBytesPerSecond   int
 	LogBurst            time.Duration

@@ -17,8 +17,9 @@ const maxLogRecord = 16 << 10
 // escapes it. Two token buckets, records and bytes, each refilled at its
 // rate per second and holding at most LogBurst seconds of it: a guest that
 // logs a burst keeps everything, one that logs in a loop gets its rate and
-// the rest is counted, not written. What was dropped is reported as one
-// record per LogReportInterval.
+// the rest is counted, not written. What was dropped is reported in one
+// record within a second of the first drop, then at most one record per
+// LogReportInterval while drops go on.
 type logLimiter struct {
 	log      *slog.Logger
 	recRate  float64 // records per second
@@ -67,28 +68,34 @@ func (l *logLimiter) allow(n int) bool {
 	return true
 }
 
-// report logs what was dropped since the last report, if anything.
-func (l *logLimiter) report() {
+// report logs what was dropped since the last report, if anything, and
+// says whether it did.
+func (l *logLimiter) report() bool {
 	l.mu.Lock()
 	recs, n, total := l.droppedRecs, l.droppedBytes, l.total
 	l.droppedRecs, l.droppedBytes = 0, 0
 	l.mu.Unlock()
 	if recs == 0 {
-		return
+		return false
 	}
 	l.log.Warn("guest log output over its limit: records dropped",
 		"source", "agent", "dropped_records", recs, "dropped_bytes", n, "dropped_total", total,
 		"limit_records_per_second", l.recRate, "limit_bytes_per_second", l.byteRate)
+	return true
 }
 
-// run reports drops every interval until ctx ends, then once more.
+// run reports drops until ctx ends, then once more: the first report
+// within a second of the first drop, then at most one per interval.
 func (l *logLimiter) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := time.NewTicker(min(time.Second, interval))
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
-		case <-t.C:
-			l.report()
+		case now := <-t.C:
+			if now.Sub(last) >= interval && l.report() {
+				last = now
+			}
 		case <-ctx.Done():
 			l.report()
 			return

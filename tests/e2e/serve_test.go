@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,8 +101,29 @@ func runWorkflow(t *testing.T, base string, steps []step) []string {
 
 // startAgent runs edge-agent serve on the order service and returns its URL.
 func startAgent(t *testing.T, dsn string, extra ...string) (*proc, string) {
-	args := append([]string{"serve", bin(t, "orders.wasm"), "--http", "127.0.0.1:0", "--db", dsn, "--data", filepath.Join(t.TempDir(), "state")}, extra...)
+	args := append([]string{"serve", bin(t, "orders.wasm"), "--http", "127.0.0.1:0", "--db", dsn, "--data", sharedState(t)}, extra...)
 	return start(t, agentReady, nil, bin(t, "edge-agent"), args...)
+}
+
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+)
+
+// sharedState is a --data folder for serve that the tests of this process
+// share, so that each module is compiled once rather than once per test
+// (a cold compile of orders.wasm takes seconds on a loaded machine). The
+// agents that use it are started one after another, never at once (see
+// wazero issue #2547 in RATIONALE.md).
+func sharedState(t *testing.T) string {
+	sharedOnce.Do(func() {
+		d, err := os.MkdirTemp("", "edge-e2e-state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedDir = d
+	})
+	return sharedDir
 }
 
 func startNative(t *testing.T, dsn string) (*proc, string) {

@@ -41,7 +41,7 @@ type target struct {
 // (a cold compile leaves the process some 30 MiB larger for a while).
 func servingTargets(t *testing.T, wasm, dsn string, serveArgs []string, cfg worker.Config, warm bool) []target {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "state")
+	data := sharedState(t)
 	args := append([]string{"serve", wasm, "--http", "127.0.0.1:0", "--data", data}, serveArgs...)
 	if dsn != "" {
 		args = append(args, "--db", dsn)
@@ -50,7 +50,7 @@ func servingTargets(t *testing.T, wasm, dsn string, serveArgs []string, cfg work
 	if strings.HasPrefix(dsn, "sqlite:") {
 		cfg.DB = dsn + "-worker"
 	}
-	cfg.CacheDir = filepath.Join(t.TempDir(), "cache")
+	cfg.CacheDir = filepath.Join(sharedState(t), "worker-cache")
 	if warm {
 		p, _ := start(t, agentReady, nil, bin(t, "edge-agent"), args...)
 		p.Stop(t)
@@ -72,7 +72,7 @@ func startWorker(t *testing.T, cfg worker.Config) (*proc, string) {
 		cfg.Name = strings.TrimSuffix(filepath.Base(cfg.Module), ".wasm") + "@test"
 	}
 	if cfg.CacheDir == "" {
-		cfg.CacheDir = filepath.Join(t.TempDir(), "cache")
+		cfg.CacheDir = filepath.Join(sharedState(t), "worker-cache")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
