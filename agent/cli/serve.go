@@ -45,7 +45,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or mysql://user:pass@host:port/db (default $DATABASE_URL; none: the module gets no database)")
 	fs.StringVar(&c.data, "data", defaultDataDir(), "the agent's private state `folder` (compilation cache)")
 	fs.IntVar(&c.pool, "pool", wasmhost.DefaultPoolSize, "warm instances of the module")
-	fs.DurationVar(&c.deadline, "deadline", wasmhost.DefaultDeadline, "per-request deadline")
+	fs.DurationVar(&c.deadline, "deadline", 0, "per-request deadline (default 10s with the compiler, 30s with the interpreter)")
 	fs.StringVar(&c.deadlineMode, "deadline-mode", "interrupt", "how a guest is stopped at its deadline: interrupt (safe, the default) or fast (~30% more throughput; a runaway guest is only stopped by abandoning its instance)")
 	fs.UintVar(&c.memoryPages, "memory-pages", wasmhost.DefaultMemoryPages, "linear memory limit per instance, in 64 KiB pages")
 	fs.Int64Var(&c.bodyLimit, "body-limit", wasmhost.DefaultMaxRequestBody, "request body limit in `bytes` (413 beyond)")
@@ -66,7 +66,7 @@ func (c *serveConfig) validate() error {
 	if c.pool < 1 || c.pool > 64 {
 		return fmt.Errorf("--pool %d: want 1..64", c.pool)
 	}
-	if c.deadline <= 0 {
+	if c.deadline < 0 {
 		return fmt.Errorf("--deadline %s: must be positive", c.deadline)
 	}
 	if _, err := parseDeadlineMode(c.deadlineMode); err != nil {
@@ -235,7 +235,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		dbDesc = dbbind.Redact(cfg.db)
 	}
 	fmt.Fprintf(stdout, "edge-agent: serving %s on http://%s (engine %s, pool %d, deadline %s/%s, db %s)\n",
-		name, ln.Addr(), engine.Kind(), cfg.pool, cfg.deadline, mode, dbDesc)
+		name, ln.Addr(), engine.Kind(), cfg.pool, mod.Limits().Deadline, mode, dbDesc)
 
 	select {
 	case err := <-errc:

@@ -67,25 +67,39 @@ type Limits struct {
 
 // Defaults of Limits.
 const (
-	DefaultDeadline         = 10 * time.Second
-	DefaultMemoryPages      = 2048
-	DefaultMaxRequestBody   = 1 << 20
-	DefaultBodyTimeout      = 30 * time.Second
-	DefaultBodyIdleTimeout  = 10 * time.Second
-	DefaultMaxBufferedBody  = 16 << 20
-	DefaultWriteTimeout     = 30 * time.Second
-	DefaultMaxResponseBytes = 8 << 20
-	DefaultMaxResultBytes   = 4 << 20
-	DefaultMaxSQLCalls      = 1000
-	DefaultMaxFetchCalls    = 16
-	DefaultFetchTimeout     = 5 * time.Second
-	DefaultPoolSize         = 2
+	DefaultDeadline = 10 * time.Second // compiler engine
+	// DefaultInterpreterDeadline is the interpreter's default deadline:
+	// it runs guest code 30-50× slower, and the largest order list the
+	// body limit admits (8,400 orders) took 4 s to insert on it on the
+	// 2-core build machine, much more on an armv7 or riscv64 board.
+	DefaultInterpreterDeadline = 30 * time.Second
+	DefaultMemoryPages         = 2048
+	DefaultMaxRequestBody      = 1 << 20
+	DefaultBodyTimeout         = 30 * time.Second
+	DefaultBodyIdleTimeout     = 10 * time.Second
+	DefaultMaxBufferedBody     = 16 << 20
+	DefaultWriteTimeout        = 30 * time.Second
+	DefaultMaxResponseBytes    = 8 << 20
+	DefaultMaxResultBytes      = 4 << 20
+	DefaultMaxSQLCalls         = 1000
+	DefaultMaxFetchCalls       = 16
+	DefaultFetchTimeout        = 5 * time.Second
+	DefaultPoolSize            = 2
 
 	DefaultLogRecordsPerSecond = 100
 	DefaultLogBytesPerSecond   = 32 << 10
 	DefaultLogBurst            = 10 * time.Second
 	DefaultLogReportInterval   = 10 * time.Second
 )
+
+// DefaultDeadlineFor is the per-request deadline of an engine of kind when
+// none is configured (EngineAuto as NewEngine resolves it here).
+func DefaultDeadlineFor(kind EngineKind) time.Duration {
+	if resolveKind(kind) == EngineInterpreter {
+		return DefaultInterpreterDeadline
+	}
+	return DefaultDeadline
+}
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {

@@ -95,3 +95,17 @@ func TestHandlerUnavailable(t *testing.T) {
 		return rec.Code == 503
 	})
 }
+
+// TestDefaultDeadlinePerEngine: with no deadline configured, the
+// interpreter (30-50× slower) gets a longer one than the compiler.
+func TestDefaultDeadlinePerEngine(t *testing.T) {
+	for kind, want := range map[EngineKind]time.Duration{EngineCompiler: DefaultDeadline, EngineInterpreter: DefaultInterpreterDeadline} {
+		m := load(t, newTestEngine(t, kind), "echo", Config{PoolSize: 1})
+		if got := m.Limits().Deadline; got != want {
+			t.Errorf("%s: deadline %s, want %s", kind, got, want)
+		}
+		if got := DefaultDeadlineFor(kind); got != want {
+			t.Errorf("DefaultDeadlineFor(%s) = %s, want %s", kind, got, want)
+		}
+	}
+}

@@ -43,6 +43,9 @@ type Module struct {
 // Load compiles wasm, checks its exports and ABI version, starts one
 // instance and grows the pool to cfg.PoolSize in the background.
 func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
+	if cfg.Limits.Deadline <= 0 {
+		cfg.Limits.Deadline = DefaultDeadlineFor(e.kind)
+	}
 	cfg = cfg.withDefaults(e.log)
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -93,10 +93,13 @@ type Heartbeat struct {
 	Err          string `json:"err,omitempty"` // fatal load error, then exit
 }
 
-// Deadline is the per-request deadline the config asks for.
+// Deadline is the per-request deadline of the worker: the one the config
+// asks for, else its engine's default (longer for the interpreter). The
+// supervisor's watchdog and drain use the same value.
 func (c *Config) Deadline() time.Duration {
 	if c.DeadlineMS <= 0 {
-		return wasmhost.DefaultDeadline
+		kind, _ := c.engine()
+		return wasmhost.DefaultDeadlineFor(kind)
 	}
 	return time.Duration(c.DeadlineMS) * time.Millisecond
 }

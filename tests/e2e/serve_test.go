@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/tests/harness"
 )
 
@@ -209,33 +204,4 @@ func TestDemoScript(t *testing.T) {
 
 // mysqlDatabase creates a database of its own on EDGE_TEST_MYSQL and
 // returns its DSN; it is dropped when the test ends.
-func mysqlDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("EDGE_TEST_MYSQL")
-	if base == "" {
-		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
-	}
-	ctx := context.Background()
-	admin, err := dbbind.Open(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("edge_e2e_%d", time.Now().UnixNano())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := dbbind.Open(ctx, base)
-		if err == nil {
-			db.ExecContext(ctx, "DROP DATABASE "+name)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func mysqlDatabase(t *testing.T) string { return harness.MySQLDatabase(t, "e2e") }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // RepoRoot is the repository's top folder.
@@ -242,4 +245,37 @@ func TryCall(method, url, body string, timeout time.Duration) (int, string, erro
 		return 0, "", fmt.Errorf("read body: %w", err)
 	}
 	return resp.StatusCode, string(b), nil
+}
+
+// MySQLDatabase creates a database of its own, named after prefix, on the
+// server of EDGE_TEST_MYSQL and returns its DSN; it is dropped when the
+// test ends. Without EDGE_TEST_MYSQL the test is skipped.
+func MySQLDatabase(t testing.TB, prefix string) string {
+	t.Helper()
+	base := os.Getenv("EDGE_TEST_MYSQL")
+	if base == "" {
+		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
+	}
+	ctx := context.Background()
+	admin, err := dbbind.Open(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("edge_%s_%d", prefix, time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if db, err := dbbind.Open(ctx, base); err == nil {
+			db.ExecContext(ctx, "DROP DATABASE "+name)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
