@@ -38,8 +38,16 @@
 //	404  unknown path
 //	405  known path, wrong method (with an Allow header: GET paths list
 //	     "GET, HEAD")
-//	503  database unreachable, busy or timed out (sdk.IsUnavailable)
+//	413  the request needs more than a limit of the host allows (SQL calls
+//	     per request); the message names the limit
+//	503  database unreachable, busy, silent or timed out (sdk.IsUnavailable)
+//	507  GET /orders: more orders than one SQL result of the host may hold;
+//	     the message names the limit
 //	500  any other database error (the detail goes to the log)
+//
+// POST /create_orders inserts by multi-row INSERTs of 256, 16 and 1 orders,
+// so the largest array that fits in the body limit stays far under the
+// host's SQL calls per request.
 //
 // Unknown fields in an order are ignored, as serde (and so the demo) does,
 // so clients that send extra fields keep working. Updating or deleting an
