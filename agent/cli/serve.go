@@ -67,7 +67,7 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("--pool %d: want 1..64", c.pool)
 	}
 	if c.deadline < 0 {
-		return fmt.Errorf("--deadline %s: must be positive", c.deadline)
+		return fmt.Errorf("--deadline %s: must not be negative (0: the engine's default)", c.deadline)
 	}
 	if _, err := parseDeadlineMode(c.deadlineMode); err != nil {
 		return err

@@ -13,7 +13,8 @@
 //	/logloop?ms=N     calls the log import in a loop for N ms
 //	/printloop?ms=N   writes lines to stderr in a loop for N ms
 //	/sql?n=N          runs SELECT 1 N times (503 unavailable, 413 too large)
-//	/fetch?url=U&n=N  fetches U N times (503 unavailable, 413 too large)
+//	/fetch?url=U&n=N&ms=T  fetches U N times, each within T ms if given
+//	                  (503 unavailable, 413 too large)
 //	/respond?n=N      answers N bytes
 package main
 
@@ -68,7 +69,12 @@ func init() {
 		n := max(atoi(r, "n"), 1)
 		var status int
 		for i := range n {
-			resp, err := sdk.Fetch(context.Background(), "GET", r.URL.Query().Get("url"), nil, nil)
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if ms := atoi(r, "ms"); ms > 0 {
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+			}
+			resp, err := sdk.Fetch(ctx, "GET", r.URL.Query().Get("url"), nil, nil)
+			cancel()
 			if err != nil {
 				fail(w, fmt.Errorf("fetch %d of %d: %w", i+1, n, err))
 				return
