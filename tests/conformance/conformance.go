@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -164,7 +163,7 @@ func (r *runner) do(req Request) (Answer, error) {
 		return Answer{}, err
 	}
 	// Send the target exactly as written: no cleaning, no re-escaping.
-	hr.URL.Opaque, hr.URL.RawQuery, hr.URL.ForceQuery = cut(req.Target, "?")
+	hr.URL.Opaque, hr.URL.RawQuery, hr.URL.ForceQuery = strings.Cut(req.Target, "?")
 	for k, v := range req.Header {
 		if strings.EqualFold(k, "Host") {
 			hr.Host = v
@@ -247,9 +246,6 @@ func (r *runner) check(t *testing.T, c *Case, a Answer) {
 		}
 	case a.Body != c.Body:
 		t.Errorf("body %s", diff(a.Body, c.Body))
-		if os.Getenv("CONF_DUMP") != "" {
-			fmt.Printf("DUMP\t%s\t%q\n", c.Name, a.Body)
-		}
 	}
 	for k, v := range c.Header {
 		if got := a.Header[k]; got != v {
@@ -357,8 +353,6 @@ func jsonString(s string) string {
 	enc.Encode(s)
 	return strings.TrimSuffix(b.String(), "\n")
 }
-
-func cut(s, sep string) (before, after string, found bool) { return strings.Cut(s, sep) }
 
 // diff shows where got departs from want.
 func diff(got, want string) string {
