@@ -2,7 +2,6 @@ package wasmhost
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -72,7 +71,7 @@ func TestSQLSilentServer(t *testing.T) {
 // before the deadline; a body that trickles in is cut at the timeout.
 func TestFetchSilentHost(t *testing.T) {
 	silent := silentListener(t)
-	trickle := httpServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	trickle := testpeer.HTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000000")
 		for r.Context().Err() == nil {
 			w.Write([]byte("x"))
@@ -128,16 +127,4 @@ func TestFetchSilentHost(t *testing.T) {
 	if st := m2.Stats(); st.Abandoned != 0 || st.Timeouts != 0 {
 		t.Errorf("stats %+v: want nothing abandoned", st)
 	}
-}
-
-func httpServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }

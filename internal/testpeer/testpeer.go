@@ -1,12 +1,14 @@
-// Package testpeer provides misbehaving network peers for tests: a server
-// that accepts TCP connections and never answers (a database or web
-// service that hangs, a firewall that accepts and drops), which can be
-// switched to relay to a real server so a test can watch recovery.
+// Package testpeer provides network peers for tests: a server that
+// accepts TCP connections and never answers (a database or web service
+// that hangs, a firewall that accepts and drops), which can be switched to
+// relay to a real server so a test can watch recovery, and a plain HTTP
+// server on a free port.
 package testpeer
 
 import (
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,4 +76,18 @@ func relay(c net.Conn, to string) {
 	go func() { io.Copy(up, c); up.Close() }()
 	io.Copy(c, up)
 	c.Close()
+}
+
+// HTTPServer serves h on 127.0.0.1 until the test ends and returns its
+// host:port.
+func HTTPServer(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }

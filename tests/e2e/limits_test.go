@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,7 +95,7 @@ func mysqlDSNIfSet(t *testing.T) string {
 // the order service's 507 naming it.
 func TestHostQuotas(t *testing.T) {
 	limits := buildGuest(t, "limits")
-	web := httpServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) }))
+	web := testpeer.HTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) }))
 	targets := servingTargets(t, limits, "sqlite:"+filepath.Join(t.TempDir(), "q.db"),
 		[]string{"--http-allow", "127.0.0.1"}, worker.Config{AllowHosts: []string{"127.0.0.1"}}, false)
 	const respLimit = 8 << 20
@@ -264,16 +263,4 @@ func TestGuestLogs(t *testing.T) {
 			t.Logf("%s: %d records and %d bytes of log in %s; %s", tg.name, kept, len(out), took.Round(time.Millisecond), report.FindString(out))
 		})
 	}
-}
-
-func httpServer(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
