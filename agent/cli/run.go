@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/agent/admin"
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/agent/store"
@@ -27,6 +26,7 @@ import (
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/boards"
 	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/wire"
 )
 

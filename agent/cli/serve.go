@@ -9,14 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // serveConfig is the configuration of `edge-agent serve`.
@@ -30,6 +30,10 @@ type serveConfig struct {
 	deadlineMode string
 	memoryPages  uint
 	bodyLimit    int64
+	bodyTimeout  time.Duration
+	bodyIdle     time.Duration
+	bodyBuffer   int64
+	maxConns     int
 	engine       string
 	settings     multiFlag
 	allowHosts   multiFlag
@@ -41,10 +45,14 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or mysql://user:pass@host:port/db (default $DATABASE_URL; none: the module gets no database)")
 	fs.StringVar(&c.data, "data", defaultDataDir(), "the agent's private state `folder` (compilation cache)")
 	fs.IntVar(&c.pool, "pool", wasmhost.DefaultPoolSize, "warm instances of the module")
-	fs.DurationVar(&c.deadline, "deadline", wasmhost.DefaultDeadline, "per-request deadline")
+	fs.DurationVar(&c.deadline, "deadline", 0, "per-request deadline (default 10s with the compiler, 30s with the interpreter)")
 	fs.StringVar(&c.deadlineMode, "deadline-mode", "interrupt", "how a guest is stopped at its deadline: interrupt (safe, the default) or fast (~30% more throughput; a runaway guest is only stopped by abandoning its instance)")
 	fs.UintVar(&c.memoryPages, "memory-pages", wasmhost.DefaultMemoryPages, "linear memory limit per instance, in 64 KiB pages")
 	fs.Int64Var(&c.bodyLimit, "body-limit", wasmhost.DefaultMaxRequestBody, "request body limit in `bytes` (413 beyond)")
+	fs.DurationVar(&c.bodyTimeout, "body-timeout", wasmhost.DefaultBodyTimeout, "time to receive a request body, from its headers (408 beyond)")
+	fs.DurationVar(&c.bodyIdle, "body-idle-timeout", wasmhost.DefaultBodyIdleTimeout, "longest wait for the next byte of a request body (408 beyond)")
+	fs.Int64Var(&c.bodyBuffer, "body-buffer", wasmhost.DefaultMaxBufferedBody, "`bytes` of request bodies held at once, at least twice --body-limit (503 when full)")
+	fs.IntVar(&c.maxConns, "max-conns", httpserve.DefaultMaxConns, "open connections (503 and closed beyond)")
 	fs.StringVar(&c.engine, "engine", "auto", "wazero engine: auto, compiler or interpreter")
 	fs.Var(&c.settings, "config", "`key=value` the module reads with config_get (repeatable)")
 	fs.Var(&c.allowHosts, "http-allow", "`host` the module may call with http_fetch (repeatable)")
@@ -58,8 +66,8 @@ func (c *serveConfig) validate() error {
 	if c.pool < 1 || c.pool > 64 {
 		return fmt.Errorf("--pool %d: want 1..64", c.pool)
 	}
-	if c.deadline <= 0 {
-		return fmt.Errorf("--deadline %s: must be positive", c.deadline)
+	if c.deadline < 0 {
+		return fmt.Errorf("--deadline %s: must not be negative (0: the engine's default)", c.deadline)
 	}
 	if _, err := parseDeadlineMode(c.deadlineMode); err != nil {
 		return err
@@ -72,6 +80,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.bodyLimit < 1 {
 		return fmt.Errorf("--body-limit %d: must be positive", c.bodyLimit)
+	}
+	if c.bodyTimeout <= 0 || c.bodyIdle <= 0 {
+		return fmt.Errorf("--body-timeout %s, --body-idle-timeout %s: must be positive", c.bodyTimeout, c.bodyIdle)
+	}
+	if c.bodyBuffer < 1 || c.maxConns < 1 {
+		return fmt.Errorf("--body-buffer %d, --max-conns %d: must be positive", c.bodyBuffer, c.maxConns)
 	}
 	for _, kv := range c.settings {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -191,9 +205,12 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		PoolSize: cfg.pool,
 		Deadline: mode,
 		Limits: wasmhost.Limits{
-			Deadline:       cfg.deadline,
-			MemoryPages:    uint32(cfg.memoryPages),
-			MaxRequestBody: cfg.bodyLimit,
+			Deadline:        cfg.deadline,
+			MemoryPages:     uint32(cfg.memoryPages),
+			MaxRequestBody:  cfg.bodyLimit,
+			BodyTimeout:     cfg.bodyTimeout,
+			BodyIdleTimeout: cfg.bodyIdle,
+			MaxBufferedBody: cfg.bodyBuffer,
 		},
 		DB:         db,
 		Settings:   settings,
@@ -210,13 +227,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           mod.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpserve.New(mod.Handler(), httpserve.Config{MaxConns: cfg.maxConns, Logger: log})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	dbDesc := "none"
@@ -224,7 +235,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		dbDesc = dbbind.Redact(cfg.db)
 	}
 	fmt.Fprintf(stdout, "edge-agent: serving %s on http://%s (engine %s, pool %d, deadline %s/%s, db %s)\n",
-		name, ln.Addr(), engine.Kind(), cfg.pool, cfg.deadline, mode, dbDesc)
+		name, ln.Addr(), engine.Kind(), cfg.pool, mod.Limits().Deadline, mode, dbDesc)
 
 	select {
 	case err := <-errc:

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/internal/atomicfile"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // SafetyCopyName is the file, in a module's data folder

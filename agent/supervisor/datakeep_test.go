@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/worker"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 func openOrders(t *testing.T, dsn string) (dbbind.Binding, *sql.DB) {

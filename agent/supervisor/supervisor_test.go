@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/agent/reconcile"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/wire"
 )
 

@@ -12,8 +12,10 @@ import (
 type callState struct {
 	env       *hostEnv
 	ctx       context.Context // the call's context, with its deadline
-	pending   []byte          // result kept for result_read
-	scratch   []byte          // reused to build result frames
+	io        context.Context // ctx less ioReserve: what SQL and http_fetch get
+	ioCancel  context.CancelFunc
+	pending   []byte // result kept for result_read
+	scratch   []byte // reused to build result frames
 	txs       map[uint32]*sql.Tx
 	txRows    map[uint32]int64 // rows changed in each open transaction
 	nextTx    uint32
@@ -32,9 +34,21 @@ func callStateFrom(ctx context.Context) *callState {
 	return st
 }
 
+// ioReserve is the part of a request's deadline that host I/O (SQL,
+// http_fetch) never gets: a database or remote host that does not answer
+// makes the import fail with a timeout early enough for the guest to
+// answer (503) before the deadline abandons the call (504).
+func ioReserve(deadline time.Duration) time.Duration {
+	return min(time.Second, deadline/10)
+}
+
 // begin resets the state for a new request.
 func (st *callState) begin(ctx context.Context) {
 	st.ctx = ctx
+	st.io, st.ioCancel = ctx, func() {}
+	if d, ok := ctx.Deadline(); ok {
+		st.io, st.ioCancel = context.WithDeadline(ctx, d.Add(-ioReserve(st.env.limits.Deadline)))
+	}
 	st.pending = nil
 	st.nextTx = 0
 	st.sqlCalls = 0
@@ -51,7 +65,8 @@ func (st *callState) end() {
 	}
 	clear(st.txRows)
 	st.pending = nil
-	st.ctx = nil
+	st.ioCancel() // after the rollbacks: a transaction lives in st.io
+	st.ctx, st.io, st.ioCancel = nil, nil, nil
 	if cap(st.scratch) > 64<<10 {
 		st.scratch = nil // do not pin a large result per instance
 	}

@@ -32,28 +32,74 @@ func (m DeadlineMode) String() string {
 
 // Limits bound what one module may use. A zero field takes its default.
 type Limits struct {
-	Deadline         time.Duration // per request; default 10 s
-	MemoryPages      uint32        // linear memory, 64 KiB pages; default 2048 (128 MiB)
-	MaxRequestBody   int64         // bytes; default 1 MiB; over → 413 before the guest runs
+	Deadline       time.Duration // per request; default 10 s
+	MemoryPages    uint32        // linear memory, 64 KiB pages; default 2048 (128 MiB)
+	MaxRequestBody int64         // bytes; default 1 MiB; over → 413 before the guest runs
+	// The body must arrive within BodyTimeout of the request's headers,
+	// with no gap longer than BodyIdleTimeout; else 408. Defaults 30 s
+	// and 10 s.
+	BodyTimeout     time.Duration
+	BodyIdleTimeout time.Duration
+	// MaxBufferedBody bounds the bytes of request bodies the module holds
+	// at once (being read or served); a body that finds no room within
+	// BodyIdleTimeout gets 503. Default 16 MiB, and never less than twice
+	// MaxRequestBody.
+	MaxBufferedBody int64
+	// WriteTimeout bounds writing a response once the guest answered;
+	// default 30 s.
+	WriteTimeout     time.Duration
 	MaxResponseBytes int           // Response frame from the guest; default 8 MiB
 	MaxResultBytes   int           // one sql/http_fetch result frame; default 4 MiB
 	MaxSQLCalls      int           // sql calls per request; default 1000
 	MaxFetchCalls    int           // http_fetch calls per request; default 16
 	FetchTimeout     time.Duration // when the guest asks for none; default 5 s
+
+	// Guest log output (the log import, stdout and stderr together) per
+	// module: records and bytes per second, with bursts of LogBurst worth
+	// of each; what is over is dropped and counted in one record per
+	// LogReportInterval (the first within a second). Defaults 100
+	// records/s, 32 KiB/s, 10 s, 10 s.
+	LogRecordsPerSecond int
+	LogBytesPerSecond   int
+	LogBurst            time.Duration
+	LogReportInterval   time.Duration
 }
 
 // Defaults of Limits.
 const (
-	DefaultDeadline         = 10 * time.Second
-	DefaultMemoryPages      = 2048
-	DefaultMaxRequestBody   = 1 << 20
-	DefaultMaxResponseBytes = 8 << 20
-	DefaultMaxResultBytes   = 4 << 20
-	DefaultMaxSQLCalls      = 1000
-	DefaultMaxFetchCalls    = 16
-	DefaultFetchTimeout     = 5 * time.Second
-	DefaultPoolSize         = 2
+	DefaultDeadline = 10 * time.Second // compiler engine
+	// DefaultInterpreterDeadline is the interpreter's default deadline:
+	// it runs guest code 30-50× slower, and the largest order list the
+	// body limit admits (8,400 orders) took 4 s to insert on it on the
+	// 2-core build machine, much more on an armv7 or riscv64 board.
+	DefaultInterpreterDeadline = 30 * time.Second
+	DefaultMemoryPages         = 2048
+	DefaultMaxRequestBody      = 1 << 20
+	DefaultBodyTimeout         = 30 * time.Second
+	DefaultBodyIdleTimeout     = 10 * time.Second
+	DefaultMaxBufferedBody     = 16 << 20
+	DefaultWriteTimeout        = 30 * time.Second
+	DefaultMaxResponseBytes    = 8 << 20
+	DefaultMaxResultBytes      = 4 << 20
+	DefaultMaxSQLCalls         = 1000
+	DefaultMaxFetchCalls       = 16
+	DefaultFetchTimeout        = 5 * time.Second
+	DefaultPoolSize            = 2
+
+	DefaultLogRecordsPerSecond = 100
+	DefaultLogBytesPerSecond   = 32 << 10
+	DefaultLogBurst            = 10 * time.Second
+	DefaultLogReportInterval   = 10 * time.Second
 )
+
+// DefaultDeadlineFor is the per-request deadline of an engine of kind when
+// none is configured (EngineAuto as NewEngine resolves it here).
+func DefaultDeadlineFor(kind EngineKind) time.Duration {
+	if resolveKind(kind) == EngineInterpreter {
+		return DefaultInterpreterDeadline
+	}
+	return DefaultDeadline
+}
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {
@@ -70,12 +116,32 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxRequestBody <= 0 {
 		l.MaxRequestBody = DefaultMaxRequestBody
 	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur(&l.BodyTimeout, DefaultBodyTimeout)
+	defDur(&l.BodyIdleTimeout, DefaultBodyIdleTimeout)
+	defDur(&l.WriteTimeout, DefaultWriteTimeout)
+	if l.MaxBufferedBody <= 0 {
+		l.MaxBufferedBody = DefaultMaxBufferedBody
+	}
+	l.MaxBufferedBody = max(l.MaxBufferedBody, 2*(l.MaxRequestBody+1))
 	def(&l.MaxResponseBytes, DefaultMaxResponseBytes)
 	def(&l.MaxResultBytes, DefaultMaxResultBytes)
 	def(&l.MaxSQLCalls, DefaultMaxSQLCalls)
 	def(&l.MaxFetchCalls, DefaultMaxFetchCalls)
 	if l.FetchTimeout <= 0 {
 		l.FetchTimeout = DefaultFetchTimeout
+	}
+	def(&l.LogRecordsPerSecond, DefaultLogRecordsPerSecond)
+	def(&l.LogBytesPerSecond, DefaultLogBytesPerSecond)
+	if l.LogBurst <= 0 {
+		l.LogBurst = DefaultLogBurst
+	}
+	if l.LogReportInterval <= 0 {
+		l.LogReportInterval = DefaultLogReportInterval
 	}
 	return l
 }

@@ -49,6 +49,17 @@
 // reservation is therefore unmapped by this package only once no call runs
 // on the instance any more.
 //
+// # Bounds
+//
+// The Handler reads a request body within time bounds (BodyTimeout,
+// BodyIdleTimeout: 408) and a per-module budget of buffered bodies
+// (MaxBufferedBody: 503), see body.go. Host imports that wait on a peer
+// (sql, http_fetch) get the request's deadline less a reserve, so the guest
+// can answer a silent peer itself; http_fetch fails fast for a while after
+// a host did not answer (internal/breaker). Guest logs from the log import,
+// stdout and stderr share a per-module budget (logwriter.go), stdout and
+// stderr gathered into whole lines per call.
+//
 // The package keeps no global state: every Engine and Module is independent,
 // logs through the *slog.Logger it was given, and reports its counters
 // through Module.Stats.

@@ -58,19 +58,26 @@ type Engine struct {
 	mu       sync.Mutex // serialises compiles and cache purges
 }
 
+// resolveKind turns EngineAuto into the engine that runs here: the
+// compiler where it can, else the interpreter.
+func resolveKind(kind EngineKind) EngineKind {
+	if kind != EngineAuto {
+		return kind
+	}
+	if compilerUsable() {
+		return EngineCompiler
+	}
+	return EngineInterpreter
+}
+
 // NewEngine resolves the engine kind and logs it.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	kind := cfg.Kind
+	kind := resolveKind(cfg.Kind)
 	switch kind {
-	case EngineAuto:
-		kind = EngineInterpreter
-		if compilerUsable() {
-			kind = EngineCompiler
-		}
 	case EngineCompiler:
 		if !compilerUsable() {
 			return nil, fmt.Errorf("wazero compiler not usable on %s/%s (no executable mmap?)", goruntime.GOOS, goruntime.GOARCH)

@@ -1,6 +1,9 @@
 package wasmhost
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, for errors.Is. Call errors wrap one of them and the cause.
 var (
@@ -29,3 +32,16 @@ var (
 )
 
 var errTooBig = errors.New("memory reservation too large")
+
+// responseTooLargeError: the guest's Response frame is over
+// Limits.MaxResponseBytes. It matches ErrBadResponse.
+type responseTooLargeError struct {
+	size  int64
+	limit int
+}
+
+func (e *responseTooLargeError) Error() string {
+	return fmt.Sprintf("module response too large: %d bytes, over the limit of %d bytes", e.size, e.limit)
+}
+
+func (e *responseTooLargeError) Is(target error) bool { return target == ErrBadResponse }

@@ -3,10 +3,10 @@ package wasmhost
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/edgeplane/edge/modules/abi"
 )
@@ -14,10 +14,14 @@ import (
 // Handler returns an http.Handler that serves every request with the module.
 //
 //	413  body over Limits.MaxRequestBody (the guest is not called)
+//	408  body not received within BodyTimeout, or no byte of it for
+//	     BodyIdleTimeout (the connection is closed)
 //	504  deadline passed (Limits.Deadline or the request context's)
 //	500  the guest trapped or hit its memory limit
-//	502  the guest answered with a bad frame
-//	503  no instance could be created, or the module is closed
+//	502  the guest answered with a bad frame, or a response over
+//	     MaxResponseBytes (the message names the limit)
+//	503  no instance could be created, the module is closed, or no room
+//	     for the body within MaxBufferedBody (with Retry-After)
 //
 // Errors have a JSON body {"error": "..."}. The handler sets Content-Length
 // itself, drops hop-by-hop headers the guest sets, and adds Server when the
@@ -28,23 +32,10 @@ type handler struct{ m *Module }
 
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
-	limit := m.cfg.Limits.MaxRequestBody
-	if r.ContentLength > limit {
-		m.stats.requests.Add(1)
-		m.stats.count(ErrBodyTooLarge)
-		writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	bd, err := m.readBody(w, r)
+	defer bd.release()
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			m.stats.requests.Add(1)
-			m.stats.count(ErrBodyTooLarge)
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return
-		}
-		writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		m.bodyError(w, r, err)
 		return
 	}
 	req := abi.Request{
@@ -52,22 +43,57 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		URI:        r.URL.RequestURI(),
 		RemoteAddr: r.RemoteAddr,
 		Header:     requestHeaders(r),
-		Body:       body,
+		Body:       bd.b,
 	}
 	if len(req.Header) > 65535 {
 		writeError(w, http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
 		return
 	}
 	resp, err := m.Serve(r.Context(), &req)
+	bd.release() // the guest has its own copy
+	// Writing the response is bounded too: a client that does not read
+	// it must not hold the connection and its buffers.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(m.cfg.Limits.WriteTimeout))
 	if err != nil {
 		status := errorStatus(err)
 		if status >= 500 && status != http.StatusServiceUnavailable {
 			m.log.Warn("wasm request failed", "method", r.Method, "uri", req.URI, "status", status, "err", err)
 		}
-		writeError(w, status, errorText(status))
+		msg := errorText(status)
+		var tooLarge *responseTooLargeError
+		if errors.As(err, &tooLarge) {
+			msg = tooLarge.Error() // names the limit; no guest data
+		}
+		writeError(w, status, msg)
 		return
 	}
 	writeResponse(w, &resp, m.cfg.ServerHeader)
+}
+
+// bodyError answers a request whose body could not be read: 413 over the
+// size limit, 408 when it stalled, 503 when the module holds as many
+// bodies as it may, 400 when the connection failed. The connection is
+// closed after the answer: the rest of the body was not read.
+func (m *Module) bodyError(w http.ResponseWriter, r *http.Request, err error) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(m.cfg.Limits.WriteTimeout))
+	w.Header().Set("Connection", "close")
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		m.stats.requests.Add(1)
+		m.stats.count(ErrBodyTooLarge)
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.Is(err, errBodyStalled):
+		m.stats.bodyTimeouts.Add(1)
+		m.log.Info("request body stalled; connection closed", "method", r.Method, "uri", r.URL.RequestURI(), "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusRequestTimeout, err.Error())
+	case errors.Is(err, errBodyBusy):
+		m.stats.bodyBusy.Add(1)
+		m.log.Warn("request refused: no room for its body", "method", r.Method, "uri", r.URL.RequestURI(), "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeError(w, http.StatusBadRequest, err.Error())
+	}
 }
 
 // requestHeaders flattens r's header, Host first, then by name.
@@ -196,9 +222,6 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	if status == http.StatusRequestEntityTooLarge {
-		h.Set("Connection", "close") // the rest of the body is not read
-	}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

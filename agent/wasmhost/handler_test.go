@@ -24,8 +24,8 @@ func TestHandler(t *testing.T) {
 	}{
 		{"echo", "hello", false, 200, "hello"},
 		{"empty", "", false, 200, ""},
-		{"too large", strings.Repeat("x", 101), false, 413, "request body too large"},
-		{"too large chunked", strings.Repeat("x", 101), true, 413, "request body too large"},
+		{"too large", strings.Repeat("x", 101), false, 413, "request body too large: 101 bytes, over the limit of 100 bytes"},
+		{"too large chunked", strings.Repeat("x", 101), true, 413, "request body too large: over the limit of 100 bytes"},
 		{"trap", "\x01", false, 500, "module failed"},
 		{"after trap", "still here", false, 200, "still here"},
 		{"loop", "\x02", false, 504, "module did not answer in time"},
@@ -94,4 +94,18 @@ func TestHandlerUnavailable(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		return rec.Code == 503
 	})
+}
+
+// TestDefaultDeadlinePerEngine: with no deadline configured, the
+// interpreter (30-50× slower) gets a longer one than the compiler.
+func TestDefaultDeadlinePerEngine(t *testing.T) {
+	for kind, want := range map[EngineKind]time.Duration{EngineCompiler: DefaultDeadline, EngineInterpreter: DefaultInterpreterDeadline} {
+		m := load(t, newTestEngine(t, kind), "echo", Config{PoolSize: 1})
+		if got := m.Limits().Deadline; got != want {
+			t.Errorf("%s: deadline %s, want %s", kind, got, want)
+		}
+		if got := DefaultDeadlineFor(kind); got != want {
+			t.Errorf("DefaultDeadlineFor(%s) = %s, want %s", kind, got, want)
+		}
+	}
 }

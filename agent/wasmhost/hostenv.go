@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
+	"github.com/edgeplane/edge/internal/breaker"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -25,6 +27,10 @@ type hostEnv struct {
 	allow    allowList
 	client   *http.Client
 	writes   writeCounter // committed writes, for Stats
+	logs     *logLimiter  // shared by the log import, stdout and stderr
+
+	breakersMu sync.Mutex
+	breakers   map[string]*breaker.Breaker // http_fetch, by host:port
 }
 
 func newHostEnv(cfg *Config) *hostEnv {
@@ -35,6 +41,7 @@ func newHostEnv(cfg *Config) *hostEnv {
 		db:       cfg.DB,
 		settings: cfg.Settings,
 		allow:    newAllowList(cfg.AllowHosts),
+		logs:     newLogLimiter(cfg.Logger, &cfg.Limits),
 	}
 	if h.db != nil {
 		h.stmts = newStmtCache(h.db, 256)
@@ -128,7 +135,7 @@ func checkBuf(m api.Module, bufPtr, bufCap uint32) bool {
 func (h *hostEnv) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	level, ptr, n := int32(stack[0]), uint32(stack[1]), uint32(stack[2])
 	enter(ctx)
-	const maxLog = 16 << 10
+	const maxLog = maxLogRecord
 	msg, ok := read(m, ptr, n)
 	if !ok {
 		h.log.Warn("guest log with an out-of-range message", "ptr", ptr, "len", n)
@@ -139,7 +146,7 @@ func (h *hostEnv) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 		msg = msg[:maxLog]
 	}
 	lvl := slog.Level(level)
-	if !h.log.Enabled(ctx, lvl) {
+	if !h.log.Enabled(ctx, lvl) || !h.logs.allow(len(msg)) {
 		return
 	}
 	if truncated {

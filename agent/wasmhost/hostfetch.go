@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/breaker"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -54,9 +55,13 @@ func (a allowList) allows(u *url.URL) bool {
 
 var errDenied = errors.New("host not in the module's allow-list")
 
+// maxFetchHeaderBytes bounds the header of a response fetched for a module.
+const maxFetchHeaderBytes = 64 << 10
+
 func (h *hostEnv) newHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 4
+	tr.MaxResponseHeaderBytes = maxFetchHeaderBytes
 	return &http.Client{
 		Transport: tr,
 		// Redirects are checked against the allow-list like the first URL.
@@ -101,7 +106,7 @@ func (h *hostEnv) fetch(st *callState, r *abi.FetchRequest) abi.FetchResult {
 		return abi.FetchResult{Err: &abi.Error{Code: code, Message: msg}}
 	}
 	if st.fetchCall++; st.fetchCall > h.limits.MaxFetchCalls {
-		return fail(abi.CodeTooLarge, fmt.Sprintf("more than %d http_fetch calls in one request", h.limits.MaxFetchCalls))
+		return fail(abi.CodeTooLarge, fmt.Sprintf("over the host's limit of %d http_fetch calls per request", h.limits.MaxFetchCalls))
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
@@ -110,11 +115,13 @@ func (h *hostEnv) fetch(st *callState, r *abi.FetchRequest) abi.FetchResult {
 	if !h.allow.allows(u) || u.Host == "" {
 		return fail(abi.CodeDenied, fmt.Sprintf("%s://%s: %v", u.Scheme, u.Host, errDenied))
 	}
+	// The guest's timeout, or FetchTimeout; never past the request's
+	// deadline less the reserve the guest needs to answer.
 	timeout := h.limits.FetchTimeout
 	if r.TimeoutMS > 0 {
 		timeout = time.Duration(r.TimeoutMS) * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeout(st.ctx, timeout) // also bounded by the request's deadline
+	ctx, cancel := context.WithTimeout(st.io, timeout)
 	defer cancel()
 	method := r.Method
 	if method == "" {
@@ -127,20 +134,72 @@ func (h *hostEnv) fetch(st *callState, r *abi.FetchRequest) abi.FetchResult {
 	for _, hd := range r.Header {
 		req.Header.Add(hd.Name, hd.Value)
 	}
+	br := h.fetchBreaker(req.URL)
+	if err := br.Allow(); err != nil {
+		return fail(abi.CodeUnavailable, fmt.Sprintf("%s: %v", req.URL.Host, err))
+	}
+	start := time.Now()
+	resp, body, err := h.roundTrip(req)
+	switch {
+	case err == nil:
+		br.Done(nil)
+	case errors.Is(err, errBodyTooLarge),
+		st.io.Err() != nil && time.Since(start) < h.limits.FetchTimeout:
+		// A body over the limit, or a call cut short by what was left of
+		// the request's deadline: nothing learnt about the host's health.
+		br.Abort()
+	default:
+		br.Done(err)
+	}
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			return fail(abi.CodeTooLarge, err.Error())
+		}
+		return fail(fetchErrorCode(ctx, err), err.Error())
+	}
+	return abi.FetchResult{Response: abi.Response{Status: resp.StatusCode, Header: toABIHeaders(resp.Header), Body: body}}
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// roundTrip sends req and reads the response body, at most
+// Limits.MaxResultBytes of it, within req's context.
+func (h *hostEnv) roundTrip(req *http.Request) (*http.Response, []byte, error) {
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return fail(fetchErrorCode(ctx, err), err.Error())
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	limit := int64(h.limits.MaxResultBytes)
+	if resp.ContentLength > limit {
+		return nil, nil, fmt.Errorf("%w: %d bytes, over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, resp.ContentLength, limit)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return fail(fetchErrorCode(ctx, err), "read response: "+err.Error())
+		return nil, nil, fmt.Errorf("read response: %w", err)
 	}
 	if int64(len(body)) > limit {
-		return fail(abi.CodeTooLarge, fmt.Sprintf("response body exceeds %d bytes", limit))
+		return nil, nil, fmt.Errorf("%w: over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, limit)
 	}
-	return abi.FetchResult{Response: abi.Response{Status: resp.StatusCode, Header: toABIHeaders(resp.Header), Body: body}}
+	return resp, body, nil
+}
+
+// fetchBreaker returns the breaker of u's host and port: a host that does
+// not answer makes the next fetches to it fail at once for a while, not
+// each one wait for its timeout while holding an instance.
+func (h *hostEnv) fetchBreaker(u *url.URL) *breaker.Breaker {
+	key := strings.ToLower(u.Host)
+	h.breakersMu.Lock()
+	defer h.breakersMu.Unlock()
+	b := h.breakers[key]
+	if b == nil {
+		if h.breakers == nil {
+			h.breakers = make(map[string]*breaker.Breaker)
+		}
+		b = &breaker.Breaker{}
+		h.breakers[key] = b
+	}
+	return b
 }
 
 func fetchErrorCode(ctx context.Context, err error) abi.ErrorCode {

@@ -45,7 +45,7 @@ func (h *hostEnv) hostSQL(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	if st == nil {
 		st = &callState{env: h}
-		st.ctx = ctx
+		st.ctx, st.io = ctx, ctx
 	}
 	st.scratch = h.runSQL(st, &req, st.scratch[:0])
 	stack[0] = i32(st.deliver(m, bufPtr, bufCap, st.scratch))
@@ -57,7 +57,7 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		return abi.AppendSQLResult(b[:0], req.Op, &abi.SQLResult{Err: &abi.Error{Code: code, Message: msg}})
 	}
 	failErr := func(what string, err error) []byte {
-		code := sqlErrorCode(st.ctx, err)
+		code := sqlErrorCode(st.io, err)
 		if code == abi.CodeUnavailable {
 			h.log.Warn("database unavailable", "op", what, "err", err)
 		}
@@ -67,9 +67,9 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		return fail(abi.CodeDenied, "no database binding for this module")
 	}
 	if st.sqlCalls++; st.sqlCalls > h.limits.MaxSQLCalls {
-		return fail(abi.CodeTooLarge, fmt.Sprintf("more than %d sql calls in one request", h.limits.MaxSQLCalls))
+		return fail(abi.CodeTooLarge, fmt.Sprintf("over the host's limit of %d SQL calls per request", h.limits.MaxSQLCalls))
 	}
-	ctx := st.ctx
+	ctx := st.io
 	switch req.Op {
 	case abi.OpBegin:
 		tx, err := h.db.BeginTx(ctx, nil)
@@ -189,7 +189,7 @@ func opName(op abi.SQLOp) string {
 type errTooLarge struct{ limit int }
 
 func (e errTooLarge) Error() string {
-	return fmt.Sprintf("result exceeds %d bytes", e.limit)
+	return fmt.Sprintf("result over the host's limit of %d bytes per SQL result", e.limit)
 }
 
 // appendRows streams rows into a query result frame.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,8 @@ type instance struct {
 	mem    *instanceAllocator
 	limit  uint64 // memory limit in bytes
 
+	stdout, stderr *logWriter
+
 	st     callState
 	stack  [2]uint64
 	reqBuf []byte
@@ -45,7 +48,9 @@ type instance struct {
 func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	in := &instance{
 		id: m.nextID.Add(1), mem: &instanceAllocator{}, limit: uint64(m.cfg.Limits.MemoryPages) << 16,
-		jobs: make(chan callJob),
+		jobs:   make(chan callJob),
+		stdout: newLogWriter(m.log, m.env.logs, "stdout", slog.LevelInfo),
+		stderr: newLogWriter(m.log, m.env.logs, "stderr", slog.LevelWarn),
 	}
 	in.st.env = m.env
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline) // bounds _initialize
@@ -55,9 +60,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		WithStartFunctions(abi.ExportInitialize).
 		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader).
-		WithStdout(&logWriter{log: m.log, stream: "stdout"}).
-		WithStderr(&logWriter{log: m.log, stream: "stderr"})
+		WithStdout(in.stdout).
+		WithStderr(in.stderr)
 	mod, err := m.c.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem), m.c.code, cfg)
+	in.flushOutput() // what _initialize printed, e.g. a panic in an init function
 	if err != nil {
 		in.mem.release()
 		return nil, fmt.Errorf("instantiate %s: %w", m.cfg.Name, classify(ctx, err, nil))
@@ -90,11 +96,19 @@ func (in *instance) close() {
 	in.mem.release()
 }
 
+// flushOutput turns what the guest printed since the last flush into log
+// records of whole lines.
+func (in *instance) flushOutput() {
+	in.stdout.flush()
+	in.stderr.flush()
+}
+
 // call runs one request: edge_alloc, write the frame, edge_handle, decode.
 func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (abi.Response, error) {
 	in.reqBuf = abi.AppendRequest(in.reqBuf[:0], req)
 	in.st.begin(ctx)
 	defer in.st.end()
+	defer in.flushOutput()
 	ctx = withCallState(ctx, &in.st)
 
 	in.stack[0] = uint64(len(in.reqBuf))
@@ -111,7 +125,7 @@ func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (ab
 	}
 	p, n := abi.UnpackPtrLen(in.stack[0])
 	if int64(n) > int64(maxResp) {
-		return abi.Response{}, fmt.Errorf("%w: response of %d bytes exceeds %d", ErrBadResponse, n, maxResp)
+		return abi.Response{}, &responseTooLargeError{size: int64(n), limit: maxResp}
 	}
 	b, ok := in.mod.Memory().Read(p, n)
 	if !ok {

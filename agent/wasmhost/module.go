@@ -22,6 +22,7 @@ type Module struct {
 	env    *hostEnv
 	nextID atomic.Uint64
 	stats  counters
+	bodies *bodyBudget // request bodies held at once
 
 	idle chan *instance // capacity PoolSize; live ≤ PoolSize
 
@@ -36,11 +37,15 @@ type Module struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bgDone   chan struct{}
+	logsDone chan struct{} // the log limiter's reporter has returned
 }
 
 // Load compiles wasm, checks its exports and ABI version, starts one
 // instance and grows the pool to cfg.PoolSize in the background.
 func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, error) {
+	if cfg.Limits.Deadline <= 0 {
+		cfg.Limits.Deadline = DefaultDeadlineFor(e.kind)
+	}
 	cfg = cfg.withDefaults(e.log)
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -57,16 +62,18 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
 	}
 	m := &Module{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		engine:  e.kind,
-		c:       c,
-		env:     env,
-		idle:    make(chan *instance, cfg.PoolSize),
-		running: make(map[*instance]struct{}),
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		bgDone:  make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		engine:   e.kind,
+		c:        c,
+		env:      env,
+		bodies:   newBodyBudget(cfg.Limits.MaxBufferedBody),
+		idle:     make(chan *instance, cfg.PoolSize),
+		running:  make(map[*instance]struct{}),
+		changed:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		bgDone:   make(chan struct{}),
+		logsDone: make(chan struct{}),
 	}
 	m.bgCtx, m.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	in, err := m.newInstance(ctx)
@@ -79,6 +86,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 	m.live = 1
 	m.idle <- in
 	go m.maintain()
+	go func() { defer close(m.logsDone); env.logs.run(m.bgCtx, cfg.Limits.LogReportInterval) }()
 	m.kickPool()
 	m.log.Info("module loaded", "engine", e.kind.String(), "deadline_mode", cfg.Deadline.String(),
 		"pool", cfg.PoolSize, "memory_pages", cfg.Limits.MemoryPages)
@@ -146,6 +154,7 @@ func (m *Module) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.bgCancel()
 	<-m.bgDone
+	<-m.logsDone
 drain:
 	for {
 		select {

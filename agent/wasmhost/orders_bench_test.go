@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/orders"
 	"github.com/edgeplane/edge/modules/sdk"
 )

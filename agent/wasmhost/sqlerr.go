@@ -8,6 +8,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/go-sql-driver/mysql"
 )
@@ -24,6 +25,8 @@ func sqlErrorCode(ctx context.Context, err error) abi.ErrorCode {
 	switch {
 	case ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)):
 		return abi.CodeTimeout
+	case errors.Is(err, dbbind.ErrUnavailable):
+		return abi.CodeUnavailable
 	case errors.Is(err, sql.ErrTxDone):
 		return abi.CodeBadTx
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),

@@ -27,6 +27,8 @@ type Stats struct {
 	BadResponses uint64
 	TooLarge     uint64 // request bodies over the limit
 	Unavailable  uint64
+	BodyTimeouts uint64 // request bodies that stalled (408)
+	BodyBusy     uint64 // requests refused for want of room for their body (503)
 
 	InstancesCreated   uint64
 	InstancesDiscarded uint64
@@ -54,6 +56,7 @@ func (w *writeCounter) committed(rows int64) {
 type counters struct {
 	requests, errors, traps, memLimits, timeouts, badResp, tooLarge, unavailable atomic.Uint64
 	created, discarded                                                           atomic.Uint64
+	bodyTimeouts, bodyBusy                                                       atomic.Uint64
 }
 
 func (c *counters) count(err error) {
@@ -92,6 +95,8 @@ func (m *Module) Stats() Stats {
 		BadResponses:       m.stats.badResp.Load(),
 		TooLarge:           m.stats.tooLarge.Load(),
 		Unavailable:        m.stats.unavailable.Load(),
+		BodyTimeouts:       m.stats.bodyTimeouts.Load(),
+		BodyBusy:           m.stats.bodyBusy.Load(),
 		InstancesCreated:   m.stats.created.Load(),
 		InstancesDiscarded: m.stats.discarded.Load(),
 		Writes:             m.env.writes.writes.Load(),

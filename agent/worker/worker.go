@@ -40,8 +40,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // File descriptors the supervisor passes (ExtraFiles[i] is fd 3+i).
@@ -57,18 +58,26 @@ const HeartbeatInterval = 100 * time.Millisecond
 
 // Config is what the supervisor tells a worker to run.
 type Config struct {
-	Module       string            `json:"module"` // path of the verified .wasm
-	Name         string            `json:"name"`   // for logs, e.g. orders@1.4.0
-	Pool         int               `json:"pool,omitempty"`
-	DeadlineMS   int64             `json:"deadline_ms,omitempty"`
-	DeadlineMode string            `json:"deadline_mode,omitempty"` // "fast" (default) or "interrupt"
-	MemoryPages  uint32            `json:"memory_pages,omitempty"`
-	BodyBytes    int64             `json:"body_bytes,omitempty"`
-	DB           string            `json:"db,omitempty"` // DSN; "" → no database
-	CacheDir     string            `json:"cache_dir,omitempty"`
-	Engine       string            `json:"engine,omitempty"` // auto, compiler, interpreter
-	Settings     map[string]string `json:"settings,omitempty"`
-	AllowHosts   []string          `json:"allow_hosts,omitempty"`
+	Module       string `json:"module"` // path of the verified .wasm
+	Name         string `json:"name"`   // for logs, e.g. orders@1.4.0
+	Pool         int    `json:"pool,omitempty"`
+	DeadlineMS   int64  `json:"deadline_ms,omitempty"`
+	DeadlineMode string `json:"deadline_mode,omitempty"` // "fast" (default) or "interrupt"
+	MemoryPages  uint32 `json:"memory_pages,omitempty"`
+	BodyBytes    int64  `json:"body_bytes,omitempty"`
+	// Reading a request: the body within BodyTimeout, no gap longer than
+	// BodyIdleTimeout (408 after), at most BufferedBodyBytes of bodies
+	// held at once (503 after), at most MaxConns connections (503 and
+	// closed after). Zero: the defaults of wasmhost and httpserve.
+	BodyTimeoutMS     int64             `json:"body_timeout_ms,omitempty"`
+	BodyIdleTimeoutMS int64             `json:"body_idle_timeout_ms,omitempty"`
+	BufferedBodyBytes int64             `json:"buffered_body_bytes,omitempty"`
+	MaxConns          int               `json:"max_conns,omitempty"`
+	DB                string            `json:"db,omitempty"` // DSN; "" → no database
+	CacheDir          string            `json:"cache_dir,omitempty"`
+	Engine            string            `json:"engine,omitempty"` // auto, compiler, interpreter
+	Settings          map[string]string `json:"settings,omitempty"`
+	AllowHosts        []string          `json:"allow_hosts,omitempty"`
 	// DrainIdle is how long idle keep-alive connections get to send one
 	// more request (answered with Connection: close) before they are
 	// closed; 1s if zero.
@@ -101,10 +110,13 @@ type Heartbeat struct {
 	Final bool `json:"final,omitempty"`
 }
 
-// Deadline is the per-request deadline the config asks for.
+// Deadline is the per-request deadline of the worker: the one the config
+// asks for, else its engine's default (longer for the interpreter). The
+// supervisor's watchdog and drain use the same value.
 func (c *Config) Deadline() time.Duration {
 	if c.DeadlineMS <= 0 {
-		return wasmhost.DefaultDeadline
+		kind, _ := c.engine()
+		return wasmhost.DefaultDeadlineFor(kind)
 	}
 	return time.Duration(c.DeadlineMS) * time.Millisecond
 }
@@ -141,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.mode(); err != nil {
 		return fmt.Errorf("worker: %w", err)
+	}
+	if c.MaxConns < 0 || c.BodyTimeoutMS < 0 || c.BodyIdleTimeoutMS < 0 || c.BufferedBodyBytes < 0 {
+		return errors.New("worker: negative limit")
 	}
 	if _, err := c.engine(); err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -259,12 +274,9 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		mu    sync.Mutex
 		conns = map[net.Conn]http.ConnState{}
 	)
-	srv := &http.Server{
-		Handler:           w.wrap(mod.Handler()),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(w.log.Handler(), slog.LevelWarn),
+	srv := httpserve.New(w.wrap(mod.Handler()), httpserve.Config{
+		MaxConns: w.cfg.MaxConns,
+		Logger:   w.log,
 		ConnState: func(c net.Conn, s http.ConnState) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -281,7 +293,7 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 				conns[c] = s
 			}
 		},
-	}
+	})
 	errc := make(chan error, 2)
 	go func() {
 		if w.gate != nil && !w.waitGate(ctx) {
@@ -290,7 +302,7 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		errc <- srv.Serve(ln)
 	}()
 	if probe != nil {
-		go func() { errc <- srv.Serve(probe) }()
+		go func() { errc <- srv.ServePrivate(probe) }()
 	}
 	w.ready.Store(true)
 	w.log.Info("worker ready", "addr", ln.Addr())
@@ -381,9 +393,12 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		PoolSize: pool,
 		Deadline: mode,
 		Limits: wasmhost.Limits{
-			Deadline:       w.cfg.Deadline(),
-			MemoryPages:    w.cfg.MemoryPages,
-			MaxRequestBody: w.cfg.BodyBytes,
+			Deadline:        w.cfg.Deadline(),
+			MemoryPages:     w.cfg.MemoryPages,
+			MaxRequestBody:  w.cfg.BodyBytes,
+			BodyTimeout:     time.Duration(w.cfg.BodyTimeoutMS) * time.Millisecond,
+			BodyIdleTimeout: time.Duration(w.cfg.BodyIdleTimeoutMS) * time.Millisecond,
+			MaxBufferedBody: w.cfg.BufferedBodyBytes,
 		},
 		DB:         db,
 		Settings:   w.cfg.Settings,

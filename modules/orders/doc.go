@@ -16,6 +16,10 @@
 //	POST /update_order   update by order_id        → {"status":true}
 //	GET  /delete_order?id=N                        → {"status":true}
 //	OPTIONS any path     200, empty body
+//	HEAD    a GET path   GET's status and headers, no body (as net/http's
+//	                     mux answers; HEAD /init and HEAD /delete_order
+//	                     therefore act like their GET, as the demo made
+//	                     them GET endpoints)
 //
 // Every response carries the demo's CORS headers. Floats are written the
 // way serde_json writes them (56.0, not 56).
@@ -32,9 +36,18 @@
 //	     integer outside the 32-bit range of SQL INT, a missing or
 //	     non-integer id for /delete_order
 //	404  unknown path
-//	405  known path, wrong method (with an Allow header)
-//	503  database unreachable, busy or timed out (sdk.IsUnavailable)
+//	405  known path, wrong method (with an Allow header: GET paths list
+//	     "GET, HEAD")
+//	413  the request needs more than a limit of the host allows (SQL calls
+//	     per request); the message names the limit
+//	503  database unreachable, busy, silent or timed out (sdk.IsUnavailable)
+//	507  GET /orders: more orders than one SQL result of the host may hold;
+//	     the message names the limit
 //	500  any other database error (the detail goes to the log)
+//
+// POST /create_orders inserts by multi-row INSERTs of 256, 16 and 1 orders,
+// so the largest array that fits in the body limit stays far under the
+// host's SQL calls per request.
 //
 // Unknown fields in an order are ignored, as serde (and so the demo) does,
 // so clients that send extra fields keep working. Updating or deleting an

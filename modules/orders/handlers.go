@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/edgeplane/edge/modules/sdk"
@@ -58,6 +59,13 @@ func (s *service) listOrders(w sdk.ResponseWriter, r *sdk.Request) {
 	defer s.writers.Put(jw)
 	jw.Reset()
 	if err := writeAllOrders(r.Context(), s.rdb, jw); err != nil {
+		if errors.Is(err, sdk.ErrTooLarge) {
+			// More orders than the host lets one answer hold: not the
+			// client's fault (no 4xx), not a failure either (no 500).
+			s.log(sdk.LevelWarn, "orders: list orders: "+err.Error())
+			s.writeError(w, 507, "list orders: "+hostLimit(err))
+			return
+		}
 		s.dbError(w, "list orders", err)
 		return
 	}

@@ -14,7 +14,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/orders"
 	"github.com/edgeplane/edge/modules/sdk"
 )
@@ -161,6 +161,9 @@ func TestEndpoints(t *testing.T) {
 			check: step{method: "POST", target: "/update_order", body: seedUpdate, wantStatus: 200, wantBody: statusTrue}},
 		{name: "delete missing order succeeds as in the demo", setup: []step{{method: "GET", target: "/init", wantStatus: 200, wantBody: statusTrue}},
 			check: step{method: "GET", target: "/delete_order?id=99", wantStatus: 200, wantBody: statusTrue}},
+		// The recorder keeps the body; net/http drops it on the wire (see
+		// the sdk's TestServeMuxHead and tests/conformance).
+		{name: "head on a GET endpoint runs it", check: step{method: "HEAD", target: "/", wantStatus: 200, wantBody: orders.Endpoints}},
 		{name: "options on a known path", check: step{method: "OPTIONS", target: "/orders", wantStatus: 200, wantBody: ""}},
 		{name: "options on an unknown path", check: step{method: "OPTIONS", target: "/nowhere", wantStatus: 200, wantBody: ""}},
 	}
@@ -213,8 +216,8 @@ func TestBadInput(t *testing.T) {
 		{"delete with non-integer id", bad("GET", "/delete_order?id=abc", ``)},
 		{"delete with fractional id", bad("GET", "/delete_order?id=1.5", ``)},
 		{"wrong method on /create_order", step{method: "GET", target: "/create_order", wantStatus: 405, wantError: true, wantAllow: "POST"}},
-		{"wrong method on /orders", step{method: "POST", target: "/orders", body: "[]", wantStatus: 405, wantError: true, wantAllow: "GET"}},
-		{"wrong method on /delete_order", step{method: "DELETE", target: "/delete_order?id=1", wantStatus: 405, wantError: true, wantAllow: "GET"}},
+		{"wrong method on /orders", step{method: "POST", target: "/orders", body: "[]", wantStatus: 405, wantError: true, wantAllow: "GET, HEAD"}},
+		{"wrong method on /delete_order", step{method: "DELETE", target: "/delete_order?id=1", wantStatus: 405, wantError: true, wantAllow: "GET, HEAD"}},
 		{"unknown path", step{method: "GET", target: "/order", wantStatus: 404, wantError: true}},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"database/sql"
+	"errors"
 	"sync"
 
 	"github.com/edgeplane/edge/modules/sdk"
@@ -98,13 +99,28 @@ func (s *service) writeStatusTrue(w sdk.ResponseWriter) {
 }
 
 // dbError answers a failed database operation: 503 if the database could
-// not be reached, else 500. The detail goes to the log, not to the client.
+// not be reached, 413 if the request needs more than a limit of the host
+// allows (the message names the limit), else 500. The detail of a 500 goes
+// to the log, not to the client.
 func (s *service) dbError(w sdk.ResponseWriter, op string, err error) {
-	if sdk.IsUnavailable(err) {
+	switch {
+	case sdk.IsUnavailable(err):
 		s.log(sdk.LevelWarn, "orders: "+op+": database unavailable: "+err.Error())
 		s.writeError(w, 503, "database unavailable: "+op)
-		return
+	case errors.Is(err, sdk.ErrTooLarge):
+		s.log(sdk.LevelWarn, "orders: "+op+": "+err.Error())
+		s.writeError(w, 413, op+": "+hostLimit(err))
+	default:
+		s.log(sdk.LevelError, "orders: "+op+": "+err.Error())
+		s.writeError(w, 500, "database error: "+op)
 	}
-	s.log(sdk.LevelError, "orders: "+op+": "+err.Error())
-	s.writeError(w, 500, "database error: "+op)
+}
+
+// hostLimit is the host's message about the limit err ran into.
+func hostLimit(err error) string {
+	var he *sdk.HostError
+	if errors.As(err, &he) {
+		return he.Message
+	}
+	return err.Error()
 }

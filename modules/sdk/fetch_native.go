@@ -10,8 +10,15 @@ import (
 	"net/http"
 )
 
-// Fetch makes an outbound HTTP request with net/http's default client.
+// Fetch makes an outbound HTTP request with net/http's default client,
+// bounded as the agent bounds a guest's: the context's deadline or
+// fetchTimeout, and a body of at most maxFetchBody.
 func Fetch(ctx context.Context, method, url string, header Header, body []byte) (*FetchResponse, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, fetchTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("fetch %s %s: %w", method, url, err)

@@ -57,7 +57,7 @@ func TestFrameServer(t *testing.T) {
 			[]abi.Header{{Name: "Content-Type", Value: "text/plain"}, {Name: "X-Multi", Value: "b"}, {Name: "X-Multi", Value: "a"}}},
 		{"post echoes body", abi.Request{Method: "POST", URI: "/hello", Body: []byte("payload")}, 201, "payload", nil},
 		{"wrong method", abi.Request{Method: "PUT", URI: "/hello"}, 405, "405 method not allowed\n",
-			[]abi.Header{{Name: "Allow", Value: "GET, POST"}, {Name: "Content-Type", Value: "text/plain; charset=utf-8"}}},
+			[]abi.Header{{Name: "Allow", Value: "GET, HEAD, POST"}, {Name: "Content-Type", Value: "text/plain; charset=utf-8"}}},
 		{"unknown path", abi.Request{Method: "GET", URI: "/nope"}, 404, "404 page not found\n", nil},
 		{"panic becomes 500", abi.Request{Method: "GET", URI: "/panic"}, 500, "internal server error\n", nil},
 		{"bad escape in URI", abi.Request{Method: "GET", URI: "/hello%zz"}, 400, "malformed request URI\n", nil},

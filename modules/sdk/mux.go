@@ -6,8 +6,13 @@ import "strings"
 // smaller than net/http's: no wildcards, no prefix matches, no host
 // patterns, which is all a module's fixed set of endpoints needs.
 //
-// A request whose path is registered but not for its method gets 405 with
-// an Allow header; an unregistered path gets 404. Both go through Error.
+// Methods are matched as net/http's ServeMux matches them: a GET pattern
+// also answers HEAD (the host sends the headers of the GET response,
+// Content-Length included, and no body), unless a HEAD pattern is
+// registered for the path. A request whose path is registered but not for
+// its method gets 405 with an Allow header listing the methods that would
+// match, sorted (HEAD included wherever GET is); an unregistered path gets
+// 404. Both go through Error.
 type ServeMux struct {
 	routes map[string]*route
 	// Error writes the 404 and 405 responses; nil writes a short plain
@@ -52,6 +57,11 @@ func (m *ServeMux) Handle(pattern string, h Handler) {
 			allow = append(allow, meth)
 		}
 	}
+	if _, get := rt.methods["GET"]; get {
+		if _, head := rt.methods["HEAD"]; !head {
+			allow = append(allow, "HEAD")
+		}
+	}
 	sortStrings(allow)
 	rt.allow = strings.Join(allow, ", ")
 }
@@ -69,6 +79,10 @@ func (m *ServeMux) ServeHTTP(w ResponseWriter, r *Request) {
 		return
 	}
 	if h := rt.methods[r.Method]; h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	if h := rt.methods["GET"]; h != nil && r.Method == "HEAD" {
 		h.ServeHTTP(w, r)
 		return
 	}

@@ -4,14 +4,19 @@ package sdk
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
+
+	"github.com/edgeplane/edge/modules/sdk/jsonw"
 )
 
-// MaxNativeBody bounds the request body NativeHandler reads, as the agent
-// bounds the bodies it hands to a guest. A larger body gets 413.
-const MaxNativeBody = 4 << 20
+// MaxNativeBody bounds the request body NativeHandler reads: the agent's
+// default body limit, so that both builds take the same requests. A larger
+// body gets 413 with the agent's error body.
+const MaxNativeBody = 1 << 20
 
 var writers = sync.Pool{New: func() any { return new(bufferedWriter) }}
 
@@ -21,14 +26,19 @@ var writers = sync.Pool{New: func() any { return new(bufferedWriter) }}
 // (including a panic becoming a 500).
 func NativeHandler(h Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, hr *http.Request) {
+		if hr.ContentLength > MaxNativeBody {
+			refuse(rw, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+				"request body too large: %d bytes, over the limit of %d bytes", hr.ContentLength, MaxNativeBody))
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(rw, hr.Body, MaxNativeBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
-			status := http.StatusBadRequest
 			if errors.As(err, &tooLarge) {
-				status = http.StatusRequestEntityTooLarge
+				refuse(rw, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: over the limit of %d bytes", MaxNativeBody))
+				return
 			}
-			http.Error(rw, http.StatusText(status), status)
+			refuse(rw, http.StatusBadRequest, "read request body: "+err.Error())
 			return
 		}
 		r := &Request{
@@ -52,4 +62,17 @@ func NativeHandler(h Handler) http.Handler {
 		rw.WriteHeader(w.statusCode())
 		rw.Write(w.body)
 	})
+}
+
+// refuse answers as the agent does for what it refuses before the
+// guest runs (agent/wasmhost's writeError): a JSON error body and a
+// newline, the connection closed after it.
+func refuse(rw http.ResponseWriter, status int, msg string) {
+	b := append(jsonw.AppendString([]byte(`{"error":`), msg), "}\n"...)
+	h := rw.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Connection", "close")
+	rw.WriteHeader(status)
+	rw.Write(b)
 }

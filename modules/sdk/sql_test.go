@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/abi"
 )
 

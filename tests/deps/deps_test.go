@@ -41,6 +41,11 @@ func TestImportRules(t *testing.T) {
 		{pkg: "./internal/buildinfo", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "internal/buildinfo"}},
 		{pkg: "./deploy/version", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "deploy/version", mod + "deploy/release"}},
 		{pkg: "./modules/abi", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "modules/abi"}},
+		// Code two programs share lives in internal/: the database bindings
+		// are used by the agent and by the native order service, which must
+		// not borrow agent code.
+		{pkg: "./internal/...", forbidden: []string{mod + "agent/", mod + "control/", mod + "modules/", "github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/"}},
+		{pkg: "./modules/orders/native", forbidden: []string{mod + "agent/", mod + "control/", "github.com/tetratelabs/wazero", "github.com/eclipse/paho"}},
 		{pkg: "./modules/orders/wasm", env: []string{"GOOS=wasip1", "GOARCH=wasm"},
 			forbidden: []string{"net/http", "encoding/json", "github.com/", mod + "agent/"},
 			allowed:   []string{mod + "modules/"}},

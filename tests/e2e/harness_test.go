@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"os"
 	"regexp"
 	"testing"
 	"time"
@@ -25,4 +26,12 @@ type proc = harness.Proc
 func start(t testing.TB, ready *regexp.Regexp, env []string, name string, args ...string) (*proc, string) {
 	t.Helper()
 	return harness.Start(t, ready, env, time.Minute, name, args...)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
 }

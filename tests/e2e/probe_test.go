@@ -15,18 +15,30 @@ import (
 )
 
 // buildGuest builds the test module in tests/e2e/testdata/NAME for wasip1
-// and returns the path of the .wasm file.
+// and returns the path of the .wasm file; each module is built once per
+// test process.
 func buildGuest(t *testing.T, name string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), name+".wasm")
+	guestsMu.Lock()
+	defer guestsMu.Unlock()
+	if p, ok := guests[name]; ok {
+		return p
+	}
+	out := filepath.Join(sharedState(t), "guests", name+".wasm")
 	cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-o", out, "./tests/e2e/testdata/"+name)
 	cmd.Dir = repoRoot()
 	cmd.Env = append(cmd.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build test module %s: %v\n%s", name, err, b)
 	}
+	guests[name] = out
 	return out
 }
+
+var (
+	guestsMu sync.Mutex
+	guests   = map[string]string{}
+)
 
 // TestProbeRollback pushes, on top of the order service 1.0.0, a 2.0.0 whose
 // health probe answers 500. The agent must refuse it before it takes any

@@ -1,20 +1,16 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/tests/harness"
 )
 
@@ -100,8 +96,29 @@ func runWorkflow(t *testing.T, base string, steps []step) []string {
 
 // startAgent runs edge-agent serve on the order service and returns its URL.
 func startAgent(t *testing.T, dsn string, extra ...string) (*proc, string) {
-	args := append([]string{"serve", bin(t, "orders.wasm"), "--http", "127.0.0.1:0", "--db", dsn, "--data", filepath.Join(t.TempDir(), "state")}, extra...)
+	args := append([]string{"serve", bin(t, "orders.wasm"), "--http", "127.0.0.1:0", "--db", dsn, "--data", sharedState(t)}, extra...)
 	return start(t, agentReady, nil, bin(t, "edge-agent"), args...)
+}
+
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+)
+
+// sharedState is a --data folder for serve that the tests of this process
+// share, so that each module is compiled once rather than once per test
+// (a cold compile of orders.wasm takes seconds on a loaded machine). The
+// agents that use it are started one after another, never at once (see
+// wazero issue #2547 in RATIONALE.md).
+func sharedState(t *testing.T) string {
+	sharedOnce.Do(func() {
+		d, err := os.MkdirTemp("", "edge-e2e-state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedDir = d
+	})
+	return sharedDir
 }
 
 func startNative(t *testing.T, dsn string) (*proc, string) {
@@ -187,33 +204,4 @@ func TestDemoScript(t *testing.T) {
 
 // mysqlDatabase creates a database of its own on EDGE_TEST_MYSQL and
 // returns its DSN; it is dropped when the test ends.
-func mysqlDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("EDGE_TEST_MYSQL")
-	if base == "" {
-		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
-	}
-	ctx := context.Background()
-	admin, err := dbbind.Open(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("edge_e2e_%d", time.Now().UnixNano())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := dbbind.Open(ctx, base)
-		if err == nil {
-			db.ExecContext(ctx, "DROP DATABASE "+name)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func mysqlDatabase(t *testing.T) string { return harness.MySQLDatabase(t, "e2e") }

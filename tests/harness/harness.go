@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // RepoRoot is the repository's top folder.
@@ -141,6 +144,14 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return StartCmd(t, ready, wait, cmd)
+}
+
+// StartCmd is Start for a command the caller prepared (stdin, extra
+// files); its stdout and stderr are taken over.
+func StartCmd(t testing.TB, ready *regexp.Regexp, wait time.Duration, cmd *exec.Cmd) (*Proc, string) {
+	t.Helper()
+	name := cmd.Path
 	pr, pw := io.Pipe()
 	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{}), StopWait: 10 * time.Second}
 	cmd.Stdout = io.MultiWriter(pw, p.Out)
@@ -158,6 +169,7 @@ func Start(t testing.TB, ready *regexp.Regexp, env []string, wait time.Duration,
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
 				v := m[0]
@@ -233,4 +245,37 @@ func TryCall(method, url, body string, timeout time.Duration) (int, string, erro
 		return 0, "", fmt.Errorf("read body: %w", err)
 	}
 	return resp.StatusCode, string(b), nil
+}
+
+// MySQLDatabase creates a database of its own, named after prefix, on the
+// server of EDGE_TEST_MYSQL and returns its DSN; it is dropped when the
+// test ends. Without EDGE_TEST_MYSQL the test is skipped.
+func MySQLDatabase(t testing.TB, prefix string) string {
+	t.Helper()
+	base := os.Getenv("EDGE_TEST_MYSQL")
+	if base == "" {
+		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
+	}
+	ctx := context.Background()
+	admin, err := dbbind.Open(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("edge_%s_%d", prefix, time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if db, err := dbbind.Open(ctx, base); err == nil {
+			db.ExecContext(ctx, "DROP DATABASE "+name)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

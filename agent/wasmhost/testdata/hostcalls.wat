@@ -5,11 +5,13 @@
 ;;   op u8, cap u32, len u32, payload[len]    op 1 log (cap is the level),
 ;;        2 config_get(payload), 3 sql(payload), 4 http_fetch(payload),
 ;;        5 result_read: each with a result buffer of cap bytes; a larger
-;;        result is fetched with result_read.
+;;        result is fetched with result_read; 6 fd_write(fd=cap, payload)
+;;        (WASI: stdout is 1, stderr 2); 7 trap (unreachable).
 ;;   op u8, a u32, b u32, c u32, d u32        raw calls with the given
 ;;        pointers and lengths: 0x11 log(a,b,c), 0x12 config_get,
 ;;        0x13 sql, 0x14 http_fetch (a,b,c,d), 0x15 result_read(a,b).
 (module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "edge" "log" (func $log (param i32 i32 i32)))
   (import "edge" "config_get" (func $config_get (param i32 i32 i32 i32) (result i32)))
   (import "edge" "sql" (func $sql (param i32 i32 i32 i32) (result i32)))
@@ -102,6 +104,14 @@
                 (then (local.set $rc (call $fetch (local.get $pp) (local.get $plen) (local.get $buf) (local.get $cap))) (br $call)))
               (if (i32.eq (local.get $op) (i32.const 5))
                 (then (local.set $rc (call $result_read (local.get $buf) (local.get $cap))) (br $call)))
+              (if (i32.eq (local.get $op) (i32.const 6))
+                (then
+                  (local.set $a (call $bump (i32.const 12)))
+                  (i32.store (local.get $a) (local.get $pp))
+                  (i32.store offset=4 (local.get $a) (local.get $plen))
+                  (local.set $rc (call $fd_write (local.get $cap) (local.get $a) (i32.const 1) (i32.add (local.get $a) (i32.const 8))))
+                  (local.set $cap (i32.const 0))
+                  (br $call)))
               unreachable)
             (if (i32.ge_s (local.get $rc) (i32.const 0))
               (then

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/orders"
 	"github.com/edgeplane/edge/modules/sdk"
 )
@@ -73,9 +73,16 @@ func serve(ctx context.Context, addr, dsn string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// The limits of the agent's HTTP server (agent/httpserve), so that
+	// both builds take the same requests: headers in 10 s and 64 KiB,
+	// the whole request in 40 s, the answer in 30 s, 60 s idle.
 	srv := &http.Server{
 		Handler:           sdk.NativeHandler(orders.New(db)),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       40 * time.Second,
+		WriteTimeout:      80 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -19,19 +19,10 @@ func (d *Decoder) Object(fn func(key []byte) error) error {
 		return nil
 	}
 	for {
-		d.skipSpace()
-		if d.off >= len(d.b) || d.b[d.off] != '"' {
-			return d.syntax("want object key")
-		}
-		key, err := d.str()
+		key, err := d.memberKey()
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		if d.off >= len(d.b) || d.b[d.off] != ':' {
-			return d.syntax("want ':' after object key")
-		}
-		d.off++
 		// A key that needed unescaping lives in the scratch buffer, which
 		// decoding the value may reuse: copy it. Plain keys alias the input.
 		if d.inScratch {
@@ -103,28 +94,114 @@ func (d *Decoder) enter() error {
 }
 
 // Skip consumes one value of any kind, checking its syntax.
+//
+// It walks nested arrays and objects with a stack of its own instead of
+// recursing: each level of recursion is a Wasm call frame in a guest, and
+// wazero's interpreter allows 2,000 of them, so a body nested a few hundred
+// deep trapped on the interpreter where the compiler (and a native build)
+// answered 400. Its errors are those of Object and Array.
 func (d *Decoder) Skip() error {
-	switch d.Peek() {
-	case Null:
-		return d.literal("null")
-	case Bool:
-		_, err := d.Bool()
-		return err
-	case Number:
-		_, _, err := d.number()
-		return err
-	case String:
-		_, err := d.str()
-		return err
-	case Array:
-		return d.Array(d.Skip)
-	case Object:
-		return d.Object(func([]byte) error { return d.Skip() })
+	var buf [32]byte
+	closers := buf[:0] // '}' or ']' of each container open, innermost last
+	for {
+		switch d.Peek() {
+		case Null:
+			if err := d.literal("null"); err != nil {
+				return err
+			}
+		case Bool:
+			if _, err := d.Bool(); err != nil {
+				return err
+			}
+		case Number:
+			if _, _, err := d.number(); err != nil {
+				return err
+			}
+		case String:
+			if _, err := d.str(); err != nil {
+				return err
+			}
+		case Array, Object:
+			closer := byte(']')
+			if d.b[d.off] == '{' {
+				closer = '}'
+			}
+			if err := d.enter(); err != nil {
+				return err
+			}
+			d.off++
+			d.skipSpace()
+			if d.off < len(d.b) && d.b[d.off] == closer {
+				d.off++
+				d.depth--
+				break // an empty container is a complete value
+			}
+			closers = append(closers, closer)
+			if closer == '}' {
+				if _, err := d.memberKey(); err != nil {
+					return err
+				}
+			}
+			continue // to the first element or member value
+		default:
+			if d.off >= len(d.b) {
+				return d.syntax("unexpected end of input")
+			}
+			return d.syntax("invalid character")
+		}
+		// A value is complete: close the containers it completes, or move
+		// on to the next element or member.
+		for {
+			if len(closers) == 0 {
+				return nil
+			}
+			closer := closers[len(closers)-1]
+			d.skipSpace()
+			if d.off >= len(d.b) {
+				if closer == '}' {
+					return d.syntax("unterminated object")
+				}
+				return d.syntax("unterminated array")
+			}
+			if c := d.b[d.off]; c == closer {
+				d.off++
+				d.depth--
+				closers = closers[:len(closers)-1]
+				continue
+			} else if c != ',' {
+				if closer == '}' {
+					return d.syntax("want ',' or '}' in object")
+				}
+				return d.syntax("want ',' or ']' in array")
+			}
+			d.off++
+			if closer == '}' {
+				if _, err := d.memberKey(); err != nil {
+					return err
+				}
+			}
+			break
+		}
 	}
-	if d.off >= len(d.b) {
-		return d.syntax("unexpected end of input")
+}
+
+// memberKey consumes an object member's key and its colon and returns the
+// key (as str does: valid until the next call).
+func (d *Decoder) memberKey() ([]byte, error) {
+	d.skipSpace()
+	if d.off >= len(d.b) || d.b[d.off] != '"' {
+		return nil, d.syntax("want object key")
 	}
-	return d.syntax("invalid character")
+	key, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	d.skipSpace()
+	if d.off >= len(d.b) || d.b[d.off] != ':' {
+		return nil, d.syntax("want ':' after object key")
+	}
+	d.off++
+	return key, nil
 }
 
 // Valid reports whether b is exactly one JSON value, with white space around.

@@ -3,6 +3,7 @@ package jsond
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,35 @@ func TestMalformedContainers(t *testing.T) {
 	deep := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
 	if !Valid([]byte(deep)) {
 		t.Errorf("Valid(nesting %d) = false, want true", MaxDepth)
+	}
+}
+
+// TestSkipErrors pins where and why Skip stops on malformed containers:
+// the same offsets and messages as Object and Array give (a service's
+// answers quote them).
+func TestSkipErrors(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`[1 2]`, "json syntax error at offset 3: want ',' or ']' in array"},
+		{`[1,]`, "json syntax error at offset 3: invalid character"},
+		{`{"a" 1}`, "json syntax error at offset 5: want ':' after object key"},
+		{`{"a":1,}`, "json syntax error at offset 7: want object key"},
+		{`{1:2}`, "json syntax error at offset 1: want object key"},
+		{`{"a":1`, "json syntax error at offset 6: unterminated object"},
+		{`[[1]`, "json syntax error at offset 4: unterminated array"},
+		{`{"a":[1}`, "json syntax error at offset 7: want ',' or ']' in array"},
+		{`[{"a":1]`, "json syntax error at offset 7: want ',' or '}' in object"},
+		{`[`, "json syntax error at offset 1: unexpected end of input"},
+		{strings.Repeat(`{"a":[`, MaxDepth/2) + `[`, fmt.Sprintf("json syntax error at offset %d: nesting too deep", 6*(MaxDepth/2))},
+	} {
+		d := New([]byte(tt.in))
+		if err := d.Skip(); err == nil || err.Error() != tt.want {
+			t.Errorf("Skip(%.30q) = %v, want %s", tt.in, err, tt.want)
+		}
+	}
+	// Nested to the limit, objects and arrays alternating: accepted.
+	deep := strings.Repeat(`{"a":[`, MaxDepth/2) + strings.Repeat(`]}`, MaxDepth/2)
+	if d := New([]byte(deep)); d.Skip() != nil || d.End() != nil {
+		t.Errorf("Skip of objects and arrays nested %d deep failed", MaxDepth)
 	}
 }
 

@@ -11,11 +11,23 @@
 //
 // synchronous=FULL because an acknowledged order must survive a power cut;
 // WAL with NORMAL may lose the last commits (see RATIONALE.md for the cost).
+//
+// A MySQL server that is down, or that accepts connections and never
+// answers, costs at most ConnectTimeout (TCP, handshake and login
+// together; ?timeout= in the DSN) and then fails every new connection at
+// once, wrapping ErrUnavailable, until a probe connects again (package
+// internal/breaker): requests answer 503 at once instead of each waiting
+// for its deadline.
+//
+// It lives in the top-level internal/ because two programs use it: the
+// agent (its workers and `edge-agent serve`) and the native build of the
+// order service, which must not import agent code (tests/deps).
 package dbbind
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,12 +36,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/breaker"
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 )
 
 // ErrDSN is wrapped by every error about a malformed or unsupported DSN.
 var ErrDSN = errors.New("invalid database DSN")
+
+// ErrUnavailable is wrapped by the errors of connections that could not be
+// made: refused, no answer within the connect timeout, bad credentials, or
+// refused at once while the server is known to be down.
+var ErrUnavailable = errors.New("database unavailable")
 
 // Dialect names the SQL engine behind a binding.
 type Dialect string
@@ -42,13 +60,17 @@ const (
 
 // Settings shared by every binding. The busy timeout lets concurrent writers
 // queue instead of failing with SQLITE_BUSY; the MySQL timeouts make an
-// unreachable server an error within a request's deadline instead of a hang.
+// unreachable or silent server an error well within a request's deadline
+// instead of a hang. The I/O timeout is a backstop for callers without a
+// deadline (the agent gives each statement the request's remaining time).
 const (
 	sqliteBusyTimeout = 5 * time.Second
-	mysqlDialTimeout  = 3 * time.Second
-	mysqlIOTimeout    = 30 * time.Second
-	maxConns          = 16
-	connMaxIdleTime   = 5 * time.Minute
+	// ConnectTimeout bounds a new MySQL connection: TCP connect, the
+	// server's greeting and the login together.
+	ConnectTimeout  = 3 * time.Second
+	mysqlIOTimeout  = 30 * time.Second
+	maxConns        = 16
+	connMaxIdleTime = 5 * time.Minute
 )
 
 // Binding is a parsed DSN.
@@ -108,7 +130,7 @@ func parseMySQL(dsn string) (*mysql.Config, error) {
 		cfg.User = u.User.Username()
 		cfg.Passwd, _ = u.User.Password()
 	}
-	cfg.Timeout = mysqlDialTimeout
+	cfg.Timeout = ConnectTimeout
 	cfg.ReadTimeout = mysqlIOTimeout
 	cfg.WriteTimeout = mysqlIOTimeout
 	for k, vs := range u.Query() {
@@ -118,6 +140,9 @@ func parseMySQL(dsn string) (*mysql.Config, error) {
 			cfg.TLSConfig = v
 		case "timeout":
 			d, err := time.ParseDuration(v)
+			if err == nil && d <= 0 {
+				err = errors.New("must be positive")
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%w: timeout=%q: %v", ErrDSN, v, err)
 			}
@@ -160,7 +185,7 @@ func (b Binding) Open(ctx context.Context) (*sql.DB, error) {
 	case MySQL:
 		c, cerr := mysql.NewConnector(b.MySQL)
 		if err = cerr; err == nil {
-			db = sql.OpenDB(c)
+			db = sql.OpenDB(&guardedConnector{Connector: c, addr: b.MySQL.Addr, timeout: b.MySQL.Timeout})
 		}
 	default:
 		return nil, fmt.Errorf("%w: unknown dialect %q", ErrDSN, b.Dialect)
@@ -236,4 +261,39 @@ func FromEnv(dsn string) string {
 		return dsn
 	}
 	return os.Getenv("DATABASE_URL")
+}
+
+// guardedConnector bounds each new connection in time and fails new
+// connections at once while the server is known to be down. The MySQL
+// driver's own timeout covers only the TCP connect: a server that accepts
+// and never sends its greeting held a connection attempt until the
+// caller's deadline.
+type guardedConnector struct {
+	driver.Connector
+	addr    string
+	timeout time.Duration
+	br      breaker.Breaker
+}
+
+func (c *guardedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := c.br.Allow(); err != nil {
+		return nil, fmt.Errorf("%w: mysql %s: %w", ErrUnavailable, c.addr, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	conn, err := c.Connector.Connect(cctx)
+	switch {
+	case err == nil:
+		c.br.Done(nil)
+		return conn, nil
+	case ctx.Err() != nil: // the caller gave up: nothing learnt about the server
+		c.br.Abort()
+		return nil, err
+	case cctx.Err() != nil:
+		err = fmt.Errorf("%w: mysql %s: no answer within the connect timeout of %s: %w", ErrUnavailable, c.addr, c.timeout, err)
+	default:
+		err = fmt.Errorf("%w: mysql %s: %w", ErrUnavailable, c.addr, err)
+	}
+	c.br.Done(err)
+	return nil, err
 }

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/edgeplane/edge/internal/breaker"
+	"github.com/edgeplane/edge/internal/testpeer"
 )
 
 func TestParse(t *testing.T) {
@@ -31,6 +35,7 @@ func TestParse(t *testing.T) {
 		{dsn: "mysql://u:p@h:3306", wantErr: true},
 		{dsn: "mysql:///db", wantErr: true},
 		{dsn: "mysql://u:p@h/db?timeout=soon", wantErr: true},
+		{dsn: "mysql://u:p@h/db?timeout=0s", wantErr: true},
 		{dsn: "mysql://u:p@h/db?allowAllFiles=true", wantErr: true},
 		{dsn: "mysql://u:p@h:port/db", wantErr: true},
 	}
@@ -145,5 +150,58 @@ func TestFromEnv(t *testing.T) {
 	}
 	if got := FromEnv("sqlite:x"); got != "sqlite:x" {
 		t.Errorf("FromEnv(sqlite:x) = %q", got)
+	}
+}
+
+// TestMySQLSilentServer: a server that accepts and never answers costs one
+// connect timeout, then every new connection fails at once with
+// ErrUnavailable; once the server answers again (with EDGE_TEST_MYSQL, the
+// silent server starts relaying to it), the binding recovers by itself.
+func TestMySQLSilentServer(t *testing.T) {
+	srv := testpeer.NewSilent(t)
+	base := os.Getenv("EDGE_TEST_MYSQL")
+	if base == "" {
+		base = "mysql://u:p@127.0.0.1:1/db"
+	}
+	b, err := Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := b.MySQL.Addr
+	cfg := *b.MySQL
+	cfg.Addr = srv.Addr()
+	cfg.Timeout = 500 * time.Millisecond
+	db, err := Binding{Dialect: MySQL, MySQL: &cfg}.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Now()
+	err = db.PingContext(context.Background())
+	if took := time.Since(start); !errors.Is(err, ErrUnavailable) || took > 5*time.Second {
+		t.Fatalf("first ping: %v after %s, want ErrUnavailable after the 500ms connect timeout", err, took)
+	}
+	for range 3 {
+		start = time.Now()
+		err = db.PingContext(context.Background())
+		if took := time.Since(start); !errors.Is(err, ErrUnavailable) || !errors.Is(err, breaker.ErrOpen) || took > 400*time.Millisecond {
+			t.Fatalf("ping while known down: %v after %s, want ErrUnavailable and ErrOpen at once", err, took)
+		}
+	}
+	if os.Getenv("EDGE_TEST_MYSQL") == "" {
+		t.Log("EDGE_TEST_MYSQL not set: recovery not checked")
+		return
+	}
+	srv.Forward(real)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.Ping()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binding did not recover after the server answered again: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
