@@ -13,10 +13,11 @@ import (
 
 // The shared harness under the short names these tests use.
 var (
-	bin      = harness.Bin
-	call     = harness.Call
-	readFile = harness.ReadFile
-	repoRoot = harness.RepoRoot
+	bin           = harness.Bin
+	call          = harness.Call
+	readFile      = harness.ReadFile
+	repoRoot      = harness.RepoRoot
+	mysqlDatabase = harness.MySQLDatabase
 )
 
 type proc = harness.Proc

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/edgeplane/edge/agent/dbbind"
 	"github.com/edgeplane/edge/tests/harness"
 )
 
@@ -183,37 +178,4 @@ func TestDemoScript(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
-}
-
-// mysqlDatabase creates a database of its own on EDGE_TEST_MYSQL and
-// returns its DSN; it is dropped when the test ends.
-func mysqlDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("EDGE_TEST_MYSQL")
-	if base == "" {
-		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
-	}
-	ctx := context.Background()
-	admin, err := dbbind.Open(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("edge_e2e_%d", time.Now().UnixNano())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := dbbind.Open(ctx, base)
-		if err == nil {
-			db.ExecContext(ctx, "DROP DATABASE "+name)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/agent/dbbind"
 )
 
 // RepoRoot is the repository's top folder.
@@ -91,6 +94,74 @@ func slicesReplaceOut(b []string, dir string) []string {
 		}
 	}
 	return out
+}
+
+// RustBin returns the path of a Rust module make build produced (for
+// example orders-rs.wasm). Without EDGE_BIN it asks make for it, so the
+// module is built exactly as make build builds it. The Rust toolchain is
+// optional on a developer's machine: without it the test is skipped, unless
+// CI is set (.ci/run installs the toolchain), where it fails.
+func RustBin(t testing.TB, name string) string {
+	t.Helper()
+	dir := BinDir(t)
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil && os.Getenv("EDGE_BIN") == "" {
+		rustOnce.Do(func() {
+			cmd := exec.Command("make", "--no-print-directory", "BIN="+dir, p)
+			cmd.Dir = RepoRoot()
+			rustOut, rustErr = cmd.CombinedOutput()
+		})
+		if rustErr != nil {
+			t.Fatalf("make %s: %v\n%s", p, rustErr, rustOut)
+		}
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not built (CI must install Debian's Rust toolchain): %v", name, err)
+		}
+		t.Skipf("%s not built: Debian's Rust toolchain is missing (apt-get install rustc cargo libstd-rust-dev-wasm32)", name)
+	}
+	return p
+}
+
+var (
+	rustOnce sync.Once
+	rustOut  []byte
+	rustErr  error
+)
+
+// MySQLDatabase creates a database of its own on EDGE_TEST_MYSQL and
+// returns its DSN; it is dropped when the test ends. Without
+// EDGE_TEST_MYSQL the test is skipped.
+func MySQLDatabase(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("EDGE_TEST_MYSQL")
+	if base == "" {
+		t.Skip("EDGE_TEST_MYSQL not set (e.g. mysql://root@127.0.0.1:3306/test); skipping MySQL test")
+	}
+	ctx := context.Background()
+	admin, err := dbbind.Open(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("edge_e2e_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := dbbind.Open(ctx, base)
+		if err == nil {
+			db.ExecContext(ctx, "DROP DATABASE "+name)
+			db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 // Bin returns the path of a built program.

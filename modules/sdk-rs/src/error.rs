@@ -71,7 +71,7 @@ impl Error {
             ErrorCode::Timeout => ErrorKind::Timeout,
             ErrorCode::BadTx => ErrorKind::BadTx,
         };
-        Error { kind, op, message: format!("{}: {}", e.code, e.message) }
+        Error { kind, op, message: format!("{}: {}", e.code, String::from_utf8_lossy(&e.message)) }
     }
 
     pub(crate) fn frame(op: &'static str, e: FrameError) -> Error {
