@@ -32,7 +32,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust race qemu fuzz bench pushbench demo dist clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench demo dist clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,7 +56,20 @@ ifeq ($(RUST_OK),yes)
 else
 	$(RUST_MISSING)
 endif
+$(BIN)/hostcalls-rs.wasm: FORCE
+ifeq ($(RUST_OK),yes)
+	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example hostcalls
+	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/hostcalls.wasm $@
+else
+	$(RUST_MISSING)
+endif
 FORCE:
+
+# The Rust ABI test guest is committed, like the .wat guests beside it, so
+# agent/wasmhost's tests need no Rust toolchain; tests/rust checks that it
+# is current (and that the build is reproducible).
+rust-testdata: $(BIN)/hostcalls-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm from modules/sdk-rs/examples/hostcalls.rs
+	cp $(BIN)/hostcalls-rs.wasm agent/wasmhost/testdata/hostcalls-rs.wasm
 
 # One package at a time: several packages start real processes, brokers and
 # load, and on a 2-core machine running them side by side only adds noise to
