@@ -11,6 +11,10 @@
 //!                                      3 sql, 4 http_fetch, 5 result_read, each
 //!                                      with a result buffer of cap bytes; a
 //!                                      larger result is fetched with result_read
+//! op u8, cap u32, len u32, payload     the SDK's own API (cap unused):
+//!                                      6 config::get(payload), 7 a POST with
+//!                                      fetch::request to the URL in payload,
+//!                                      8 the db tour below (payload unused)
 //! op u8, a u32, b u32, c u32, d u32    raw calls with these pointers and
 //!                                      lengths: 0x11 log(a,b,c), 0x12 config_get,
 //!                                      0x13 sql, 0x14 http_fetch (a,b,c,d),
@@ -19,6 +23,10 @@
 //!
 //! Rebuild the committed module with `make rust-testdata`.
 
+use std::fmt::Write;
+use std::time::Duration;
+
+use edge::db::Db;
 use edge::host::{self, Import};
 use edge::{Request, Response};
 
@@ -70,9 +78,90 @@ fn command(b: &[u8], off: usize) -> Option<((i32, Vec<u8>), usize)> {
         3 => call(Some(Import::Sql), payload, cap),
         4 => call(Some(Import::HttpFetch), payload, cap),
         5 => call(None, payload, cap),
+        6 => match edge::config::get(&String::from_utf8_lossy(payload)) {
+            Some(v) => (0, v.into_bytes()),
+            None => (edge::abi::ERR_NOT_FOUND, Vec::new()),
+        },
+        7 => fetch(&String::from_utf8_lossy(payload)),
+        8 => (0, db_tour().into_bytes()),
         _ => return None,
     };
     Some((rec, off + 9 + len))
+}
+
+/// A POST through the SDK: rc is the status (or -1 for an error), data the
+/// X-Reply header and the body, or the error.
+fn fetch(url: &str) -> (i32, Vec<u8>) {
+    let res = edge::fetch::request("POST", url).header("X-Asked", "q").body(b"b").timeout(Duration::from_secs(5)).send();
+    match res {
+        Ok(r) => {
+            let mut data = r.header("x-reply").unwrap_or(b"-").to_vec();
+            data.push(b' ');
+            data.extend_from_slice(&r.body);
+            (r.status as i32, data)
+        }
+        Err(e) => (-1, format!("{:?}: {}", e.kind(), e).into_bytes()),
+    }
+}
+
+/// Runs the SDK's database API through the host and reports what it saw,
+/// one line per step.
+fn db_tour() -> String {
+    let mut db = Db::new();
+    let mut out = String::new();
+    let mut step = |name: &str, r: edge::Result<String>| {
+        let _ = match r {
+            Ok(v) => writeln!(out, "{}: {}", name, v),
+            Err(e) => writeln!(out, "{}: {:?} error", name, e.kind()),
+        };
+    };
+    step("create", db.exec("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB, n INTEGER)", &[]).map(|r| r.rows_affected.to_string()));
+    let blob: &[u8] = b"\x00\xff";
+    step(
+        "insert",
+        db.exec("INSERT INTO t VALUES (?, ?, ?, ?, ?)", &[&-42i32, &2.5f64, &"héllo", &blob, &None::<i64>])
+            .map(|r| format!("id {} rows {}", r.last_insert_id, r.rows_affected)),
+    );
+    step("commit", (|| {
+        let mut tx = db.begin()?;
+        tx.exec("INSERT INTO t (i) VALUES (?)", &[&100i64])?;
+        tx.commit()?;
+        Ok("done".to_string())
+    })());
+    step("rollback", (|| {
+        let mut tx = db.begin()?;
+        tx.exec("INSERT INTO t (i) VALUES (?)", &[&200i64])?;
+        tx.rollback()?;
+        Ok("done".to_string())
+    })());
+    step("dropped", (|| {
+        let mut tx = db.begin()?;
+        tx.exec("INSERT INTO t (i) VALUES (?)", &[&300i64])?;
+        Ok("done".to_string()) // tx dropped: rolled back
+    })());
+    step("select", (|| {
+        let mut lines = Vec::new();
+        for row in db.query("SELECT i, f, s, b, n FROM t ORDER BY i", &[])? {
+            let row = row?;
+            let i: i64 = row.get(0)?;
+            let f: Option<f64> = row.get(1)?;
+            let s: Option<&str> = row.get(2)?;
+            let b: Option<&[u8]> = row.get(3)?;
+            let n: Option<i64> = row.get(4)?;
+            lines.push(format!("{} {:?} {:?} {:?} {:?}", i, f, s, b, n));
+        }
+        Ok(lines.join("; "))
+    })());
+    step("columns", db.query("SELECT i AS first, s FROM t LIMIT 1", &[]).map(|rows| {
+        rows.columns().iter().map(|c| String::from_utf8_lossy(c.name).into_owned()).collect::<Vec<_>>().join(",")
+    }));
+    step("conversion", (|| {
+        let mut rows = db.query("SELECT s FROM t WHERE i = -42", &[])?;
+        let row = rows.next().unwrap()?;
+        row.get::<i64>(0).map(|v| v.to_string())
+    })());
+    step("bad sql", db.exec("SELEC nonsense", &[]).map(|_| String::new()));
+    out
 }
 
 fn run(r: &Request) -> Response {
