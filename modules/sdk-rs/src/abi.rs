@@ -841,5 +841,62 @@ mod tests {
         }
         assert!(checked > 1000, "only {} frames checked", checked);
     }
+    /// The constants against docs/ABI.md, whose rows `go test
+    /// ./modules/abi` checks against the Go package: Go, the spec and this
+    /// crate agree.
+    #[test]
+    fn constants_match_the_spec() {
+        let doc = include_str!("../../../docs/ABI.md");
+        let ours: &[(&str, String)] = &[
+            ("Version", VERSION.to_string()),
+            ("ImportModule", IMPORT_MODULE.into()),
+            ("FnLog", FN_LOG.into()),
+            ("FnConfigGet", FN_CONFIG_GET.into()),
+            ("FnSQL", FN_SQL.into()),
+            ("FnHTTPFetch", FN_HTTP_FETCH.into()),
+            ("FnResultRead", FN_RESULT_READ.into()),
+            ("ExportVersion", EXPORT_VERSION.into()),
+            ("ExportAlloc", EXPORT_ALLOC.into()),
+            ("ExportHandle", EXPORT_HANDLE.into()),
+            ("ErrMemory", ERR_MEMORY.to_string()),
+            ("ErrNoResult", ERR_NO_RESULT.to_string()),
+            ("ErrNotFound", ERR_NOT_FOUND.to_string()),
+            ("ErrMalformed", ERR_MALFORMED.to_string()),
+            ("ErrTooLarge", ERR_TOO_LARGE.to_string()),
+            ("LevelDebug", LEVEL_DEBUG.to_string()),
+            ("LevelInfo", LEVEL_INFO.to_string()),
+            ("LevelWarn", LEVEL_WARN.to_string()),
+            ("LevelError", LEVEL_ERROR.to_string()),
+            ("KindNull", KIND_NULL.to_string()),
+            ("KindInt", KIND_INT.to_string()),
+            ("KindFloat", KIND_FLOAT.to_string()),
+            ("KindText", KIND_TEXT.to_string()),
+            ("KindBlob", KIND_BLOB.to_string()),
+            ("OpQuery", OP_QUERY.to_string()),
+            ("OpExec", OP_EXEC.to_string()),
+            ("OpBegin", OP_BEGIN.to_string()),
+            ("OpCommit", OP_COMMIT.to_string()),
+            ("OpRollback", OP_ROLLBACK.to_string()),
+            ("CodeInternal", ErrorCode::Internal.to_u8().to_string()),
+            ("CodeUnavailable", ErrorCode::Unavailable.to_u8().to_string()),
+            ("CodeBadRequest", ErrorCode::BadRequest.to_u8().to_string()),
+            ("CodeDenied", ErrorCode::Denied.to_u8().to_string()),
+            ("CodeTooLarge", ErrorCode::TooLarge.to_u8().to_string()),
+            ("CodeTimeout", ErrorCode::Timeout.to_u8().to_string()),
+            ("CodeBadTx", ErrorCode::BadTx.to_u8().to_string()),
+        ];
+        for (name, value) in ours {
+            let row = format!("| `{}` | `{}` |", name, value);
+            assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/ABI.md has no row {}", row);
+        }
+        // The error codes' names, which the SDK prints, as the spec gives them.
+        let codes = ["CodeInternal", "CodeUnavailable", "CodeBadRequest", "CodeDenied", "CodeTooLarge", "CodeTimeout", "CodeBadTx"];
+        for (i, go_name) in codes.iter().enumerate() {
+            let code = ErrorCode::from_u8(i as u8 + 1);
+            let row = format!("| `{}` | `{}` | {} |", go_name, code.to_u8(), code);
+            assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/ABI.md has no row {}", row);
+        }
+    }
 }
+
 
