@@ -246,6 +246,27 @@ func TestConformanceMySQL(t *testing.T) {
 	checkCoverage(t, reqs, compareServers(t, servers, reqs))
 }
 
+// TestConformanceDatabaseDown sends the list to the three builds bound to
+// a MySQL server that refuses connections: every request that needs the
+// database is a 503 with the same body, the others are served as usual.
+func TestConformanceDatabaseDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connections are refused
+	servers := startServers(t, func(string) string { return "mysql://u:p@" + addr + "/orders" })
+	answers := compareServers(t, servers, conformanceRequests(t))
+	seen := map[int]int{}
+	for _, a := range answers {
+		seen[a.status]++
+	}
+	if seen[503] < 20 || seen[400] < 60 || seen[200] == 0 {
+		t.Errorf("statuses %v: want 503 for each database request, 400 for bad input, 200 for the rest", seen)
+	}
+}
+
 // TestConcurrentClients: many clients at once on a pool of four instances,
 // each creating orders, sending a bad one and listing. Every answer must
 // be the one a lone client gets, and both modules must end with the same

@@ -121,6 +121,9 @@ func FuzzModules(f *testing.F) {
 			f.Add(r.method, r.target, r.header["Content-Type"], []byte(r.body))
 		}
 	}
+	for _, target := range []string{"/%zz", "/%", "orders", "http://h", "http://h?id=1", "*", "/a b", "/\x7f", "//x", "/delete_order?id=%"} {
+		f.Add("GET", target, "", []byte(nil))
+	}
 	for _, v := range []string{"0.1", "1e-7", "1e21", "-0.0", "5e-324", "4.9406564584124654e-324", "2.2250738585072014e-308",
 		"9007199254740993", "0.30000000000000004", "1e-6", "9.999999999999999e20", "123456789012345678901234567890"} {
 		f.Add("POST", "/create_order", "", []byte(order(1, v, `"x"`)))
