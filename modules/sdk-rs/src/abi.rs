@@ -379,12 +379,15 @@ impl<'a> Decoder<'a> {
         self.err.is_some()
     }
 
-    fn take(&mut self, n: usize, what: &str) -> &'a [u8] {
+    /// Takes n bytes; on failure the error names the field `what` followed
+    /// by `suffix` (" length", " count"), formatted only then: this is the
+    /// hot path of every request.
+    fn take(&mut self, n: usize, what: &str, suffix: &str) -> &'a [u8] {
         if self.err.is_some() {
             return &[];
         }
         if self.b.len() - self.off < n {
-            self.fail(&format!("truncated {}", what));
+            self.fail(&format!("truncated {}{}", what, suffix));
             return &[];
         }
         let v = &self.b[self.off..self.off + n];
@@ -392,9 +395,9 @@ impl<'a> Decoder<'a> {
         v
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> [u8; N] {
+    fn array<const N: usize>(&mut self, what: &str, suffix: &str) -> [u8; N] {
         let mut out = [0u8; N];
-        let v = self.take(N, what);
+        let v = self.take(N, what, suffix);
         if v.len() == N {
             out.copy_from_slice(v);
         }
@@ -402,25 +405,25 @@ impl<'a> Decoder<'a> {
     }
 
     pub fn u8(&mut self, what: &str) -> u8 {
-        self.array::<1>(what)[0]
+        self.array::<1>(what, "")[0]
     }
 
     pub fn u16(&mut self, what: &str) -> u16 {
-        u16::from_le_bytes(self.array(what))
+        u16::from_le_bytes(self.array(what, ""))
     }
 
     pub fn u32(&mut self, what: &str) -> u32 {
-        u32::from_le_bytes(self.array(what))
+        u32::from_le_bytes(self.array(what, ""))
     }
 
     pub fn u64(&mut self, what: &str) -> u64 {
-        u64::from_le_bytes(self.array(what))
+        u64::from_le_bytes(self.array(what, ""))
     }
 
     /// A u32 length and that many bytes.
     pub fn bytes(&mut self, what: &str) -> &'a [u8] {
-        let n = self.u32(&format!("{} length", what)) as usize;
-        self.take(n, what)
+        let n = u32::from_le_bytes(self.array(what, " length")) as usize;
+        self.take(n, what, "")
     }
 
     /// Checks a declared count against the bytes left: at least `min_item`
@@ -438,7 +441,7 @@ impl<'a> Decoder<'a> {
 
     /// A u16 count of (string, string) pairs: headers, columns.
     fn pairs(&mut self, item: &str, first: &str, second: &str) -> Vec<(&'a [u8], &'a [u8])> {
-        let declared = self.u16(&format!("{} count", item)) as usize;
+        let declared = u16::from_le_bytes(self.array(item, " count")) as usize;
         let n = self.count(declared, 8, item);
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
