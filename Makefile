@@ -35,7 +35,7 @@ export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 .PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench demo dist clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm ## build the three programs, orders.wasm, orders-native and orders-rs.wasm (Rust, when the toolchain is installed)
 
