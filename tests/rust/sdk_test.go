@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,8 @@ func TestSDKThroughHost(t *testing.T) {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
-	e, err := wasmhost.NewEngine(wasmhost.EngineConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	logs := &harness.SyncBuffer{}
+	e, err := wasmhost.NewEngine(wasmhost.EngineConfig{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +120,20 @@ func TestSDKThroughHost(t *testing.T) {
 		if got[i].rc != want[i].rc || !strings.HasPrefix(got[i].data, want[i].data) {
 			t.Errorf("command %d: got %d %q, want %d %q", i, got[i].rc, got[i].data, want[i].rc, want[i].data)
 		}
+	}
+
+	// A panic aborts: the instance traps (the client would get 500), the
+	// message is in the agent's log, and the next request is served by a
+	// fresh instance.
+	_, err = m.Serve(context.Background(), &abi.Request{Method: "POST", URI: "/", Body: sdkCommand(9, "the handler gave up")})
+	if !errors.Is(err, wasmhost.ErrTrap) {
+		t.Errorf("a panicking handler: err %v, want ErrTrap", err)
+	}
+	if !strings.Contains(logs.String(), "the handler gave up") {
+		t.Errorf("the panic message is not in the log:\n%s", logs)
+	}
+	resp, err = m.Serve(context.Background(), &abi.Request{Method: "POST", URI: "/", Body: sdkCommand(6, "greeting")})
+	if err != nil || resp.Status != 200 || !strings.HasSuffix(string(resp.Body), "hello") {
+		t.Errorf("after the panic: %d %q, %v", resp.Status, resp.Body, err)
 	}
 }

@@ -14,7 +14,8 @@
 //! op u8, cap u32, len u32, payload     the SDK's own API (cap unused):
 //!                                      6 config::get(payload), 7 a POST with
 //!                                      fetch::request to the URL in payload,
-//!                                      8 the db tour below (payload unused)
+//!                                      8 the db tour below (payload unused),
+//!                                      9 panic with the payload as message
 //! op u8, a u32, b u32, c u32, d u32    raw calls with these pointers and
 //!                                      lengths: 0x11 log(a,b,c), 0x12 config_get,
 //!                                      0x13 sql, 0x14 http_fetch (a,b,c,d),
@@ -84,6 +85,7 @@ fn command(b: &[u8], off: usize) -> Option<((i32, Vec<u8>), usize)> {
         },
         7 => fetch(&String::from_utf8_lossy(payload)),
         8 => (0, db_tour().into_bytes()),
+        9 => panic!("{}", String::from_utf8_lossy(payload)),
         _ => return None,
     };
     Some((rec, off + 9 + len))
