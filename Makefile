@@ -94,11 +94,13 @@ race: build ## run the concurrent packages' tests with the race detector
 qemu: build ## run the agent and the wasmhost/store/abi tests for arm64, armv7, riscv64 under qemu-user
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags qemu -count=1 -v -timeout 15m ./tests/qemu
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+# EDGE_BIN: targets that run the built modules (tests/rust's FuzzModules)
+# take them from bin/ rather than building them again in every worker.
+fuzz: build ## run every fuzz target for FUZZTIME each (default 10s)
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
 
