@@ -18,18 +18,36 @@ GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 WASMBUILD := GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -ldflags '-s -w'
 FUZZTIME  ?= 10s
 
+# Rust modules (modules/Cargo.toml) build with Debian's toolchain, offline:
+# packages rustc, cargo and libstd-rust-dev-wasm32 (Rust 1.63, whose name for
+# the target is wasm32-wasi). Called by full path: a rustup toolchain earlier
+# in PATH may lack the wasm target. Without the toolchain the Rust builds are
+# skipped with a message; .ci/run installs it.
+CARGO       ?= /usr/bin/cargo
+RUSTC       ?= /usr/bin/rustc
+RUST_TARGET ?= wasm32-wasi
+RUST_OUT    := $(abspath $(BIN))/rust
+RUST_OK     := $(shell test -x $(CARGO) && test -x $(RUSTC) && \
+                 test -d "$$($(RUSTC) --print sysroot 2>/dev/null)/lib/rustlib/$(RUST_TARGET)/lib" && echo yes)
+# A private CARGO_HOME keeps rustup's ~/.cargo out; the path remapping makes
+# the module the same bytes from any checkout.
+CARGOENV    := RUSTC=$(RUSTC) RUSTDOC=$(dir $(RUSTC))rustdoc CARGO_HOME=$(RUST_OUT)/home \
+               RUSTFLAGS='--remap-path-prefix=$(CURDIR)=.'
+CARGOFLAGS  := --offline --locked --target-dir $(RUST_OUT)
+RUST_MISSING = @echo "skipping $@: Debian's Rust toolchain for $(RUST_TARGET) is missing (apt-get install rustc cargo libstd-rust-dev-wasm32)"
+
 # Test environment: the machine's MariaDB and Mosquitto. Tests that need them
 # skip with a message when these are empty; .ci/run always sets them.
 EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test race qemu fuzz bench pushbench demo dist clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench demo dist clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native ## build the three programs, orders.wasm and orders-native
+build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm ## build the three programs, orders.wasm, orders-native and orders-rs.wasm (Rust, when the toolchain is installed)
 
 $(BIN)/edge-agent: FORCE
 	$(GOBUILD) -o $@ ./cmd/edge-agent
@@ -41,7 +59,27 @@ $(BIN)/orders-native: FORCE
 	$(GOBUILD) -o $@ ./modules/orders/native
 $(BIN)/orders.wasm: FORCE
 	$(WASMBUILD) -o $@ ./modules/orders/wasm
+$(BIN)/orders-rs.wasm: FORCE
+ifeq ($(RUST_OK),yes)
+	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p orders-rs
+	cp $(RUST_OUT)/$(RUST_TARGET)/release/orders.wasm $@
+else
+	$(RUST_MISSING)
+endif
+$(BIN)/hostcalls-rs.wasm: FORCE
+ifeq ($(RUST_OK),yes)
+	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example hostcalls
+	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/hostcalls.wasm $@
+else
+	$(RUST_MISSING)
+endif
 FORCE:
+
+# The Rust ABI test guest is committed, like the .wat guests beside it, so
+# agent/wasmhost's tests need no Rust toolchain; tests/rust checks that it
+# is current (and that the build is reproducible).
+rust-testdata: $(BIN)/hostcalls-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm from modules/sdk-rs/examples/hostcalls.rs
+	cp $(BIN)/hostcalls-rs.wasm agent/wasmhost/testdata/hostcalls-rs.wasm
 
 # One package at a time: several packages start real processes, brokers and
 # load, and on a 2-core machine running them side by side only adds noise to
@@ -49,6 +87,14 @@ FORCE:
 test: build ## run every test (MariaDB/Mosquitto tests need EDGE_TEST_MYSQL/EDGE_TEST_MQTT)
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 20m ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./modules/...
+	@$(MAKE) --no-print-directory test-rust
+
+test-rust: ## run the Rust crates' own tests (SDK codec, JSON, orders decoding) on the build machine
+ifeq ($(RUST_OK),yes)
+	cd modules && $(CARGOENV) $(CARGO) test $(CARGOFLAGS) --quiet
+else
+	$(RUST_MISSING)
+endif
 
 race: build ## run the concurrent packages' tests with the race detector
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race -timeout 15m ./agent/... ./control/... ./modules/... ./wire/...
@@ -58,11 +104,13 @@ race: build ## run the concurrent packages' tests with the race detector
 qemu: build ## run the agent and the wasmhost/store/abi tests for arm64, armv7, riscv64 under qemu-user
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -tags qemu -count=1 -v -timeout 15m ./tests/qemu
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+# EDGE_BIN: targets that run the built modules (tests/rust's FuzzModules)
+# take them from bin/ rather than building them again in every worker.
+fuzz: build ## run every fuzz target for FUZZTIME each (default 10s)
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
 

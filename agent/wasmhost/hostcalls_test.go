@@ -18,11 +18,23 @@ import (
 
 const outOfRange = 0xffff_fff0
 
+// hostcallGuests speak the command protocol of testdata/hostcalls.wat: the
+// hand-written guest, and the same protocol through the Rust SDK's host
+// bindings (modules/sdk-rs/examples/hostcalls.rs; make rust-testdata).
+var hostcallGuests = []string{"hostcalls", "hostcalls-rs"}
+
+// runGuests runs f as a subtest for each hostcalls guest on engine kind.
+func runGuests(t *testing.T, kind EngineKind, f func(t *testing.T, guest string)) {
+	for _, g := range hostcallGuests {
+		t.Run(kind.String()+"/"+g, func(t *testing.T) { f(t, g) })
+	}
+}
+
 func TestLogAndConfig(t *testing.T) {
 	for _, kind := range engines {
-		t.Run(kind.String(), func(t *testing.T) {
+		runGuests(t, kind, func(t *testing.T, guest string) {
 			logs := &syncBuffer{}
-			m := load(t, newTestEngine(t, kind), "hostcalls", Config{PoolSize: 1, Logger: slogTo(logs),
+			m := load(t, newTestEngine(t, kind), guest, Config{PoolSize: 1, Logger: slogTo(logs),
 				Settings: map[string]string{"greeting": "hello", "long": strings.Repeat("L", 100)}})
 			recs := callGuest(t, m,
 				cmd(opLog, uint32(abi.LevelWarn), []byte("from the guest")),
@@ -44,7 +56,7 @@ func TestLogAndConfig(t *testing.T) {
 				}
 			}
 			if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, `msg="from the guest"`) ||
-				!strings.Contains(got, "module=hostcalls") {
+				!strings.Contains(got, "module="+guest) {
 				t.Errorf("log output %q lacks the guest's warning with its module", got)
 			}
 		})
@@ -55,8 +67,8 @@ func TestLogAndConfig(t *testing.T) {
 // and never a host panic.
 func TestBadPointers(t *testing.T) {
 	for _, kind := range engines {
-		t.Run(kind.String(), func(t *testing.T) {
-			m := load(t, newTestEngine(t, kind), "hostcalls", Config{PoolSize: 1, Settings: map[string]string{"k": "v"}})
+		runGuests(t, kind, func(t *testing.T, guest string) {
+			m := load(t, newTestEngine(t, kind), guest, Config{PoolSize: 1, Settings: map[string]string{"k": "v"}})
 			// Guest memory is 1 page at least, and 0..16 holds nothing useful.
 			tests := []struct {
 				name string
@@ -102,9 +114,9 @@ func openSQLite(t *testing.T) *sql.DB {
 
 func TestSQL(t *testing.T) {
 	for _, kind := range engines {
-		t.Run(kind.String(), func(t *testing.T) {
+		runGuests(t, kind, func(t *testing.T, guest string) {
 			db := openSQLite(t)
-			m := load(t, newTestEngine(t, kind), "hostcalls", Config{PoolSize: 1, DB: db,
+			m := load(t, newTestEngine(t, kind), guest, Config{PoolSize: 1, DB: db,
 				Limits: Limits{MaxSQLCalls: 10}})
 			insert := "INSERT INTO kinds (i, f, s, b, n) VALUES (?, ?, ?, ?, ?)"
 			args := []abi.Value{abi.Int(-42), abi.Float(2.5), abi.Text("héllo"), abi.Blob([]byte{0, 1, 2}), abi.Null()}
@@ -187,22 +199,26 @@ func TestSQL(t *testing.T) {
 }
 
 func TestSQLResultLimit(t *testing.T) {
-	db := openSQLite(t)
-	m := load(t, newTestEngine(t, EngineCompiler), "hostcalls", Config{PoolSize: 1, DB: db, Limits: Limits{MaxResultBytes: 1000}})
-	recs := callGuest(t, m, sqlCmd(64, abi.SQLRequest{Op: abi.OpQuery,
-		Query: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 1000) SELECT x FROM c"}))
-	if r := sqlResult(t, abi.OpQuery, recs[0]); errCode(r.Err) != abi.CodeTooLarge {
-		t.Errorf("big result = %+v, want CodeTooLarge", r)
-	}
+	runGuests(t, EngineCompiler, func(t *testing.T, guest string) {
+		db := openSQLite(t)
+		m := load(t, newTestEngine(t, EngineCompiler), guest, Config{PoolSize: 1, DB: db, Limits: Limits{MaxResultBytes: 1000}})
+		recs := callGuest(t, m, sqlCmd(64, abi.SQLRequest{Op: abi.OpQuery,
+			Query: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c LIMIT 1000) SELECT x FROM c"}))
+		if r := sqlResult(t, abi.OpQuery, recs[0]); errCode(r.Err) != abi.CodeTooLarge {
+			t.Errorf("big result = %+v, want CodeTooLarge", r)
+		}
+	})
 }
 
 func TestSQLDeniedAndUnavailable(t *testing.T) {
 	e := newTestEngine(t, EngineCompiler)
 	q := sqlCmd(1024, abi.SQLRequest{Op: abi.OpQuery, Query: "SELECT 1"})
 
-	m := load(t, e, "hostcalls", Config{PoolSize: 1})
-	if r := sqlResult(t, abi.OpQuery, callGuest(t, m, q)[0]); errCode(r.Err) != abi.CodeDenied {
-		t.Errorf("no binding = %+v, want CodeDenied", r)
+	for _, guest := range hostcallGuests {
+		m := load(t, e, guest, Config{PoolSize: 1})
+		if r := sqlResult(t, abi.OpQuery, callGuest(t, m, q)[0]); errCode(r.Err) != abi.CodeDenied {
+			t.Errorf("%s: no binding = %+v, want CodeDenied", guest, r)
+		}
 	}
 
 	// A MySQL binding to a closed port.
@@ -224,9 +240,11 @@ func TestSQLDeniedAndUnavailable(t *testing.T) {
 	}
 	defer sqliteDB.Close()
 	for name, db := range map[string]*sql.DB{"mysql closed port": mysqlDB, "sqlite cannot open": sqliteDB} {
-		m := load(t, e, "hostcalls", Config{PoolSize: 1, DB: db})
-		if r := sqlResult(t, abi.OpQuery, callGuest(t, m, q)[0]); errCode(r.Err) != abi.CodeUnavailable {
-			t.Errorf("%s = %+v, want CodeUnavailable", name, r)
+		for _, guest := range hostcallGuests {
+			m := load(t, e, guest, Config{PoolSize: 1, DB: db})
+			if r := sqlResult(t, abi.OpQuery, callGuest(t, m, q)[0]); errCode(r.Err) != abi.CodeUnavailable {
+				t.Errorf("%s, %s = %+v, want CodeUnavailable", guest, name, r)
+			}
 		}
 	}
 }
@@ -248,8 +266,8 @@ func TestFetch(t *testing.T) {
 			Header: []abi.Header{{Name: "X-Asked", Value: "q"}}, Body: []byte("b")}))
 	}
 	for _, kind := range engines {
-		t.Run(kind.String(), func(t *testing.T) {
-			m := load(t, newTestEngine(t, kind), "hostcalls", Config{PoolSize: 1,
+		runGuests(t, kind, func(t *testing.T, guest string) {
+			m := load(t, newTestEngine(t, kind), guest, Config{PoolSize: 1,
 				AllowHosts: []string{"127.0.0.1"}, Limits: Limits{MaxResultBytes: 4096}})
 			recs := callGuest(t, m,
 				fetch(srv.URL+"/hello"),

@@ -41,6 +41,12 @@
 // Err* codes. The host bounds-checks every pointer and length the guest
 // passes; an out-of-range one yields ErrMemory, never a host fault.
 //
+// The language-neutral specification of this contract, for guests in
+// other languages (the Rust SDK in modules/sdk-rs is one), is docs/ABI.md;
+// TestSpecNamesEveryConstant keeps it in step with this package, and
+// testdata/vectors.txt (TestVectors) gives other codecs this package's
+// verdict on thousands of frames.
+//
 // # Version history
 //
 //	1: first version: HTTP request/response, SQL query/exec/transactions,

@@ -11,6 +11,10 @@
 //   - RSS of the agent idle and after load, and per-instance memory (pool of
 //     1 vs 4);
 //   - module size raw and gzip.
+//
+// Every measurement covers the Go module (orders.wasm) and, when the bin
+// folder holds it (make build with Debian's Rust toolchain), the Rust one
+// (orders-rs.wasm), interleaved in the same run.
 package main
 
 import (
@@ -36,7 +40,7 @@ import (
 )
 
 func main() {
-	bin := flag.String("bin", "bin", "folder with edge-agent, orders-native and orders.wasm")
+	bin := flag.String("bin", "bin", "folder with edge-agent, orders-native, orders.wasm and, if built, orders-rs.wasm")
 	out := flag.String("out", "", "write the Markdown report here (default: stdout)")
 	dur := flag.Duration("duration", 5*time.Second, "length of one measured load run")
 	rounds := flag.Int("rounds", 2, "interleaved rounds per workload")
@@ -197,38 +201,57 @@ func (b *bench) run(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	wasm := filepath.Join(b.bin, "orders.wasm")
+	mods := []module{{"Go", filepath.Join(b.bin, "orders.wasm")}}
+	if rs := filepath.Join(b.bin, "orders-rs.wasm"); fileExists(rs) {
+		mods = append(mods, module{"Rust", rs})
+	}
 
 	b.printf("# Benchmarks\n\nProduced by `make bench` (`go run ./tests/bench -bin bin -out docs/BENCHMARKS.md`) on %s, %d CPUs, %s, %s.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), cpuModel())
 	b.printf("Load comes from `tests/loadgen` (closed loop, keep-alive, exact percentiles) on the same machine, so compare ratios within this run, not absolute numbers across machines.\n\n")
 
-	if err := b.moduleSize(wasm); err != nil {
+	if err := b.moduleSize(mods); err != nil {
 		return "", err
 	}
-	if err := b.startTimes(tmp, wasm); err != nil {
+	if err := b.startTimes(tmp, mods); err != nil {
 		return "", err
 	}
-	if err := b.throughput(ctx, tmp, wasm); err != nil {
+	if err := b.throughput(ctx, tmp, mods); err != nil {
 		return "", err
 	}
-	if err := b.memory(ctx, tmp, wasm); err != nil {
+	if err := b.memory(ctx, tmp, mods); err != nil {
 		return "", err
 	}
 	return b.md.String(), nil
 }
 
-func (b *bench) moduleSize(wasm string) error {
-	raw, err := os.ReadFile(wasm)
-	if err != nil {
-		return err
+// module is one build of the order service as a Wasm module.
+type module struct {
+	lang string // "Go", "Rust"
+	path string
+}
+
+func (m module) file() string { return filepath.Base(m.path) }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func (b *bench) moduleSize(mods []module) error {
+	b.printf("## Module size\n\n| module | raw | gzip -9 |\n|---|---|---|\n")
+	for _, m := range mods {
+		raw, err := os.ReadFile(m.path)
+		if err != nil {
+			return err
+		}
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		w.Write(raw)
+		w.Close()
+		b.printf("| %s (%s) | %d bytes (%.2f MiB) | %d bytes (%.2f MiB) |\n", m.file(), m.lang, len(raw), mib(len(raw)), gz.Len(), mib(gz.Len()))
 	}
-	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	w.Write(raw)
-	w.Close()
-	b.printf("## Module size\n\n| module | raw | gzip -9 |\n|---|---|---|\n| orders.wasm | %d bytes (%.2f MiB) | %d bytes (%.2f MiB) |\n\n",
-		len(raw), mib(len(raw)), gz.Len(), mib(gz.Len()))
+	b.printf("\n")
 	return nil
 }
 
@@ -237,30 +260,35 @@ func agentArgs(wasm, data, db, mode string, pool int) []string {
 		"--db", db, "--deadline-mode", mode, "--pool", strconv.Itoa(pool), "--log-level", "warn"}
 }
 
-func (b *bench) startTimes(tmp, wasm string) error {
-	b.printf("## Start time (process start → first 200 on `GET /`)\n\n| start | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|\n")
-	var cold, warm []time.Duration
-	for i := range 3 {
-		data := filepath.Join(tmp, fmt.Sprintf("start-%d", i))
-		db := "sqlite:" + filepath.Join(data, "orders.db")
-		s, d, err := b.start("cold", agentArgs(wasm, data, db, "interrupt", 1)...)
-		if err != nil {
-			return err
+func (b *bench) startTimes(tmp string, mods []module) error {
+	b.printf("## Start time (process start → first 200 on `GET /`)\n\n| module | start | run 1 | run 2 | run 3 | median |\n|---|---|---|---|---|---|\n")
+	cold := make([][]time.Duration, len(mods))
+	warm := make([][]time.Duration, len(mods))
+	for i := range 3 { // rounds interleave the modules
+		for mi, m := range mods {
+			data := filepath.Join(tmp, fmt.Sprintf("start-%d-%d", mi, i))
+			db := "sqlite:" + filepath.Join(data, "orders.db")
+			s, d, err := b.start("cold", agentArgs(m.path, data, db, "interrupt", 1)...)
+			if err != nil {
+				return err
+			}
+			s.stop()
+			cold[mi] = append(cold[mi], d)
+			s, d, err = b.start("warm", agentArgs(m.path, data, db, "interrupt", 1)...)
+			if err != nil {
+				return err
+			}
+			s.stop()
+			warm[mi] = append(warm[mi], d)
 		}
-		s.stop()
-		cold = append(cold, d)
-		s, d, err = b.start("warm", agentArgs(wasm, data, db, "interrupt", 1)...)
-		if err != nil {
-			return err
-		}
-		s.stop()
-		warm = append(warm, d)
 	}
-	for _, row := range []struct {
-		name string
-		ds   []time.Duration
-	}{{"cold (empty cache: compile)", cold}, {"warm (compiled code from the cache)", warm}} {
-		b.printf("| %s | %s | %s | %s | **%s** |\n", row.name, ms(row.ds[0]), ms(row.ds[1]), ms(row.ds[2]), ms(median(row.ds)))
+	for mi, m := range mods {
+		for _, row := range []struct {
+			name string
+			ds   []time.Duration
+		}{{"cold (empty cache: compile)", cold[mi]}, {"warm (compiled code from the cache)", warm[mi]}} {
+			b.printf("| %s | %s | %s | %s | %s | **%s** |\n", m.lang, row.name, ms(row.ds[0]), ms(row.ds[1]), ms(row.ds[2]), ms(median(row.ds)))
+		}
 	}
 	b.printf("\n")
 	return nil
@@ -274,7 +302,7 @@ type workload struct {
 	conc   int
 }
 
-func (b *bench) throughput(ctx context.Context, tmp, wasm string) error {
+func (b *bench) throughput(ctx context.Context, tmp string, mods []module) error {
 	order := []byte(`{"order_id":6,"product_id":7,"quantity":4,"amount":99.5,"shipping":5.25,"tax":7.75,"shipping_address":"1 Infinite Loop"}`)
 	workloads := []workload{
 		{"GET /orders (5 rows)", "GET", "/orders", nil, 1},
@@ -289,8 +317,12 @@ func (b *bench) throughput(ctx context.Context, tmp, wasm string) error {
 	data := filepath.Join(tmp, "throughput")
 	variants := []variant{
 		{"native", func(db string) []string { return []string{"orders-native", "--http", "127.0.0.1:0", "--db", db} }},
-		{"wasm interrupt", func(db string) []string { return agentArgs(wasm, data, db, "interrupt", 2) }},
-		{"wasm fast", func(db string) []string { return agentArgs(wasm, data, db, "fast", 2) }},
+	}
+	for _, m := range mods {
+		for _, mode := range []string{"interrupt", "fast"} {
+			variants = append(variants, variant{m.lang + " wasm " + mode,
+				func(db string) []string { return agentArgs(m.path, data, db, mode, 2) }})
+		}
 	}
 	results := map[string][]loadgen.Result{} // variant/workload → rounds
 	for round := range b.rounds {
@@ -315,51 +347,62 @@ func (b *bench) throughput(ctx context.Context, tmp, wasm string) error {
 				}
 				key := fmt.Sprintf("%d/%d", vi, wi)
 				results[key] = append(results[key], r)
-				fmt.Fprintf(os.Stderr, "round %d %-15s %-22s c=%-2d %s\n", round+1, v.name, w.name, w.conc, r)
+				fmt.Fprintf(os.Stderr, "round %d %-20s %-22s c=%-2d %s\n", round+1, v.name, w.name, w.conc, r)
 			}
 			s.stop()
 		}
 	}
-	b.printf("## Requests: Wasm under edge-agent vs the native build (same source, same SQLite settings)\n\n")
-	b.printf("%d interleaved rounds of %s per cell (after 1 s warm-up); the best round is shown, the ratio is Wasm/native req/s of the best rounds. Pool of 2 instances; SQLite with WAL and synchronous=FULL.\n\n", b.rounds, b.dur)
-	b.printf("| workload | clients | native req/s | p50 / p99 | wasm interrupt req/s | p50 / p99 | ratio | wasm fast req/s | p50 / p99 | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.printf("## Requests: Wasm under edge-agent vs the native build (same SQLite settings)\n\n")
+	b.printf("%d interleaved rounds of %s per cell (after 1 s warm-up); the best round is shown, the ratio is the build's req/s over native's, best rounds. Pool of 2 instances; SQLite with WAL and synchronous=FULL. The native build is the Go source of the Go module.\n\n", b.rounds, b.dur)
+	b.printf("| workload | clients | build | req/s | p50 / p99 | vs native |\n|---|---|---|---|---|---|\n")
 	for wi, w := range workloads {
 		best := func(vi int) loadgen.Result {
 			rs := results[fmt.Sprintf("%d/%d", vi, wi)]
 			return slices.MaxFunc(rs, func(a, b loadgen.Result) int { return int(a.PerSecond - b.PerSecond) })
 		}
-		n, wi2, wf := best(0), best(1), best(2)
-		b.printf("| %s | %d | %.0f | %s / %s | %.0f | %s / %s | **%.2f** | %.0f | %s / %s | **%.2f** |\n",
-			w.name, w.conc, n.PerSecond, us(n.P50), us(n.P99),
-			wi2.PerSecond, us(wi2.P50), us(wi2.P99), wi2.PerSecond/n.PerSecond,
-			wf.PerSecond, us(wf.P50), us(wf.P99), wf.PerSecond/n.PerSecond)
+		native := best(0)
+		for vi, v := range variants {
+			r := best(vi)
+			b.printf("| %s | %d | %s | %.0f | %s / %s | **%.2f** |\n", w.name, w.conc, v.name, r.PerSecond, us(r.P50), us(r.P99), r.PerSecond/native.PerSecond)
+		}
 	}
 	b.printf("\n")
 	return nil
 }
 
-func (b *bench) memory(ctx context.Context, tmp, wasm string) error {
-	b.printf("## Memory (RSS of the edge-agent process)\n\n| pool | idle after start | after 5 s of GET /orders at 32 clients |\n|---|---|---|\n")
-	var after []float64
-	for _, pool := range []int{1, 4} {
-		data := filepath.Join(tmp, fmt.Sprintf("mem-%d", pool))
-		s, _, err := b.start("mem", agentArgs(wasm, data, "sqlite:"+filepath.Join(data, "o.db"), "interrupt", pool)...)
-		if err != nil {
-			return err
-		}
-		time.Sleep(2 * time.Second) // let the pool grow to its size
-		idle := s.rss()
-		if err := s.seed(); err != nil {
+func (b *bench) memory(ctx context.Context, tmp string, mods []module) error {
+	b.printf("## Memory (RSS of the edge-agent process)\n\n| module | pool | idle after start | after 5 s of GET /orders at 32 clients |\n|---|---|---|---|\n")
+	perInstance := make([]float64, len(mods))
+	for mi, m := range mods {
+		var after []float64
+		for _, pool := range []int{1, 4} {
+			data := filepath.Join(tmp, fmt.Sprintf("mem-%d-%d", mi, pool))
+			s, _, err := b.start("mem", agentArgs(m.path, data, "sqlite:"+filepath.Join(data, "o.db"), "interrupt", pool)...)
+			if err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Second) // let the pool grow to its size
+			idle := s.rss()
+			if err := s.seed(); err != nil {
+				s.stop()
+				return err
+			}
+			loadgen.Run(ctx, loadgen.Config{Method: "GET", URL: s.url + "/orders", Concurrency: 32, Duration: 5 * time.Second})
+			loaded := s.rss()
+			after = append(after, loaded)
 			s.stop()
-			return err
+			b.printf("| %s | %d | %.1f MiB | %.1f MiB |\n", m.lang, pool, idle, loaded)
 		}
-		loadgen.Run(ctx, loadgen.Config{Method: "GET", URL: s.url + "/orders", Concurrency: 32, Duration: 5 * time.Second})
-		loaded := s.rss()
-		after = append(after, loaded)
-		s.stop()
-		b.printf("| %d | %.1f MiB | %.1f MiB |\n", pool, idle, loaded)
+		perInstance[mi] = (after[1] - after[0]) / 3
 	}
-	b.printf("\nPer-instance memory after load ≈ (pool 4 − pool 1) / 3 = **%.1f MiB**.\n\n", (after[1]-after[0])/3)
+	b.printf("\nPer-instance memory after load ≈ (pool 4 − pool 1) / 3:")
+	for mi, m := range mods {
+		b.printf(" %s **%.1f MiB**", m.lang, perInstance[mi])
+		if mi < len(mods)-1 {
+			b.printf(",")
+		}
+	}
+	b.printf(".\n\n")
 	return nil
 }
 

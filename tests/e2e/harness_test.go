@@ -14,10 +14,11 @@ import (
 
 // The shared harness under the short names these tests use.
 var (
-	bin      = harness.Bin
-	call     = harness.Call
-	readFile = harness.ReadFile
-	repoRoot = harness.RepoRoot
+	bin           = harness.Bin
+	call          = harness.Call
+	readFile      = harness.ReadFile
+	repoRoot      = harness.RepoRoot
+	mysqlDatabase = func(t testing.TB) string { return harness.MySQLDatabase(t, "e2e") }
 )
 
 type proc = harness.Proc

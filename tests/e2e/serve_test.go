@@ -201,7 +201,3 @@ func TestDemoScript(t *testing.T) {
 		}
 	}
 }
-
-// mysqlDatabase creates a database of its own on EDGE_TEST_MYSQL and
-// returns its DSN; it is dropped when the test ends.
-func mysqlDatabase(t *testing.T) string { return harness.MySQLDatabase(t, "e2e") }

@@ -96,6 +96,40 @@ func slicesReplaceOut(b []string, dir string) []string {
 	return out
 }
 
+// RustBin returns the path of a Rust module make build produced (for
+// example orders-rs.wasm). Without EDGE_BIN it asks make for it, so the
+// module is built exactly as make build builds it. The Rust toolchain is
+// optional on a developer's machine: without it the test is skipped, unless
+// CI is set (.ci/run installs the toolchain), where it fails.
+func RustBin(t testing.TB, name string) string {
+	t.Helper()
+	dir := BinDir(t)
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil && os.Getenv("EDGE_BIN") == "" {
+		rustOnce.Do(func() {
+			cmd := exec.Command("make", "--no-print-directory", "BIN="+dir, p)
+			cmd.Dir = RepoRoot()
+			rustOut, rustErr = cmd.CombinedOutput()
+		})
+		if rustErr != nil {
+			t.Fatalf("make %s: %v\n%s", p, rustErr, rustOut)
+		}
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not built (CI must install Debian's Rust toolchain): %v", name, err)
+		}
+		t.Skipf("%s not built: Debian's Rust toolchain is missing (apt-get install rustc cargo libstd-rust-dev-wasm32)", name)
+	}
+	return p
+}
+
+var (
+	rustOnce sync.Once
+	rustOut  []byte
+	rustErr  error
+)
+
 // Bin returns the path of a built program.
 func Bin(t testing.TB, name string) string {
 	t.Helper()

@@ -1,0 +1,227 @@
+//! The order service of the seed demo as an edge module in Rust: the same
+//! endpoints, bodies, headers and errors as the Go module (modules/orders),
+//! byte for byte, on the same host ABI. tests/rust holds the two to that.
+//!
+//! ```text
+//! GET  /               the list of endpoints, as text
+//! POST /echo           the request body
+//! GET  /init           drop and recreate the orders table
+//! POST /create_order   one order                 → {"status":true}
+//! POST /create_orders  an array, one transaction → {"status":true}
+//! GET  /orders         all orders by order_id, as a JSON array
+//! POST /update_order   update by order_id        → {"status":true}
+//! GET  /delete_order?id=N                        → {"status":true}
+//! OPTIONS any path     200, empty body
+//! ```
+//!
+//! Every response carries the demo's CORS headers. Failures answer with a
+//! JSON body {"error":"..."}: 400 for bad input (the message says what and
+//! where), 404 for an unknown path, 405 with Allow for a wrong method, 503
+//! when the database is unreachable or timed out, 500 for any other
+//! database error (the detail goes to the log).
+
+pub mod order;
+mod store;
+
+use edge::db::Db;
+use edge::json::Writer;
+use edge::{Handler, Request, Response, Router};
+
+pub use order::{decode_list, decode_one, Invalid, Order};
+
+/// The body of GET /, as the demo sent it.
+pub const ENDPOINTS: &str = "The valid endpoints are /init /create_order /create_orders /update_order /orders /delete_order";
+
+/// The CORS headers the demo sent with every response.
+const CORS: [(&str, &str); 3] = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "api,Keep-Alive,User-Agent,Content-Type"),
+];
+
+/// The handlers' shared state.
+pub struct Service {
+    db: Db,
+}
+
+/// The order service: CORS around a router.
+pub struct Orders {
+    router: Router<Service>,
+}
+
+/// Builds the service over the module's database binding.
+pub fn service() -> Orders {
+    let router = Router::new(Service { db: Db::new() })
+        .get("/", root)
+        .post("/echo", echo)
+        .get("/init", init_table)
+        .post("/create_order", create_order)
+        .post("/create_orders", create_orders)
+        .get("/orders", list_orders)
+        .post("/update_order", update_order)
+        .get("/delete_order", delete_order)
+        .on_error(|_, _, status| error_response(status, if status == 405 { "method not allowed" } else { "not found" }));
+    Orders { router }
+}
+
+impl Handler for Orders {
+    /// Adds the CORS headers to every response and answers OPTIONS (a CORS
+    /// preflight) on any path.
+    fn handle(&mut self, req: &Request<'_>) -> Response {
+        let mut resp = if req.method() == "OPTIONS" { Response::new(200) } else { self.router.handle(req) };
+        for (name, value) in CORS {
+            if resp.header(name).is_none() {
+                resp.set_header(name, value);
+            }
+        }
+        resp
+    }
+}
+
+/// A JSON error body {"error": msg}.
+fn error_response(status: u16, msg: &str) -> Response {
+    let mut w = Writer::with_capacity(32 + msg.len());
+    w.begin_object();
+    w.key("error");
+    w.string(msg);
+    w.end_object();
+    Response::json(status, w.take())
+}
+
+/// The demo's success body of mutating calls.
+fn status_true() -> Response {
+    Response::json(200, &br#"{"status":true}"#[..])
+}
+
+/// Answers a failed database operation: 503 if the database could not be
+/// reached, else 500. The detail goes to the log, not to the client.
+fn db_error(op: &str, err: edge::Error) -> Response {
+    if err.is_unavailable() {
+        edge::log::warn(&format!("orders: {}: database unavailable: {}", op, err));
+        return error_response(503, &format!("database unavailable: {}", op));
+    }
+    edge::log::error(&format!("orders: {}: {}", op, err));
+    error_response(500, &format!("database error: {}", op))
+}
+
+fn invalid(e: Invalid) -> Response {
+    error_response(400, &e.0)
+}
+
+fn root(_: &mut Service, _: &Request<'_>) -> Response {
+    Response::text(200, ENDPOINTS)
+}
+
+fn echo(_: &mut Service, r: &Request<'_>) -> Response {
+    let mut resp = Response::new(200).with_body(r.body());
+    match r.header_bytes("Content-Type") {
+        Some(ct) if !ct.is_empty() => resp.set_header("Content-Type", ct),
+        _ => {}
+    }
+    resp
+}
+
+fn init_table(s: &mut Service, _: &Request<'_>) -> Response {
+    match store::reset_table(&mut s.db) {
+        Ok(()) => status_true(),
+        Err(e) => db_error("init", e),
+    }
+}
+
+fn create_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
+    let o = decode_one(r.body()).map_err(invalid)?;
+    store::insert_orders(&mut s.db, std::slice::from_ref(&o)).map_err(|e| db_error("create order", e))?;
+    Ok(status_true())
+}
+
+fn create_orders(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
+    let list = decode_list(r.body()).map_err(invalid)?;
+    store::insert_orders(&mut s.db, &list).map_err(|e| db_error("create orders", e))?;
+    Ok(status_true())
+}
+
+fn list_orders(s: &mut Service, _: &Request<'_>) -> Response {
+    let mut w = Writer::with_capacity(4096);
+    match store::write_all_orders(&mut s.db, &mut w) {
+        Ok(()) => Response::json(200, w.take()),
+        Err(e) => db_error("list orders", e),
+    }
+}
+
+fn update_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
+    let o = decode_one(r.body()).map_err(invalid)?;
+    store::update_order(&mut s.db, &o).map_err(|e| db_error("update order", e))?;
+    Ok(status_true())
+}
+
+fn delete_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
+    let q = r.query();
+    let raw = match q.get_bytes("id") {
+        Some(v) => v,
+        None => return Err(error_response(400, "invalid request: missing query parameter id")),
+    };
+    let id = parse_i32(raw).ok_or_else(|| {
+        error_response(400, &format!("invalid request: id must be a 32-bit integer, got {}", edge::gostr::quote(raw)))
+    })?;
+    store::delete_order(&mut s.db, id).map_err(|e| db_error("delete order", e))?;
+    Ok(status_true())
+}
+
+/// Go's strconv.ParseInt(s, 10, 32): an optional sign, decimal digits,
+/// within the i32 range.
+fn parse_i32(b: &[u8]) -> Option<i32> {
+    let digits = match b.first() {
+        Some(b'+') | Some(b'-') => &b[1..],
+        _ => b,
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse::<i32>().ok()
+}
+
+edge::export_handler!(service);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_i32_like_go() {
+        for (s, want) in [
+            ("2", Some(2)),
+            ("+2", Some(2)),
+            ("-0", Some(0)),
+            ("007", Some(7)),
+            ("-2147483648", Some(i32::MIN)),
+            ("2147483648", None),
+            ("", None),
+            ("-", None),
+            ("1.5", None),
+            (" 1", None),
+            ("1_0", None),
+            ("0x10", None),
+            ("+-1", None),
+        ] {
+            assert_eq!(parse_i32(s.as_bytes()), want, "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn cors_and_errors() {
+        let mut s = service();
+        let req = |m: &'static str, u: &'static str| Request::new(m.as_bytes(), u.as_bytes(), b"", vec![], b"").unwrap();
+        let r = s.handle(&req("OPTIONS", "/nowhere"));
+        assert_eq!((r.status(), r.body(), r.header("Content-Type")), (200, &b""[..], None));
+        assert_eq!(r.header("access-control-allow-origin"), Some(&b"*"[..]));
+        let r = s.handle(&req("GET", "/create_order"));
+        assert_eq!((r.status(), r.body()), (405, &br#"{"error":"method not allowed"}"#[..]));
+        assert_eq!(r.header("Allow"), Some(&b"POST"[..]));
+        let r = s.handle(&req("GET", "/order"));
+        assert_eq!((r.status(), r.body()), (404, &br#"{"error":"not found"}"#[..]));
+        let r = s.handle(&req("GET", "/delete_order?id=%ff"));
+        assert_eq!(r.body(), &br#"{"error":"invalid request: id must be a 32-bit integer, got \"\\xff\""}"#[..]);
+        let r = s.handle(&req("GET", "/"));
+        assert_eq!((r.status(), r.body()), (200, ENDPOINTS.as_bytes()));
+    }
+}

@@ -1,0 +1,84 @@
+//! The SQL of the service, common to SQLite and MySQL/MariaDB, and the
+//! same statements in the same order as the Go module sends them, so the
+//! two use the host's per-request SQL call budget alike.
+
+use edge::db::Db;
+use edge::json::Writer;
+use edge::Result;
+
+use crate::order::{Order, FIELD_NAMES};
+
+const SQL_DROP: &str = "DROP TABLE IF EXISTS orders";
+const SQL_CREATE: &str = "CREATE TABLE orders (order_id INT, product_id INT, quantity INT, \
+    amount DOUBLE, shipping DOUBLE, tax DOUBLE, shipping_address VARCHAR(256))";
+const SQL_INSERT: &str = "INSERT INTO orders (order_id, product_id, quantity, amount, shipping, tax, shipping_address) \
+    VALUES (?, ?, ?, ?, ?, ?, ?)";
+const SQL_SELECT: &str = "SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address \
+    FROM orders ORDER BY order_id";
+const SQL_UPDATE: &str = "UPDATE orders SET product_id = ?, quantity = ?, amount = ?, shipping = ?, tax = ?, \
+    shipping_address = ? WHERE order_id = ?";
+const SQL_DELETE: &str = "DELETE FROM orders WHERE order_id = ?";
+
+/// Drops and recreates the table: two statements, not a transaction
+/// (MySQL commits DDL implicitly anyway).
+pub fn reset_table(db: &mut Db) -> Result<()> {
+    db.exec(SQL_DROP, &[])?;
+    db.exec(SQL_CREATE, &[])?;
+    Ok(())
+}
+
+/// Inserts `list` in one transaction: all or none. A failure drops the
+/// transaction, which rolls it back.
+pub fn insert_orders(db: &mut Db, list: &[Order]) -> Result<()> {
+    let mut tx = db.begin()?;
+    for o in list {
+        tx.exec(
+            SQL_INSERT,
+            &[&o.order_id, &o.product_id, &o.quantity, &o.amount, &o.shipping, &o.tax, &o.shipping_address],
+        )?;
+    }
+    tx.commit()
+}
+
+pub fn update_order(db: &mut Db, o: &Order) -> Result<()> {
+    db.exec(SQL_UPDATE, &[&o.product_id, &o.quantity, &o.amount, &o.shipping, &o.tax, &o.shipping_address, &o.order_id])?;
+    Ok(())
+}
+
+pub fn delete_order(db: &mut Db, id: i32) -> Result<()> {
+    db.exec(SQL_DELETE, &[&id])?;
+    Ok(())
+}
+
+/// Writes the table as a JSON array straight from the result frame.
+/// Columns are read as nullable: the demo's schema has no NOT NULL, and a
+/// NULL is written as JSON null.
+pub fn write_all_orders(db: &mut Db, w: &mut Writer) -> Result<()> {
+    w.begin_array();
+    for row in db.query(SQL_SELECT, &[])? {
+        let row = row?;
+        w.begin_object();
+        for (i, name) in FIELD_NAMES.iter().enumerate().take(3) {
+            w.key(name);
+            match row.get::<Option<i64>>(i)? {
+                Some(v) => w.int(v),
+                None => w.null(),
+            }
+        }
+        for (i, name) in FIELD_NAMES.iter().enumerate().skip(3).take(3) {
+            w.key(name);
+            match row.get::<Option<f64>>(i)? {
+                Some(v) => w.float(v),
+                None => w.null(),
+            }
+        }
+        w.key(FIELD_NAMES[6]);
+        match row.get::<Option<std::borrow::Cow<[u8]>>>(6)? {
+            Some(v) => w.string_bytes(&v),
+            None => w.null(),
+        }
+        w.end_object();
+    }
+    w.end_array();
+    Ok(())
+}

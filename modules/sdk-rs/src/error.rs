@@ -1,0 +1,104 @@
+//! Errors of host calls.
+
+use std::fmt;
+
+use crate::abi::{self, ErrorCode, FrameError, HostError};
+
+/// What kind of failure an [`Error`] is. The first seven are the host's
+/// error codes (`abi::ErrorCode`); the rest arise in the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The host failed in a way not listed below.
+    Internal,
+    /// The database or the remote host could not be reached.
+    Unavailable,
+    /// Malformed query, bad argument, constraint violation.
+    BadRequest,
+    /// The capability is not granted to this module.
+    Denied,
+    /// A request or result is over the host's limit.
+    TooLarge,
+    /// The request's deadline passed.
+    Timeout,
+    /// Unknown or finished transaction.
+    BadTx,
+    /// A host import failed at the ABI level (bad pointer, malformed
+    /// frame): a bug in the guest or the host.
+    HostCall,
+    /// A value could not be converted to the type asked for.
+    Conversion,
+}
+
+/// A failed host call or conversion, with the operation it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Error {
+        Error { kind, op, message: message.into() }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The import or operation that failed: "sql", "http_fetch", ...
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Reports whether the database or remote service could not be reached
+    /// or did not answer in time: what a service answers with 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Timeout)
+    }
+
+    pub(crate) fn host(op: &'static str, e: HostError) -> Error {
+        let kind = match e.code {
+            ErrorCode::Internal | ErrorCode::Other(_) => ErrorKind::Internal,
+            ErrorCode::Unavailable => ErrorKind::Unavailable,
+            ErrorCode::BadRequest => ErrorKind::BadRequest,
+            ErrorCode::Denied => ErrorKind::Denied,
+            ErrorCode::TooLarge => ErrorKind::TooLarge,
+            ErrorCode::Timeout => ErrorKind::Timeout,
+            ErrorCode::BadTx => ErrorKind::BadTx,
+        };
+        Error { kind, op, message: format!("{}: {}", e.code, String::from_utf8_lossy(&e.message)) }
+    }
+
+    pub(crate) fn frame(op: &'static str, e: FrameError) -> Error {
+        Error { kind: ErrorKind::HostCall, op, message: e.to_string() }
+    }
+
+    /// Converts the negative result of a host import.
+    pub fn from_code(op: &'static str, code: i32) -> Error {
+        let (kind, msg) = match code {
+            abi::ERR_TOO_LARGE => (ErrorKind::TooLarge, "frame over the host's limit".to_string()),
+            abi::ERR_MEMORY => (ErrorKind::HostCall, "pointer out of range".to_string()),
+            abi::ERR_MALFORMED => (ErrorKind::HostCall, "host could not decode the frame".to_string()),
+            abi::ERR_NO_RESULT => (ErrorKind::HostCall, "no pending result".to_string()),
+            abi::ERR_NOT_FOUND => (ErrorKind::HostCall, "not found".to_string()),
+            c => (ErrorKind::HostCall, format!("code {}", c)),
+        };
+        Error { kind, op, message: msg }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "edge {}: {}", self.op, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result of a host call.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,40 @@
+package rust
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgeplane/edge/tests/harness"
+)
+
+// TestReproducibleBuild rebuilds the Rust ABI test guest in a fresh folder
+// and requires the same bytes as the committed
+// agent/wasmhost/testdata/hostcalls-rs.wasm: the committed guest is then
+// current, and the build does not depend on the checkout's path, the
+// build folder or the time (make build uses the same flags for
+// orders-rs.wasm).
+func TestReproducibleBuild(t *testing.T) {
+	harness.RustBin(t, "orders-rs.wasm") // skips without the toolchain
+	dir := t.TempDir()
+	out := filepath.Join(dir, "hostcalls-rs.wasm")
+	cmd := exec.Command("make", "--no-print-directory", "BIN="+dir, out)
+	cmd.Dir = harness.RepoRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make %s: %v\n%s", out, err, b)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "agent", "wasmhost", "testdata", "hostcalls-rs.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("a fresh build of hostcalls-rs.wasm (%d bytes) differs from the committed one (%d bytes): "+
+			"run make rust-testdata if modules/sdk-rs changed, else the build is not reproducible", len(got), len(want))
+	}
+}
