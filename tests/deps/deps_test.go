@@ -44,7 +44,8 @@ func TestImportRules(t *testing.T) {
 		// Code two programs share lives in internal/: the database bindings
 		// are used by the agent and by the native order service, which must
 		// not borrow agent code.
-		{pkg: "./internal/...", forbidden: []string{mod + "agent/", mod + "control/", mod + "modules/", "github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/"}},
+		{pkg: "./internal/...", forbidden: []string{mod + "agent/", mod + "control/", mod + "modules/", "github.com/tetratelabs/wazero", "github.com/mochi-mqtt/"}},
+		{pkg: "./internal/dbbind", forbidden: []string{"github.com/eclipse/paho"}},
 		{pkg: "./modules/orders/native", forbidden: []string{mod + "agent/", mod + "control/", "github.com/tetratelabs/wazero", "github.com/eclipse/paho"}},
 		{pkg: "./modules/orders/wasm", env: []string{"GOOS=wasip1", "GOARCH=wasm"},
 			forbidden: []string{"net/http", "encoding/json", "github.com/", mod + "agent/"},
@@ -74,6 +75,9 @@ func TestImportRules(t *testing.T) {
 var internalAllowed = map[string][]string{
 	// paho for its websocket dialer, and what paho itself links.
 	"internal/mqttdial": {"github.com/eclipse/paho.mqtt.golang", "github.com/gorilla/websocket", "golang.org/x/net/", "golang.org/x/sync/"},
+	// The two SQL drivers the product is built on, and what they link.
+	"internal/dbbind": {"github.com/go-sql-driver/mysql", "filippo.io/edwards25519", "modernc.org/", "github.com/dustin/go-humanize",
+		"github.com/google/uuid", "github.com/remyoudompheng/bigfft", "github.com/ncruces/go-strftime", "golang.org/x/sys/"},
 }
 
 func TestInternalPackages(t *testing.T) {
