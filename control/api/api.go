@@ -1,5 +1,6 @@
 // Package api serves the controller's HTTP API (the contract is in
-// wire/api.go) and its small web dashboard.
+// wire/api.go) and mounts the web dashboard (package dashboard), which
+// reads that same API from the browser.
 //
 // Handlers validate and bound every request in size and time (module
 // uploads by wire.MaxModuleSize, streamed to disk, a number at once and the
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgeplane/edge/control/dashboard"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -88,7 +90,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("no such API endpoint"))
 	})
-	h.mux.HandleFunc("GET /{$}", h.dashboard)
+	dashboard.New(log).Register(h.mux)
 	return h
 }
 

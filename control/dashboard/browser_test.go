@@ -1,0 +1,216 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests drive Debian's Chromium with chromedp. They skip when
+// Chromium is not installed, unless CI is set (.ci/run installs it).
+
+// chromiumPath finds the browser: EDGE_CHROMIUM, or chromium on PATH.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("EDGE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "Chromium not found (apt-get install chromium, or set EDGE_CHROMIUM): skipping the browser tests"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + "; CI must run them")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// observeScript runs in every document before its own scripts: it records
+// CSP violations as the page sees them and marks the document, so a test
+// can tell a live update from a reload.
+const observeScript = `
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__csp.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber));
+window.__document = Math.random().toString(36).slice(2);
+`
+
+// browser is one headless Chromium tab with its console recorded.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu      sync.Mutex
+	console []chromedp.ConsoleMessage
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath(t)
+	// Without the background-networking flags Chromium keeps trying to
+	// reach Google's services, which on a closed network slows it down.
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx}
+	// The first Run starts the browser; it must not carry a timeout.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: observeScript}); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.console = append(b.console, m)
+			b.mu.Unlock()
+		}
+	}()
+	return b
+}
+
+// run runs actions with a deadline.
+func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *browser) open(url string) {
+	b.t.Helper()
+	b.run("open "+url, chromedp.Navigate(url))
+}
+
+// eval evaluates a JavaScript expression and decodes its value into T.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// text is what a person reads in the element matching a CSS selector
+// ("" when absent).
+func (b *browser) text(selector string) string {
+	b.t.Helper()
+	sel, _ := json.Marshal(selector)
+	return eval[string](b, fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, sel))
+}
+
+// waitText waits until the element's text contains every one of want.
+func (b *browser) waitText(selector string, want ...string) string {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := b.text(selector)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return got
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s does not show %q after 30 s; it shows:\n%s", selector, missing, got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// document is the identity observeScript gave the current document.
+func (b *browser) document() string { b.t.Helper(); return eval[string](b, `window.__document`) }
+
+// noErrors fails the test on any console error or warning, uncaught
+// exception or CSP violation since the last check, except for messages
+// containing one of allowed (expected network errors).
+func (b *browser) noErrors(allowed ...string) {
+	b.t.Helper()
+	// Messages arrive asynchronously; let the last ones in.
+	time.Sleep(300 * time.Millisecond)
+	for _, v := range eval[[]string](b, `window.__csp || []`) {
+		b.t.Errorf("CSP violation: %s", v)
+	}
+	b.mu.Lock()
+	msgs := b.console
+	b.console = nil
+	b.mu.Unlock()
+next:
+	for _, m := range msgs {
+		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleWarning && !m.IsException() {
+			continue
+		}
+		for _, a := range allowed {
+			if strings.Contains(m.Text, a) {
+				continue next
+			}
+		}
+		b.t.Errorf("browser console %s (%s:%d): %s", m.Type, m.URL, m.Line, m.Text)
+	}
+}
+
+// screenshotDir is where screenshots go when EDGE_SCREENSHOTS is set
+// (make screenshots): the repository's docs/. A plain make test writes none.
+func screenshotDir() string {
+	if os.Getenv("EDGE_SCREENSHOTS") == "" {
+		return ""
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "docs")
+}
+
+// screenshot saves the whole page as docs/name when asked to.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	dir := screenshotDir()
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("wrote docs/%s (%d bytes)", name, len(png))
+}
