@@ -21,6 +21,10 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // writeTimeout bounds writing one answer.
 const writeTimeout = 30 * time.Second
 
+// PollInterval is how often a visible page asks the API again (the pages
+// read it from their data-poll-ms attribute).
+const PollInterval = 5 * time.Second
+
 // LoginPath is the sign-in page a "not signed in" notice links to.
 const LoginPath = "/login"
 
@@ -73,6 +77,7 @@ type pageData struct {
 	Device string
 	Module string
 	Login  string
+	PollMS int64
 }
 
 func (h *Handler) fleet(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +116,7 @@ func securityHeaders(w http.ResponseWriter) {
 
 // render writes a page with no-cache and an ETag of its bytes.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, d pageData) {
-	d.Login = LoginPath
+	d.Login, d.PollMS = LoginPath, PollInterval.Milliseconds()
 	var buf bytes.Buffer
 	if err := h.pages[d.Page].Execute(&buf, d); err != nil {
 		h.log.Error("render dashboard page", "page", d.Page, "err", err)

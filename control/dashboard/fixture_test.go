@@ -33,10 +33,11 @@ type front struct {
 	mu       sync.Mutex
 	logCalls int
 	used     map[string]string // endpoint → "controller" or "fixture"
+	requests map[string]int    // by path
 }
 
 func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
-	f := &front{t: t, ctl: ctl, sims: map[string]*simDevice{}, used: map[string]string{}}
+	f := &front{t: t, ctl: ctl, sims: map[string]*simDevice{}, used: map[string]string{}, requests: map[string]int{}}
 	for _, s := range sims {
 		f.sims[s.id] = s
 	}
@@ -47,7 +48,12 @@ func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
 	mux.HandleFunc("GET /api/v1/modules", f.orFixture("modules", f.modules))
 	mux.HandleFunc("GET /api/v1/history", f.orFixture("history", f.history))
 	mux.HandleFunc("GET /api/v1/devices/{id}/logs", f.orFixture("logs", f.logs))
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.requests[r.URL.Path]++
+		f.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() {
 		f.mu.Lock()
@@ -81,6 +87,13 @@ func (f *front) orFixture(name string, fixture http.HandlerFunc) http.HandlerFun
 		w.WriteHeader(resp.StatusCode)
 		w.Write(body)
 	}
+}
+
+// count is how many requests for path the browser made.
+func (f *front) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[path]
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/edgeplane/edge/control/dashboard"
+	"github.com/edgeplane/edge/tests/browser"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -24,7 +23,7 @@ const rejectReason = "signature: key 5f2a… is not in the agent's trust set"
 // pages, live updates without a reload, a rejected push, charts that draw,
 // logs that refresh, and a console free of errors and CSP violations.
 func TestDashboard(t *testing.T) {
-	b := newBrowser(t)
+	b := browser.New(t)
 	ctl := startController(t)
 	broker := "tcp://" + ctl.srv.MQTTAddr()
 	key := newKey(t)
@@ -45,92 +44,137 @@ func TestDashboard(t *testing.T) {
 	f := newFront(t, ctl, pi1, pi3)
 
 	// Fleet overview.
-	b.open(f.srv.URL + "/")
-	b.waitText("#summary", "3\ndevices", "2\nonline", "1\noffline", "0\nwith errors")
-	row := b.waitText("table.devices tbody tr:nth-child(1)", "pi-1", "online", "rpi4", "arm64 / compiler", "1.2.0", "orders", "1.0.0", ":8080", "running")
+	b.Open(f.srv.URL + "/")
+	b.WaitText("#summary", "3\ndevices", "2\nonline", "1\noffline", "0\nwith errors")
+	row := b.WaitText("table.devices tbody tr:nth-child(1)", "pi-1", "online", "rpi4", "arm64 / compiler", "1.2.0", "orders", "1.0.0", ":8080", "running")
 	if strings.Contains(row, "last attempt") {
 		t.Errorf("pi-1 shows a last attempt while it serves what it was last sent:\n%s", row)
 	}
-	b.waitText("table.devices tbody tr:nth-child(2)", "pi-2", "offline", "never")
-	b.waitText("table.devices tbody tr:nth-child(3)", "pi-3", "online", "visionfive2", "riscv64 / interpreter", "1.0.0")
-	b.waitText("#modules", "orders", "1.0.0 on 2 devices", "2 / 2")
-	b.waitText("#deployments", dep1.ID, "orders", "1.0.0", "2 of 2 running", "done", "pi-1", "pi-3", "running")
-	b.waitText("#errors", "No device reports a failed attempt.")
-	b.waitText("#live", "live · updated")
-	b.noErrors()
+	b.WaitText("table.devices tbody tr:nth-child(2)", "pi-2", "offline", "never")
+	b.WaitText("table.devices tbody tr:nth-child(3)", "pi-3", "online", "visionfive2", "riscv64 / interpreter", "1.0.0")
+	b.WaitText("#modules", "orders", "1.0.0 on 2 devices", "2 / 2")
+	b.WaitText("#deployments", dep1.ID, "orders", "1.0.0", "2 of 2 running", "done", "pi-1", "pi-3", "running")
+	b.WaitText("#errors", "No device reports a failed attempt.")
+	b.WaitText("#live", "live · updated")
+	b.NoErrors()
 
 	// A push that one device takes and the other rejects shows up without
 	// a reload: the error, the deployment's state per device and, on the
 	// device that refused, the serving version that stays.
-	doc := b.document()
+	doc := b.Document()
 	dep2 := ctl.push(key, "orders", "1.1.0", 8080, "pi-1", "pi-3")
-	b.waitText("#deployments", dep2.ID, "1.1.0", "0 of 2 running", "pending")
+	b.WaitText("#deployments", dep2.ID, "1.1.0", "0 of 2 running", "pending")
 	pi3.waitDesired(2)
 	pi3.serve(dep2, 8080)
 	pi1.waitDesired(2)
 	pi1.reject(dep2, rejectReason)
-	b.waitText("#errors", "pi-1", "orders", "1.1.0", "rejected", rejectReason)
-	b.waitText("#summary", "1\nwith errors")
-	b.waitText("table.devices tbody tr:nth-child(1)", "1.0.0", "running", "last attempt 1.1.0", "rejected", rejectReason)
-	b.waitText("table.devices tbody tr:nth-child(3)", "1.1.0", "running")
-	b.waitText("#modules", "1.1.0 on 1 device", "1.0.0 on 1 device", "2 / 2")
-	b.waitText("#deployments", "1 of 2 running", "rejected: "+rejectReason)
-	if got := b.document(); got != doc {
+	b.WaitText("#errors", "pi-1", "orders", "1.1.0", "rejected", rejectReason)
+	b.WaitText("#summary", "1\nwith errors")
+	b.WaitText("table.devices tbody tr:nth-child(1)", "1.0.0", "running", "last attempt 1.1.0", "rejected", rejectReason)
+	b.WaitText("table.devices tbody tr:nth-child(3)", "1.1.0", "running")
+	b.WaitText("#modules", "1.1.0 on 1 device", "1.0.0 on 1 device", "2 / 2")
+	b.WaitText("#deployments", "1 of 2 running", "rejected: "+rejectReason)
+	if got := b.Document(); got != doc {
 		t.Fatalf("the page was reloaded (document %s, then %s); want live updates in place", doc, got)
 	}
-	b.noErrors()
-	b.screenshot("dashboard.png")
+	b.NoErrors()
+	b.Screenshot("dashboard.png")
 
 	// Device page.
-	b.open(f.srv.URL + "/devices/pi-1")
-	b.waitText("#online", "online")
-	b.waitText("#facts", "rpi4", "arm64 / compiler", "1.2.0", "site=north", "up 2 h", "broker connected", "RSS 11 MiB", "3.0 GiB of 8.0 GiB")
-	b.waitText("table.modules", "orders", "1.0.0", "8080", "running", "1.1.0", "rejected", rejectReason, "120")
-	b.waitText("#errors", "rejected", rejectReason)
-	b.waitText("#events", "running", "probing", "fetching", "rejected")
+	b.Open(f.srv.URL + "/devices/pi-1")
+	b.WaitText("#online", "online")
+	b.WaitText("#facts", "rpi4", "arm64 / compiler", "1.2.0", "site=north", "up 2 h", "broker connected", "RSS 11 MiB", "3.0 GiB of 8.0 GiB")
+	b.WaitText("table.modules", "orders", "1.0.0", "8080", "running", "1.1.0", "rejected", rejectReason, "120")
+	b.WaitText("#errors", "rejected", rejectReason)
+	b.WaitText("#events", "running", "probing", "fetching", "rejected")
 	for _, c := range []string{"chart-requests", "chart-errors", "chart-p99", "chart-memory"} {
 		checkChart(t, b, c)
 	}
-	b.waitText("#chart-p99 .summary", "now: orders ", " ms")
-	b.waitText("#chart-memory .summary", "agent", "MiB", "orders")
-	b.waitText("#logs", "listening on :8080", "slow query", "request served n=1")
-	if strings.Contains(b.text("#logs"), "n=2") {
-		t.Fatalf("logs show a second request before the refresh:\n%s", b.text("#logs"))
+	b.WaitText("#chart-p99 .summary", "now: orders ", " ms")
+	b.WaitText("#chart-memory .summary", "agent", "MiB", "orders")
+	b.WaitText("#logs", "listening on :8080", "slow query", "request served n=1")
+	if strings.Contains(b.Text("#logs"), "n=2") {
+		t.Fatalf("logs show a second request before the refresh:\n%s", b.Text("#logs"))
 	}
-	b.run("refresh logs", chromedp.Click(chromedp.CSS("#log-refresh")))
-	b.waitText("#logs", "request served n=2")
+	b.Click("#log-refresh")
+	b.WaitText("#logs", "request served n=2", "line(s) from the agent")
+	browser.Eval[bool](b, `(() => { const s = document.getElementById("log-source"); s.value = "orders"; s.dispatchEvent(new Event("change")); return true })()`)
+	b.WaitText("#logs", "line(s) from orders", "request served n=3")
 
 	// Counters move without a reload.
-	doc = b.document()
+	doc = b.Document()
 	pi1.report(80, 3)
-	b.waitText("table.modules", "200")
-	if got := b.document(); got != doc {
+	b.WaitText("table.modules", "200")
+	if got := b.Document(); got != doc {
 		t.Fatalf("the device page was reloaded; want live updates in place")
 	}
-	b.noErrors()
-	b.screenshot("dashboard-device.png")
+	b.NoErrors()
+	b.Screenshot("dashboard-device.png")
 
 	// Module page.
-	b.open(f.srv.URL + "/modules/orders")
-	b.waitText("#summary", "2\ndevices targeted", "2\nserving", "2\nversions serving", "1\nattempts not serving")
-	b.waitText("table.versions tbody tr:nth-child(1)", "1.1.0", "1", "pi-3")
-	b.waitText("table.versions tbody tr:nth-child(2)", "1.0.0", "1", "pi-1")
-	b.waitText("table.attempts", "pi-1", "1.1.0", "rejected", rejectReason)
-	b.waitText("#deployments", "1.0.0", "1.1.0", "rejected")
-	b.noErrors()
-	b.screenshot("dashboard-module.png")
+	b.Open(f.srv.URL + "/modules/orders")
+	b.WaitText("#summary", "2\ndevices targeted", "2\nserving", "2\nversions serving", "1\nattempts not serving")
+	b.WaitText("table.versions tbody tr:nth-child(1)", "1.1.0", "1", "pi-3")
+	b.WaitText("table.versions tbody tr:nth-child(2)", "1.0.0", "1", "pi-1")
+	b.WaitText("table.attempts", "pi-1", "1.1.0", "rejected", rejectReason)
+	b.WaitText("#deployments", "1.0.0", "1.1.0", "rejected")
+	b.NoErrors()
+	b.Screenshot("dashboard-module.png")
 
 	// An unknown device says so.
-	b.open(f.srv.URL + "/devices/ghost")
-	b.waitText("#facts", "device ghost: not found")
-	b.noErrors("404")
+	b.Open(f.srv.URL + "/devices/ghost")
+	b.WaitText("#facts", "device ghost: not found")
+	b.NoErrors("404")
 
 	// A device going offline is seen live on its page.
-	b.open(f.srv.URL + "/devices/pi-1")
-	b.waitText("#online", "online")
+	b.Open(f.srv.URL + "/devices/pi-1")
+	b.WaitText("#online", "online")
 	pi1.shutdown()
-	b.waitText("#online", "offline")
-	b.noErrors()
+	b.WaitText("#online", "offline")
+	b.NoErrors()
+}
+
+// TestDashboardPausesWhenHidden: a hidden tab asks the controller nothing;
+// shown again, it refreshes at once.
+func TestDashboardPausesWhenHidden(t *testing.T) {
+	b := browser.New(t)
+	ctl := startController(t)
+	f := newFront(t, ctl)
+	b.Open(f.srv.URL + "/")
+	b.WaitText("#devices", "No device registered")
+	b.WaitText("#live", "live · updated")
+
+	setHidden := func(hidden bool) {
+		browser.Eval[bool](b, fmt.Sprintf(`(() => {
+  if (%t) {
+    Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+  } else {
+    delete document.hidden;
+    delete document.visibilityState;
+  }
+  document.dispatchEvent(new Event("visibilitychange"));
+  return document.hidden;
+})()`, hidden))
+	}
+	setHidden(true)
+	b.WaitText("#live", "paused while hidden")
+	time.Sleep(time.Second) // a request already on its way may finish
+	before := f.count("/api/v1/devices")
+	time.Sleep(2*dashboard.PollInterval + time.Second)
+	if got := f.count("/api/v1/devices"); got != before {
+		t.Errorf("hidden for two poll intervals: %d requests for devices, want none", got-before)
+	}
+	setHidden(false)
+	deadline := time.Now().Add(dashboard.PollInterval / 2)
+	for f.count("/api/v1/devices") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("shown again: no request within %s; want one at once", dashboard.PollInterval/2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.WaitText("#live", "live · updated")
+	b.NoErrors()
 }
 
 // chartReading is what a chart shows, read from the page and its canvas.
@@ -144,7 +188,7 @@ type chartReading struct {
 
 // checkChart checks that a chart drew a line with non-zero points: the
 // page's own count and, independently, the pixels of the canvas.
-func checkChart(t *testing.T, b *browser, id string) {
+func checkChart(t *testing.T, b *browser.Browser, id string) {
 	t.Helper()
 	expr := fmt.Sprintf(`(() => {
   const fig = document.getElementById(%q);
@@ -163,7 +207,7 @@ func checkChart(t *testing.T, b *browser, id string) {
 	var r chartReading
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r = eval[chartReading](b, expr)
+		r = browser.Eval[chartReading](b, expr)
 		if r.Points > 0 && r.Max > 0 && r.Colored > 100 && r.Rows > 10 {
 			t.Logf("%s: %d points, highest %v, %d coloured pixels over %d rows: %s", id, r.Points, r.Max, r.Colored, r.Rows, r.Summary)
 			return
@@ -178,7 +222,7 @@ func checkChart(t *testing.T, b *browser, id string) {
 // TestDashboardSignedOut: with the API answering 401, every page says it
 // is not signed in and links to the sign-in page, and renders no data.
 func TestDashboardSignedOut(t *testing.T) {
-	b := newBrowser(t)
+	b := browser.New(t)
 	ui := http.NewServeMux()
 	dashboard.New(slog.New(slog.DiscardHandler)).Register(ui)
 	mux := http.NewServeMux()
@@ -191,35 +235,34 @@ func TestDashboardSignedOut(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for _, path := range []string{"/", "/devices/pi-1", "/modules/orders"} {
-		b.open(srv.URL + path)
-		b.waitText("#banner", "Not signed in.", "Sign in")
-		href := eval[string](b, `document.querySelector("#banner a").getAttribute("href")`)
+		b.Open(srv.URL + path)
+		b.WaitText("#banner", "Not signed in.", "Sign in")
+		href := browser.Eval[string](b, `document.querySelector("#banner a").getAttribute("href")`)
 		if want := "/login?next=" + strings.ReplaceAll(path, "/", "%2F"); href != want {
 			t.Errorf("%s: sign-in link %q, want %q", path, href, want)
 		}
-		if got := b.text("#live"); strings.Contains(got, "updated") {
+		if got := b.Text("#live"); strings.Contains(got, "updated") {
 			t.Errorf("%s: live indicator says %q while signed out", path, got)
 		}
-		b.noErrors("401")
+		b.NoErrors("401")
 	}
 }
 
 // TestCSPViolationsAreSeen checks the checker: a page with an inline
 // script and an inline style under the dashboard's CSP is reported.
 func TestCSPViolationsAreSeen(t *testing.T) {
-	b := newBrowser(t)
+	b := browser.New(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", dashboard.CSP)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><p style="color:red">x</p><script>document.title = "ran"</script>`)
 	}))
 	defer srv.Close()
-	b.open(srv.URL)
-	if got := eval[string](b, `document.title`); got == "ran" {
+	b.Open(srv.URL)
+	if got := browser.Eval[string](b, `document.title`); got == "ran" {
 		t.Fatal("an inline script ran under the dashboard's CSP")
 	}
-	time.Sleep(300 * time.Millisecond)
-	csp := eval[[]string](b, `window.__csp`)
+	csp := b.CSPViolations()
 	var inline int
 	for _, v := range csp {
 		if strings.Contains(v, "inline") {
@@ -229,7 +272,5 @@ func TestCSPViolationsAreSeen(t *testing.T) {
 	if inline < 2 {
 		t.Fatalf("CSP violations seen: %q; want the inline script and the inline style", csp)
 	}
-	b.mu.Lock()
-	b.console = nil // the violations also went to the console, as expected here
-	b.mu.Unlock()
+	b.Messages() // the violations also went to the console, as expected here
 }

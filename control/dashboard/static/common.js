@@ -4,11 +4,12 @@
 
 export const API = "/api/v1";
 
-// POLL_MS is how often a page asks the controller again while visible.
-export const POLL_MS = 5000;
-
-// app is the <main> element; its data attributes name the page's subject.
+// app is the <main> element; its data attributes name the page's subject
+// and the poll interval (dashboard.PollInterval).
 export const app = document.getElementById("app");
+
+// POLL_MS is how often a page asks the controller again while visible.
+export const POLL_MS = Number(app.dataset.pollMs) || 5000;
 
 // NotSignedIn is thrown when the controller answers 401.
 export class NotSignedIn extends Error {
@@ -164,14 +165,21 @@ export function seconds(v) {
 
 // moduleCell describes one ModuleStatus: what serves and, when it differs,
 // the last attempt with its reason.
-export function moduleCell(m, { withName = true } = {}) {
-  const serving = m.version
-    ? [h("strong", { class: "version" }, m.version), m.port ? h("span", { class: "muted" }, " :" + m.port) : null, " ", stateBadge(m.state)]
-    : [h("span", { class: "muted" }, "not serving "), stateBadge(m.state)];
+export function moduleCell(m) {
+  // A version serves when it is running; an agent that reports an attempt
+  // in the module's own fields (older agents) shows it as such.
+  let what;
+  if (m.version && m.state === "running") {
+    what = [h("strong", { class: "version" }, m.version), m.port ? h("span", { class: "muted" }, " :" + m.port) : null, " ", stateBadge(m.state)];
+  } else if (m.version) {
+    what = [h("span", { class: "version" }, m.version), " ", stateBadge(m.state)];
+  } else {
+    what = [h("span", { class: "muted" }, "not serving "), stateBadge(m.state)];
+  }
   return h("div", { class: "module" },
-    withName ? [moduleLink(m.name), " "] : null,
-    serving,
-    m.error ? h("div", { class: "reason" }, m.error) : null,
+    moduleLink(m.name), " ",
+    what,
+    m.error ? h("div", { class: isBad(m.state) ? "reason bad" : "reason" }, m.error) : null,
     m.attempt ? attemptLine(m.attempt) : null);
 }
 

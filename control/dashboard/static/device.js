@@ -65,7 +65,9 @@ function renderModules(detail) {
         const mm = m.version ? metricsOf(d, m.name, m.version) : null;
         return [
           moduleLink(m.name),
-          m.version ? h("strong", { class: "version" }, m.version) : h("span", { class: "muted" }, "none"),
+          !m.version ? h("span", { class: "muted" }, "none")
+            : m.state === "running" ? h("strong", { class: "version" }, m.version)
+              : h("span", { class: "version muted", title: "reported with state " + m.state }, m.version),
           m.port ? String(m.port) : "–",
           [stateBadge(m.state), m.error ? h("div", { class: "reason" }, m.error) : null],
           ago(m.since),

@@ -1,4 +1,13 @@
-package dashboard_test
+// Package browser drives Debian's Chromium with chromedp for the tests that
+// check what a person sees in edge-control's dashboard (control/dashboard,
+// tests/e2e). A test gets a headless tab whose console, uncaught exceptions
+// and Content-Security-Policy violations are recorded, so that it can fail
+// on any of them.
+//
+// Chromium is found as EDGE_CHROMIUM or chromium on PATH. Without it the
+// tests skip with a message, unless CI is set (.ci/run installs it), where
+// they fail.
+package browser
 
 import (
 	"context"
@@ -17,11 +26,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The browser tests drive Debian's Chromium with chromedp. They skip when
-// Chromium is not installed, unless CI is set (.ci/run installs it).
-
 // chromiumPath finds the browser: EDGE_CHROMIUM, or chromium on PATH.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("EDGE_CHROMIUM"); p != "" {
 		return p
@@ -49,16 +55,17 @@ document.addEventListener("securitypolicyviolation", (e) =>
 window.__document = Math.random().toString(36).slice(2);
 `
 
-// browser is one headless Chromium tab with its console recorded.
-type browser struct {
-	t   *testing.T
+// Browser is one headless Chromium tab with its console recorded.
+type Browser struct {
+	t   testing.TB
 	ctx context.Context
 
 	mu      sync.Mutex
 	console []chromedp.ConsoleMessage
 }
 
-func newBrowser(t *testing.T) *browser {
+// New starts Chromium for the test (stopped when it ends) and opens a tab.
+func New(t testing.TB) *Browser {
 	t.Helper()
 	path := chromiumPath(t)
 	// Without the background-networking flags Chromium keeps trying to
@@ -78,7 +85,7 @@ func newBrowser(t *testing.T) *browser {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b := &browser{t: t, ctx: ctx}
+	b := &Browser{t: t, ctx: ctx}
 	// The first Run starts the browser; it must not carry a timeout.
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: observeScript}); err != nil {
 		t.Fatalf("start %s: %v", path, err)
@@ -97,8 +104,8 @@ func newBrowser(t *testing.T) *browser {
 	return b
 }
 
-// run runs actions with a deadline.
-func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+// Run runs actions with a deadline, failing the test on an error.
+func (b *Browser) Run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
@@ -107,13 +114,14 @@ func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-func (b *browser) open(url string) {
+// Open navigates to url.
+func (b *Browser) Open(url string) {
 	b.t.Helper()
-	b.run("open "+url, chromedp.Navigate(url))
+	b.Run("open "+url, chromedp.Navigate(url))
 }
 
-// eval evaluates a JavaScript expression and decodes its value into T.
-func eval[T any](b *browser, expr string) T {
+// Eval evaluates a JavaScript expression and decodes its value into T.
+func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
@@ -124,20 +132,20 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
-// text is what a person reads in the element matching a CSS selector
+// Text is what a person reads in the element matching a CSS selector
 // ("" when absent).
-func (b *browser) text(selector string) string {
+func (b *Browser) Text(selector string) string {
 	b.t.Helper()
 	sel, _ := json.Marshal(selector)
-	return eval[string](b, fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, sel))
+	return Eval[string](b, fmt.Sprintf(`(document.querySelector(%s) || {innerText: ""}).innerText`, sel))
 }
 
-// waitText waits until the element's text contains every one of want.
-func (b *browser) waitText(selector string, want ...string) string {
+// WaitText waits until the element's text contains every one of want.
+func (b *Browser) WaitText(selector string, want ...string) string {
 	b.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := b.text(selector)
+		got := b.Text(selector)
 		missing := ""
 		for _, w := range want {
 			if !strings.Contains(got, w) {
@@ -155,35 +163,56 @@ func (b *browser) waitText(selector string, want ...string) string {
 	}
 }
 
-// document is the identity observeScript gave the current document.
-func (b *browser) document() string { b.t.Helper(); return eval[string](b, `window.__document`) }
+// Document is the identity given to the current document when it loaded:
+// it changes with a reload, not with a live update.
+func (b *Browser) Document() string { b.t.Helper(); return Eval[string](b, `window.__document`) }
 
-// noErrors fails the test on any console error or warning, uncaught
-// exception or CSP violation since the last check, except for messages
-// containing one of allowed (expected network errors).
-func (b *browser) noErrors(allowed ...string) {
-	b.t.Helper()
+// Messages returns the console messages recorded since the last call
+// (of Messages or NoErrors) and forgets them.
+func (b *Browser) Messages() []chromedp.ConsoleMessage {
 	// Messages arrive asynchronously; let the last ones in.
 	time.Sleep(300 * time.Millisecond)
-	for _, v := range eval[[]string](b, `window.__csp || []`) {
-		b.t.Errorf("CSP violation: %s", v)
-	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	msgs := b.console
 	b.console = nil
-	b.mu.Unlock()
+	return msgs
+}
+
+// CSPViolations are the Content-Security-Policy violations the current
+// document saw, each as "directive blocked URI at file:line".
+func (b *Browser) CSPViolations() []string {
+	b.t.Helper()
+	return Eval[[]string](b, `window.__csp || []`)
+}
+
+// NoErrors fails the test on any CSP violation of the current document,
+// and on any console error or warning or uncaught exception since the last
+// check, except for messages whose text or URL contains one of allowed
+// (expected network errors, such as "401").
+func (b *Browser) NoErrors(allowed ...string) {
+	b.t.Helper()
+	for _, v := range b.CSPViolations() {
+		b.t.Errorf("CSP violation: %s", v)
+	}
 next:
-	for _, m := range msgs {
+	for _, m := range b.Messages() {
 		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleWarning && !m.IsException() {
 			continue
 		}
 		for _, a := range allowed {
-			if strings.Contains(m.Text, a) {
+			if strings.Contains(m.Text, a) || strings.Contains(m.URL, a) {
 				continue next
 			}
 		}
 		b.t.Errorf("browser console %s (%s:%d): %s", m.Type, m.URL, m.Line, m.Text)
 	}
+}
+
+// Click clicks the element matching a CSS selector.
+func (b *Browser) Click(selector string) {
+	b.t.Helper()
+	b.Run("click "+selector, chromedp.Click(chromedp.CSS(selector)))
 }
 
 // screenshotDir is where screenshots go when EDGE_SCREENSHOTS is set
@@ -196,8 +225,8 @@ func screenshotDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "docs")
 }
 
-// screenshot saves the whole page as docs/name when asked to.
-func (b *browser) screenshot(name string) {
+// Screenshot saves the whole page as docs/name when EDGE_SCREENSHOTS is set.
+func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
 	dir := screenshotDir()
 	if dir == "" {
