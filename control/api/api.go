@@ -84,6 +84,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
 	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))
 	})
@@ -96,8 +97,17 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// noSniff keeps a browser from reading an answer as anything but its
+// content type, and from rendering it as a document that runs code:
+// device-supplied text (labels, reasons) appears in these answers.
+func noSniff(w http.ResponseWriter) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	answerDeadline(w)
+	noSniff(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

@@ -77,3 +77,43 @@ func TestAnswerToAStalledReader(t *testing.T) {
 	}
 	t.Logf("answer cut after %d bytes: %v", n, err)
 }
+
+// TestAnswersAreNotDocuments: every API answer, success or error, tells a
+// browser not to sniff it and not to run anything in it. Device-supplied
+// text (a label, a reason) travels in these answers.
+func TestAnswersAreNotDocuments(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.DiscardHandler)
+	s := &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}}
+	if err := st.PutStatus(ctx, s, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{}))
+	defer srv.Close()
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/api/v1/devices"},
+		{"GET", "/api/v1/devices/pi-1"},
+		{"GET", "/api/v1/devices/nope"},
+		{"GET", "/api/v1/nope"},
+		{"POST", "/api/v1/deployments"},
+		{"GET", "/healthz"},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader("{"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s (%d): X-Content-Type-Options %q, want nosniff", tt.method, tt.path, resp.StatusCode, got)
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'none'") {
+			t.Errorf("%s %s (%d): Content-Security-Policy %q, want default-src 'none'", tt.method, tt.path, resp.StatusCode, got)
+		}
+	}
+}

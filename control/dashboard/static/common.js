@@ -97,8 +97,9 @@ export function errorBox(what, err) {
 export const deviceLink = (id) => h("a", { href: "/devices/" + encodeURIComponent(id) }, id);
 export const moduleLink = (name) => h("a", { href: "/modules/" + encodeURIComponent(name) }, name);
 
-// Bad states are those of an attempt that ended without serving.
-const BAD = new Set(["rejected", "failed", "rolled_back"]);
+// Bad states are those of an attempt that ended without serving (timed_out
+// is set by the controller at a deployment's deadline).
+const BAD = new Set(["rejected", "failed", "rolled_back", "timed_out"]);
 export const isBad = (state) => BAD.has(state);
 
 export function stateBadge(state) {
@@ -208,7 +209,9 @@ export function deploymentRow(d) {
     ago(d.created),
     h("code", null, d.id),
     [moduleLink(d.module), " ", h("span", { class: "version" }, d.version)],
-    [`${running} of ${d.devices.length} running`, d.done ? h("span", { class: "muted" }, " · done") : null],
+    [`${running} of ${d.devices.length} running`,
+      d.done ? h("span", { class: "muted" }, " · done")
+        : !isZeroTime(d.deadline) ? h("div", { class: "muted" }, "deadline ", ago(d.deadline)) : null],
     h("ul", { class: "plain" }, d.devices.map((x) => h("li", null, deviceLink(x.device), " ", stateBadge(x.state),
       x.reason ? [": ", h("span", { class: "reason" }, x.reason)] : null))),
   ];
