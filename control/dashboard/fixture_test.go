@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ type front struct {
 	logCalls int
 	used     map[string]string // endpoint → "controller" or "fixture"
 	requests map[string]int    // by path
+	down     atomic.Bool       // drop every connection, as a dead controller would
 }
 
 func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
@@ -49,6 +52,12 @@ func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
 	mux.HandleFunc("GET /api/v1/history", f.orFixture("history", f.history))
 	mux.HandleFunc("GET /api/v1/devices/{id}/logs", f.orFixture("logs", f.logs))
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.down.Load() && strings.HasPrefix(r.URL.Path, "/api/") {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
 		f.mu.Lock()
 		f.requests[r.URL.Path]++
 		f.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +175,77 @@ func TestDashboardPausesWhenHidden(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.WaitText("#live", "live · updated")
+	b.NoErrors()
+
+	// The controller goes away: the page says so, keeps what it showed,
+	// and recovers by itself.
+	f.down.Store(true)
+	b.WaitText("#banner", "Controller unreachable", "retrying every 5 s")
+	b.WaitText("#devices", "No device registered")
+	f.down.Store(false)
+	deadline = time.Now().Add(2 * dashboard.PollInterval)
+	for b.Text("#banner") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("controller back for %s, the banner still says %q", 2*dashboard.PollInterval, b.Text("#banner"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.NoErrors("ERR_EMPTY_RESPONSE")
+}
+
+// TestDashboardLargeFleet: 2000 devices render, the counts are right, and
+// a page whose answers are large asks for them less often.
+func TestDashboardLargeFleet(t *testing.T) {
+	b := browser.New(t)
+	const n = 2000
+	now := time.Now()
+	devices := make([]wire.Device, n)
+	for i := range devices {
+		id := fmt.Sprintf("pi-%04d", i)
+		d := wire.Device{ID: id, Online: i%10 != 0, LastSeen: now,
+			Status: &wire.Status{Device: id, Online: i%10 != 0, Time: now, AgentVersion: "1.2.0", Arch: "arm64", Board: "rpi4", Engine: "compiler",
+				Labels: map[string]string{"site": "north"}, Generation: 3,
+				Modules: []wire.ModuleStatus{{Name: "orders", Version: "1.0.0", State: wire.StateRunning, Port: 8080, Since: now}}}}
+		if i%100 == 0 {
+			d.Status.Modules[0].Attempt = &wire.ModuleAttempt{Version: "1.1.0", State: wire.StateFailed, Reason: "probe: GET / answered 500", Time: now}
+		}
+		devices[i] = d
+	}
+	var devicesAsked atomic.Int64
+	mux := http.NewServeMux()
+	dashboard.New(slog.New(slog.DiscardHandler)).Register(mux)
+	api := func(v any, count *atomic.Int64) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if count != nil {
+				count.Add(1)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ") // as the controller answers
+			enc.Encode(v)
+		}
+	}
+	mux.HandleFunc("GET /api/v1/devices", api(devices, &devicesAsked))
+	mux.HandleFunc("GET /api/v1/modules", api([]wire.ModuleSummary{}, nil))
+	mux.HandleFunc("GET /api/v1/deployments", api([]wire.Deployment{}, nil))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b.Open(srv.URL + "/")
+	b.WaitText("#summary", "2000\ndevices", "1800\nonline", "200\noffline", "20\nwith errors")
+	if rows := browser.Eval[int](b, `document.querySelectorAll("table.devices tbody tr").length`); rows != n {
+		t.Errorf("%d device rows, want %d", rows, n)
+	}
+	if rows := browser.Eval[int](b, `document.querySelectorAll("table.errors tbody tr").length`); rows != n/100 {
+		t.Errorf("%d rows of devices with errors, want %d", rows, n/100)
+	}
+	live := b.WaitText("#live", "live · updated", "(large answers)")
+	t.Logf("live indicator: %s", live)
+	asked := devicesAsked.Load()
+	time.Sleep(dashboard.PollInterval + time.Second)
+	if got := devicesAsked.Load(); got != asked {
+		t.Errorf("device list asked %d more time(s) within %s of a %d-device answer; want the poll stretched", got-asked, dashboard.PollInterval+time.Second, n)
+	}
 	b.NoErrors()
 }
 

@@ -11,6 +11,17 @@ export const app = document.getElementById("app");
 // POLL_MS is how often a page asks the controller again while visible.
 export const POLL_MS = Number(app.dataset.pollMs) || 5000;
 
+// BYTES_PER_SECOND bounds what an open page downloads on average: the lists
+// of a large fleet are asked for less often than every POLL_MS (the JSON of
+// a device with one module is about 2 KB).
+const BYTES_PER_SECOND = 100 * 1024;
+
+// received counts the bytes of every API answer, for poll.
+let received = 0;
+
+// pollState.delay is the time between refreshes poll chose last.
+export const pollState = { delay: POLL_MS };
+
 // NotSignedIn is thrown when the controller answers 401.
 export class NotSignedIn extends Error {
   constructor() { super("not signed in"); }
@@ -40,6 +51,7 @@ export async function api(path, { method = "GET", body, timeout = 15000 } = {}) 
   try {
     resp = await fetch(API + path, init);
     text = await resp.text();
+    received += text.length;
   } catch (e) {
     throw new APIError(0, ctl.signal.aborted ? `no answer within ${timeout / 1000} s` : "controller unreachable");
   } finally {
@@ -241,7 +253,7 @@ export class Page {
       const next = location.pathname + location.search;
       this.showBanner("signin", "Not signed in. ", h("a", { href: app.dataset.login + "?next=" + encodeURIComponent(next) }, "Sign in"), " to see the fleet.");
     } else if (down) {
-      this.showBanner("down", `Controller unreachable: ${errors[0].message}. Showing what was last received; retrying every ${POLL_MS / 1000} s.`);
+      this.showBanner("down", `Controller unreachable: ${errors[0].message}. Showing what was last received; retrying every ${Math.round(pollState.delay / 1000)} s.`);
     } else {
       this.banner.hidden = true;
       this.banner.replaceChildren();
@@ -260,7 +272,7 @@ export class Page {
     let text;
     if (document.hidden) text = "paused while hidden";
     else if (!this.updated) text = "loading…";
-    else text = "live · updated " + agoText(this.updated);
+    else text = "live · updated " + agoText(this.updated) + (pollState.delay > POLL_MS ? ` · every ${Math.round(pollState.delay / 1000)} s (large answers)` : "");
     if (this.live.textContent !== text) this.live.textContent = text;
   }
 }
@@ -283,7 +295,9 @@ export async function section(id, what, fetcher, render) {
 
 // poll calls refresh now and then every interval after each run ends,
 // never two at once, and not while the tab is hidden: it resumes at once
-// when the tab shows again. It returns a function that refreshes now.
+// when the tab shows again. A refresh that downloaded more than
+// BYTES_PER_SECOND × interval stretches the wait in proportion. It returns
+// a function that refreshes now.
 export function poll(refresh, interval = POLL_MS) {
   let timer = null;
   let running = false;
@@ -293,9 +307,11 @@ export function poll(refresh, interval = POLL_MS) {
     if (document.hidden) return;
     if (running) { again = true; return; }
     running = true;
+    const before = received;
     try { await refresh(); } finally { running = false; }
+    pollState.delay = Math.max(interval, Math.round(((received - before) / BYTES_PER_SECOND) * 1000));
     if (again) { again = false; tick(); return; }
-    if (!document.hidden && timer === null) timer = setTimeout(tick, interval);
+    if (!document.hidden && timer === null) timer = setTimeout(tick, pollState.delay);
   }
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) {
