@@ -325,3 +325,20 @@ func TestETagMatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRequestHeaders: the two request headers the dashboard parses never
+// panic, and spaces around a header never change what it means.
+func FuzzRequestHeaders(f *testing.F) {
+	for _, s := range []string{"gzip", "br, gzip;q=0.5", "gzip;q=0", `W/"a", "b"`, "*", ",,;=", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		padded := " " + header + "\t"
+		if acceptsGzip(header) != acceptsGzip(padded) {
+			t.Errorf("acceptsGzip(%q) != acceptsGzip(%q)", header, padded)
+		}
+		if etagMatch(header, `"abc"`) != etagMatch(padded, `"abc"`) {
+			t.Errorf("etagMatch(%q) != etagMatch(%q)", header, padded)
+		}
+	})
+}

@@ -196,16 +196,18 @@ func TestDashboardPausesWhenHidden(t *testing.T) {
 	b.NoErrors("ERR_EMPTY_RESPONSE")
 }
 
-// TestDashboardLargeFleet: 2000 devices render, the counts are right, and
-// a page whose answers are large asks for them less often.
+// TestDashboardLargeFleet: 2000 devices render, the counts are right, a
+// page whose answers are large asks for them less often, and times are
+// told by the controller's clock (here an hour ahead of the browser's).
 func TestDashboardLargeFleet(t *testing.T) {
 	b := browser.New(t)
 	const n = 2000
-	now := time.Now()
+	skew := time.Hour
+	now := time.Now().Add(skew)
 	devices := make([]wire.Device, n)
 	for i := range devices {
 		id := fmt.Sprintf("pi-%04d", i)
-		d := wire.Device{ID: id, Online: i%10 != 0, LastSeen: now,
+		d := wire.Device{ID: id, Online: i%10 != 0, LastSeen: now.Add(-10 * time.Minute),
 			Status: &wire.Status{Device: id, Online: i%10 != 0, Time: now, AgentVersion: "1.2.0", Arch: "arm64", Board: "rpi4", Engine: "compiler",
 				Labels: map[string]string{"site": "north"}, Generation: 3,
 				Modules: []wire.ModuleStatus{{Name: "orders", Version: "1.0.0", State: wire.StateRunning, Port: 8080, Since: now}}}}
@@ -223,6 +225,7 @@ func TestDashboardLargeFleet(t *testing.T) {
 				count.Add(1)
 			}
 			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Date", time.Now().Add(skew).UTC().Format(http.TimeFormat))
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ") // as the controller answers
 			enc.Encode(v)
@@ -236,6 +239,7 @@ func TestDashboardLargeFleet(t *testing.T) {
 
 	b.Open(srv.URL + "/")
 	b.WaitText("#summary", "2000\ndevices", "1800\nonline", "200\noffline", "20\nwith errors")
+	b.WaitText("table.devices tbody tr:nth-child(1)", "pi-0000", "10 min ago")
 	if rows := browser.Eval[int](b, `document.querySelectorAll("table.devices tbody tr").length`); rows != n {
 		t.Errorf("%d device rows, want %d", rows, n)
 	}

@@ -19,6 +19,13 @@ const BYTES_PER_SECOND = 100 * 1024;
 // received counts the bytes of every API answer, for poll.
 let received = 0;
 
+// clockSkew is the controller's clock minus this browser's, from the Date
+// of API answers, so that "5 s ago" is right on a laptop whose clock is off.
+let clockSkew = 0;
+
+// now is the controller's idea of the current time, in milliseconds.
+export function now() { return Date.now() + clockSkew; }
+
 // pollState.delay is the time between refreshes poll chose last.
 export const pollState = { delay: POLL_MS };
 
@@ -52,6 +59,12 @@ export async function api(path, { method = "GET", body, timeout = 15000 } = {}) 
     resp = await fetch(API + path, init);
     text = await resp.text();
     received += text.length;
+    const date = Date.parse(resp.headers.get("Date") || "");
+    if (!Number.isNaN(date)) {
+      // Date has whole seconds: follow only an offset larger than that.
+      const skew = date - Date.now();
+      clockSkew = Math.abs(skew) > 2000 ? skew : 0;
+    }
   } catch (e) {
     throw new APIError(0, ctl.signal.aborted ? `no answer within ${timeout / 1000} s` : "controller unreachable");
   } finally {
@@ -135,7 +148,7 @@ export function ago(t) {
 }
 
 export function agoText(d) {
-  const s = Math.round((Date.now() - d.getTime()) / 1000);
+  const s = Math.round((now() - d.getTime()) / 1000);
   if (s < -5) return "in " + span(-s);
   if (s < 5) return "just now";
   return span(s) + " ago";
@@ -258,7 +271,7 @@ export class Page {
       this.banner.hidden = true;
       this.banner.replaceChildren();
     }
-    if (!this.signedOut && !down) this.updated = new Date();
+    if (!this.signedOut && !down) this.updated = new Date(now());
     this.showLive();
   }
 

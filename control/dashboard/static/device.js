@@ -1,7 +1,7 @@
 // A device: what it is and serves, its trends over time, recent events and
 // errors, and recent log lines asked of the agent on demand.
 import {
-  api, app, h, fill, table, muted, ago, moduleLink, onlineBadge, stateBadge, attemptLine, bytes, span, num,
+  api, now, app, h, fill, table, muted, ago, moduleLink, onlineBadge, stateBadge, attemptLine, bytes, span, num,
   isZeroTime, errorBox, Page, section, poll, errorsOf, APIError, NotSignedIn,
 } from "./common.js";
 import { Chart, COLORS, align, formats } from "./charts.js";
@@ -41,7 +41,7 @@ function renderFacts(detail) {
   fill("facts",
     fact("connection", d.online ? "online" : "offline", ", last seen ", ago(d.last_seen),
       a ? `; broker ${a.broker_connected ? "connected" : "not connected"}, ${a.broker_reconnects} reconnect(s)` : null),
-    fact("agent", s.agent_version || a && a.version || "–", a && !isZeroTime(a.start) ? `, up ${span((Date.now() - new Date(a.start)) / 1000)}` : null),
+    fact("agent", s.agent_version || a && a.version || "–", a && !isZeroTime(a.start) ? `, up ${span((now() - new Date(a.start)) / 1000)}` : null),
     fact("board", s.board || a && a.board || "–"),
     fact("arch / engine", `${s.arch || a && a.arch || "?"} / ${s.engine || a && a.engine || "?"}`),
     fact("generation", s.generation !== undefined ? String(s.generation) : "–"),

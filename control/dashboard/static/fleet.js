@@ -1,7 +1,7 @@
 // The fleet overview: counts, devices with errors, versions per module,
 // every device with what it serves, and recent deployments.
 import {
-  api, h, fill, table, muted, ago, deviceLink, moduleLink, onlineBadge, moduleCell,
+  api, now, h, fill, table, muted, ago, deviceLink, moduleLink, onlineBadge, moduleCell,
   deviceProblems, stateBadge, deploymentRow, DEPLOYMENT_HEADERS, bytes, span, Page, section, poll, errorsOf,
 } from "./common.js";
 
@@ -38,7 +38,7 @@ function renderDevices(devices) {
           ago(d.last_seen),
           s.board || h("span", { class: "muted" }, "–"),
           s.arch ? `${s.arch} / ${s.engine || "?"}` : h("span", { class: "muted" }, "–"),
-          [s.agent_version || "–", a && a.start ? h("div", { class: "muted" }, "up " + span((Date.now() - new Date(a.start)) / 1000)) : null],
+          [s.agent_version || "–", a && a.start ? h("div", { class: "muted" }, "up " + span((now() - new Date(a.start)) / 1000)) : null],
           s.generation !== undefined ? String(s.generation) : "–",
           (s.modules || []).length ? (s.modules || []).map((m) => moduleCell(m)) : h("span", { class: "muted" }, "none"),
           a ? bytes(a.rss_bytes) : h("span", { class: "muted" }, "–"),
