@@ -92,6 +92,17 @@ func TestDashboard(t *testing.T) {
 		checkChart(t, b, c)
 	}
 	b.WaitText("#chart-p99 .summary", "now: orders ", " ms")
+	// Another range asks for it again and redraws.
+	hour := browser.Eval[int](b, `+document.getElementById("chart-requests").dataset.points`)
+	browser.Eval[bool](b, `(() => { const s = document.getElementById("range"); s.value = "24h"; s.dispatchEvent(new Event("change")); return true })()`)
+	deadline := time.Now().Add(30 * time.Second)
+	for browser.Eval[int](b, `+document.getElementById("chart-requests").dataset.points`) < 10*hour {
+		if time.Now().After(deadline) {
+			t.Fatalf("the last 24 hours show %d points, want at least %d (the hour showed %d)", browser.Eval[int](b, `+document.getElementById("chart-requests").dataset.points`), 10*hour, hour)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	checkChart(t, b, "chart-requests")
 	b.WaitText("#chart-memory .summary", "agent", "MiB", "orders")
 	b.WaitText("#logs", "listening on :8080", "slow query", "request served n=1")
 	if strings.Contains(b.Text("#logs"), "n=2") {
@@ -274,7 +285,13 @@ func checkChart(t *testing.T, b *browser.Browser, id string) {
   const canvas = fig && fig.querySelector("canvas");
   if (!canvas || !fig.dataset.points) return {points: 0, max: 0, colored: 0, rows: 0, summary: ""};
   const {width, height} = canvas;
-  const px = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+  // Read a copy: reading the chart's own canvas again and again makes
+  // Chromium warn (willReadFrequently).
+  const copy = document.createElement("canvas");
+  copy.width = width; copy.height = height;
+  const ctx = copy.getContext("2d", {willReadFrequently: true});
+  ctx.drawImage(canvas, 0, 0);
+  const px = ctx.getImageData(0, 0, width, height).data;
   let colored = 0, top = height, bottom = -1;
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
     const i = (y * width + x) * 4;

@@ -30,8 +30,12 @@ export class Chart {
     if (this.plot) this.plot.setSize({ width: this.width(), height: HEIGHT });
   }
 
-  // set shows series (each {name, color, values}) over times xs (seconds).
-  set(xs, series) {
+  // set shows series (each {name, color, values}) over times xs (seconds),
+  // on an x axis spanning xRange ([from, to] in seconds) whatever the data
+  // covers, so that a device that reported for ten minutes of the last day
+  // shows as such.
+  set(xs, series, xRange) {
+    this.xRange = xRange || null;
     const names = series.map((s) => s.name + "\u0001" + s.color).join("\u0000");
     const data = [xs, ...series.map((s) => s.values)];
     if (this.plot && names === this.names) {
@@ -51,7 +55,7 @@ export class Chart {
       height: HEIGHT,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1] } },
+      scales: { x: { time: true, range: (u, lo, hi) => this.xRange || [lo, hi] }, y: { range: (u, lo, hi) => [0, hi > 0 ? hi * 1.1 : 1] } },
       axes: [{}, { size: 70, values: (u, ticks) => ticks.map((v) => fmt(v)) }],
       series: [{}, ...series.map((s, i) => ({
         label: s.name,

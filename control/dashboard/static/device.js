@@ -126,17 +126,22 @@ async function fetchHistories() {
   return { device, modules };
 }
 
+// RANGES are the seconds of each choice of the range menu.
+const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "168h": 604800 };
+
 function renderHistories({ device, modules }) {
   fill("history-error");
+  const to = now() / 1000;
+  const xRange = [to - (RANGES[rangeSelect.value] || 3600), to];
   const step = Math.max(device.step_seconds || 0, ...modules.map((m) => m.step_seconds || 0));
   // A module keeps its colour in every chart; the agent is grey.
   const named = modules.map((m, i) => ({ name: m.module, color: COLORS[i % COLORS.length], points: m.points || [] }));
   for (const [key, field] of [["requests", (p) => p.requests_per_second], ["errors", (p) => p.errors_per_second], ["p99", (p) => p.p99_seconds]]) {
     const { xs, series } = align(named, field, step);
-    charts[key].set(xs, series);
+    charts[key].set(xs, series, xRange);
   }
   const mem = align([{ name: "agent", color: "#8d96a0", points: device.points || [] }, ...named], (p) => p.rss_bytes, step);
-  charts.memory.set(mem.xs, mem.series);
+  charts.memory.set(mem.xs, mem.series, xRange);
 }
 
 async function loadHistories(force) {
