@@ -244,7 +244,15 @@ func TestDashboardLargeFleet(t *testing.T) {
 	}
 	mux.HandleFunc("GET /api/v1/devices", api(devices, &devicesAsked))
 	mux.HandleFunc("GET /api/v1/modules", api([]wire.ModuleSummary{}, nil))
-	mux.HandleFunc("GET /api/v1/deployments", api([]wire.Deployment{}, nil))
+	big := wire.Deployment{ID: "d-big", Module: "orders", Version: "1.1.0", Created: now}
+	for i, d := range devices {
+		state, reason := wire.StateRunning, ""
+		if i%100 == 0 {
+			state, reason = wire.StateFailed, "probe: GET / answered 500"
+		}
+		big.Devices = append(big.Devices, wire.DeploymentDevice{Device: d.ID, State: state, Reason: reason, Updated: now})
+	}
+	mux.HandleFunc("GET /api/v1/deployments", api([]wire.Deployment{big}, nil))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -256,6 +264,11 @@ func TestDashboardLargeFleet(t *testing.T) {
 	}
 	if rows := browser.Eval[int](b, `document.querySelectorAll("table.errors tbody tr").length`); rows != n/100 {
 		t.Errorf("%d rows of devices with errors, want %d", rows, n/100)
+	}
+	// A deployment to 2000 devices: counts per state, the failures by name.
+	b.WaitText("table.deployments", "d-big", "1980 of 2000 running", "1980 running, 20 failed", "pi-0000 failed: probe: GET / answered 500", "and 1990 more")
+	if items := browser.Eval[int](b, `document.querySelectorAll("table.deployments li").length`); items != 10 {
+		t.Errorf("the deployment lists %d devices by name, want 10", items)
 	}
 	live := b.WaitText("#live", "live · updated", "(large answers)")
 	t.Logf("live indicator: %s", live)

@@ -227,9 +227,29 @@ export function deviceProblems(d) {
   return out;
 }
 
-// deploymentRow is one deployment: when, what, progress and each device.
+// LISTED_DEVICES is how many devices a deployment lists by name; a larger
+// one shows its count per state and the devices not running first.
+const LISTED_DEVICES = 10;
+
+// deploymentRow is one deployment: when, what, progress and its devices.
 export function deploymentRow(d) {
   const running = d.devices.filter((x) => x.state === "running").length;
+  const item = (x) => h("li", null, deviceLink(x.device), " ", stateBadge(x.state),
+    x.reason ? [": ", h("span", { class: "reason" }, x.reason)] : null);
+  let devices;
+  if (d.devices.length <= LISTED_DEVICES) {
+    devices = h("ul", { class: "plain" }, d.devices.map(item));
+  } else {
+    const counts = new Map();
+    for (const x of d.devices) counts.set(x.state, (counts.get(x.state) || 0) + 1);
+    const notRunning = d.devices.filter((x) => x.state !== "running");
+    const shown = (notRunning.length ? notRunning : d.devices).slice(0, LISTED_DEVICES);
+    devices = [
+      h("div", null, [...counts].sort((a, b) => b[1] - a[1]).flatMap(([state, n], i) => [i ? ", " : "", `${n} `, stateBadge(state)])),
+      h("ul", { class: "plain" }, shown.map(item)),
+      d.devices.length > shown.length ? h("div", { class: "muted" }, `and ${d.devices.length - shown.length} more`) : null,
+    ];
+  }
   return [
     ago(d.created),
     h("code", null, d.id),
@@ -237,8 +257,7 @@ export function deploymentRow(d) {
     [`${running} of ${d.devices.length} running`,
       d.done ? h("span", { class: "muted" }, " · done")
         : !isZeroTime(d.deadline) ? h("div", { class: "muted" }, "deadline ", ago(d.deadline)) : null],
-    h("ul", { class: "plain" }, d.devices.map((x) => h("li", null, deviceLink(x.device), " ", stateBadge(x.state),
-      x.reason ? [": ", h("span", { class: "reason" }, x.reason)] : null))),
+    devices,
   ];
 }
 

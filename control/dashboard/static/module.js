@@ -46,14 +46,14 @@ function renderSummary(mods) {
 
 function renderDeployments(deps) {
   const mine = deps.filter((d) => d.module === name);
-  fill("deployments", mine.length === 0 ? muted(`No deployment of ${name} among the last 100.`) :
+  fill("deployments", mine.length === 0 ? muted(`No deployment of ${name} among the last 50.`) :
     table(DEPLOYMENT_HEADERS, mine.map(deploymentRow), { class: "deployments" }));
 }
 
 async function refresh() {
   const results = await Promise.all([
     section("versions", "modules", () => api("/modules"), renderSummary),
-    section("deployments", "deployments", () => api("/deployments?limit=100"), renderDeployments),
+    section("deployments", "deployments", () => api("/deployments?limit=50"), renderDeployments),
   ]);
   page.settle(errorsOf(results));
 }
