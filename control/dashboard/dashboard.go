@@ -22,8 +22,9 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 const writeTimeout = 30 * time.Second
 
 // PollInterval is how often a visible page asks the API again (the pages
-// read it from their data-poll-ms attribute).
-const PollInterval = 5 * time.Second
+// read it from their data-poll-ms attribute). A variable so that tests may
+// shorten it before they start a controller.
+var PollInterval = 5 * time.Second
 
 // LoginPath is the sign-in page a "not signed in" notice links to.
 const LoginPath = "/login"

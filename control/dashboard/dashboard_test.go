@@ -72,8 +72,9 @@ func TestPages(t *testing.T) {
 		if got := resp.Header.Get("Cache-Control"); got != "no-cache" {
 			t.Errorf("GET %s: Cache-Control %q, want no-cache", tt.path, got)
 		}
-		if !bytes.Contains(body, []byte(`data-page="`+tt.page+`"`)) || !bytes.Contains(body, []byte(tt.subject)) {
-			t.Errorf("GET %s: page does not name page %s and %s:\n%s", tt.path, tt.page, tt.subject, body)
+		if !bytes.Contains(body, []byte(`data-page="`+tt.page+`"`)) || !bytes.Contains(body, []byte(tt.subject)) ||
+			!bytes.Contains(body, []byte(`data-poll-ms="5000"`)) || !bytes.Contains(body, []byte(`data-login="/login"`)) {
+			t.Errorf("GET %s: page does not name page %s, %s, the 5 s poll and the sign-in page:\n%s", tt.path, tt.page, tt.subject, body)
 		}
 		etag := resp.Header.Get("ETag")
 		if resp, body := get(t, srv.URL+tt.path, "If-None-Match", etag); resp.StatusCode != 304 || len(body) != 0 {
