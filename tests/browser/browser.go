@@ -37,11 +37,11 @@ func chromiumPath(t testing.TB) string {
 			return p
 		}
 	}
-	msg := "Chromium not found (apt-get install chromium, or set EDGE_CHROMIUM): skipping the browser tests"
+	const missing = "Chromium not found (apt-get install chromium, or set EDGE_CHROMIUM)"
 	if os.Getenv("CI") != "" {
-		t.Fatal(msg + "; CI must run them")
+		t.Fatal(missing + ": CI must run the browser tests")
 	}
-	t.Skip(msg)
+	t.Skip(missing + ": skipping the browser tests")
 	return ""
 }
 
