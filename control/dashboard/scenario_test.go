@@ -104,6 +104,8 @@ func TestDashboard(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	checkChart(t, b, "chart-requests")
+	browser.Eval[bool](b, `(() => { const s = document.getElementById("range"); s.value = "1h"; s.dispatchEvent(new Event("change")); return true })()`)
+	b.WaitText("#chart-requests .summary", "now: orders ")
 	b.WaitText("#chart-memory .summary", "agent", "MiB", "orders")
 	b.WaitText("#logs", "listening on :8080", "slow query", "request served n=1")
 	if strings.Contains(b.Text("#logs"), "n=2") {
