@@ -22,10 +22,11 @@ import (
 
 // front is what the browser talks to: the real controller behind a reverse
 // proxy, plus wire-encoded fixtures for the API endpoints of issue 8 that
-// the controller does not serve yet (device detail, modules, history,
-// logs). A fixture answers only when the controller itself answers 404 "no
-// such API endpoint", so once the real endpoints exist the same test runs
-// against them; the test log says which answered.
+// the controller may not serve yet (device detail, modules, logs). Such a
+// fixture answers only when the controller itself answers 404 "no such API
+// endpoint", so once the real endpoints exist the same test runs against
+// them (the simulated devices answer log requests over MQTT as agents do);
+// the test log says which answered. History always comes from a fixture.
 type front struct {
 	t   *testing.T
 	ctl *controller
@@ -33,7 +34,6 @@ type front struct {
 
 	sims     map[string]*simDevice
 	mu       sync.Mutex
-	logCalls int
 	used     map[string]string // endpoint → "controller" or "fixture"
 	requests map[string]int    // by path
 	down     atomic.Bool       // drop every connection, as a dead controller would
@@ -49,7 +49,14 @@ func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
 	mux.Handle("/", httputil.NewSingleHostReverseProxy(u))
 	mux.HandleFunc("GET /api/v1/devices/{id}/detail", f.orFixture("detail", f.detail))
 	mux.HandleFunc("GET /api/v1/modules", f.orFixture("modules", f.modules))
-	mux.HandleFunc("GET /api/v1/history", f.orFixture("history", f.history))
+	// History is always the fixture's: a test cannot wait for an hour of
+	// downsampled points, and the page needs only wire.History values.
+	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.used["history"] = "fixture (always)"
+		f.mu.Unlock()
+		f.history(w, r)
+	})
 	mux.HandleFunc("GET /api/v1/devices/{id}/logs", f.orFixture("logs", f.logs))
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.down.Load() && strings.HasPrefix(r.URL.Path, "/api/") {
@@ -254,40 +261,34 @@ func (f *front) history(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
-// logs: a batch of log lines; each request adds one line with a number
-// that grows, so a refresh shows something new.
+// logs: the batch the device's simulator answers, as the controller would
+// relay it (504 for a device with no simulator: nobody answers).
 func (f *front) logs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, code := f.device(id); code != http.StatusOK {
 		writeJSON(w, code, wire.APIError{Error: "device " + id + ": not found"})
 		return
 	}
-	f.mu.Lock()
-	f.logCalls++
-	n := f.logCalls
-	f.mu.Unlock()
-	module := r.URL.Query().Get("module")
-	max := wire.MaxLogLines
-	if s := r.URL.Query().Get("max"); s != "" {
+	q := r.URL.Query()
+	req := wire.LogRequest{ID: "fixture", Module: q.Get("module")}
+	if s := q.Get("max"); s != "" {
 		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > wire.MaxLogLines {
-			writeJSON(w, http.StatusBadRequest, wire.APIError{Error: "max " + s + ": want 1.." + strconv.Itoa(wire.MaxLogLines)})
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, wire.APIError{Error: "max " + s + ": not a number"})
 			return
 		}
-		max = v
+		req.Max = v
 	}
-	b := wire.LogBatch{Device: id, ID: "req-" + strconv.Itoa(n), Module: module}
-	start := time.Now().Add(-time.Minute)
-	b.Lines = append(b.Lines,
-		wire.LogLine{Time: start, Level: "INFO", Version: "1.0.0", Msg: "listening on :8080"},
-		wire.LogLine{Time: start.Add(time.Second), Level: "WARN", Version: "1.0.0", Msg: "slow query: 120 ms"})
-	for i := 1; i <= n; i++ {
-		b.Lines = append(b.Lines, wire.LogLine{Time: start.Add(time.Duration(i+1) * time.Second), Level: "INFO", Version: "1.0.0",
-			Msg: fmt.Sprintf("request served n=%d", i)})
+	if err := req.Validate(); err != nil {
+		writeJSON(w, http.StatusBadRequest, wire.APIError{Error: err.Error()})
+		return
 	}
-	if len(b.Lines) > max {
-		b.Lines, b.More = b.Lines[:max], true
+	sim := f.sims[id]
+	if sim == nil {
+		writeJSON(w, http.StatusGatewayTimeout, wire.APIError{Error: "device " + id + " did not answer"})
+		return
 	}
+	b := sim.logBatch(req)
 	if err := b.Validate(); err != nil {
 		f.t.Errorf("fixture log batch: %v", err)
 	}

@@ -147,10 +147,11 @@ type simDevice struct {
 	c      paho.Client
 	desire chan wire.DesiredState
 
-	mu      sync.Mutex
-	status  wire.Status
-	events  []wire.Event // newest first
-	metrics wire.Metrics
+	mu       sync.Mutex
+	status   wire.Status
+	events   []wire.Event // newest first
+	metrics  wire.Metrics
+	logCalls int
 }
 
 func connectSim(t *testing.T, broker, id, password string, st wire.Status) *simDevice {
@@ -175,6 +176,22 @@ func connectSim(t *testing.T, broker, id, password string, st wire.Status) *simD
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("device %s subscribe: %v", id, tok.Error())
 	}
+	// Log requests are answered as the agent does. (A broker whose ACL
+	// does not know the log topics refuses the subscription; the test's
+	// front then serves the same batches itself.)
+	tok = d.c.Subscribe(wire.DeviceTopic(id, wire.KindLogReq), 1, func(_ paho.Client, m paho.Message) {
+		var req wire.LogRequest
+		if wire.Decode(m.Payload(), &req) != nil || req.Validate() != nil {
+			return
+		}
+		batch := d.logBatch(req)
+		go func() { // never publish and wait inside paho's handler
+			if err := d.send(wire.KindLogs, false, batch); err != nil {
+				t.Errorf("device %s: answer log request: %v", id, err)
+			}
+		}()
+	})
+	tok.WaitTimeout(5 * time.Second)
 	d.metrics = wire.Metrics{Device: id, Agent: wire.AgentMetrics{
 		Start: time.Now().Add(-2 * time.Hour), Version: st.AgentVersion, Board: st.Board, Arch: st.Arch, Engine: st.Engine,
 		RSSBytes: 11 << 20, PSSBytes: 6 << 20, CPUSeconds: 12.5, DiskFree: 3 << 30, DiskTotal: 8 << 30, Connected: true,
@@ -185,14 +202,59 @@ func connectSim(t *testing.T, broker, id, password string, st wire.Status) *simD
 
 func (d *simDevice) publish(kind string, retained bool, v any) {
 	d.t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
+	if err := d.send(kind, retained, v); err != nil {
 		d.t.Fatal(err)
 	}
-	tok := d.c.Publish(wire.DeviceTopic(d.id, kind), 1, retained, b)
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		d.t.Fatalf("device %s publish %s: %v", d.id, kind, tok.Error())
+}
+
+// send publishes v on one of the device's topics and waits for the broker.
+func (d *simDevice) send(kind string, retained bool, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
+	tok := d.c.Publish(wire.DeviceTopic(d.id, kind), 1, retained, b)
+	if !tok.WaitTimeout(5 * time.Second) {
+		return fmt.Errorf("device %s publish %s: no answer from the broker", d.id, kind)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("device %s publish %s: %w", d.id, kind, err)
+	}
+	return nil
+}
+
+// logBatch answers a log request: two fixed lines, then one line for each
+// request so far, so that every refresh shows something new.
+func (d *simDevice) logBatch(req wire.LogRequest) wire.LogBatch {
+	d.mu.Lock()
+	d.logCalls++
+	n := d.logCalls
+	d.mu.Unlock()
+	b := wire.LogBatch{Device: d.id, ID: req.ID, Module: req.Module, Lines: []wire.LogLine{}}
+	start := time.Now().Add(-time.Minute)
+	lines := []wire.LogLine{
+		{Time: start, Level: "INFO", Version: "1.0.0", Msg: "listening on :8080"},
+		{Time: start.Add(time.Second), Level: "WARN", Version: "1.0.0", Msg: "slow query: 120 ms"},
+	}
+	for i := 1; i <= n; i++ {
+		lines = append(lines, wire.LogLine{Time: start.Add(time.Duration(i+1) * time.Second), Level: "INFO", Version: "1.0.0",
+			Msg: fmt.Sprintf("request served n=%d", i)})
+	}
+	max := req.Max
+	if max == 0 {
+		max = wire.MaxLogLines
+	}
+	for _, l := range lines {
+		if !l.Time.After(req.Since) {
+			continue
+		}
+		if len(b.Lines) == max {
+			b.More = true
+			break
+		}
+		b.Lines = append(b.Lines, l)
+	}
+	return b
 }
 
 func (d *simDevice) publishStatus() {
