@@ -18,6 +18,24 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
+// newHandler returns the API on a store of its own holding the statuses.
+func newHandler(t *testing.T, statuses ...*wire.Status) *Handler {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, s := range statuses {
+		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	return New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{})
+}
+
 // TestAnswerToAStalledReader: a client that asks for a large answer and
 // stops reading holds its connection only until the answer deadline.
 func TestAnswerToAStalledReader(t *testing.T) {
@@ -25,23 +43,14 @@ func TestAnswerToAStalledReader(t *testing.T) {
 	responseWriteTimeout = 500 * time.Millisecond
 	defer func() { responseWriteTimeout = old }()
 
-	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	log := slog.New(slog.DiscardHandler)
 	// 100 devices with 60 KB of labels each: a 6 MB device list, more than
 	// the socket buffers hold.
+	var devices []*wire.Status
 	for i := range 100 {
 		id := fmt.Sprintf("dev-%d", i)
-		s := &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}}
-		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		devices = append(devices, &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}})
 	}
-	srv := httptest.NewUnstartedServer(New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{}))
+	srv := httptest.NewUnstartedServer(newHandler(t, devices...))
 	closed := make(chan struct{})
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
@@ -82,18 +91,7 @@ func TestAnswerToAStalledReader(t *testing.T) {
 // browser not to sniff it and not to run anything in it. Device-supplied
 // text (a label, a reason) travels in these answers.
 func TestAnswersAreNotDocuments(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	log := slog.New(slog.DiscardHandler)
-	s := &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}}
-	if err := st.PutStatus(ctx, s, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{}))
+	srv := httptest.NewServer(newHandler(t, &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}}))
 	defer srv.Close()
 	for _, tt := range []struct{ method, path string }{
 		{"GET", "/api/v1/devices"},
