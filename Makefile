@@ -42,7 +42,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench demo dist clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench demo dist screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -128,6 +128,14 @@ DIST      ?= dist
 DIST_ARCH ?= amd64 arm64 armv7 riscv64
 dist: ## tarballs, Debian packages and SHA256SUMS of edge-agent, edge-control and edgectl for amd64, arm64, armv7, riscv64 (in dist/)
 	$(GO) run ./deploy/dist -version '$(VERSION)' -out '$(DIST)' -arch '$(DIST_ARCH)'
+
+# The dashboard's browser test writes docs/dashboard*.png when
+# EDGE_SCREENSHOTS is set; make test never rewrites docs.
+screenshots: ## run the dashboard's browser test (needs chromium) and save its screenshots in docs/
+	EDGE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestDashboard$$' ./control/dashboard
+
+vendor: ## refetch the dashboard's charting library (uPlot) with npm into control/dashboard/static/vendor
+	./control/dashboard/vendor.sh
 
 clean: ## remove build outputs
 	rm -rf $(BIN) dist

@@ -1,5 +1,6 @@
 // Package api serves the controller's HTTP API (the contract is in
-// wire/api.go) and its small web dashboard.
+// wire/api.go) and mounts the web dashboard (package dashboard), which
+// reads that same API from the browser.
 //
 // Handlers validate and bound every request in size and time (module
 // uploads by wire.MaxModuleSize, streamed to disk, a number at once and the
@@ -26,6 +27,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgeplane/edge/control/dashboard"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -82,20 +84,30 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
 	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))
 	})
 	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("no such API endpoint"))
 	})
-	h.mux.HandleFunc("GET /{$}", h.dashboard)
+	dashboard.New(log).Register(h.mux)
 	return h
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// noSniff keeps a browser from reading an answer as anything but its
+// content type, and from rendering it as a document that runs code:
+// device-supplied text (labels, reasons) appears in these answers.
+func noSniff(w http.ResponseWriter) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	answerDeadline(w)
+	noSniff(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

@@ -18,6 +18,24 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
+// newHandler returns the API on a store of its own holding the statuses.
+func newHandler(t *testing.T, statuses ...*wire.Status) *Handler {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, s := range statuses {
+		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	return New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{})
+}
+
 // TestAnswerToAStalledReader: a client that asks for a large answer and
 // stops reading holds its connection only until the answer deadline.
 func TestAnswerToAStalledReader(t *testing.T) {
@@ -25,23 +43,14 @@ func TestAnswerToAStalledReader(t *testing.T) {
 	responseWriteTimeout = 500 * time.Millisecond
 	defer func() { responseWriteTimeout = old }()
 
-	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	log := slog.New(slog.DiscardHandler)
 	// 100 devices with 60 KB of labels each: a 6 MB device list, more than
 	// the socket buffers hold.
+	var devices []*wire.Status
 	for i := range 100 {
 		id := fmt.Sprintf("dev-%d", i)
-		s := &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}}
-		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		devices = append(devices, &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}})
 	}
-	srv := httptest.NewUnstartedServer(New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{}))
+	srv := httptest.NewUnstartedServer(newHandler(t, devices...))
 	closed := make(chan struct{})
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
@@ -76,4 +85,33 @@ func TestAnswerToAStalledReader(t *testing.T) {
 		t.Fatalf("read the whole %d-byte answer after stalling; want it cut at the answer deadline", n)
 	}
 	t.Logf("answer cut after %d bytes: %v", n, err)
+}
+
+// TestAnswersAreNotDocuments: every API answer, success or error, tells a
+// browser not to sniff it and not to run anything in it. Device-supplied
+// text (a label, a reason) travels in these answers.
+func TestAnswersAreNotDocuments(t *testing.T) {
+	srv := httptest.NewServer(newHandler(t, &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}}))
+	defer srv.Close()
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/api/v1/devices"},
+		{"GET", "/api/v1/devices/pi-1"},
+		{"GET", "/api/v1/devices/nope"},
+		{"GET", "/api/v1/nope"},
+		{"POST", "/api/v1/deployments"},
+		{"GET", "/healthz"},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader("{"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s (%d): X-Content-Type-Options %q, want nosniff", tt.method, tt.path, resp.StatusCode, got)
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'none'") {
+			t.Errorf("%s %s (%d): Content-Security-Policy %q, want default-src 'none'", tt.method, tt.path, resp.StatusCode, got)
+		}
+	}
 }
