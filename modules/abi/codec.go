@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // ErrFrame is wrapped by every decoding error, so callers can test for a
@@ -36,6 +37,9 @@ type decoder struct {
 	b   []byte
 	off int
 	err error
+	// alias makes str and bytes return views of b instead of copies
+	// (DecodeRequestInPlace).
+	alias bool
 }
 
 func (d *decoder) fail(what string) {
@@ -85,21 +89,41 @@ func (d *decoder) u64(what string) uint64 {
 	return 0
 }
 
+// length reads the u32 length of the field what; it names the field
+// "what length" only when it fails, so the hot path builds no string.
+func (d *decoder) length(what string) uint32 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b)-d.off < 4 {
+		d.fail("truncated " + what + " length")
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b[d.off:])
+	d.off += 4
+	return v
+}
+
 func (d *decoder) f64(what string) float64 { return math.Float64frombits(d.u64(what)) }
 
-// bytes returns a copy, so a decoded frame never aliases guest memory.
+// bytes returns a copy, so a decoded frame never aliases guest memory
+// (unless the decoder aliases on purpose).
 func (d *decoder) bytes(what string) []byte {
-	n := d.u32(what + " length")
+	n := d.length(what)
 	v := d.take(int(n), what)
-	if v == nil {
-		return nil
+	if v == nil || d.alias {
+		return v
 	}
 	return append([]byte(nil), v...)
 }
 
 func (d *decoder) str(what string) string {
-	n := d.u32(what + " length")
-	return string(d.take(int(n), what))
+	n := d.length(what)
+	v := d.take(int(n), what)
+	if d.alias {
+		return unsafe.String(unsafe.SliceData(v), len(v))
+	}
+	return string(v)
 }
 
 // count reads a list length and checks that at least minItem bytes per item

@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -92,6 +93,10 @@ func (q *QueryReader) Rows() int { return int(q.left) }
 // Next reads the next row into dst, which must have one element per
 // column. It returns false at the end of the rows, with an error if the
 // frame does not end there or a value is malformed.
+//
+// It reads the values with no function call per value: in a Go guest every
+// call costs tens of nanoseconds, and this loop runs for every value of
+// every row a guest reads.
 func (q *QueryReader) Next(dst []RawValue) (bool, error) {
 	if len(dst) != len(q.cols) {
 		return false, fmt.Errorf("abi: Next with %d values for %d columns", len(dst), len(q.cols))
@@ -99,22 +104,48 @@ func (q *QueryReader) Next(dst []RawValue) (bool, error) {
 	if q.left == 0 {
 		return false, q.d.finish()
 	}
-	q.left--
-	for i := range dst {
-		v := &dst[i]
-		*v = RawValue{Kind: Kind(q.d.u8("value kind"))}
-		switch v.Kind {
-		case KindNull:
-		case KindInt, KindFloat:
-			v.Bits = q.d.u64("number value")
-		case KindText, KindBlob:
-			v.Bytes = q.d.take(int(q.d.u32("value length")), "value")
-		default:
-			q.d.fail("unknown value kind")
-		}
-	}
 	if q.d.err != nil {
 		return false, q.d.err
 	}
+	q.left--
+	b, off := q.d.b, q.d.off
+	for i := range dst {
+		if off >= len(b) {
+			return false, q.failAt(off, "truncated value kind")
+		}
+		k := Kind(b[off])
+		off++
+		switch k {
+		case KindNull:
+			dst[i] = RawValue{}
+		case KindInt, KindFloat:
+			if len(b)-off < 8 {
+				return false, q.failAt(off, "truncated number value")
+			}
+			dst[i] = RawValue{Kind: k, Bits: binary.LittleEndian.Uint64(b[off:])}
+			off += 8
+		case KindText, KindBlob:
+			if len(b)-off < 4 {
+				return false, q.failAt(off, "truncated value length")
+			}
+			n := int(binary.LittleEndian.Uint32(b[off:]))
+			off += 4
+			if n < 0 || len(b)-off < n {
+				return false, q.failAt(off, "truncated value")
+			}
+			dst[i] = RawValue{Kind: k, Bytes: b[off : off+n : off+n]}
+			off += n
+		default:
+			return false, q.failAt(off, "unknown value kind")
+		}
+	}
+	q.d.off = off
 	return true, nil
+}
+
+// failAt records a malformed value at offset off.
+func (q *QueryReader) failAt(off int, what string) error {
+	q.d.off = off
+	q.d.fail(what)
+	return q.d.err
 }

@@ -120,7 +120,7 @@ func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
 	var (
 		ints    [3]sql.NullInt64
 		floats  [3]sql.NullFloat64
-		address sql.NullString
+		address sql.RawBytes // text read in place: no string per row
 	)
 	jw.BeginArray()
 	for rows.Next() {
@@ -145,8 +145,8 @@ func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
 			}
 		}
 		jw.Key(fieldNames[6])
-		if address.Valid {
-			jw.String(address.String)
+		if address != nil {
+			jw.StringBytes(address)
 		} else {
 			jw.Null()
 		}

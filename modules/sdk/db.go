@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,8 @@ func (db *DB) SQL() *sql.DB { return db.db }
 //
 // Arguments are those database/sql accepts, positional only. Scan accepts
 // *int64, *float64, *string, *[]byte, *any, *sql.NullInt64,
-// *sql.NullFloat64, *sql.NullString without conversion cost; *int, *int32,
+// *sql.NullFloat64, *sql.NullString, *sql.RawBytes without conversion cost
+// (RawBytes: valid until the next Next, as in database/sql); *int, *int32,
 // *bool, *sql.NullInt32, *sql.NullBool and sql.Scanner implementations are
 // converted as database/sql converts them. Other destinations are an error
 // in both builds.
@@ -344,6 +346,8 @@ func (f *field) assign(dest any) error {
 			return nil
 		}
 		return d.Scan(f.value())
+	case *sql.RawBytes:
+		return f.rawBytes(d)
 	case *any:
 		*d = f.value()
 		return nil
@@ -351,6 +355,40 @@ func (f *field) assign(dest any) error {
 		return d.Scan(f.value())
 	}
 	return f.convert(dest)
+}
+
+// rawBytes stores f in d as database/sql does for a sql.RawBytes
+// destination: text and blobs as they are (in a guest a view of the
+// result frame, valid until the next Next, as database/sql documents for
+// RawBytes), numbers as their text, NULL as nil.
+func (f *field) rawBytes(d *sql.RawBytes) error {
+	switch f.kind {
+	case abi.KindNull:
+		*d = nil
+	case abi.KindText, abi.KindBlob:
+		switch {
+		case f.b != nil:
+			*d = f.b
+		case *d == nil:
+			*d = append(sql.RawBytes{}, f.s...) // not nil: "" is not NULL
+		default:
+			*d = append((*d)[:0], f.s...)
+		}
+	case abi.KindInt:
+		*d = strconv.AppendInt((*d)[:0], f.n, 10)
+	case abi.KindFloat:
+		*d = strconv.AppendFloat((*d)[:0], f.f, 'g', -1, 64)
+	default:
+		switch v := f.other.(type) {
+		case bool:
+			*d = strconv.AppendBool((*d)[:0], v)
+		case time.Time:
+			*d = v.AppendFormat((*d)[:0], time.RFC3339Nano)
+		default:
+			return fmt.Errorf("unsupported Scan, storing driver.Value type %T into type *sql.RawBytes", f.other)
+		}
+	}
+	return nil
 }
 
 // value returns f as a driver.Value; text and blobs are copies.

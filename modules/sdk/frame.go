@@ -6,53 +6,54 @@ import (
 	"github.com/edgeplane/edge/modules/abi"
 )
 
-// Buffer sizes of a guest. The request buffer starts at initialBuffer and
-// grows only when a larger request arrives; edge_alloc refuses more than
-// maxRequest bytes (the host bounds request bodies well below that).
+// Buffer sizes of a guest. The response buffer starts at initialBuffer and
+// grows only when a larger response is written; edge_alloc refuses more
+// than maxRequest bytes (the host bounds request bodies well below that).
 const (
 	initialBuffer = 64 << 10
 	maxRequest    = 256 << 20
 )
 
 // frameServer turns Request frames into Response frames for one Handler. It
-// holds the buffers a guest reuses across requests. It is independent of
-// wasip1 so that it can be tested natively; serve_wasip1.go wires it to the
-// exports.
+// holds the response buffer a guest reuses across requests. It is
+// independent of wasip1 so that it can be tested natively; serve_wasip1.go
+// wires it to the exports.
+//
+// The request buffer is new for every request and handed over to the
+// Request: its strings and body are views of the frame (one allocation for
+// the frame instead of one per field), so they stay valid for as long as a
+// handler keeps them, like net/http's.
 type frameServer struct {
 	h       Handler
-	reqBuf  []byte
+	reqBuf  []byte // the buffer of the request in progress
 	respBuf []byte
 	w       bufferedWriter
 	headers []abi.Header
 	keys    []string
 }
 
-// alloc returns a buffer of at least size bytes for the host to write the
-// next request into, or nil if size is out of range.
+// alloc returns a new buffer of size bytes for the host to write the next
+// request into, or nil if size is out of range.
 func (s *frameServer) alloc(size int) []byte {
 	if size < 0 || size > maxRequest {
 		return nil
 	}
-	if cap(s.reqBuf) < size || cap(s.reqBuf) == 0 {
-		s.reqBuf = make([]byte, max(size, initialBuffer))
-	}
-	return s.reqBuf[:cap(s.reqBuf)]
+	s.reqBuf = make([]byte, max(size, 1))
+	return s.reqBuf
 }
 
 // handle decodes a Request frame, serves it and returns the Response frame,
-// which aliases s.respBuf until the next call.
+// which aliases s.respBuf until the next call. The frame is the Request's
+// from now on: it must not be written to again.
 func (s *frameServer) handle(frame []byte) []byte {
+	s.reqBuf = nil
 	s.w.reset()
-	ar, err := abi.DecodeRequest(frame)
+	ar, err := abi.DecodeRequestInPlace(frame)
 	if err != nil {
 		Log(LevelError, "edge_handle: "+err.Error())
 		return s.plain(500, "malformed request frame\n")
 	}
-	h := make(Header, len(ar.Header))
-	for _, f := range ar.Header {
-		h.Add(f.Name, f.Value)
-	}
-	r, err := newRequest(context.Background(), ar.Method, ar.URI, ar.RemoteAddr, h, ar.Body)
+	r, err := newRequest(context.Background(), ar.Method, ar.URI, ar.RemoteAddr, headerOf(ar.Header), ar.Body)
 	if err != nil {
 		return s.plain(400, "malformed request URI\n")
 	}
@@ -61,6 +62,32 @@ func (s *frameServer) handle(frame []byte) []byte {
 	}
 	serve(s.h, &s.w, r)
 	return s.encode()
+}
+
+// headerOf builds a request's Header from the frame's fields: one map and
+// one slice holding every value. The host sends each name in canonical
+// form, repeated names next to each other (docs/ABI.md), so a name is
+// checked, not rewritten, and the values of one name share the slice.
+func headerOf(fields []abi.Header) Header {
+	h := make(Header, len(fields))
+	if len(fields) == 0 {
+		return h
+	}
+	vals := make([]string, len(fields))
+	for i := 0; i < len(fields); {
+		name := CanonicalHeaderKey(fields[i].Name)
+		j := i
+		for ; j < len(fields) && fields[j].Name == fields[i].Name; j++ {
+			vals[j] = fields[j].Value
+		}
+		if old := h[name]; old != nil { // the same name again, not adjacent
+			h[name] = append(old, vals[i:j]...)
+		} else {
+			h[name] = vals[i:j:j]
+		}
+		i = j
+	}
+	return h
 }
 
 func (s *frameServer) plain(status int, body string) []byte {

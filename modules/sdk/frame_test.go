@@ -98,26 +98,90 @@ func TestFrameServerMalformedFrame(t *testing.T) {
 	}
 }
 
-// TestFrameServerReusesBuffers checks that a warm server does not grow:
-// the same request buffer and response buffer serve every request.
-func TestFrameServerReusesBuffers(t *testing.T) {
+// TestFrameServerBuffers checks that a warm server reuses its response
+// buffer, and gives each request a buffer of its own: the request's
+// strings and body are views of it.
+func TestFrameServerBuffers(t *testing.T) {
 	s := &frameServer{h: testMux()}
 	req := &abi.Request{Method: "POST", URI: "/hello", Body: []byte(strings.Repeat("x", 1000))}
 	roundTrip(t, s, req)
-	reqPtr, respPtr := &s.alloc(1)[0], &s.respBuf[:1][0]
+	respPtr := &s.respBuf[:1][0]
 	allocs := testing.AllocsPerRun(100, func() { roundTrip(t, s, req) })
-	if &s.alloc(1)[0] != reqPtr || &s.respBuf[:1][0] != respPtr {
-		t.Errorf("buffers were reallocated between requests")
+	if &s.respBuf[:1][0] != respPtr {
+		t.Errorf("response buffer was reallocated between requests")
 	}
 	t.Logf("allocations per request (frame decode, request, handler): %.0f", allocs)
+	if a, b := s.alloc(10), s.alloc(10); &a[0] == &b[0] {
+		t.Errorf("alloc returned the same buffer twice")
+	}
+	if s.handle(nil); s.reqBuf != nil {
+		t.Errorf("the server still holds the request buffer after handle")
+	}
 	if got := s.alloc(-1); got != nil {
 		t.Errorf("alloc(-1) = %d bytes, want nil", len(got))
 	}
 	if got := s.alloc(maxRequest + 1); got != nil {
 		t.Errorf("alloc(maxRequest+1) = %d bytes, want nil", len(got))
 	}
-	if got := len(s.alloc(initialBuffer * 3)); got < initialBuffer*3 {
-		t.Errorf("alloc(%d) = %d bytes", initialBuffer*3, got)
+}
+
+// TestRequestOutlivesCall keeps every Request a handler was given and
+// checks that later requests leave them as they were, as net/http's
+// are: a handler may keep a request, its header or body past its return
+// (a goroutine, a cache), and the guest must not hand the same memory to
+// the next request.
+func TestRequestOutlivesCall(t *testing.T) {
+	var kept []*Request
+	s := &frameServer{h: HandlerFunc(func(w ResponseWriter, r *Request) { kept = append(kept, r) })}
+	reqs := []abi.Request{
+		{Method: "POST", URI: "/a?x=1", RemoteAddr: "10.0.0.1:1", Header: []abi.Header{{Name: "Host", Value: "h1"}, {Name: "X-A", Value: "1"}, {Name: "X-A", Value: "2"}}, Body: []byte("first")},
+		{Method: "PUT", URI: "/bb?y=22", RemoteAddr: "10.0.0.2:2", Header: []abi.Header{{Name: "Host", Value: "h2"}, {Name: "X-B", Value: "3"}}, Body: []byte("second body")},
+		{Method: "GET", URI: "/c", RemoteAddr: "10.0.0.3:3", Header: []abi.Header{{Name: "Host", Value: "h3"}}},
+	}
+	for i := range reqs {
+		roundTrip(t, s, &reqs[i])
+	}
+	if len(kept) != len(reqs) {
+		t.Fatalf("handler saw %d requests, want %d", len(kept), len(reqs))
+	}
+	for i, r := range kept {
+		w := &reqs[i]
+		if r.Method != w.Method || r.RequestURI != w.URI || r.RemoteAddr != w.RemoteAddr || string(r.Body) != string(w.Body) || r.Host != w.Header[0].Value {
+			t.Errorf("request %d later reads %s %s from %s host %s body %q, want %s %s from %s host %s body %q",
+				i, r.Method, r.RequestURI, r.RemoteAddr, r.Host, r.Body, w.Method, w.URI, w.RemoteAddr, w.Header[0].Value, w.Body)
+		}
+		for _, f := range w.Header[1:] {
+			if got := r.Header.Values(f.Name); len(got) == 0 {
+				t.Errorf("request %d lost header %s", i, f.Name)
+			}
+		}
+	}
+	if got := kept[0].Header.Values("X-A"); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("request 0 X-A = %q, want [1 2]", got)
+	}
+	// A handler that adds a value must not write into a neighbour's.
+	kept[1].Header.Add("X-B", "4")
+	if got := kept[1].Header.Values("X-B"); len(got) != 2 || got[0] != "3" || got[1] != "4" {
+		t.Errorf("X-B after Add = %q, want [3 4]", got)
+	}
+}
+
+// TestHeaderOf checks the request header built from frame fields: names
+// made canonical, repeated names gathered (adjacent or not), values in
+// order.
+func TestHeaderOf(t *testing.T) {
+	h := headerOf([]abi.Header{
+		{Name: "Host", Value: "h"}, {Name: "accept", Value: "a"}, {Name: "X-Y", Value: "1"},
+		{Name: "X-Y", Value: "2"}, {Name: "Accept", Value: "b"}, {Name: "bad name", Value: "c"},
+	})
+	want := map[string][]string{"Host": {"h"}, "Accept": {"a", "b"}, "X-Y": {"1", "2"}, "bad name": {"c"}}
+	if len(h) != len(want) {
+		t.Fatalf("header %v, want %v", h, want)
+	}
+	for k, v := range want {
+		if got := h[k]; strings.Join(got, ",") != strings.Join(v, ",") {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
 	}
 }
 

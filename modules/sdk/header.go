@@ -1,5 +1,7 @@
 package sdk
 
+import "strings"
+
 // Header holds HTTP header fields under canonical keys
 // ("content-type" → "Content-Type"), like net/http's Header, whose
 // underlying type it shares: a net/http Header converts to it for free.
@@ -32,18 +34,21 @@ func (h Header) Del(key string) { delete(h, CanonicalHeaderKey(key)) }
 // letter and each letter after a hyphen upper case, the rest lower case. A
 // key with a space or a byte that is not a token character is returned
 // unchanged, as net/textproto does.
+//
+// It runs on every Header call of a guest, mostly on keys already in
+// canonical form, so the check is one table lookup per byte.
 func CanonicalHeaderKey(s string) string {
 	upper := true
 	canonical := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isTokenChar(c) {
+		c := headerChar[s[i]]
+		if c == 0 {
 			return s
 		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+		if upper && c == charLower || !upper && c == charUpper {
 			canonical = false
 		}
-		upper = c == '-'
+		upper = s[i] == '-'
 	}
 	if canonical {
 		return s
@@ -61,14 +66,24 @@ func CanonicalHeaderKey(s string) string {
 	return string(b)
 }
 
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// Classes of headerChar: 0 is not a token character.
+const (
+	charToken = 1 + iota // a token character that is not a letter
+	charLower
+	charUpper
+)
+
+// headerChar classifies each byte for CanonicalHeaderKey.
+var headerChar = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z':
+			t[c] = charLower
+		case 'A' <= c && c <= 'Z':
+			t[c] = charUpper
+		case '0' <= c && c <= '9' || c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0:
+			t[c] = charToken
+		}
 	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
-}
+	return t
+}()

@@ -38,7 +38,7 @@ func edgeAlloc(size int32) uint32 {
 //
 //go:wasmexport edge_handle
 func edgeHandle(ptr, n uint32) uint64 {
-	buf := server.reqBuf[:cap(server.reqBuf)]
+	buf := server.reqBuf
 	var out []byte
 	if len(buf) == 0 || uintptr(ptr) != uintptr(unsafe.Pointer(unsafe.SliceData(buf))) || int(n) > len(buf) {
 		Log(LevelError, "edge_handle: request frame outside the edge_alloc buffer")

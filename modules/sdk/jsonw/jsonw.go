@@ -63,6 +63,10 @@ func (w *Writer) Key(k string) {
 // String writes a string value.
 func (w *Writer) String(s string) { w.sep(); w.Buf = AppendString(w.Buf, s); w.comma = true }
 
+// StringBytes writes the text s as a string value, as String does: for
+// text read in place (sql.RawBytes), with no string made of it.
+func (w *Writer) StringBytes(s []byte) { w.sep(); w.Buf = appendString(w.Buf, s); w.comma = true }
+
 // Int writes an integer value.
 func (w *Writer) Int(v int64) { w.sep(); w.Buf = strconv.AppendInt(w.Buf, v, 10); w.comma = true }
 
@@ -98,6 +102,9 @@ func AppendFloat(b []byte, v float64) []byte {
 		}
 		return b
 	}
+	if out, ok := appendShortDecimal(b, v); ok {
+		return out
+	}
 	start := len(b)
 	b = strconv.AppendFloat(b, v, 'f', -1, 64)
 	for _, c := range b[start:] {
@@ -108,22 +115,80 @@ func AppendFloat(b []byte, v float64) []byte {
 	return append(b, ".0"...)
 }
 
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
+
+// appendShortDecimal writes v with at most 8 digits after the point when
+// such a decimal reads back as exactly v: amounts such as 99.5, 56.0 or
+// 0.1, most of what a service writes. It is strconv's shortest
+// round-trip output ('f', -1) for those values without its general
+// algorithm, which in a Go guest costs several times more. A decimal
+// m/10^k with m < 2^53 reads back as m/10^k rounded once (both exact
+// float64 values, one correctly rounded division), so v == m/10^k is
+// exactly "m/10^k reads back as v"; the first k that passes gives the
+// fewest digits. The caller handles what it declines (ok false).
+func appendShortDecimal(b []byte, v float64) ([]byte, bool) {
+	const maxExact = 1 << 53
+	abs := math.Abs(v)
+	if abs >= 1e15 {
+		return b, false
+	}
+	for k, p := range pow10 {
+		m := math.Round(abs * p)
+		if m >= maxExact {
+			return b, false
+		}
+		if m/p != abs {
+			continue
+		}
+		n := uint64(m)
+		if math.Signbit(v) {
+			b = append(b, '-')
+		}
+		if k == 0 {
+			b = strconv.AppendUint(b, n, 10)
+			return append(b, ".0"...), true
+		}
+		// Integer part, point, k fraction digits with leading zeros.
+		div := uint64(p)
+		b = strconv.AppendUint(b, n/div, 10)
+		b = append(b, '.')
+		frac := n % div
+		for d := div / 10; d > 0; d /= 10 {
+			b = append(b, byte('0'+frac/d%10))
+		}
+		return b, true
+	}
+	return b, false
+}
+
 const hex = "0123456789abcdef"
 
 // AppendString appends s as a JSON string. It escapes ", \ and control
 // characters, and also <, >, & and U+2028/U+2029 so the output is safe to
 // embed in HTML and JavaScript, as encoding/json does. Invalid UTF-8 is
 // replaced by U+FFFD.
-func AppendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
+// plainASCII[c] is true for the ASCII bytes written as they are: one table
+// lookup per byte on the common path.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+func appendString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -141,7 +206,7 @@ func AppendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

@@ -3,6 +3,9 @@ package jsonw
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +108,72 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("AppendString(%q) decodes to %q, want %q", s, got, want)
 		}
 	})
+}
+
+// referenceFloat is AppendFloat without its fast path: strconv's shortest
+// round-trip output in the same notation.
+func referenceFloat(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "null"
+	}
+	if abs := math.Abs(v); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		return string(AppendFloat(nil, v)) // not on the fast path
+	}
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// TestAppendFloatFastPath compares AppendFloat with strconv's shortest
+// output on the values the fast path takes (amounts with few decimals, at
+// every magnitude it accepts) and on its edges: 2^53, 1e15, and decimals
+// one ulp away from short ones, which must fall through to strconv.
+func TestAppendFloatFastPath(t *testing.T) {
+	var vals []float64
+	for _, m := range []float64{0, 1, 5, 9, 10, 12345, 99999999, 1 << 52, 1<<53 - 1, 1 << 53, 999999999999999} {
+		for _, p := range []float64{1, 10, 100, 1e3, 1e6, 1e8, 1e9, 1e12} {
+			v := m / p
+			vals = append(vals, v, -v, math.Nextafter(v, 0), math.Nextafter(v, math.Inf(1)))
+		}
+	}
+	vals = append(vals, 0.1, 0.2, 0.3, 0.1+0.2, 1e15, 1e15-0.125, 1e-6, 1.5e-6, 123.456, 7.75, 5.25, 99.5, 56, -0.0)
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		switch r.IntN(3) {
+		case 0: // cents
+			vals = append(vals, float64(r.Int64N(1e12))/100)
+		case 1: // up to 8 decimals
+			vals = append(vals, float64(r.Int64N(1e15))/pow10[r.IntN(len(pow10))])
+		default: // any bits in range
+			vals = append(vals, math.Float64frombits(r.Uint64()))
+		}
+	}
+	for _, v := range vals {
+		if got, want := string(AppendFloat(nil, v)), referenceFloat(v); got != want {
+			t.Fatalf("AppendFloat(%b = %v) = %q, want %q", v, v, got, want)
+		}
+	}
+}
+
+// FuzzAppendFloat checks any float64 against strconv's shortest output.
+func FuzzAppendFloat(f *testing.F) {
+	for _, v := range []float64{0, 56, 99.5, 0.1, 1e15 - 0.125, 1 << 53} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		if got, want := string(AppendFloat(nil, v)), referenceFloat(v); got != want {
+			t.Fatalf("AppendFloat(%v) = %q, want %q", v, got, want)
+		}
+	})
+}
+
+func BenchmarkAppendFloat(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		for _, v := range []float64{56, 99.5, 7.75, 0.1, 1234.56} {
+			buf = AppendFloat(buf[:0], v)
+		}
+	}
 }
