@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/edgeplane/edge/internal/breaker"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -22,6 +23,7 @@ type hostEnv struct {
 	log      *slog.Logger
 	limits   Limits
 	db       *sql.DB
+	localDB  bool // db is SQLite in this process (dbbind.IsLocal)
 	stmts    *stmtCache
 	settings map[string]string
 	allow    allowList
@@ -45,6 +47,7 @@ func newHostEnv(cfg *Config) *hostEnv {
 	}
 	if h.db != nil {
 		h.stmts = newStmtCache(h.db, 256)
+		h.localDB = dbbind.IsLocal(h.db)
 	}
 	h.client = h.newHTTPClient()
 	return h

@@ -69,7 +69,7 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 	if st.sqlCalls++; st.sqlCalls > h.limits.MaxSQLCalls {
 		return fail(abi.CodeTooLarge, fmt.Sprintf("over the host's limit of %d SQL calls per request", h.limits.MaxSQLCalls))
 	}
-	ctx := st.io
+	ctx := h.statementContext(st)
 	switch req.Op {
 	case abi.OpBegin:
 		tx, err := h.db.BeginTx(ctx, nil)
@@ -158,6 +158,26 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		return failErr("query", err)
 	}
 	return out
+}
+
+// statementContext is the context a statement runs under: the request's
+// less the I/O reserve, so that a database that does not answer fails the
+// statement while the guest can still answer (503, not 504).
+//
+// A SQLite binding has no such peer: a lock wait ends at the busy timeout
+// (5 s, under the default deadline less its reserve), and its statements
+// run without a cancellable context. With one, modernc's driver starts a
+// goroutine per statement to interrupt it, and database/sql one per result
+// set: 10-20% of the host's CPU per request on GET /orders and POST
+// /create_order (docs/BENCHMARKS.md). A statement that computes past the
+// deadline is treated like a runaway guest: the caller gets 504 at the
+// deadline, the instance is abandoned, and in a worker the watchdog ends
+// the process once the call is a second past its deadline.
+func (h *hostEnv) statementContext(st *callState) context.Context {
+	if h.localDB {
+		return context.Background()
+	}
+	return st.io
 }
 
 // countWrite records n rows changed by an exec: committed now outside a

@@ -38,7 +38,7 @@ import (
 
 	"github.com/edgeplane/edge/internal/breaker"
 	"github.com/go-sql-driver/mysql"
-	_ "modernc.org/sqlite" // registers driver "sqlite"
+	"modernc.org/sqlite" // registers driver "sqlite"
 )
 
 // ErrDSN is wrapped by every error about a malformed or unsupported DSN.
@@ -203,6 +203,14 @@ func (b Binding) Open(ctx context.Context) (*sql.DB, error) {
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(connMaxIdleTime)
 	return db, nil
+}
+
+// IsLocal reports whether db is a SQLite file opened by Open: a database
+// in this process, with no peer that can stall (lock waits end at the busy
+// timeout).
+func IsLocal(db *sql.DB) bool {
+	_, ok := db.Driver().(*sqlite.Driver)
+	return ok
 }
 
 func sqliteDSN(path string) string {

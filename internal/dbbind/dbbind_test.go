@@ -205,3 +205,20 @@ func TestMySQLSilentServer(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestIsLocal(t *testing.T) {
+	ctx := context.Background()
+	lite, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	remote, err := Open(ctx, "mysql://u:p@127.0.0.1:1/db") // not dialled by Open
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	if !IsLocal(lite) || IsLocal(remote) {
+		t.Errorf("IsLocal: sqlite %v, mysql %v; want true, false", IsLocal(lite), IsLocal(remote))
+	}
+}

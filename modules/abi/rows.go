@@ -41,9 +41,11 @@ func (v RawValue) Value() Value {
 // DecodeSQLResult builds its copies with it, so both read the frame the
 // same way.
 type QueryReader struct {
-	d    decoder
-	cols []Column
-	left uint32
+	d     decoder
+	ncol  int
+	colAt int // offset of the first column description
+	cols  []Column
+	left  uint32
 }
 
 // NewQueryReader reads the frame's header. An error result comes back as
@@ -63,19 +65,21 @@ func NewQueryReader(b []byte) (q *QueryReader, hostErr *Error, err error) {
 		q.d.fail("unknown result kind")
 		return nil, nil, q.d.err
 	}
-	if n := q.d.count(int(q.d.u16("column count")), 8, "column"); n > 0 {
-		q.cols = make([]Column, n)
-		for i := range q.cols {
-			q.cols[i] = Column{Name: q.d.str("column name"), Type: q.d.str("column type")}
-		}
+	// The column descriptions are checked now and copied only if asked
+	// for (Columns): a guest scanning rows by position never needs them.
+	q.ncol = q.d.count(int(q.d.u16("column count")), 8, "column")
+	q.colAt = q.d.off
+	for range q.ncol {
+		q.d.take(int(q.d.length("column name")), "column name")
+		q.d.take(int(q.d.length("column type")), "column type")
 	}
 	q.left = q.d.u32("row count")
-	if len(q.cols) == 0 && q.left > 0 {
+	if q.ncol == 0 && q.left > 0 {
 		q.d.fail("rows without columns")
 	}
 	// Every value is at least one byte: a count the frame cannot hold is
 	// refused now, before anyone sizes a buffer by it.
-	if q.d.err == nil && len(q.cols) > 0 && uint64(q.left)*uint64(len(q.cols)) > uint64(len(b)-q.d.off) {
+	if q.d.err == nil && q.ncol > 0 && uint64(q.left)*uint64(q.ncol) > uint64(len(b)-q.d.off) {
 		q.d.fail("row count exceeds frame")
 	}
 	if q.d.err != nil {
@@ -84,8 +88,21 @@ func NewQueryReader(b []byte) (q *QueryReader, hostErr *Error, err error) {
 	return q, nil, nil
 }
 
-// Columns returns the column descriptions.
-func (q *QueryReader) Columns() []Column { return q.cols }
+// Columns returns the column descriptions (copies: they do not alias the
+// frame).
+func (q *QueryReader) Columns() []Column {
+	if q.cols == nil && q.ncol > 0 {
+		d := decoder{b: q.d.b, off: q.colAt}
+		q.cols = make([]Column, q.ncol)
+		for i := range q.cols {
+			q.cols[i] = Column{Name: d.str("column name"), Type: d.str("column type")}
+		}
+	}
+	return q.cols
+}
+
+// NumColumns returns the number of columns.
+func (q *QueryReader) NumColumns() int { return q.ncol }
 
 // Rows returns how many rows are left to read.
 func (q *QueryReader) Rows() int { return int(q.left) }
@@ -98,8 +115,8 @@ func (q *QueryReader) Rows() int { return int(q.left) }
 // call costs tens of nanoseconds, and this loop runs for every value of
 // every row a guest reads.
 func (q *QueryReader) Next(dst []RawValue) (bool, error) {
-	if len(dst) != len(q.cols) {
-		return false, fmt.Errorf("abi: Next with %d values for %d columns", len(dst), len(q.cols))
+	if len(dst) != q.ncol {
+		return false, fmt.Errorf("abi: Next with %d values for %d columns", len(dst), q.ncol)
 	}
 	if q.left == 0 {
 		return false, q.d.finish()

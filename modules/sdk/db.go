@@ -159,8 +159,11 @@ func (r *Rows) header() error {
 		return fmt.Errorf("edge sql: %w: %w", ErrHostCall, err)
 	}
 	r.q = q
-	r.raw = make([]abi.RawValue, len(q.Columns()))
-	r.cur = make([]field, len(r.raw))
+	n := q.NumColumns()
+	if cap(r.c.raw) < n {
+		r.c.raw, r.c.cur = make([]abi.RawValue, n), make([]field, n)
+	}
+	r.raw, r.cur = r.c.raw[:n], r.c.cur[:n]
 	return nil
 }
 
@@ -263,7 +266,7 @@ func (r *Rows) Close() error {
 	if r.sqlRows != nil {
 		return r.sqlRows.Close()
 	}
-	r.frame, r.q, r.raw = nil, nil, nil
+	r.frame, r.q, r.raw, r.cur = nil, nil, nil, nil
 	if r.c != nil {
 		r.db.idle.Store(r.c)
 		r.c = nil

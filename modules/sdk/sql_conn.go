@@ -17,6 +17,10 @@ type conn struct {
 	req    []byte
 	res    []byte
 	args   []abi.Value // DB.QueryRows' reusable argument buffer
+	// The current row of DB.QueryRows' Rows, reused by the next query on
+	// this connection once the Rows are closed.
+	raw []abi.RawValue
+	cur []field
 }
 
 var (

@@ -140,7 +140,7 @@ func (h *testHost) run(r *abi.SQLRequest) abi.SQLResult {
 	return out
 }
 
-func openEdgeDB(t *testing.T) (*sql.DB, *testHost) {
+func openEdgeDB(t testing.TB) (*sql.DB, *testHost) {
 	t.Helper()
 	real, err := dbbind.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
