@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/agent/httpserve"
+	"github.com/edgeplane/edge/agent/supervisor"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/internal/dbbind"
 )
 
@@ -38,6 +40,9 @@ type serveConfig struct {
 	settings     multiFlag
 	allowHosts   multiFlag
 	logLevel     string
+	inProcess    bool
+	workerMemory string
+	stderr       io.Writer // the workers' output
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -46,7 +51,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", defaultDataDir(), "the agent's private state `folder` (compilation cache)")
 	fs.IntVar(&c.pool, "pool", wasmhost.DefaultPoolSize, "warm instances of the module")
 	fs.DurationVar(&c.deadline, "deadline", 0, "per-request deadline (default 10s with the compiler, 30s with the interpreter)")
-	fs.StringVar(&c.deadlineMode, "deadline-mode", "interrupt", "how a guest is stopped at its deadline: interrupt (safe, the default) or fast (~30% more throughput; a runaway guest is only stopped by abandoning its instance)")
+	fs.StringVar(&c.deadlineMode, "deadline-mode", "", "how a guest is stopped at its deadline: fast (the default in a worker, whose watchdog kills a runaway guest) or interrupt (wazero checks the deadline at every loop; the default with --in-process, about half the throughput)")
+	fs.BoolVar(&c.inProcess, "in-process", false, "run the module in this process instead of a worker process under the watchdog (for debugging: a guest stuck in loop-free recursion then freezes the whole process)")
+	fs.StringVar(&c.workerMemory, "worker-memory", "0", "memory cap of the worker process in `BYTES` (suffix KiB, MiB or GiB allowed; 0: none), through a cgroup v2 child where the memory controller is delegated")
 	fs.UintVar(&c.memoryPages, "memory-pages", wasmhost.DefaultMemoryPages, "linear memory limit per instance, in 64 KiB pages")
 	fs.Int64Var(&c.bodyLimit, "body-limit", wasmhost.DefaultMaxRequestBody, "request body limit in `bytes` (413 beyond)")
 	fs.DurationVar(&c.bodyTimeout, "body-timeout", wasmhost.DefaultBodyTimeout, "time to receive a request body, from its headers (408 beyond)")
@@ -69,8 +76,20 @@ func (c *serveConfig) validate() error {
 	if c.deadline < 0 {
 		return fmt.Errorf("--deadline %s: must not be negative (0: the engine's default)", c.deadline)
 	}
+	if c.deadlineMode == "" {
+		c.deadlineMode = "fast"
+		if c.inProcess {
+			c.deadlineMode = "interrupt"
+		}
+	}
 	if _, err := parseDeadlineMode(c.deadlineMode); err != nil {
 		return err
+	}
+	if _, err := parseBytes(c.workerMemory); err != nil {
+		return fmt.Errorf("--worker-memory %q: %w", c.workerMemory, err)
+	}
+	if c.inProcess && c.workerMemory != "0" {
+		return errors.New("--worker-memory applies to a worker process, not with --in-process")
 	}
 	if _, err := parseEngine(c.engine); err != nil {
 		return err
@@ -166,7 +185,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
 		return exitUsage
 	}
-	if err := serve(ctx, &cfg, log, stdout); err != nil {
+	cfg.stderr = stderr
+	run := serveInWorker
+	if cfg.inProcess {
+		run = serve
+	}
+	if err := run(ctx, &cfg, log, stdout); err != nil {
 		log.Error("serve failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
 		return exitFail
@@ -174,7 +198,93 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// serve runs the module until ctx is cancelled, then shuts down gracefully.
+// serveInWorker runs the module in a worker process under the
+// supervisor's watchdog, as `edge-agent run` does, until ctx is cancelled:
+// the same protection against a runaway guest at the speed of fast mode
+// (docs/BENCHMARKS.md has both). This process owns the listener and hands
+// it to the worker; a worker that crashes or is killed is restarted on
+// the same socket.
+func serveInWorker(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) error {
+	module, err := filepath.Abs(cfg.module)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(module); err != nil {
+		return fmt.Errorf("read module: %w", err)
+	}
+	kind, _ := parseEngine(cfg.engine)
+	engine := wasmhost.EngineAuto
+	if kind == wasmhost.EngineInterpreter || kind == wasmhost.EngineCompiler {
+		engine = kind
+	}
+	wcfg := worker.Config{
+		Module:            module,
+		Name:              strings.TrimSuffix(filepath.Base(cfg.module), ".wasm"),
+		Pool:              cfg.pool,
+		DeadlineMS:        cfg.deadline.Milliseconds(),
+		DeadlineMode:      cfg.deadlineMode,
+		MemoryPages:       uint32(cfg.memoryPages),
+		BodyBytes:         cfg.bodyLimit,
+		BodyTimeoutMS:     cfg.bodyTimeout.Milliseconds(),
+		BodyIdleTimeoutMS: cfg.bodyIdle.Milliseconds(),
+		BufferedBodyBytes: cfg.bodyBuffer,
+		MaxConns:          cfg.maxConns,
+		DB:                cfg.db,
+		CacheDir:          cacheDir(cfg.data),
+		Engine:            engine.String(),
+		Settings:          cfg.settingsMap(),
+		AllowHosts:        cfg.allowHosts,
+	}
+	if cfg.db != "" {
+		// Fail here, with the flag's name, rather than in the worker.
+		if _, err := dbbind.Parse(cfg.db); err != nil {
+			return err
+		}
+	}
+	workerMem, _ := parseBytes(cfg.workerMemory) // checked by validate
+	sup, err := supervisor.New(supervisor.Config{
+		Args:         []string{"worker", "--log-level", cfg.logLevel},
+		DataDir:      cfg.data,
+		CacheDir:     wcfg.CacheDir,
+		WorkerMemory: workerMem,
+		Stderr:       cfg.stderr,
+		Log:          log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.http)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	dbDesc := "none"
+	if cfg.db != "" {
+		dbDesc = dbbind.Redact(cfg.db)
+	}
+	start := time.Now()
+	return sup.RunOne(ctx, wcfg.Name, wcfg, ln.(*net.TCPListener), func() {
+		log.Info("module loaded", "module", wcfg.Name, "took", time.Since(start).Round(time.Millisecond))
+		deadline := cfg.deadline
+		if deadline == 0 {
+			deadline = wcfg.Deadline()
+		}
+		fmt.Fprintf(stdout, "edge-agent: serving %s on http://%s (worker process, engine %s, pool %d, deadline %s/%s, db %s)\n",
+			wcfg.Name, ln.Addr(), wasmhost.Resolve(engine), cfg.pool, deadline, cfg.deadlineMode, dbDesc)
+	})
+}
+
+func (c *serveConfig) settingsMap() map[string]string {
+	settings := map[string]string{}
+	for _, kv := range c.settings {
+		k, v, _ := strings.Cut(kv, "=")
+		settings[k] = v
+	}
+	return settings
+}
+
+// serve runs the module in this process (--in-process) until ctx is
+// cancelled, then shuts down gracefully.
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) error {
 	wasm, err := os.ReadFile(cfg.module)
 	if err != nil {
@@ -193,11 +303,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		return err
 	}
 	mode, _ := parseDeadlineMode(cfg.deadlineMode)
-	settings := map[string]string{}
-	for _, kv := range cfg.settings {
-		k, v, _ := strings.Cut(kv, "=")
-		settings[k] = v
-	}
+	settings := cfg.settingsMap()
 	name := strings.TrimSuffix(filepath.Base(cfg.module), ".wasm")
 	start := time.Now()
 	mod, err := engine.Load(ctx, wasm, wasmhost.Config{

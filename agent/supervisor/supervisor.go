@@ -179,6 +179,7 @@ type Supervisor struct {
 	mu     sync.Mutex
 	ports  map[int]*portListener
 	mods   map[string]*module
+	one    *runner // the module of RunOne
 	closed bool
 }
 

@@ -58,6 +58,10 @@ type Engine struct {
 	mu       sync.Mutex // serialises compiles and cache purges
 }
 
+// Resolve returns the engine kind NewEngine would use here for kind:
+// EngineAuto resolved to the compiler or the interpreter.
+func Resolve(kind EngineKind) EngineKind { return resolveKind(kind) }
+
 // resolveKind turns EngineAuto into the engine that runs here: the
 // compiler where it can, else the interpreter.
 func resolveKind(kind EngineKind) EngineKind {

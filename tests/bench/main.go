@@ -90,6 +90,7 @@ type bench struct {
 	dur    time.Duration
 	rounds int
 	md     strings.Builder
+	sum    summary // the issue's table, filled as the run goes
 }
 
 func (b *bench) printf(format string, args ...any) {
@@ -208,6 +209,7 @@ func (b *bench) run(ctx context.Context) (string, error) {
 
 	b.printf("# Benchmarks\n\nProduced by `make bench` (`go run ./tests/bench -bin bin -out docs/BENCHMARKS.md`) on %s, %d CPUs, %s, %s.\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), cpuModel())
+	b.printf("Load average at the start: %s (2 cores: above 2 the machine was busy with other work).\n", loadAvg())
 	b.printf("Load comes from `tests/loadgen` (closed loop, keep-alive, exact percentiles) on the same machine, so compare ratios within this run, not absolute numbers across machines.\n\n")
 
 	if err := b.moduleSize(mods); err != nil {
@@ -216,12 +218,36 @@ func (b *bench) run(ctx context.Context) (string, error) {
 	if err := b.startTimes(tmp, mods); err != nil {
 		return "", err
 	}
-	if err := b.throughput(ctx, tmp, mods); err != nil {
+	bd, err := b.startBoard(tmp)
+	if err != nil {
+		return "", fmt.Errorf("board: %w", err)
+	}
+	defer func() { bd.stop() }()
+	if err := b.boardDeploy(bd, mods); err != nil {
 		return "", err
 	}
+	if err := b.throughput(ctx, tmp, mods, bd); err != nil {
+		return "", err
+	}
+	if err := b.boardMemory(ctx, bd, mods); err != nil {
+		return "", err
+	}
+	if err := b.boardRestart(bd); err != nil {
+		return "", err
+	}
+	bd.stop()
 	if err := b.memory(ctx, tmp, mods); err != nil {
 		return "", err
 	}
+	if err := b.pushbench(); err != nil {
+		return "", err
+	}
+	size, err := armSize(tmp)
+	if err != nil {
+		return "", err
+	}
+	b.sum.armSize = size
+	b.summary()
 	return b.md.String(), nil
 }
 
@@ -255,9 +281,11 @@ func (b *bench) moduleSize(mods []module) error {
 	return nil
 }
 
-func agentArgs(wasm, data, db, mode string, pool int) []string {
+// agentArgs runs `edge-agent serve` with its defaults (a worker process in
+// fast mode under the watchdog) and the given pool.
+func agentArgs(wasm, data, db string, pool int) []string {
 	return []string{"edge-agent", "serve", wasm, "--http", "127.0.0.1:0", "--data", data,
-		"--db", db, "--deadline-mode", mode, "--pool", strconv.Itoa(pool), "--log-level", "warn"}
+		"--db", db, "--pool", strconv.Itoa(pool), "--log-level", "warn"}
 }
 
 func (b *bench) startTimes(tmp string, mods []module) error {
@@ -268,13 +296,13 @@ func (b *bench) startTimes(tmp string, mods []module) error {
 		for mi, m := range mods {
 			data := filepath.Join(tmp, fmt.Sprintf("start-%d-%d", mi, i))
 			db := "sqlite:" + filepath.Join(data, "orders.db")
-			s, d, err := b.start("cold", agentArgs(m.path, data, db, "interrupt", 1)...)
+			s, d, err := b.start("cold", agentArgs(m.path, data, db, 1)...)
 			if err != nil {
 				return err
 			}
 			s.stop()
 			cold[mi] = append(cold[mi], d)
-			s, d, err = b.start("warm", agentArgs(m.path, data, db, "interrupt", 1)...)
+			s, d, err = b.start("warm", agentArgs(m.path, data, db, 1)...)
 			if err != nil {
 				return err
 			}
@@ -302,7 +330,7 @@ type workload struct {
 	conc   int
 }
 
-func (b *bench) throughput(ctx context.Context, tmp string, mods []module) error {
+func (b *bench) throughput(ctx context.Context, tmp string, mods []module, bd *board) error {
 	order := []byte(`{"order_id":6,"product_id":7,"quantity":4,"amount":99.5,"shipping":5.25,"tax":7.75,"shipping_address":"1 Infinite Loop"}`)
 	workloads := []workload{
 		{"GET /orders (5 rows)", "GET", "/orders", nil, 1},
@@ -310,51 +338,65 @@ func (b *bench) throughput(ctx context.Context, tmp string, mods []module) error
 		{"POST /create_order", "POST", "/create_order", order, 1},
 		{"POST /create_order", "POST", "/create_order", order, 32},
 	}
+	// A variant opens a server for one round: a process of its own
+	// (native, serve), or the module the board runs (run).
 	type variant struct {
 		name string
-		args func(db string) []string
+		open func(round, vi int) (url string, stop func(), err error)
 	}
 	data := filepath.Join(tmp, "throughput")
+	process := func(name string, args func(db string) []string) func(int, int) (string, func(), error) {
+		return func(round, vi int) (string, func(), error) {
+			db := "sqlite:" + filepath.Join(tmp, fmt.Sprintf("tp-%d-%d.db", round, vi))
+			s, _, err := b.start(name, args(db)...)
+			if err != nil {
+				return "", nil, err
+			}
+			return s.url, s.stop, nil
+		}
+	}
 	variants := []variant{
-		{"native", func(db string) []string { return []string{"orders-native", "--http", "127.0.0.1:0", "--db", db} }},
+		{"native", process("native", func(db string) []string { return []string{"orders-native", "--http", "127.0.0.1:0", "--db", db} })},
 	}
 	for _, m := range mods {
-		for _, mode := range []string{"interrupt", "fast"} {
-			variants = append(variants, variant{m.lang + " wasm " + mode,
-				func(db string) []string { return agentArgs(m.path, data, db, mode, 2) }})
-		}
+		name := boardName(m)
+		variants = append(variants,
+			variant{m.lang + " wasm, run (board)", func(int, int) (string, func(), error) { return bd.url(name), func() {}, nil }},
+			variant{m.lang + " wasm, serve", process(m.lang+" serve", func(db string) []string { return agentArgs(m.path, data, db, 2) })})
 	}
 	results := map[string][]loadgen.Result{} // variant/workload → rounds
 	for round := range b.rounds {
 		for vi, v := range variants {
-			db := "sqlite:" + filepath.Join(tmp, fmt.Sprintf("tp-%d-%d.db", round, vi))
-			s, _, err := b.start(v.name, v.args(db)...)
+			url, stop, err := v.open(round, vi)
 			if err != nil {
 				return err
 			}
+			s := &server{name: v.name, url: url}
 			for wi, w := range workloads {
 				if w.method == "GET" || wi == 2 {
 					if err := s.seed(); err != nil {
-						s.stop()
+						stop()
 						return fmt.Errorf("%s: seed: %w", v.name, err)
 					}
 				}
-				r := loadgen.Run(ctx, loadgen.Config{Method: w.method, URL: s.url + w.path, Body: w.body,
+				r := loadgen.Run(ctx, loadgen.Config{Method: w.method, URL: url + w.path, Body: w.body,
 					Concurrency: w.conc, Duration: b.dur, Warmup: time.Second})
 				if r.Failures > 0 {
-					s.stop()
+					stop()
 					return fmt.Errorf("%s %s c=%d: %d failures, first: %v", v.name, w.path, w.conc, r.Failures, r.FirstErr)
 				}
 				key := fmt.Sprintf("%d/%d", vi, wi)
 				results[key] = append(results[key], r)
-				fmt.Fprintf(os.Stderr, "round %d %-20s %-22s c=%-2d %s\n", round+1, v.name, w.name, w.conc, r)
+				fmt.Fprintf(os.Stderr, "round %d %-22s %-22s c=%-2d %s\n", round+1, v.name, w.name, w.conc, r)
 			}
-			s.stop()
+			stop()
 		}
 	}
-	b.printf("## Requests: Wasm under edge-agent vs the native build (same SQLite settings)\n\n")
-	b.printf("%d interleaved rounds of %s per cell (after 1 s warm-up); the best round is shown, the ratio is the build's req/s over native's, best rounds. Pool of 2 instances; SQLite with WAL and synchronous=FULL. The native build is the Go source of the Go module.\n\n", b.rounds, b.dur)
-	b.printf("| workload | clients | build | req/s | p50 / p99 | vs native |\n|---|---|---|---|---|---|\n")
+	b.printf("## Requests: Wasm vs the native build (same source, same SQLite settings)\n\n")
+	b.printf("%d interleaved rounds of %s per cell (after 1 s warm-up); the best round is shown, the ratio is the build's req/s over native's, best rounds. "+
+		"**run (board)**: the module pushed with edgectl to `edge-agent run --board %s` (worker process in fast mode under the watchdog, pool 2, 64 MiB of guest memory per instance, 256 MiB worker cap). "+
+		"**serve**: `edge-agent serve` with its defaults (a worker process under the same watchdog), pool 2. SQLite with WAL and synchronous=FULL everywhere. The native build is the Go source of the Go module.\n\n", b.rounds, b.dur, benchBoard)
+	b.printf("| workload | clients | build | req/s | p50 / p99 | req/s vs native | p99 vs native |\n|---|---|---|---|---|---|---|\n")
 	for wi, w := range workloads {
 		best := func(vi int) loadgen.Result {
 			rs := results[fmt.Sprintf("%d/%d", vi, wi)]
@@ -363,39 +405,59 @@ func (b *bench) throughput(ctx context.Context, tmp string, mods []module) error
 		native := best(0)
 		for vi, v := range variants {
 			r := best(vi)
-			b.printf("| %s | %d | %s | %.0f | %s / %s | **%.2f** |\n", w.name, w.conc, v.name, r.PerSecond, us(r.P50), us(r.P99), r.PerSecond/native.PerSecond)
+			ratio, p99 := r.PerSecond/native.PerSecond, float64(r.P99)/float64(native.P99)
+			b.printf("| %s | %d | %s | %.0f | %s / %s | **%.2f** | %.2f× |\n", w.name, w.conc, v.name, r.PerSecond, us(r.P50), us(r.P99), ratio, p99)
+			if w.conc == 32 && strings.HasPrefix(v.name, "Go wasm") {
+				switch {
+				case wi == 1 && strings.Contains(v.name, "run"):
+					b.sum.getRun, b.sum.p99 = ratio, p99
+				case wi == 1:
+					b.sum.getServe = ratio
+				case wi == 3 && strings.Contains(v.name, "run"):
+					b.sum.post = ratio
+				}
+			}
 		}
 	}
 	b.printf("\n")
 	return nil
 }
 
+// boardName is the name a module is pushed under on the board.
+func boardName(m module) string { return "orders-" + strings.ToLower(m.lang) }
+
 func (b *bench) memory(ctx context.Context, tmp string, mods []module) error {
-	b.printf("## Memory (RSS of the edge-agent process)\n\n| module | pool | idle after start | after 5 s of GET /orders at 32 clients |\n|---|---|---|---|\n")
+	b.printf("## Memory per instance (`edge-agent serve`, its worker process)\n\n| module | pool | worker RSS / PSS idle after start | after 5 s of GET /orders at 32 clients |\n|---|---|---|---|\n")
 	perInstance := make([]float64, len(mods))
 	for mi, m := range mods {
 		var after []float64
 		for _, pool := range []int{1, 4} {
 			data := filepath.Join(tmp, fmt.Sprintf("mem-%d-%d", mi, pool))
-			s, _, err := b.start("mem", agentArgs(m.path, data, "sqlite:"+filepath.Join(data, "o.db"), "interrupt", pool)...)
+			s, _, err := b.start("mem", agentArgs(m.path, data, "sqlite:"+filepath.Join(data, "o.db"), pool)...)
 			if err != nil {
 				return err
 			}
 			time.Sleep(2 * time.Second) // let the pool grow to its size
-			idle := s.rss()
+			worker := func() mem {
+				if ws := children(s.cmd.Process.Pid); len(ws) > 0 {
+					return memOf(ws[0])
+				}
+				return mem{}
+			}
+			idle := worker()
 			if err := s.seed(); err != nil {
 				s.stop()
 				return err
 			}
 			loadgen.Run(ctx, loadgen.Config{Method: "GET", URL: s.url + "/orders", Concurrency: 32, Duration: 5 * time.Second})
-			loaded := s.rss()
-			after = append(after, loaded)
+			loaded := worker()
+			after = append(after, loaded.rss)
 			s.stop()
-			b.printf("| %s | %d | %.1f MiB | %.1f MiB |\n", m.lang, pool, idle, loaded)
+			b.printf("| %s | %d | %s | %s |\n", m.lang, pool, idle, loaded)
 		}
 		perInstance[mi] = (after[1] - after[0]) / 3
 	}
-	b.printf("\nPer-instance memory after load ≈ (pool 4 − pool 1) / 3:")
+	b.printf("\nPer-instance memory after load ≈ (pool 4 − pool 1) / 3 of the worker's RSS:")
 	for mi, m := range mods {
 		b.printf(" %s **%.1f MiB**", m.lang, perInstance[mi])
 		if mi < len(mods)-1 {
