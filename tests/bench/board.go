@@ -284,18 +284,20 @@ func (bd *board) workerOf(name string) int {
 	return 0
 }
 
-// listenInode finds the inode of the socket listening on 127.0.0.1:port
-// (or any address) in /proc/net/tcp.
+// listenInode finds the inode of the socket listening on port (any
+// address, IPv4 or IPv6) in /proc/net/tcp and tcp6.
 func listenInode(port int) string {
-	data, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return ""
-	}
 	want := fmt.Sprintf(":%04X", port)
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1], want) && f[3] == "0A" { // LISTEN
-			return f[9]
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[1], want) && f[3] == "0A" { // LISTEN
+				return f[9]
+			}
 		}
 	}
 	return ""
