@@ -55,7 +55,9 @@
 // BodyIdleTimeout: 408) and a per-module budget of buffered bodies
 // (MaxBufferedBody: 503), see body.go. Host imports that wait on a peer
 // (sql, http_fetch) get the request's deadline less a reserve, so the guest
-// can answer a silent peer itself; http_fetch fails fast for a while after
+// can answer a silent peer itself (SQLite statements excepted: a local
+// file has no peer, and a cancellable context costs a goroutine per
+// statement; see statementContext); http_fetch fails fast for a while after
 // a host did not answer (internal/breaker). Guest logs from the log import,
 // stdout and stderr share a per-module budget (logwriter.go), stdout and
 // stderr gathered into whole lines per call.

@@ -21,8 +21,8 @@
 //	instantiate, call _initialize ───▶ package init functions run; the
 //	                                   module's init calls Serve(h)
 //	edge_abi_version() ──────────────▶ abi.Version
-//	edge_alloc(n) ───────────────────▶ pointer to the request buffer, grown
-//	                                   to n bytes if needed (0 on failure)
+//	edge_alloc(n) ───────────────────▶ pointer to a new buffer of n bytes
+//	                                   for this request (0 on failure)
 //	write Request frame there
 //	edge_handle(ptr, n) ─────────────▶ decode frame, call h, recover panics;
 //	  ◀── sql/http_fetch/log/... ────  host imports during the call
@@ -30,10 +30,12 @@
 //	read the Response frame
 //	(next request: edge_alloc again)
 //
-// Buffer ownership: the guest owns both buffers and reuses them for every
-// request, so a warm instance does not grow per request. The request buffer
-// is valid from edge_alloc until edge_handle returns; the response frame is
-// valid until the next edge_alloc or edge_handle call. Main is not run in a
+// Buffer ownership: the guest owns both buffers. Each request gets a new
+// request buffer, which then belongs to its Request: the Request's strings
+// and body are views of the frame, not copies (in a Go guest a copy per
+// field cost more than the whole frame), and stay valid as long as a
+// handler keeps them. The response buffer is reused for every request; the
+// response frame is valid until the next edge_alloc or edge_handle call. Main is not run in a
 // reactor: call Serve from an init function.
 //
 // One instance serves one request at a time; the host runs several
