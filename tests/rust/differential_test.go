@@ -229,8 +229,9 @@ func checkCoverage(t *testing.T, reqs []request, answers []answer) {
 	if seen[400] < 60 {
 		t.Errorf("%d answers were 400, want the 60-odd bad inputs of the list", seen[400])
 	}
-	if last := answers[len(answers)-1]; last.status != 200 || !bytes.Contains(last.body, []byte(`"order_id":2997`)) {
-		t.Errorf("the last listing does not hold the 998 orders inserted before it: %.200s", last.body)
+	if last := answers[len(answers)-1]; last.status != 200 || !bytes.Contains(last.body, []byte(`"order_id":2998`)) ||
+		!bytes.Contains(last.body, []byte(`"order_id":8999`)) {
+		t.Errorf("the last listing does not hold the 999 and 5,000 orders inserted before it: %.200s", last.body)
 	}
 }
 

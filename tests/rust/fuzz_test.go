@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/edgeplane/edge/tests/harness"
 )
