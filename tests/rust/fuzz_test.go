@@ -116,7 +116,7 @@ func FuzzModules(f *testing.F) {
 			f.Fatalf("init: %s", o)
 		}
 	}
-	for _, r := range conformanceRequests(f) {
+	for _, r := range append(tableRequests(), extraRequests(f)...) {
 		if r.raw == "" && r.notNative == "" && len(r.body) < 64<<10 {
 			f.Add(r.method, r.target, r.header["Content-Type"], []byte(r.body))
 		}
