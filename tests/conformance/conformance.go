@@ -112,9 +112,10 @@ type Case struct {
 	Orders string
 	// Fresh skips the seed: the case starts from an empty table.
 	Fresh bool
-	// ServerAnswer marks an answer of the HTTP server in front of the
-	// service (not the service's): without ExactErrors only its status is
-	// checked, and it carries no CORS headers.
+	// ServerAnswer marks an answer given before the service's own code
+	// runs (by the HTTP server in front of it, or by this project's SDK
+	// refusing a request target it cannot parse): without ExactErrors only
+	// its status is checked, and it carries no CORS headers.
 	ServerAnswer bool
 	// Semantic compares Orders as JSON values, not as text: for numbers
 	// and strings that JSON writers may spell differently (1e21 or

@@ -76,7 +76,7 @@ func (s *server) do(r request) answer {
 	if r.body != "" || r.method == "POST" || r.method == "PUT" {
 		body = strings.NewReader(r.body)
 	}
-	req, err := http.NewRequest(r.method, s.base+r.target, body)
+	req, err := http.NewRequest(r.method, s.base+"/", body)
 	if err != nil {
 		return answer{err: err.Error()}
 	}
@@ -188,9 +188,7 @@ func compareServers(t *testing.T, servers []*server, reqs []request) []answer {
 	for i, r := range reqs {
 		got := make([]answer, len(servers))
 		for j, s := range servers {
-			if !s.native || r.notNative == "" {
-				got[j] = s.do(r)
-			}
+			got[j] = s.do(r)
 		}
 		ref := got[0]
 		goAnswers = append(goAnswers, ref)
@@ -200,9 +198,6 @@ func compareServers(t *testing.T, servers []*server, reqs []request) []answer {
 		for j, s := range servers[1:] {
 			a, want := got[j+1], ref
 			if s.native {
-				if r.notNative != "" {
-					continue
-				}
 				a, want = a.nativeView(), want.nativeView()
 			}
 			if !a.equal(want) {

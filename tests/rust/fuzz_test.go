@@ -117,7 +117,7 @@ func FuzzModules(f *testing.F) {
 		}
 	}
 	for _, r := range append(tableRequests(), extraRequests(f)...) {
-		if r.raw == "" && r.notNative == "" && len(r.body) < 64<<10 {
+		if r.raw == "" && len(r.body) < 64<<10 {
 			f.Add(r.method, r.target, r.header["Content-Type"], []byte(r.body))
 		}
 	}
