@@ -49,6 +49,7 @@ const CORS: [(&str, &str); 3] = [
 /// The handlers' shared state.
 pub struct Service {
     db: Db,
+    inserts: store::Inserts,
 }
 
 /// The order service: CORS around a router.
@@ -58,7 +59,7 @@ pub struct Orders {
 
 /// Builds the service over the module's database binding.
 pub fn service() -> Orders {
-    let router = Router::new(Service { db: Db::new() })
+    let router = Router::new(Service { db: Db::new(), inserts: store::Inserts::new() })
         .get("/", root)
         .post("/echo", echo)
         .get("/init", init_table)
@@ -151,13 +152,13 @@ fn init_table(s: &mut Service, _: &Request<'_>) -> Response {
 
 fn create_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
     let o = decode_one(r.body()).map_err(invalid)?;
-    store::insert_orders(&mut s.db, std::slice::from_ref(&o)).map_err(|e| db_error("create order", e))?;
+    store::insert_orders(&mut s.db, &s.inserts, std::slice::from_ref(&o)).map_err(|e| db_error("create order", e))?;
     Ok(status_true())
 }
 
 fn create_orders(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
     let list = decode_list(r.body()).map_err(invalid)?;
-    store::insert_orders(&mut s.db, &list).map_err(|e| db_error("create orders", e))?;
+    store::insert_orders(&mut s.db, &s.inserts, &list).map_err(|e| db_error("create orders", e))?;
     Ok(status_true())
 }
 

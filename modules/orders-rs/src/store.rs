@@ -38,22 +38,33 @@ pub fn reset_table(db: &mut Db) -> Result<()> {
 /// 999 orders.
 pub const BATCH_SIZES: [usize; 3] = [256, 16, 1];
 
-/// The INSERT of `n` rows (one of `BATCH_SIZES`).
-fn insert_sql(n: usize) -> String {
-    let mut q = String::with_capacity(SQL_INSERT.len() + 23 * n);
-    q.push_str(SQL_INSERT);
-    for _ in 1..n {
-        q.push_str(", (?, ?, ?, ?, ?, ?, ?)");
+/// The INSERTs of each batch size, built once per instance.
+pub struct Inserts([String; 3]);
+
+impl Inserts {
+    pub fn new() -> Inserts {
+        Inserts(BATCH_SIZES.map(|n| {
+            let mut q = String::with_capacity(SQL_INSERT.len() + 23 * n);
+            q.push_str(SQL_INSERT);
+            for _ in 1..n {
+                q.push_str(", (?, ?, ?, ?, ?, ?, ?)");
+            }
+            q
+        }))
     }
-    q
+}
+
+impl Default for Inserts {
+    fn default() -> Inserts {
+        Inserts::new()
+    }
 }
 
 /// Inserts `list` in one transaction: all or none. A failure drops the
 /// transaction, which rolls it back. The statements are those the Go module
 /// sends, in the same order (the largest batch that fits, then smaller).
-pub fn insert_orders(db: &mut Db, list: &[Order]) -> Result<()> {
+pub fn insert_orders(db: &mut Db, inserts: &Inserts, list: &[Order]) -> Result<()> {
     let mut tx = db.begin()?;
-    let queries: Vec<String> = BATCH_SIZES.iter().map(|&n| insert_sql(n)).collect();
     let mut args: Vec<&dyn ToSql> = Vec::with_capacity(7 * list.len().min(BATCH_SIZES[0]));
     let mut done = 0;
     while done < list.len() {
@@ -64,7 +75,7 @@ pub fn insert_orders(db: &mut Db, list: &[Order]) -> Result<()> {
         for o in &list[done..done + n] {
             args.extend_from_slice(&[&o.order_id, &o.product_id, &o.quantity, &o.amount, &o.shipping, &o.tax, &o.shipping_address]);
         }
-        tx.exec(&queries[b], &args)?;
+        tx.exec(&inserts.0[b], &args)?;
         done += n;
     }
     tx.commit()
