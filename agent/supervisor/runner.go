@@ -49,6 +49,7 @@ type runner struct {
 	lastErr   string
 	lastCrash string     // why the last crash happened
 	live      bool       // switched in: every process of it accepts on ln
+	servedAt  time.Time  // when it was switched in
 	ended     writeTally // of the processes that ended
 }
 
@@ -68,7 +69,8 @@ type proc struct {
 	oomKills  int                   // by the memory cap; set before exited closes
 	gate      *os.File              // write end of the gate pipe; nil when not gated
 	// Guarded by runner.mu:
-	last      worker.Heartbeat // this process's latest heartbeat
+	last      worker.Heartbeat    // this process's latest heartbeat
+	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
 	opened    bool             // gate opened
 	accounted bool             // last counted into runner.ended
 }
@@ -79,6 +81,7 @@ func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
 		ready: make(chan struct{}), failed: make(chan error, 1),
 		done: make(chan struct{}), stopReq: make(chan struct{}),
 	}
+	s.track(r)
 	go r.loop()
 	return r
 }
@@ -97,6 +100,7 @@ func (r *runner) serve() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.live = true
+	r.servedAt = time.Now().UTC()
 	if r.proc != nil {
 		r.proc.open()
 	}
@@ -170,6 +174,7 @@ func (r *runner) isStopping() bool {
 
 func (r *runner) loop() {
 	defer close(r.done)
+	defer r.s.untrack(r)
 	log := r.s.log.With("module", r.spec.m.Name, "version", r.spec.m.Version)
 	backoff := r.s.cfg.MinBackoff
 	for {
@@ -221,6 +226,7 @@ func (r *runner) loop() {
 // crashes within CrashWindow.
 func (r *runner) crash(reason string) {
 	now := time.Now()
+	r.s.restarted(r.spec.m.Name, r.spec.m.Version)
 	r.mu.Lock()
 	r.total++
 	r.lastCrash = reason
@@ -394,6 +400,9 @@ func (r *runner) watch(p *proc) string {
 			serving = serving || hb.Ready
 			r.mu.Lock()
 			r.hb, p.last = hb, hb
+			if hb.Metrics != nil {
+				p.metrics = hb.Metrics
+			}
 			if hb.Err != "" {
 				r.lastErr = hb.Err
 			}
@@ -423,6 +432,9 @@ func (r *runner) watch(p *proc) string {
 					}
 					r.mu.Lock()
 					r.hb, p.last = hb, hb
+					if hb.Metrics != nil {
+						p.metrics = hb.Metrics
+					}
 					r.mu.Unlock()
 				case <-drain:
 					beats = nil

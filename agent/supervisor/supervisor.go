@@ -180,6 +180,12 @@ type Supervisor struct {
 	ports  map[int]*portListener
 	mods   map[string]*module
 	closed bool
+
+	// For metrics (metrics.go), guarded by mu.
+	runners  map[*runner]struct{} // every version whose loop runs
+	ended    []endedRun           // versions that stopped lately, newest last
+	restarts map[string]uint64    // worker restarts by name@version, since New
+	changed  chan struct{}        // closed and replaced when what serves changes
 }
 
 var _ reconcile.Deployer = (*Supervisor)(nil)
@@ -201,7 +207,8 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{}}
+	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
+		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{})}
 	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
 	switch {
 	case cfg.WorkerMemory <= 0:
@@ -461,6 +468,7 @@ func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath stri
 	r.serve() // the switch: v2 accepts on the socket from now on; v1 drains
 	s.mu.Lock()
 	mod.cur, mod.port = r, m.Port
+	s.servingChangedLocked()
 	s.mu.Unlock()
 	if old == nil {
 		log.Info("serving", "port", m.Port)
@@ -540,6 +548,7 @@ func (s *Supervisor) switchBack(ctx context.Context, mod *module, old *runner, o
 	back.serve()
 	s.mu.Lock()
 	mod.cur, mod.port = back, oldPort
+	s.servingChangedLocked()
 	s.mu.Unlock()
 	r.stop(true, s.drainTimeout(r)) // its final heartbeat completes the write count
 	if oldPort != m.Port {
@@ -599,6 +608,9 @@ func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	r, port := mod.cur, mod.port
 	mod.cur = nil
 	delete(s.mods, name)
+	if r != nil {
+		s.servingChangedLocked()
+	}
 	s.mu.Unlock()
 	if r != nil {
 		r.stop(true, s.drainTimeout(r))
