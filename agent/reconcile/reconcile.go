@@ -83,12 +83,12 @@ type Reconciler struct {
 	mu       sync.Mutex
 	desired  *wire.DesiredState
 	gen      int64
-	reported map[string]bool   // events already reported, by key
-	gaveUp   map[string]string // deployment+sha whose bytes were bad → reason
+	reported map[string]bool              // events already reported, by key
+	gaveUp   map[string]string            // deployment+sha whose bytes were bad → reason
 	states   map[string]wire.ModuleStatus // latest deployment attempt, by module
 	rejected map[string]uint64            // rejections by module, since New
 	sick     map[string]sickNotice        // crash-looping versions, by module (Unhealthy)
-	sickCh   chan struct{}         // signals sick (cap 1)
+	sickCh   chan struct{}                // signals sick (cap 1)
 }
 
 // New builds a Reconciler.

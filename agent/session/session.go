@@ -97,7 +97,7 @@ type Session struct {
 	conn      connInfo
 	redial    chan struct{} // onConnect asks the connect loop for a new connection
 
-	statusKick chan struct{}       // PublishStatus wakes the status publisher (cap 1)
+	statusKick chan struct{}        // PublishStatus wakes the status publisher (cap 1)
 	logReqs    chan wire.LogRequest // for the log answerer (cap maxLogRequests)
 	logs       LogSource            // nil: log requests are not answered
 }
@@ -118,7 +118,7 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		cfg: cfg, log: log.With("device", cfg.Device), outbox: outbox,
 		desired: make(chan Desired, 1), kick: make(chan struct{}, 1),
 		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
-		fetches: map[string]chan wire.Chunk{},
+		fetches:    map[string]chan wire.Chunk{},
 		status:     baseStatus(cfg),
 		redial:     make(chan struct{}, 1),
 		conn:       connInfo{since: time.Now()},

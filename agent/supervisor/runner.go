@@ -71,8 +71,8 @@ type proc struct {
 	// Guarded by runner.mu:
 	last      worker.Heartbeat    // this process's latest heartbeat
 	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
-	opened    bool             // gate opened
-	accounted bool             // last counted into runner.ended
+	opened    bool                // gate opened
+	accounted bool                // last counted into runner.ended
 }
 
 func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
