@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
 )
@@ -287,6 +288,12 @@ func (r *runner) start() (*proc, error) {
 		return nil, err
 	}
 	defer hbW.Close()
+	outR, outW, err := os.Pipe() // the worker's stdout and stderr
+	if err != nil {
+		hbR.Close()
+		return nil, err
+	}
+	defer outW.Close()
 	var gateR, gateW *os.File
 	if r.spec.wcfg.Gated {
 		if gateR, gateW, err = os.Pipe(); err != nil {
@@ -299,8 +306,8 @@ func (r *runner) start() (*proc, error) {
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
 		cmd.Stdin = bytes.NewReader(cfgJSON)
-		cmd.Stdout = r.s.cfg.Stderr
-		cmd.Stderr = r.s.cfg.Stderr
+		cmd.Stdout = outW
+		cmd.Stderr = outW
 		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
 		if gateR != nil {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6
@@ -326,6 +333,7 @@ func (r *runner) start() (*proc, error) {
 	}
 	if err != nil {
 		hbR.Close()
+		outR.Close()
 		if gateW != nil {
 			gateW.Close()
 		}
@@ -335,6 +343,7 @@ func (r *runner) start() (*proc, error) {
 		return nil, err
 	}
 	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16), gate: gateW}
+	go r.copyOutput(outR)
 	go func() {
 		defer hbR.Close()
 		defer close(p.beats)
@@ -371,6 +380,38 @@ func (r *runner) start() (*proc, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// maxOutputLine is the longest line of a worker's output read whole (a
+// guest log record of 16 KiB, escaped); longer lines still reach Stderr,
+// and their first part the log ring.
+const maxOutputLine = 128 << 10
+
+// copyOutput copies a worker's output to Stderr and, line by line, into
+// the module's log ring, until every writer of the pipe is gone.
+func (r *runner) copyOutput(out *os.File) {
+	defer out.Close()
+	var lw *logring.Writer
+	if r.s.cfg.Logs != nil {
+		lw = logring.NewWriter(r.s.cfg.Logs.Module(r.spec.m.Name), r.spec.m.Version, "worker", "pid")
+	}
+	br := bufio.NewReaderSize(out, maxOutputLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			r.s.cfg.Stderr.Write(line)
+			if lw != nil {
+				lw.Line(line)
+			}
+		}
+		for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
+			line, err = br.ReadSlice('\n')
+			r.s.cfg.Stderr.Write(line)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // watch follows p until it exits, killing it when its heartbeat goes

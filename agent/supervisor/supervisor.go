@@ -63,6 +63,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
@@ -107,8 +108,12 @@ type Config struct {
 	cgroupRoot   string // /sys/fs/cgroup (tests use a folder)
 	selfCgroup   string // /proc/self/cgroup
 
-	Stderr io.Writer // workers' stdout and stderr; os.Stderr
-	Log    *slog.Logger
+	Stderr io.Writer // workers' stdout and stderr are copied here; os.Stderr
+	// Logs, if set, also gets each worker's output, line by line, into
+	// its module's ring (the worker's own lines, its guest's log records,
+	// a crash's output), for the controller's log requests.
+	Logs *logring.Set
+	Log  *slog.Logger
 	// OnUnhealthy is called, once per running version, when its worker
 	// crashed CrashLimit times within CrashWindow; reason reads "crash
 	// loop: N crashes in 1m (last: ...)". It runs on the version's restart
