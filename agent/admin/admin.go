@@ -36,8 +36,8 @@ var ErrInUse = errors.New("another edge-agent is running with this data folder")
 
 // Server is the admin endpoint.
 type Server struct {
-	mux  *http.ServeMux
-	srv  *http.Server
+	mux   *http.ServeMux
+	srv   *http.Server
 	ln    net.Listener
 	path  string
 	extra []*http.Server // ServeMetricsTCP

@@ -508,11 +508,11 @@ func newMetrics(cfg *runConfig, started time.Time, base wire.Status, st *store.S
 	sup *supervisor.Supervisor, rec *reconcile.Reconciler, parts agentParts) (*metrics.Collector, *metrics.Publisher) {
 	interval, _ := time.ParseDuration(cfg.MetricsInterval) // checked by validate
 	c := metrics.NewCollector(metrics.Sources{
-		Start:   started,
-		Agent:   wire.AgentMetrics{Version: base.AgentVersion, Board: base.Board, Arch: base.Arch, Engine: base.Engine},
-		DataDir: cfg.Data,
-		Modules: sup.ModuleMetrics,
-		Serving: sup.Running,
+		Start:      started,
+		Agent:      wire.AgentMetrics{Version: base.AgentVersion, Board: base.Board, Arch: base.Arch, Engine: base.Engine},
+		DataDir:    cfg.Data,
+		Modules:    sup.ModuleMetrics,
+		Serving:    sup.Running,
 		Rejections: rec.Rejections,
 		Broker: func() (bool, uint64) {
 			cs := sess.State()
