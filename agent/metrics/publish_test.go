@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -139,4 +140,28 @@ func TestRejectionsPlacement(t *testing.T) {
 	if m.Agent.RSSBytes <= 0 {
 		t.Errorf("agent RSS %d: the collector reads /proc/self", m.Agent.RSSBytes)
 	}
+}
+
+// BenchmarkReport is the agent's cost of one report: sampling /proc and
+// statfs, two module entries, and the JSON encoding that goes on the
+// wire (docs/BENCHMARKS.md).
+func BenchmarkReport(b *testing.B) {
+	mods := []wire.ModuleMetrics{
+		{Name: "orders", Version: "1.0.0", Requests: 123456, Responses2xx: 120000, Responses4xx: 3456, Latency: wire.NewHistogram()},
+		{Name: "stock", Version: "2.1.0", Requests: 654321, Responses2xx: 654000, Responses5xx: 321, Latency: wire.NewHistogram()},
+	}
+	c := NewCollector(Sources{
+		Start: time.Now(), Agent: wire.AgentMetrics{Version: "1.0.0", Arch: "arm64", Board: "rpi4", Engine: "compiler"},
+		DataDir: b.TempDir(),
+		Modules: func(time.Time) []wire.ModuleMetrics { return mods },
+	})
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		m := c.Collect(time.Time{})
+		m.Device = "pi-1"
+		enc, _ := json.Marshal(&m)
+		size = len(enc)
+	}
+	b.ReportMetric(float64(size), "bytes/report")
 }

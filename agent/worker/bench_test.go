@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // nopWriter is a ResponseWriter that keeps nothing, so the benchmark
@@ -33,4 +35,25 @@ func BenchmarkRequestPath(b *testing.B) {
 	for b.Loop() {
 		h.ServeHTTP(rw, req)
 	}
+}
+
+// BenchmarkHeartbeatMetrics is what a worker spends once a second to put
+// its metrics in a heartbeat (snapshot and JSON).
+func BenchmarkHeartbeatMetrics(b *testing.B) {
+	w, err := New(Config{Module: "x", Name: "bench"}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		w.reqs.observe(200, time.Duration(i)*time.Microsecond)
+	}
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		hb := w.Heartbeat()
+		hb.Metrics = w.Metrics()
+		enc, _ := json.Marshal(hb)
+		size = len(enc)
+	}
+	b.ReportMetric(float64(size), "bytes/beat")
 }
