@@ -2,7 +2,9 @@
 // in the agent's data folder (DATA/admin.sock, mode 0600, in a folder of
 // mode 0700), so only the agent's own user (and root) can reach it and
 // nothing is exposed on the network. `edge-agent status` reads GET /status
-// from it; more routes (the agent's /metrics) are added with Handle.
+// from it; the agent adds GET /metrics (Prometheus) with Handle, and
+// ServeMetricsTCP serves /metrics alone on a loopback TCP address
+// (edge-agent run --admin-addr); CheckLoopback refuses any other.
 //
 // Only one agent may use a data folder: Listen refuses when another agent
 // answers on the socket, and removes a socket left by one that died.

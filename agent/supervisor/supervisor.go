@@ -43,6 +43,12 @@
 // with SIGKILL and restarted with back-off. CrashLimit crashes within
 // CrashWindow mark the version unhealthy (Config.OnUnhealthy).
 //
+// Each worker's stdout and stderr go through a pipe the supervisor reads:
+// every line is copied to Config.Stderr and kept in the module's log ring
+// (Config.Logs). ModuleMetrics reports each version's metrics (from the
+// heartbeats, with restarts and the worker's /proc memory and CPU), and
+// ServingChanged tells when what serves changes.
+//
 // Each worker can be capped in memory (Config.WorkerMemory) through a
 // cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
 // and why there is no GOMEMLIMIT or RLIMIT_AS fallback.

@@ -8,7 +8,11 @@
 //	fd 3   the module's listening socket (shared with the other version
 //	       during a switch: both accept from the same socket)
 //	fd 4   the write end of the heartbeat pipe: one JSON Heartbeat line
-//	       every 100 ms
+//	       every 100 ms; at most one a second (and the final one) also
+//	       carries the worker's metrics (requests by class, latency,
+//	       traps, timeouts, instances, SQL, compile time), measured around
+//	       every client request with atomics. The supervisor's probes are
+//	       served apart and not counted
 //	fd 5   a private listener on 127.0.0.1 the supervisor probes, so a
 //	       probe reaches this version and not the one it replaces
 //	fd 6   the read end of the gate pipe (Config.Gated): the worker serves
