@@ -2,7 +2,9 @@
 // in the agent's data folder (DATA/admin.sock, mode 0600, in a folder of
 // mode 0700), so only the agent's own user (and root) can reach it and
 // nothing is exposed on the network. `edge-agent status` reads GET /status
-// from it; more routes (the agent's /metrics) are added with Handle.
+// from it; the agent adds GET /metrics (Prometheus) with Handle, and
+// ServeMetricsTCP serves /metrics alone on a loopback TCP address
+// (edge-agent run --admin-addr); CheckLoopback refuses any other.
 //
 // Only one agent may use a data folder: Listen refuses when another agent
 // answers on the socket, and removes a socket left by one that died.
@@ -20,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -35,10 +38,11 @@ var ErrInUse = errors.New("another edge-agent is running with this data folder")
 
 // Server is the admin endpoint.
 type Server struct {
-	mux  *http.ServeMux
-	srv  *http.Server
-	ln   net.Listener
-	path string
+	mux   *http.ServeMux
+	srv   *http.Server
+	ln    net.Listener
+	path  string
+	extra []*http.Server // ServeMetricsTCP
 }
 
 // SocketPath returns the admin socket of the data folder dir.
@@ -91,6 +95,57 @@ func (s *Server) HandleJSON(path string, get func() any) {
 	})
 }
 
+// CheckLoopback checks that addr (host:port) is on a loopback interface:
+// 127.0.0.0/8, ::1 or localhost. The admin endpoint must not be reachable
+// from the network.
+func CheckLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want 127.0.0.1:PORT: %w", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number", addr, port)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q: %w", addr, ErrNotLoopback)
+	}
+	return nil
+}
+
+// ErrNotLoopback is wrapped by CheckLoopback's error for an address that
+// other machines could reach.
+var ErrNotLoopback = errors.New("not a loopback address: the admin endpoint never listens on the network")
+
+// ServeMetricsTCP serves h as GET /metrics, and nothing else, on the
+// loopback address addr until the server is closed or ctx ends; it returns
+// the address it listens on. /status stays on the socket, whose mode
+// keeps other local users out.
+func (s *Server) ServeMetricsTCP(ctx context.Context, addr string, h http.Handler) (string, error) {
+	if err := CheckLoopback(addr); err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() { // "localhost" resolved elsewhere
+		ln.Close()
+		return "", fmt.Errorf("%q listens on %s: %w", addr, ip, ErrNotLoopback)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: s.srv.ErrorLog}
+	go srv.Serve(ln)
+	s.extra = append(s.extra, srv)
+	go func() { <-ctx.Done(); srv.Close() }()
+	return ln.Addr().String(), nil
+}
+
 // Serve serves until Close.
 func (s *Server) Serve() error {
 	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
@@ -104,6 +159,9 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
+	for _, e := range s.extra {
+		e.Close()
+	}
 	os.Remove(s.path)
 	return err
 }

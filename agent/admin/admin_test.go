@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +70,64 @@ func TestSocketPathTooLong(t *testing.T) {
 	os.MkdirAll(dir, 0o700)
 	if _, err := Listen(dir, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "--data") {
 		t.Errorf("Listen with a %d-byte path = %v, want an error naming --data", len(SocketPath(dir)), err)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:9101", true},
+		{"127.1.2.3:9101", true},
+		{"[::1]:9101", true},
+		{"localhost:0", true},
+		{"0.0.0.0:9101", false},
+		{"[::]:9101", false},
+		{":9101", false},
+		{"192.168.1.10:9101", false},
+		{"controller:9101", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:http", false},
+		{"127.0.0.1:99999", false},
+	} {
+		err := CheckLoopback(tc.addr)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v, want ok=%v", tc.addr, err, tc.ok)
+		}
+	}
+	if err := CheckLoopback("10.0.0.1:1"); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("err %v, want ErrNotLoopback", err)
+	}
+}
+
+// TestMetricsTCP: the loopback listener serves /metrics and nothing else.
+func TestMetricsTCP(t *testing.T) {
+	s, err := Listen(t.TempDir(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.HandleJSON("/status", func() any { return "secret" })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := s.ServeMetricsTCP(ctx, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "up 1\n")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/metrics": 200, "/status": 404, "/": 404} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	if _, err := s.ServeMetricsTCP(ctx, "0.0.0.0:0", http.NotFoundHandler()); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("ServeMetricsTCP on every interface = %v, want ErrNotLoopback", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/agent/admin"
+	"github.com/edgeplane/edge/agent/logring"
+	"github.com/edgeplane/edge/agent/metrics"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/agent/store"
@@ -57,6 +60,13 @@ type runConfig struct {
 	// or GiB suffix; "0" = no cap. Enforced with cgroup v2 only.
 	WorkerMemory string `json:"worker_memory,omitempty"`
 	LogLevel     string `json:"log_level,omitempty"`
+	// MetricsInterval is how often metrics are sent to the controller
+	// (e.g. "10s"); "0" sends none.
+	MetricsInterval string `json:"metrics_interval,omitempty"`
+	// AdminAddr is a loopback address (127.0.0.1:PORT, [::1]:PORT) where
+	// the agent also serves /metrics; "" (the default) serves it on the
+	// admin socket only.
+	AdminAddr string `json:"admin_addr,omitempty"`
 }
 
 const runUsage = `Usage: edge-agent run [flags]
@@ -73,7 +83,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
 	var (
-		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, pool, memory_pages, listen, engine, grace, worker_memory, worker_launcher, heartbeat_timeout, log_level)")
+		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, pool, memory_pages, listen, engine, grace, worker_memory, worker_launcher, heartbeat_timeout, log_level, metrics_interval, admin_addr)")
 		id                     = fs.String("id", "", "device `id` (MQTT client id and username)")
 		broker                 = fs.String("broker", "", "broker `URL`, e.g. tcp://controller:1883")
 		password               = fs.String("password", "", "broker password (prefer --password-file)")
@@ -89,6 +99,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		grace                  = fs.String("grace", "", "after a switch, how long a crash or 5xx burst of the new version switches back (default 5s)")
 		workerMemory           = fs.String("worker-memory", "", "memory cap of each worker process in `BYTES` (suffix KiB, MiB or GiB allowed; 0: none; default 256MiB); enforced through a cgroup v2 child where the memory controller is delegated (systemd Delegate=yes), else only logged")
 		logLevel               = fs.String("log-level", "", "debug, info, warn or error")
+		metricsInterval        = fs.String("metrics-interval", "", "how often metrics go to the controller (default 10s; 0: never)")
+		adminAddr              = fs.String("admin-addr", "", "also serve /metrics (Prometheus) on this loopback `address`, e.g. 127.0.0.1:9101 (default: only on DATA/admin.sock)")
 		trust, labels, dbFlags multiFlag
 	)
 	fs.Var(&trust, "trust", "PEM public key `file` whose signatures are trusted (repeatable)")
@@ -104,7 +116,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
-	cfg := runConfig{Grace: "5s", HeartbeatTimeout: "300ms", LogLevel: "info", Board: os.Getenv("EDGE_BOARD")}
+	cfg := runConfig{Grace: "5s", HeartbeatTimeout: "300ms", LogLevel: "info", MetricsInterval: "10s", Board: os.Getenv("EDGE_BOARD")}
 	if *configFile != "" {
 		if err := cfg.load(*configFile); err != nil {
 			fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
@@ -128,6 +140,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set(&cfg.WorkerMemory, *workerMemory)
 	set(&cfg.LogLevel, *logLevel)
 	set(&cfg.HeartbeatTimeout, *heartbeatTimeout)
+	set(&cfg.MetricsInterval, *metricsInterval)
+	set(&cfg.AdminAddr, *adminAddr)
 	if *pool != 0 {
 		cfg.Pool = *pool
 	}
@@ -170,14 +184,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitUsage
 	}
-	log, err := newLogger(stderr, cfg.LogLevel)
+	// The agent's own lines go to stderr and into its log ring, which the
+	// controller can ask for (edgectl logs DEVICE).
+	logs := logring.NewSet()
+	agentLogs := logring.NewWriter(logs.Agent(), "")
+	log, err := newLogger(io.MultiWriter(stderr, agentLogs), cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitUsage
 	}
 	log.Info("board", "profile", profile.Name, "model", model, "engine", cfg.Engine, "pool", cfg.Pool,
 		"memory_pages", cfg.MemoryPages, "worker_memory", cfg.WorkerMemory)
-	if err := runAgent(ctx, &cfg, keys, graceD, log, stdout); err != nil {
+	if err := runAgent(ctx, &cfg, keys, graceD, agentParts{log: log, logs: logs, agentLogs: agentLogs}, stdout); err != nil {
 		log.Error("agent failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitFail
@@ -303,6 +321,14 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 	if hb, err := time.ParseDuration(c.HeartbeatTimeout); err != nil || hb < 100*time.Millisecond || hb > time.Minute {
 		return nil, 0, fmt.Errorf("--heartbeat-timeout %q: want a duration from 100ms to 1m", c.HeartbeatTimeout)
 	}
+	if d, err := time.ParseDuration(c.MetricsInterval); err != nil || d < 0 || (d > 0 && d < time.Second) {
+		return nil, 0, fmt.Errorf("--metrics-interval %q: want a duration of at least 1s (e.g. 10s), or 0 to send none", c.MetricsInterval)
+	}
+	if c.AdminAddr != "" {
+		if err := admin.CheckLoopback(c.AdminAddr); err != nil {
+			return nil, 0, fmt.Errorf("--admin-addr: %w", err)
+		}
+	}
 	if u, err := url.Parse(c.Broker); err != nil || u.Hostname() == "" || u.Port() == "" || strings.Trim(u.Path, "/") != "" && !strings.HasPrefix(u.Scheme, "ws") ||
 		!slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
 		return nil, 0, fmt.Errorf("--broker %q: want a URL like tcp://HOST:PORT", c.Broker)
@@ -352,9 +378,18 @@ func parseBytes(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// agentParts are what runRun made before runAgent: the logger and the
+// log rings it feeds.
+type agentParts struct {
+	log       *slog.Logger
+	logs      *logring.Set
+	agentLogs *logring.Writer // the agent's own lines: its dropped count is reported
+}
+
 // runAgent wires store, session, supervisor and reconciler and runs them
 // until ctx ends; then it drains every worker.
-func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time.Duration, log *slog.Logger, stdout io.Writer) error {
+func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time.Duration, parts agentParts, stdout io.Writer) error {
+	log := parts.log
 	started := time.Now()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder %s: %w", cfg.Data, err)
@@ -374,15 +409,70 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	engine, err := resolveEngine(cfg.Engine, log)
+	if err != nil {
+		return err
+	}
+	// What the status says from the first connect on (and in the Will):
+	// a fresh agent is targetable by its labels before any desired state.
+	base := wire.Status{AgentVersion: buildinfo.Version, Arch: runtime.GOARCH, Board: cfg.Board, Engine: engine, Labels: cfg.Labels}
 	sess, err := session.New(session.Config{
-		Broker: cfg.Broker, Device: cfg.ID, Password: cfg.Password, MinGeneration: gen,
+		Broker: cfg.Broker, Device: cfg.ID, Password: cfg.Password, MinGeneration: gen, Status: base,
 	}, st.Outbox(), log.With("part", "session"))
 	if err != nil {
 		return err
 	}
+	sess.SetLogSource(parts.logs)
+	var rec *reconcile.Reconciler
+	supCfg, err := supervisorConfig(cfg, grace, log, func(name, version, reason string) { rec.Unhealthy(name, version, reason) })
+	if err != nil {
+		return err
+	}
+	supCfg.Logs = parts.logs
+	sup, err := supervisor.New(supCfg)
+	if err != nil {
+		return err
+	}
+	rec = reconcile.New(reconcile.Config{
+		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
+		Fetcher: sess, Deployer: sup, Reporter: sess,
+		Log:    log.With("part", "reconcile"),
+		Status: base,
+	})
+	if err := rec.Boot(); err != nil {
+		return err
+	}
+	collector, pub := newMetrics(cfg, started, base, st, sess, sup, rec, parts)
+	prom := metrics.Handler(collector, rec.Modules, pub.Dropped)
+	if err := serveAdmin(ctx, cfg, adm, prom, func() any {
+		return buildStatus(cfg.ID, started, sess, rec.Status(), st.Outbox().Len())
+	}, log); err != nil {
+		return err
+	}
+	sess.Start(ctx)
+	go pub.Run(ctx)
+	go publishOnSwitch(ctx, sup, rec)
+	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d, board %s, engine %s)\n",
+		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen, cfg.Board, engine)
+	fmt.Fprintf(stdout, "edge-agent: worker memory cap: %s\n", sup.MemoryCap())
+	go notifySystemd(ctx, sup, log)
+
+	err = rec.Run(ctx, sess.Desired())
+	log.Info("shutting down: draining workers")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	sup.Close(sctx)
+	sess.Close()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// supervisorConfig is the supervisor's part of cfg.
+func supervisorConfig(cfg *runConfig, grace time.Duration, log *slog.Logger, unhealthy func(name, version, reason string)) (supervisor.Config, error) {
 	workerMem, _ := parseBytes(cfg.WorkerMemory)             // checked by applyBoard
 	hbTimeout, _ := time.ParseDuration(cfg.HeartbeatTimeout) // checked by validate
-	var rec *reconcile.Reconciler
 	supCfg := supervisor.Config{
 		DataDir:     cfg.Data,
 		Pool:        cfg.Pool,
@@ -399,58 +489,84 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		WorkerMemory: workerMem,
 		Log:          log.With("part", "supervisor"),
 		// A crash-looping committed version: back to last-known-good.
-		OnUnhealthy: func(name, version, reason string) { rec.Unhealthy(name, version, reason) },
+		OnUnhealthy: unhealthy,
 	}
 	if len(cfg.WorkerLauncher) > 0 {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("worker launcher: %w", err)
+			return supCfg, fmt.Errorf("worker launcher: %w", err)
 		}
 		supCfg.Exe = cfg.WorkerLauncher[0]
 		supCfg.Args = append(slices.Clone(cfg.WorkerLauncher[1:]), exe, "worker")
 	}
-	sup, err := supervisor.New(supCfg)
-	if err != nil {
-		return err
-	}
-	engine, err := resolveEngine(cfg.Engine, log)
-	if err != nil {
-		return err
-	}
-	rec = reconcile.New(reconcile.Config{
-		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
-		Fetcher: sess, Deployer: sup, Reporter: sess,
-		Log: log.With("part", "reconcile"),
-		Status: wire.Status{
-			AgentVersion: buildinfo.Version, Arch: runtime.GOARCH, Board: cfg.Board,
-			Engine: engine, Labels: cfg.Labels,
+	return supCfg, nil
+}
+
+// newMetrics makes the publisher of the agent's metrics (see package
+// metrics for where each number comes from).
+func newMetrics(cfg *runConfig, started time.Time, base wire.Status, st *store.Store, sess *session.Session,
+	sup *supervisor.Supervisor, rec *reconcile.Reconciler, parts agentParts) (*metrics.Collector, *metrics.Publisher) {
+	interval, _ := time.ParseDuration(cfg.MetricsInterval) // checked by validate
+	c := metrics.NewCollector(metrics.Sources{
+		Start:      started,
+		Agent:      wire.AgentMetrics{Version: base.AgentVersion, Board: base.Board, Arch: base.Arch, Engine: base.Engine},
+		DataDir:    cfg.Data,
+		Modules:    sup.ModuleMetrics,
+		Serving:    sup.Running,
+		Rejections: rec.Rejections,
+		Broker: func() (bool, uint64) {
+			cs := sess.State()
+			return cs.Connected, cs.Lost
+		},
+		EventsQueued: st.Outbox().Len,
+		LogsDropped:  parts.agentLogs.Dropped,
+	})
+	return c, metrics.NewPublisher(c, metrics.PublisherConfig{
+		Interval: interval,
+		Changed:  sup.ServingChanged,
+		Log:      parts.log.With("part", "metrics"),
+		Publish: func(m *wire.Metrics) error {
+			err := sess.PublishMetrics(m)
+			if errors.Is(err, session.ErrNotConnected) {
+				return fmt.Errorf("%w: %w", metrics.ErrOffline, err)
+			}
+			return err
 		},
 	})
-	if err := rec.Boot(); err != nil {
-		return err
-	}
-	adm.HandleJSON("/status", func() any {
-		return buildStatus(cfg.ID, started, sess, sup.Running(), rec.Generation(), st.Outbox().Len())
-	})
+}
+
+// serveAdmin serves the admin socket (/status, /metrics) and, with
+// --admin-addr, /metrics on a loopback TCP address.
+func serveAdmin(ctx context.Context, cfg *runConfig, adm *admin.Server, prom http.Handler, status func() any, log *slog.Logger) error {
+	adm.HandleJSON("/status", status)
+	adm.Handle("GET /metrics", prom)
 	go func() {
 		if err := adm.Serve(); err != nil {
 			log.Error("admin socket", "err", err)
 		}
 	}()
-	sess.Start(ctx)
-	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d, board %s, engine %s)\n",
-		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen, cfg.Board, engine)
-	fmt.Fprintf(stdout, "edge-agent: worker memory cap: %s\n", sup.MemoryCap())
-	go notifySystemd(ctx, sup, log)
-
-	err = rec.Run(ctx, sess.Desired())
-	log.Info("shutting down: draining workers")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	sup.Close(sctx)
-	sess.Close()
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if cfg.AdminAddr == "" {
 		return nil
 	}
-	return err
+	addr, err := adm.ServeMetricsTCP(ctx, cfg.AdminAddr, prom)
+	if err != nil {
+		return fmt.Errorf("--admin-addr: %w", err)
+	}
+	log.Info("serving /metrics", "addr", "http://"+addr+"/metrics")
+	return nil
+}
+
+// publishOnSwitch republishes the status whenever what serves changes, so
+// the controller learns of a switch (or a switch back) when it happens.
+func publishOnSwitch(ctx context.Context, sup *supervisor.Supervisor, rec *reconcile.Reconciler) {
+	changed := sup.ServingChanged()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			changed = sup.ServingChanged()
+			rec.PublishStatus()
+		}
+	}
 }

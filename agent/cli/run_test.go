@@ -100,9 +100,21 @@ func TestValidateRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := runConfig{ID: "pi-1", Broker: "tcp://127.0.0.1:1884", Data: t.TempDir(), Trust: []string{keyFile},
-		Engine: "auto", Grace: "5s", HeartbeatTimeout: "300ms"}
+		Engine: "auto", Grace: "5s", HeartbeatTimeout: "300ms", MetricsInterval: "10s", AdminAddr: "127.0.0.1:9101"}
 	if _, _, err := good.validate(); err != nil {
 		t.Fatalf("valid config refused: %v", err)
+	}
+	for _, ok := range []func(*runConfig){
+		func(c *runConfig) { c.MetricsInterval = "0" }, // no metrics
+		func(c *runConfig) { c.AdminAddr = "[::1]:9101" },
+		func(c *runConfig) { c.AdminAddr = "localhost:9101" },
+		func(c *runConfig) { c.AdminAddr = "" },
+	} {
+		c := good
+		ok(&c)
+		if _, _, err := c.validate(); err != nil {
+			t.Errorf("valid config refused: %v", err)
+		}
 	}
 	for _, tt := range []struct {
 		name string
@@ -116,6 +128,14 @@ func TestValidateRefuses(t *testing.T) {
 		{"heartbeat garbage", func(c *runConfig) { c.HeartbeatTimeout = "soon" }, "--heartbeat-timeout"},
 		{"bad id", func(c *runConfig) { c.ID = "a/b" }, "--id"},
 		{"no trust", func(c *runConfig) { c.Trust = nil }, "--trust"},
+		{"metrics interval garbage", func(c *runConfig) { c.MetricsInterval = "often" }, "--metrics-interval"},
+		{"metrics interval negative", func(c *runConfig) { c.MetricsInterval = "-10s" }, "--metrics-interval"},
+		{"metrics interval too short", func(c *runConfig) { c.MetricsInterval = "10ms" }, "--metrics-interval"},
+		{"admin on every interface", func(c *runConfig) { c.AdminAddr = "0.0.0.0:9101" }, "--admin-addr"},
+		{"admin on a LAN address", func(c *runConfig) { c.AdminAddr = "192.168.1.10:9101" }, "--admin-addr"},
+		{"admin without a host", func(c *runConfig) { c.AdminAddr = ":9101" }, "--admin-addr"},
+		{"admin on a name", func(c *runConfig) { c.AdminAddr = "controller:9101" }, "--admin-addr"},
+		{"admin without a port", func(c *runConfig) { c.AdminAddr = "127.0.0.1" }, "--admin-addr"},
 	} {
 		c := good
 		tt.edit(&c)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/edgeplane/edge/agent/admin"
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/wire"
 )
 
 // agentStatus is what `edge-agent status` shows: the answer of the admin
@@ -26,41 +26,36 @@ type agentStatus struct {
 	Connection   session.ConnState `json:"connection"`
 	Generation   int64             `json:"generation"` // last desired state applied
 	Outbox       int               `json:"outbox"`     // events waiting to be sent
+	Labels       map[string]string `json:"labels,omitempty"`
 	Modules      []moduleStatus    `json:"modules"`
 }
 
-// moduleStatus is one module: the version its worker serves, and the
-// state of its latest deployment as reported to the controller.
+// moduleStatus is one module as the controller is told (wire.ModuleStatus,
+// the same truth): the version serving now, and the latest deployment when
+// it is not that version.
 type moduleStatus struct {
-	Name     string `json:"name"`
-	Serving  string `json:"serving,omitempty"` // version running now ("" none)
-	Version  string `json:"version,omitempty"` // of the latest deployment
-	State    string `json:"state,omitempty"`
-	Port     int    `json:"port,omitempty"`
-	LastGood string `json:"last_good,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Name       string              `json:"name"`
+	Serving    string              `json:"serving,omitempty"` // version serving now ("" none)
+	SHA256     string              `json:"sha256,omitempty"`
+	Deployment string              `json:"deployment,omitempty"` // that installed the serving version
+	State      string              `json:"state,omitempty"`
+	Port       int                 `json:"port,omitempty"`
+	Since      time.Time           `json:"since,omitzero"`
+	LastGood   string              `json:"last_good,omitempty"`
+	Error      string              `json:"error,omitempty"`
+	Attempt    *wire.ModuleAttempt `json:"attempt,omitempty"`
 }
 
-// buildStatus assembles the status from the running parts.
-func buildStatus(device string, started time.Time, sess *session.Session, running map[string]string, generation int64, outbox int) agentStatus {
-	st := agentStatus{Device: device, AgentVersion: buildinfo.Version, Started: started, Connection: sess.State(),
-		Generation: generation, Outbox: outbox, Modules: []moduleStatus{}}
-	byName := map[string]*moduleStatus{}
-	for _, m := range sess.LastStatus().Modules {
-		st.Modules = append(st.Modules, moduleStatus{Name: m.Name, Version: m.Version, State: m.State, Port: m.Port, LastGood: m.LastGood, Error: m.Error})
+// buildStatus assembles the status from the running parts; st is the
+// reconciler's Status, what the controller is sent.
+func buildStatus(device string, started time.Time, sess *session.Session, st wire.Status, outbox int) agentStatus {
+	out := agentStatus{Device: device, AgentVersion: buildinfo.Version, Started: started, Connection: sess.State(),
+		Generation: st.Generation, Outbox: outbox, Labels: st.Labels, Modules: []moduleStatus{}}
+	for _, m := range st.Modules {
+		out.Modules = append(out.Modules, moduleStatus{Name: m.Name, Serving: m.Version, SHA256: m.SHA256, Deployment: m.Deployment,
+			State: m.State, Port: m.Port, Since: m.Since, LastGood: m.LastGood, Error: m.Error, Attempt: m.Attempt})
 	}
-	for i := range st.Modules {
-		byName[st.Modules[i].Name] = &st.Modules[i]
-	}
-	for name, v := range running {
-		if m := byName[name]; m != nil {
-			m.Serving = v
-		} else {
-			st.Modules = append(st.Modules, moduleStatus{Name: name, Serving: v})
-		}
-	}
-	slices.SortFunc(st.Modules, func(a, b moduleStatus) int { return strings.Compare(a.Name, b.Name) })
-	return st
+	return out
 }
 
 const statusUsage = `Usage: edge-agent status [--data DIR | --config FILE] [--json]
@@ -134,12 +129,38 @@ func printStatus(w io.Writer, st *agentStatus, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODULE\tSERVING\tDEPLOYMENT\tSTATE\tPORT\tLAST GOOD\tERROR")
+	fmt.Fprintln(tw, "MODULE\tSERVING\tSTATE\tPORT\tLAST GOOD\tLAST ATTEMPT")
 	for _, m := range st.Modules {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, dash(m.Serving), dash(m.Version), dash(m.State),
-			dash(portText(m.Port)), dash(m.LastGood), dash(m.Error))
+		state := m.State
+		if m.Error != "" {
+			state += ": " + oneLine(m.Error, 60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, dash(m.Serving), dash(state),
+			dash(portText(m.Port)), dash(m.LastGood), dash(attemptText(m.Attempt)))
 	}
 	tw.Flush()
+}
+
+// attemptText is "1.7.0 rejected: reason" for a deployment that does not
+// serve.
+func attemptText(a *wire.ModuleAttempt) string {
+	if a == nil {
+		return ""
+	}
+	s := a.Version + " " + a.State
+	if a.Reason != "" {
+		s += ": " + oneLine(a.Reason, 80)
+	}
+	return s
+}
+
+// oneLine cuts s to n characters on one line, marking the cut.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-3]) + "..."
+	}
+	return s
 }
 
 func dash(s string) string {

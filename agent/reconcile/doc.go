@@ -48,6 +48,11 @@
 // Without a last-known-good version the report is failed and the
 // Deployer keeps restarting it.
 //
+// The status (Status, Modules) tells what serves as the Deployer sees it
+// (version, digest, port, the deployment that installed it) and, apart as
+// Attempt, the latest deployment of the module when it is not that
+// version, with its reason; it is published on every step.
+//
 // A rejection changes nothing in the store or in what runs. Each step is
 // reported as a wire.Event with the deployment id through the durable
 // outbox; the same event is reported once per process, not on every

@@ -219,6 +219,9 @@ func (r *Reconciler) report(ev wire.Event) {
 	if len(r.reported) > 10000 {
 		clear(r.reported)
 	}
+	if !seen && ev.State == wire.StateRejected && ev.Module != "" {
+		r.rejected[ev.Module]++
+	}
 	r.mu.Unlock()
 	if seen && ev.State != wire.StateFetching && ev.State != wire.StateVerifying {
 		return
@@ -244,11 +247,16 @@ func (r *Reconciler) setState(dm *wire.DesiredModule, name, version, sha, state,
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	ms := r.states[name]
 	if ms.State == state && ms.Version == version && ms.Error == reason && ms.Deployment == dm.Deployment {
+		r.mu.Unlock()
 		return
 	}
 	r.states[name] = wire.ModuleStatus{Name: name, Version: version, SHA256: sha, State: state,
 		Since: time.Now().UTC(), Deployment: dm.Deployment, Error: reason}
+	gen := r.gen
+	r.mu.Unlock()
+	// Every step is in the status at once (the Reporter publishes the
+	// latest in the background), not only when the reconcile ends.
+	r.publishStatus(gen)
 }

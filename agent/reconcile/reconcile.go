@@ -1,12 +1,10 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +32,17 @@ type Deployer interface {
 	Stop(ctx context.Context, name string) error
 	// Running maps module name to the version serving now.
 	Running() map[string]string
+	// Serving describes the version of each module serving now.
+	Serving() map[string]Serving
+}
+
+// Serving is a module version a Deployer serves: what a Status reports
+// as the module's version.
+type Serving struct {
+	Version string
+	SHA256  string
+	Port    int
+	Since   time.Time // switched in
 }
 
 // Fetcher transfers module bytes: *session.Session.
@@ -74,11 +83,12 @@ type Reconciler struct {
 	mu       sync.Mutex
 	desired  *wire.DesiredState
 	gen      int64
-	reported map[string]bool   // events already reported, by key
-	gaveUp   map[string]string // deployment+sha whose bytes were bad → reason
-	states   map[string]wire.ModuleStatus
-	sick     map[string]sickNotice // crash-looping versions, by module (Unhealthy)
-	sickCh   chan struct{}         // signals sick (cap 1)
+	reported map[string]bool              // events already reported, by key
+	gaveUp   map[string]string            // deployment+sha whose bytes were bad → reason
+	states   map[string]wire.ModuleStatus // latest deployment attempt, by module
+	rejected map[string]uint64            // rejections by module, since New
+	sick     map[string]sickNotice        // crash-looping versions, by module (Unhealthy)
+	sickCh   chan struct{}                // signals sick (cap 1)
 }
 
 // New builds a Reconciler.
@@ -92,7 +102,7 @@ func New(cfg Config) *Reconciler {
 	return &Reconciler{
 		cfg: cfg, log: cfg.Log,
 		verify:   &verify.Verifier{Keys: cfg.Keys, Device: cfg.Device, Labels: cfg.Labels, Store: cfg.Store},
-		reported: map[string]bool{}, gaveUp: map[string]string{}, states: map[string]wire.ModuleStatus{},
+		reported: map[string]bool{}, gaveUp: map[string]string{}, states: map[string]wire.ModuleStatus{}, rejected: map[string]uint64{},
 		sick: map[string]sickNotice{}, sickCh: make(chan struct{}, 1),
 	}
 }
@@ -250,19 +260,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retr
 }
 
 func (r *Reconciler) publishStatus(gen int64) {
-	st := r.cfg.Status
-	st.Device, st.Generation, st.Online = r.cfg.Device, gen, true
-	running := r.cfg.Deployer.Running()
-	r.mu.Lock()
-	for name, ms := range r.states {
-		if v, ok := running[name]; ok && v != ms.Version && ms.State != wire.StateRunning {
-			ms.Error = fmt.Sprintf("%s (serving %s)", ms.Error, v)
-		}
-		ms.LastGood = r.cfg.Store.Module(name).LastGood
-		st.Modules = append(st.Modules, ms)
-	}
-	r.mu.Unlock()
-	slices.SortFunc(st.Modules, func(a, b wire.ModuleStatus) int { return cmp.Compare(a.Name, b.Name) })
+	st := r.Status()
+	st.Generation = gen
 	if err := r.cfg.Reporter.PublishStatus(st); err != nil {
 		r.log.Debug("publish status (sent on next connect)", "err", err)
 	}

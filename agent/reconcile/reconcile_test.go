@@ -31,6 +31,7 @@ import (
 type fakeDeployer struct {
 	mu      sync.Mutex
 	running map[string]string
+	serving map[string]Serving // what Deploy started (running may be set by a test alone)
 	deploys []string
 	fail    map[string]error // version → error
 }
@@ -51,13 +52,32 @@ func (d *fakeDeployer) Deploy(ctx context.Context, m *wire.Manifest, path string
 		return err
 	}
 	d.running[m.Name] = m.Version
+	if d.serving == nil {
+		d.serving = map[string]Serving{}
+	}
+	d.serving[m.Name] = Serving{Version: m.Version, SHA256: m.SHA256, Port: m.Port, Since: time.Now()}
 	return nil
+}
+
+func (d *fakeDeployer) Serving() map[string]Serving {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]Serving{}
+	for name, v := range d.running {
+		sv := d.serving[name]
+		if sv.Version != v {
+			sv = Serving{Version: v}
+		}
+		out[name] = sv
+	}
+	return out
 }
 
 func (d *fakeDeployer) Stop(_ context.Context, name string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.running, name)
+	delete(d.serving, name)
 	return nil
 }
 
@@ -199,8 +219,11 @@ func TestReconcile(t *testing.T) {
 		}
 		r.cfg.Fetcher, r.cfg.Reporter = s, s
 		s.Start(ctx)
-		go r.Run(ctx, s.Desired())
-		return st, func() { cancel(); s.Close() }
+		done := make(chan struct{})
+		go func() { r.Run(ctx, s.Desired()); close(done) }()
+		// Stop waits for Run: a reconcile still writing to the store
+		// would race with the removal of the test's folder.
+		return st, func() { cancel(); <-done; s.Close() }
 	}
 
 	d := &fakeDeployer{running: map[string]string{}, fail: map[string]error{

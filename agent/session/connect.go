@@ -15,7 +15,8 @@ type connInfo struct {
 	failed       int               // failed attempts since the last connection
 	last         *mqttdial.Failure // latest failure (kept after a reconnect)
 	lastAt       time.Time
-	reconnecting bool // paho's own reconnect after a lost connection
+	reconnecting bool   // paho's own reconnect after a lost connection
+	lost         uint64 // connections lost since the session started
 }
 
 // ConnState is the connection as `edge-agent status` shows it.
@@ -27,13 +28,17 @@ type ConnState struct {
 	LastError  string    `json:"last_error,omitempty"`
 	LastReason string    `json:"last_error_reason,omitempty"` // mqttdial kind: "connection refused", ...
 	LastAt     time.Time `json:"last_error_at,omitzero"`
+	// Lost counts the connections lost since the agent started (each is
+	// followed by a reconnect): wire.AgentMetrics.Reconnects.
+	Lost uint64 `json:"connections_lost"`
 }
 
 // State returns the connection state.
 func (s *Session) State() ConnState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cs := ConnState{Broker: s.cfg.Broker, Connected: s.connected, Since: s.conn.since, Failed: s.conn.failed, LastAt: s.conn.lastAt}
+	cs := ConnState{Broker: s.cfg.Broker, Connected: s.connected, Since: s.conn.since, Failed: s.conn.failed,
+		LastAt: s.conn.lastAt, Lost: s.conn.lost}
 	if s.conn.last != nil {
 		cs.LastError, cs.LastReason = s.conn.last.Error(), s.conn.last.Kind
 	}

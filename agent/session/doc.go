@@ -6,8 +6,14 @@
 // exponential back-off (capped by Config.MaxReconnect). Its Last Will is a
 // retained wire.Status{Online: false} at QoS 1 on its status topic, so the
 // controller learns of a dead board from the broker. On every (re)connect it
-// subscribes to its desired and chunks topics and republishes its retained
-// Status with Online true.
+// subscribes to its desired and chunks topics (and logreq, with a
+// LogSource) and republishes its retained Status with Online true.
+//
+// The status carries Config.Status (agent version, arch, board, engine,
+// labels) from the first connect, before any desired state arrived, and
+// so does the Will: a controller targets devices by label, and a fresh
+// agent must be targetable at once. PublishStatus never waits for the
+// broker: the latest status is published in the background.
 //
 // # Delivery rules
 //
@@ -18,7 +24,13 @@
 //     outbox and are published in order when connected; an entry leaves the
 //     outbox once the broker acknowledged it (a PUBACK means only "the broker
 //     has it"; success of a deployment is the device's own report). Status
-//     is retained and latest-wins, metrics are QoS 0 and best effort.
+//     is retained and latest-wins, metrics are QoS 0 and best effort:
+//     PublishMetrics returns ErrNotConnected while offline and the caller
+//     counts the report as dropped (agent/metrics).
+//   - Log requests (wire.LogRequest) are read from the device's own logreq
+//     topic only, decoded with wire.Decode, and answered one at a time
+//     with one wire.LogBatch on its logs topic (QoS 1); at most 4 wait,
+//     more are dropped.
 //   - Module bytes are pulled, not pushed: Fetch asks for missing chunk
 //     indices in windows, checks each frame against the BlobRef, keeps it in
 //     the store's partial area and asks again for what is still missing after

@@ -1,10 +1,12 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -75,22 +77,74 @@ func (s *Session) drain(ctx context.Context) {
 	}
 }
 
-// PublishStatus publishes st as the retained status (Online true) and
-// remembers it for every reconnect. While disconnected it returns
-// ErrNotConnected; the status goes out on the next connect.
+// PublishStatus makes st the retained status (Online true) and publishes
+// it in the background: the latest status wins, a status given while
+// disconnected goes out on the next connect, and the caller never waits
+// for the broker. Labels and the other fields the session was configured
+// with (Config.Status) are kept when st leaves them empty. It fails only
+// when the status can never be sent (over wire.MaxReportSize).
 func (s *Session) PublishStatus(st wire.Status) error {
 	st.Device, st.Online = s.cfg.Device, true
 	if st.Time.IsZero() {
 		st.Time = time.Now().UTC()
 	}
+	base := s.cfg.Status
+	if st.Labels == nil {
+		st.Labels = base.Labels
+	}
+	st.AgentVersion = cmp.Or(st.AgentVersion, base.AgentVersion)
+	st.Arch, st.Board, st.Engine = cmp.Or(st.Arch, base.Arch), cmp.Or(st.Board, base.Board), cmp.Or(st.Engine, base.Engine)
+	st.Labels = maps.Clone(st.Labels)
 	st.Modules = slices.Clone(st.Modules)
 	for i := range st.Modules {
 		st.Modules[i].Error = truncate(st.Modules[i].Error, wire.MaxReasonSize)
+		if a := st.Modules[i].Attempt; a != nil {
+			cp := *a
+			cp.Reason = truncate(cp.Reason, wire.MaxReasonSize)
+			st.Modules[i].Attempt = &cp
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("publish status: %w", err)
+	}
+	if len(b) > wire.MaxReportSize {
+		return fmt.Errorf("publish status: %w", &wire.SizeError{What: "status report", Size: int64(len(b)), Limit: wire.MaxReportSize})
 	}
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()
-	return s.publishJSON(wire.KindStatus, 1, true, st)
+	select {
+	case s.statusKick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// statusLoop publishes the latest status given to PublishStatus while
+// connected; onConnect publishes it on every connect.
+func (s *Session) statusLoop(ctx context.Context) {
+	retry := time.NewTimer(0)
+	<-retry.C
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.statusKick:
+		case <-retry.C:
+		}
+		if !s.Connected() {
+			continue // onConnect sends it
+		}
+		s.mu.Lock()
+		st := s.status
+		s.mu.Unlock()
+		if err := s.publishJSON(wire.KindStatus, 1, true, st); err != nil {
+			s.log.Warn("publish status; will retry", "err", err)
+			retry.Reset(time.Second)
+		}
+	}
 }
 
 // truncate cuts s to at most n bytes, on a UTF-8 boundary, marking the cut.
@@ -116,8 +170,13 @@ func (s *Session) LastStatus() wire.Status {
 	return st
 }
 
-// PublishMetrics publishes m at QoS 0: dropped while disconnected.
-func (s *Session) PublishMetrics(m wire.Metrics) error {
+// PublishMetrics publishes m at QoS 0, never queued: while disconnected it
+// returns ErrNotConnected (the caller counts the report as dropped). A
+// report that fails wire's checks (Validate, MaxReportSize) is refused.
+func (s *Session) PublishMetrics(m *wire.Metrics) error {
 	m.Device = s.cfg.Device
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("publish metrics: %w", err)
+	}
 	return s.publishJSON(wire.KindMetrics, 0, false, m)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +43,13 @@ type Config struct {
 	// MinGeneration is the generation already applied (from the store):
 	// desired states below it are dropped.
 	MinGeneration int64
+
+	// Status is what the agent says about itself from the first connect
+	// on, before any desired state arrived: agent version, arch, board,
+	// engine and labels (a controller targets devices by label, so a fresh
+	// agent must be targetable at once). It is also the Last Will, with
+	// Online false. Device, Online and Time are set by the session.
+	Status wire.Status
 }
 
 func (c *Config) defaults() {
@@ -87,6 +96,10 @@ type Session struct {
 	dropped   int // oversize or undecodable frames
 	conn      connInfo
 	redial    chan struct{} // onConnect asks the connect loop for a new connection
+
+	statusKick chan struct{}        // PublishStatus wakes the status publisher (cap 1)
+	logReqs    chan wire.LogRequest // for the log answerer (cap maxLogRequests)
+	logs       LogSource            // nil: log requests are not answered
 }
 
 // New builds a Session; Start connects it. outbox is the store's.
@@ -105,14 +118,19 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		cfg: cfg, log: log.With("device", cfg.Device), outbox: outbox,
 		desired: make(chan Desired, 1), kick: make(chan struct{}, 1),
 		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
-		fetches: map[string]chan wire.Chunk{},
-		status:  wire.Status{Device: cfg.Device},
-		redial:  make(chan struct{}, 1),
-		conn:    connInfo{since: time.Now()},
+		fetches:    map[string]chan wire.Chunk{},
+		status:     baseStatus(cfg),
+		redial:     make(chan struct{}, 1),
+		conn:       connInfo{since: time.Now()},
+		statusKick: make(chan struct{}, 1),
+		logReqs:    make(chan wire.LogRequest, maxLogRequests),
 	}
-	will, err := json.Marshal(wire.Status{Device: cfg.Device, Online: false})
+	will, err := json.Marshal(s.status) // Online false
 	if err != nil {
 		return nil, err
+	}
+	if len(will) > wire.MaxReportSize {
+		return nil, fmt.Errorf("session: %w", &wire.SizeError{What: "status (labels)", Size: int64(len(will)), Limit: wire.MaxReportSize})
 	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -131,6 +149,9 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
 		SetConnectionNotificationHandler(s.onConnectionNotification).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.mu.Lock()
+			s.conn.lost++
+			s.mu.Unlock()
 			f := s.noteFailure(err)
 			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err)
 			s.setConnected(false)
@@ -146,6 +167,18 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 func (s *Session) Start(ctx context.Context) {
 	go s.connectLoop(ctx)
 	go s.drain(ctx)
+	go s.statusLoop(ctx)
+	go s.answerLogs(ctx)
+}
+
+// baseStatus is the status before the reconciler has said anything:
+// Config.Status for this device, offline.
+func baseStatus(cfg Config) wire.Status {
+	st := cfg.Status
+	st.Device, st.Online, st.Time = cfg.Device, false, time.Time{}
+	st.Labels = maps.Clone(st.Labels)
+	st.Modules = slices.Clone(st.Modules)
+	return st
 }
 
 // Close publishes Status offline (a clean disconnect suppresses the Will)
@@ -176,6 +209,9 @@ func (s *Session) onConnect() {
 	topics := map[string]byte{
 		wire.DeviceTopic(s.cfg.Device, wire.KindDesired): 1,
 		wire.DeviceTopic(s.cfg.Device, wire.KindChunks):  1,
+	}
+	if s.logSource() != nil {
+		topics[wire.DeviceTopic(s.cfg.Device, wire.KindLogReq)] = 1
 	}
 	tok := s.client.SubscribeMultiple(topics, s.onMessage)
 	if !tok.WaitTimeout(s.cfg.PublishTimeout) || tok.Error() != nil {
@@ -232,8 +268,8 @@ func (s *Session) connState() (connected bool, epoch int, changed <-chan struct{
 }
 
 func (s *Session) onMessage(_ mqtt.Client, msg mqtt.Message) {
-	_, kind, err := wire.ParseDeviceTopic(msg.Topic())
-	if err != nil {
+	id, kind, err := wire.ParseDeviceTopic(msg.Topic())
+	if err != nil || id != s.cfg.Device {
 		return
 	}
 	switch kind {
@@ -241,6 +277,8 @@ func (s *Session) onMessage(_ mqtt.Client, msg mqtt.Message) {
 		s.onDesired(msg.Payload())
 	case wire.KindChunks:
 		s.onChunk(msg.Payload())
+	case wire.KindLogReq:
+		s.onLogRequest(msg.Payload())
 	}
 }
 

@@ -218,9 +218,13 @@ func TestCrashLoopRestoresLastGood(t *testing.T) {
 		t.Fatal("no status published")
 	}
 	last := rep.statuses[len(rep.statuses)-1]
-	if len(last.Modules) != 1 || last.Modules[0].State != wire.StateRolledBack || last.Modules[0].Version != "2.0.0" ||
-		!strings.Contains(last.Modules[0].Error, "(serving 1.0.0)") {
-		t.Errorf("status modules = %+v", last.Modules)
+	// The status tells what serves (1.0.0, running, on its port) and,
+	// apart, the version that was rolled back and why.
+	if len(last.Modules) != 1 || last.Modules[0].State != wire.StateRunning || last.Modules[0].Version != "1.0.0" ||
+		last.Modules[0].Port != port || last.Modules[0].SHA256 != v1.SHA256 {
+		t.Errorf("status modules = %+v, want 1.0.0 running on port %d", last.Modules, port)
+	} else if a := last.Modules[0].Attempt; a == nil || a.Version != "2.0.0" || a.State != wire.StateRolledBack || !strings.Contains(a.Reason, "crash loop") {
+		t.Errorf("status attempt = %+v, want 2.0.0 rolled_back after a crash loop", a)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
 )
@@ -49,6 +50,7 @@ type runner struct {
 	lastErr   string
 	lastCrash string     // why the last crash happened
 	live      bool       // switched in: every process of it accepts on ln
+	servedAt  time.Time  // when it was switched in
 	ended     writeTally // of the processes that ended
 }
 
@@ -68,9 +70,10 @@ type proc struct {
 	oomKills  int                   // by the memory cap; set before exited closes
 	gate      *os.File              // write end of the gate pipe; nil when not gated
 	// Guarded by runner.mu:
-	last      worker.Heartbeat // this process's latest heartbeat
-	opened    bool             // gate opened
-	accounted bool             // last counted into runner.ended
+	last      worker.Heartbeat    // this process's latest heartbeat
+	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
+	opened    bool                // gate opened
+	accounted bool                // last counted into runner.ended
 }
 
 func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
@@ -79,6 +82,7 @@ func (s *Supervisor) newRunner(sp spec, ln *os.File) *runner {
 		ready: make(chan struct{}), failed: make(chan error, 1),
 		done: make(chan struct{}), stopReq: make(chan struct{}),
 	}
+	s.track(r)
 	go r.loop()
 	return r
 }
@@ -97,6 +101,7 @@ func (r *runner) serve() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.live = true
+	r.servedAt = time.Now().UTC()
 	if r.proc != nil {
 		r.proc.open()
 	}
@@ -170,6 +175,7 @@ func (r *runner) isStopping() bool {
 
 func (r *runner) loop() {
 	defer close(r.done)
+	defer r.s.untrack(r)
 	log := r.s.log.With("module", r.spec.m.Name, "version", r.spec.m.Version)
 	backoff := r.s.cfg.MinBackoff
 	for {
@@ -221,6 +227,7 @@ func (r *runner) loop() {
 // crashes within CrashWindow.
 func (r *runner) crash(reason string) {
 	now := time.Now()
+	r.s.restarted(r.spec.m.Name, r.spec.m.Version)
 	r.mu.Lock()
 	r.total++
 	r.lastCrash = reason
@@ -281,6 +288,12 @@ func (r *runner) start() (*proc, error) {
 		return nil, err
 	}
 	defer hbW.Close()
+	outR, outW, err := os.Pipe() // the worker's stdout and stderr
+	if err != nil {
+		hbR.Close()
+		return nil, err
+	}
+	defer outW.Close()
 	var gateR, gateW *os.File
 	if r.spec.wcfg.Gated {
 		if gateR, gateW, err = os.Pipe(); err != nil {
@@ -293,8 +306,8 @@ func (r *runner) start() (*proc, error) {
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
 		cmd.Stdin = bytes.NewReader(cfgJSON)
-		cmd.Stdout = r.s.cfg.Stderr
-		cmd.Stderr = r.s.cfg.Stderr
+		cmd.Stdout = outW
+		cmd.Stderr = outW
 		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
 		if gateR != nil {
 			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6
@@ -320,6 +333,7 @@ func (r *runner) start() (*proc, error) {
 	}
 	if err != nil {
 		hbR.Close()
+		outR.Close()
 		if gateW != nil {
 			gateW.Close()
 		}
@@ -329,6 +343,7 @@ func (r *runner) start() (*proc, error) {
 		return nil, err
 	}
 	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16), gate: gateW}
+	go r.copyOutput(outR)
 	go func() {
 		defer hbR.Close()
 		defer close(p.beats)
@@ -367,6 +382,38 @@ func (r *runner) start() (*proc, error) {
 	return p, nil
 }
 
+// maxOutputLine is the longest line of a worker's output read whole (a
+// guest log record of 16 KiB, escaped); longer lines still reach Stderr,
+// and their first part the log ring.
+const maxOutputLine = 128 << 10
+
+// copyOutput copies a worker's output to Stderr and, line by line, into
+// the module's log ring, until every writer of the pipe is gone.
+func (r *runner) copyOutput(out *os.File) {
+	defer out.Close()
+	var lw *logring.Writer
+	if r.s.cfg.Logs != nil {
+		lw = logring.NewWriter(r.s.cfg.Logs.Module(r.spec.m.Name), r.spec.m.Version, "worker", "pid")
+	}
+	br := bufio.NewReaderSize(out, maxOutputLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			r.s.cfg.Stderr.Write(line)
+			if lw != nil {
+				lw.Line(line)
+			}
+		}
+		for errors.Is(err, bufio.ErrBufferFull) { // the rest of a long line
+			line, err = br.ReadSlice('\n')
+			r.s.cfg.Stderr.Write(line)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // watch follows p until it exits, killing it when its heartbeat goes
 // silent or a guest call runs past the deadline + 1s. It returns why the
 // process ended.
@@ -394,6 +441,9 @@ func (r *runner) watch(p *proc) string {
 			serving = serving || hb.Ready
 			r.mu.Lock()
 			r.hb, p.last = hb, hb
+			if hb.Metrics != nil {
+				p.metrics = hb.Metrics
+			}
 			if hb.Err != "" {
 				r.lastErr = hb.Err
 			}
@@ -423,6 +473,9 @@ func (r *runner) watch(p *proc) string {
 					}
 					r.mu.Lock()
 					r.hb, p.last = hb, hb
+					if hb.Metrics != nil {
+						p.metrics = hb.Metrics
+					}
 					r.mu.Unlock()
 				case <-drain:
 					beats = nil

@@ -43,6 +43,12 @@
 // with SIGKILL and restarted with back-off. CrashLimit crashes within
 // CrashWindow mark the version unhealthy (Config.OnUnhealthy).
 //
+// Each worker's stdout and stderr go through a pipe the supervisor reads:
+// every line is copied to Config.Stderr and kept in the module's log ring
+// (Config.Logs). ModuleMetrics reports each version's metrics (from the
+// heartbeats, with restarts and the worker's /proc memory and CPU), and
+// ServingChanged tells when what serves changes.
+//
 // Each worker can be capped in memory (Config.WorkerMemory) through a
 // cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
 // and why there is no GOMEMLIMIT or RLIMIT_AS fallback.
@@ -63,6 +69,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
@@ -107,8 +114,12 @@ type Config struct {
 	cgroupRoot   string // /sys/fs/cgroup (tests use a folder)
 	selfCgroup   string // /proc/self/cgroup
 
-	Stderr io.Writer // workers' stdout and stderr; os.Stderr
-	Log    *slog.Logger
+	Stderr io.Writer // workers' stdout and stderr are copied here; os.Stderr
+	// Logs, if set, also gets each worker's output, line by line, into
+	// its module's ring (the worker's own lines, its guest's log records,
+	// a crash's output), for the controller's log requests.
+	Logs *logring.Set
+	Log  *slog.Logger
 	// OnUnhealthy is called, once per running version, when its worker
 	// crashed CrashLimit times within CrashWindow; reason reads "crash
 	// loop: N crashes in 1m (last: ...)". It runs on the version's restart
@@ -181,6 +192,12 @@ type Supervisor struct {
 	mods   map[string]*module
 	one    *runner // the module of RunOne
 	closed bool
+
+	// For metrics (metrics.go), guarded by mu.
+	runners  map[*runner]struct{} // every version whose loop runs
+	ended    []endedRun           // versions that stopped lately, newest last
+	restarts map[string]uint64    // worker restarts by name@version, since New
+	changed  chan struct{}        // closed and replaced when what serves changes
 }
 
 var _ reconcile.Deployer = (*Supervisor)(nil)
@@ -202,7 +219,8 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{}}
+	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
+		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{})}
 	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
 	switch {
 	case cfg.WorkerMemory <= 0:
@@ -462,6 +480,7 @@ func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath stri
 	r.serve() // the switch: v2 accepts on the socket from now on; v1 drains
 	s.mu.Lock()
 	mod.cur, mod.port = r, m.Port
+	s.servingChangedLocked()
 	s.mu.Unlock()
 	if old == nil {
 		log.Info("serving", "port", m.Port)
@@ -541,6 +560,7 @@ func (s *Supervisor) switchBack(ctx context.Context, mod *module, old *runner, o
 	back.serve()
 	s.mu.Lock()
 	mod.cur, mod.port = back, oldPort
+	s.servingChangedLocked()
 	s.mu.Unlock()
 	r.stop(true, s.drainTimeout(r)) // its final heartbeat completes the write count
 	if oldPort != m.Port {
@@ -600,6 +620,9 @@ func (s *Supervisor) Stop(ctx context.Context, name string) error {
 	r, port := mod.cur, mod.port
 	mod.cur = nil
 	delete(s.mods, name)
+	if r != nil {
+		s.servingChangedLocked()
+	}
 	s.mu.Unlock()
 	if r != nil {
 		r.stop(true, s.drainTimeout(r))

@@ -18,9 +18,9 @@
 //	     acquire     │     release (healthy)       │
 //	┌────────────────▼─────────────────┐           │
 //	│ call: edge_alloc, write Request, │── trap, timeout, memory
-//	│ edge_handle, read Response;      │   limit, bad frame ──▶ discard
-//	│ host imports see the request ctx │
-//	└──────────────────────────────────┘
+//	│ edge_handle, read Response;      │   limit, bad frame, 0 or
+//	│ host imports see the request ctx │   a pointer outside guest
+//	└──────────────────────────────────┘   memory ──▶ discard
 //
 // A Module owns one wazero Runtime, one CompiledModule (kept open while any
 // instance lives: closing it evicts the code) and a pool of instances. Each

@@ -17,7 +17,8 @@ import (
 //	408  body not received within BodyTimeout, or no byte of it for
 //	     BodyIdleTimeout (the connection is closed)
 //	504  deadline passed (Limits.Deadline or the request context's)
-//	500  the guest trapped or hit its memory limit
+//	500  the guest trapped or hit its memory limit, or an export returned
+//	     0 or a pointer outside guest memory (the message names the export)
 //	502  the guest answered with a bad frame, or a response over
 //	     MaxResponseBytes (the message names the limit)
 //	503  no instance could be created, the module is closed, or no room
@@ -61,8 +62,12 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		msg := errorText(status)
 		var tooLarge *responseTooLargeError
-		if errors.As(err, &tooLarge) {
+		var violation *abiViolationError
+		switch {
+		case errors.As(err, &tooLarge):
 			msg = tooLarge.Error() // names the limit; no guest data
+		case errors.As(err, &violation):
+			msg = violation.clientText()
 		}
 		writeError(w, status, msg)
 		return
@@ -192,6 +197,8 @@ func errorStatus(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, ErrTrap):
 		return http.StatusInternalServerError
+	case errors.As(err, new(*abiViolationError)):
+		return http.StatusInternalServerError // no answer at all: the call failed
 	case errors.Is(err, ErrBadResponse):
 		return http.StatusBadGateway
 	}

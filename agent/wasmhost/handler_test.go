@@ -10,6 +10,36 @@ import (
 	"time"
 )
 
+// TestHandlerABIViolation: a module whose edge_alloc refuses the request
+// (returns 0) is answered 500 naming the export, and the next request is
+// served by a fresh instance.
+func TestHandlerABIViolation(t *testing.T) {
+	m := load(t, newTestEngine(t, EngineCompiler), "echo", Config{PoolSize: 1})
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	for _, tt := range []struct {
+		body       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"\x08\x01", 200, "\x08\x01"}, // later edge_alloc calls return 0
+		{"refused", 500, `{"error":"module failed: edge_alloc returned 0 (the module refused the request)"}` + "\n"},
+		{"after", 200, "after"},
+		{"\x09", 500, `{"error":"module failed: edge_handle returned a null pointer"}` + "\n"},
+		{"\x06", 500, `{"error":"module failed: edge_handle returned a pointer outside its memory"}` + "\n"},
+	} {
+		resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantStatus || string(got) != tt.wantBody {
+			t.Errorf("POST %q = %d %q, want %d %q", tt.body, resp.StatusCode, got, tt.wantStatus, tt.wantBody)
+		}
+	}
+}
+
 func TestHandler(t *testing.T) {
 	m := load(t, newTestEngine(t, EngineCompiler), "echo", Config{PoolSize: 2,
 		Limits: Limits{MaxRequestBody: 100, Deadline: 200 * time.Millisecond}})

@@ -29,6 +29,7 @@ type hostEnv struct {
 	allow    allowList
 	client   *http.Client
 	writes   writeCounter // committed writes, for Stats
+	sql      sqlCounter   // SQL host calls and their time, for Stats
 	logs     *logLimiter  // shared by the log import, stdout and stderr
 
 	breakersMu sync.Mutex

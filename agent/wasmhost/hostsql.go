@@ -47,7 +47,9 @@ func (h *hostEnv) hostSQL(ctx context.Context, m api.Module, stack []uint64) {
 		st = &callState{env: h}
 		st.ctx, st.io = ctx, ctx
 	}
+	began := time.Now()
 	st.scratch = h.runSQL(st, &req, st.scratch[:0])
+	h.sql.add(time.Since(began))
 	stack[0] = i32(st.deliver(m, bufPtr, bufCap, st.scratch))
 }
 

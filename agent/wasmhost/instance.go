@@ -115,21 +115,33 @@ func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (ab
 	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
 		return abi.Response{}, fmt.Errorf("%s: %w", abi.ExportAlloc, classify(ctx, err, in))
 	}
+	// The guest's answers are checked before they are used: 0 is its
+	// refusal (and never a buffer), anything else must hold the request.
 	ptr := uint32(in.stack[0])
+	if ptr == 0 {
+		return abi.Response{}, &abiViolationError{export: abi.ExportAlloc,
+			detail: fmt.Sprintf("returned 0: the guest refused a request of %d bytes", len(in.reqBuf))}
+	}
 	if !in.mod.Memory().Write(ptr, in.reqBuf) {
-		return abi.Response{}, fmt.Errorf("%w: %s returned %#x, outside memory", ErrBadResponse, abi.ExportAlloc, ptr)
+		return abi.Response{}, &abiViolationError{export: abi.ExportAlloc, outside: true,
+			detail: fmt.Sprintf("returned %#x: %d bytes there are outside guest memory (%d bytes)", ptr, len(in.reqBuf), in.mod.Memory().Size())}
 	}
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(in.reqBuf))
 	if err := in.handle.CallWithStack(ctx, in.stack[:]); err != nil {
 		return abi.Response{}, fmt.Errorf("%s: %w", abi.ExportHandle, classify(ctx, err, in))
 	}
 	p, n := abi.UnpackPtrLen(in.stack[0])
+	if p == 0 {
+		return abi.Response{}, &abiViolationError{export: abi.ExportHandle,
+			detail: fmt.Sprintf("returned a response at address 0 (%d bytes)", n)}
+	}
 	if int64(n) > int64(maxResp) {
 		return abi.Response{}, &responseTooLargeError{size: int64(n), limit: maxResp}
 	}
 	b, ok := in.mod.Memory().Read(p, n)
 	if !ok {
-		return abi.Response{}, fmt.Errorf("%w: response at %#x+%d outside memory", ErrBadResponse, p, n)
+		return abi.Response{}, &abiViolationError{export: abi.ExportHandle, outside: true,
+			detail: fmt.Sprintf("returned a response at %#x+%d, outside guest memory (%d bytes)", p, n, in.mod.Memory().Size())}
 	}
 	resp, err := abi.DecodeResponse(b) // copies: nothing aliases guest memory
 	if err != nil {

@@ -68,6 +68,13 @@ func (l *logLimiter) allow(n int) bool {
 	return true
 }
 
+// dropped is the number of records dropped since the module started.
+func (l *logLimiter) dropped() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
 // report logs what was dropped since the last report, if anything, and
 // says whether it did.
 func (l *logLimiter) report() bool {

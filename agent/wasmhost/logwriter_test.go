@@ -180,6 +180,9 @@ func TestGuestLogLimit(t *testing.T) {
 			if total := kept + int(dropped); total != loops+4 {
 				t.Errorf("kept %d + dropped %v = %d, want every record accounted for (%d)", kept, dropped, total, loops+4)
 			}
+			if got := m.Stats().LogsDropped; got != uint64(dropped) {
+				t.Errorf("Stats().LogsDropped = %d, want the %v reported", got, dropped)
+			}
 		})
 	}
 }

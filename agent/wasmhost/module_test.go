@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -93,6 +95,57 @@ func TestGuestFailures(t *testing.T) {
 			s := m.Stats()
 			if s.Traps != 2 || s.MemoryLimits != 1 || s.BadResponses != 2 || s.InstancesDiscarded != 4 {
 				t.Errorf("Stats = %+v, want 2 traps (1 at the memory limit), 2 bad responses, 4 discarded", s)
+			}
+		})
+	}
+}
+
+// TestGuestABIViolations: an export that returns 0 or a pointer outside
+// guest memory is a failed call, named after the export, answered 500; the
+// request is never written at address 0 nor read from there, and the
+// instance is replaced. Body 0x08 M echoes and sets how the instance's
+// later edge_alloc calls misbehave (see testdata/echo.wat).
+func TestGuestABIViolations(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  []byte // sent first, answered normally
+		body   []byte
+		export string
+	}{
+		{"edge_alloc refuses (returns 0)", []byte{8, 1}, []byte("x"), abi.ExportAlloc},
+		{"edge_alloc returns a pointer past memory", []byte{8, 2}, []byte("x"), abi.ExportAlloc},
+		{"edge_alloc returns a buffer crossing the end of memory", []byte{8, 3}, []byte("x"), abi.ExportAlloc},
+		{"edge_handle returns a response at address 0", nil, []byte{9}, abi.ExportHandle},
+		{"edge_handle returns a response outside memory", nil, []byte{6}, abi.ExportHandle},
+	}
+	for _, kind := range engines {
+		t.Run(kind.String(), func(t *testing.T) {
+			m := load(t, newTestEngine(t, kind), "echo", Config{PoolSize: 1})
+			for i, tt := range tests {
+				if tt.setup != nil {
+					if resp, err := serveBody(m, tt.setup); err != nil || resp.Status != 200 {
+						t.Fatalf("%s: setup: %d, %v", tt.name, resp.Status, err)
+					}
+				}
+				resp, err := serveBody(m, tt.body)
+				var violation *abiViolationError
+				if !errors.As(err, &violation) || violation.export != tt.export || !isErr(err, ErrBadResponse) {
+					t.Errorf("%s: got %d %q, err %v; want a violation of %s matching ErrBadResponse", tt.name, resp.Status, resp.Body, err, tt.export)
+					continue
+				}
+				if got := errorStatus(err); got != http.StatusInternalServerError {
+					t.Errorf("%s: status %d, want 500", tt.name, got)
+				}
+				if !strings.Contains(violation.clientText(), tt.export) {
+					t.Errorf("%s: client text %q does not name %s", tt.name, violation.clientText(), tt.export)
+				}
+				resp, err = serveBody(m, []byte("ok"))
+				if err != nil || string(resp.Body) != "ok" {
+					t.Errorf("%s: next request = %q, %v; want ok on a fresh instance", tt.name, resp.Body, err)
+				}
+				if s := m.Stats(); s.InstancesDiscarded != uint64(i+1) || s.BadResponses != uint64(i+1) {
+					t.Errorf("%s: Stats = %+v, want %d discarded, %d bad responses", tt.name, s, i+1, i+1)
+				}
 			}
 		})
 	}

@@ -40,6 +40,25 @@ type Stats struct {
 	// made through a query (INSERT ... RETURNING).
 	Writes      uint64
 	RowsWritten uint64
+
+	// SQLCalls counts the module's SQL host calls (refused ones
+	// included); SQLTime is the time spent in them.
+	SQLCalls uint64
+	SQLTime  time.Duration
+	// LogsDropped counts guest log records dropped over the module's log
+	// budget (Limits.LogRecordsPerSecond, LogBytesPerSecond).
+	LogsDropped uint64
+}
+
+// sqlCounter counts SQL host calls and the time they took.
+type sqlCounter struct {
+	calls atomic.Uint64
+	nanos atomic.Int64
+}
+
+func (c *sqlCounter) add(d time.Duration) {
+	c.calls.Add(1)
+	c.nanos.Add(int64(d))
 }
 
 // writeCounter counts committed writes (Stats.Writes, Stats.RowsWritten).
@@ -101,6 +120,9 @@ func (m *Module) Stats() Stats {
 		InstancesDiscarded: m.stats.discarded.Load(),
 		Writes:             m.env.writes.writes.Load(),
 		RowsWritten:        m.env.writes.rows.Load(),
+		SQLCalls:           m.env.sql.calls.Load(),
+		SQLTime:            time.Duration(m.env.sql.nanos.Load()),
+		LogsDropped:        m.env.logs.dropped(),
 	}
 	m.mu.Lock()
 	s.Instances = m.live

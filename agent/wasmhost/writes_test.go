@@ -44,6 +44,10 @@ func TestSQLWriteCount(t *testing.T) {
 				if w, r := after.Writes-before.Writes, after.RowsWritten-before.RowsWritten; w != tt.writes || r != tt.rowsDone {
 					t.Errorf("%s: %d writes of %d rows, want %d of %d", tt.name, w, r, tt.writes, tt.rowsDone)
 				}
+				// Every SQL host call is counted, with its time (metrics).
+				if c := after.SQLCalls - before.SQLCalls; c != uint64(len(tt.cmds)) || after.SQLTime <= before.SQLTime {
+					t.Errorf("%s: %d SQL calls (time %v → %v), want %d", tt.name, c, before.SQLTime, after.SQLTime, len(tt.cmds))
+				}
 			}
 		})
 	}

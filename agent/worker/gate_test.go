@@ -95,9 +95,13 @@ func TestGate(t *testing.T) {
 	for hb := range beats {
 		last = hb
 	}
-	// 3: the probe's, the client's, and the request that waited in the
-	// accept queue while the gate was closed (its client gave up).
-	if !last.Final || last.HTTP != 3 {
-		t.Errorf("last heartbeat %+v, want Final with 3 responses", last)
+	// 2: the client's, and the request that waited in the accept queue
+	// while the gate was closed (its client gave up). The supervisor's
+	// probe is not a client request and is not counted.
+	if !last.Final || last.HTTP != 2 {
+		t.Errorf("last heartbeat %+v, want Final with 2 responses", last)
+	}
+	if m := last.Metrics; m == nil || m.Requests != 2 || m.Responses2xx != 2 || m.Latency.Count() != 2 {
+		t.Errorf("final metrics %+v, want 2 requests, 2 2xx, 2 in the histogram", m)
 	}
 }

@@ -8,7 +8,11 @@
 //	fd 3   the module's listening socket (shared with the other version
 //	       during a switch: both accept from the same socket)
 //	fd 4   the write end of the heartbeat pipe: one JSON Heartbeat line
-//	       every 100 ms
+//	       every 100 ms; at most one a second (and the final one) also
+//	       carries the worker's metrics (requests by class, latency,
+//	       traps, timeouts, instances, SQL, compile time), measured around
+//	       every client request with atomics. The supervisor's probes are
+//	       served apart and not counted
 //	fd 5   a private listener on 127.0.0.1 the supervisor probes, so a
 //	       probe reaches this version and not the one it replaces
 //	fd 6   the read end of the gate pipe (Config.Gated): the worker serves
@@ -46,6 +50,7 @@ import (
 	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/wire"
 )
 
 // File descriptors the supervisor passes (ExtraFiles[i] is fd 3+i).
@@ -111,6 +116,10 @@ type Heartbeat struct {
 	// Final marks the last heartbeat, written after the worker drained
 	// and closed its module and database: its counters are complete.
 	Final bool `json:"final,omitempty"`
+	// Metrics are the worker's counters since it started (Start), in at
+	// most one heartbeat per MetricsEvery and in the final one. Name,
+	// Version and what only the supervisor knows are left empty.
+	Metrics *wire.ModuleMetrics `json:"metrics,omitempty"`
 }
 
 // Deadline is the per-request deadline of the worker: the one the config
@@ -174,8 +183,8 @@ type Worker struct {
 	mod      atomic.Pointer[wasmhost.Module]
 	ready    atomic.Bool
 	draining atomic.Bool
-	http     atomic.Uint64
-	http5xx  atomic.Uint64
+	reqs     *requestMetrics
+	loadTime atomic.Int64 // nanoseconds the module took to compile or load
 	conns    atomic.Int64
 	loadErr  atomic.Pointer[string]
 	gate     io.Reader // nil: accept on the listener at once
@@ -189,15 +198,13 @@ func New(cfg Config, log *slog.Logger) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: log.With("worker", cfg.Name, "pid", os.Getpid())}, nil
+	return &Worker{cfg: cfg, log: log.With("worker", cfg.Name, "pid", os.Getpid()), reqs: newRequestMetrics(time.Now().UTC())}, nil
 }
 
-// Heartbeat returns the current heartbeat.
+// Heartbeat returns the current heartbeat, without metrics.
 func (w *Worker) Heartbeat() Heartbeat {
-	hb := Heartbeat{
-		Ready: w.ready.Load(), Draining: w.draining.Load(),
-		HTTP: w.http.Load(), HTTP5xx: w.http5xx.Load(), Conns: w.conns.Load(),
-	}
+	hb := Heartbeat{Ready: w.ready.Load(), Draining: w.draining.Load(), Conns: w.conns.Load()}
+	hb.HTTP, hb.HTTP5xx = w.reqs.answered()
 	if m := w.mod.Load(); m != nil {
 		st := m.Stats()
 		hb.OldestCallMS = st.OldestCall.Milliseconds()
@@ -210,14 +217,29 @@ func (w *Worker) Heartbeat() Heartbeat {
 	return hb
 }
 
-// beat writes heartbeats to hb until ctx ends; a write error (the
-// supervisor is gone) calls lost.
+// Metrics returns the worker's metrics since it started.
+func (w *Worker) Metrics() *wire.ModuleMetrics {
+	var st *wasmhost.Stats
+	if m := w.mod.Load(); m != nil {
+		s := m.Stats()
+		st = &s
+	}
+	return w.reqs.snapshot(st, time.Duration(w.loadTime.Load()))
+}
+
+// beat writes heartbeats to hb until ctx ends, with the metrics in at most
+// one per MetricsEvery; a write error (the supervisor is gone) calls lost.
 func (w *Worker) beat(ctx context.Context, hb io.Writer, lost func()) {
 	t := time.NewTicker(HeartbeatInterval)
 	defer t.Stop()
 	enc := json.NewEncoder(hb)
+	var sent time.Time // of the last metrics
 	for {
-		if err := enc.Encode(w.Heartbeat()); err != nil {
+		b := w.Heartbeat()
+		if now := time.Now(); now.Sub(sent) >= MetricsEvery {
+			b.Metrics, sent = w.Metrics(), now
+		}
+		if err := enc.Encode(b); err != nil {
 			w.log.Error("heartbeat pipe broken: supervisor gone", "err", err)
 			lost()
 			return
@@ -225,7 +247,7 @@ func (w *Worker) beat(ctx context.Context, hb io.Writer, lost func()) {
 		select {
 		case <-ctx.Done():
 			final := w.Heartbeat()
-			final.Final = true
+			final.Final, final.Metrics = true, w.Metrics()
 			enc.Encode(final) // the final counters
 			return
 		case <-t.C:
@@ -277,7 +299,8 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		mu    sync.Mutex
 		conns = map[net.Conn]http.ConnState{}
 	)
-	srv := httpserve.New(w.wrap(mod.Handler()), httpserve.Config{
+	handler := mod.Handler()
+	srv := httpserve.New(w.wrap(handler), httpserve.Config{
 		MaxConns: w.cfg.MaxConns,
 		Logger:   w.log,
 		ConnState: func(c net.Conn, s http.ConnState) {
@@ -304,8 +327,12 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		}
 		errc <- srv.Serve(ln)
 	}()
+	// The supervisor's probes have a server of their own: they are not
+	// client requests and are not counted in the metrics.
+	var psrv *httpserve.Server
 	if probe != nil {
-		go func() { errc <- srv.ServePrivate(probe) }()
+		psrv = httpserve.New(handler, httpserve.Config{Logger: w.log})
+		go func() { errc <- psrv.ServePrivate(probe) }()
 	}
 	w.ready.Store(true)
 	w.log.Info("worker ready", "addr", ln.Addr())
@@ -339,6 +366,9 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), max-time.Since(start))
 	defer scancel()
 	err = srv.Shutdown(sctx)
+	if psrv != nil {
+		psrv.Close()
+	}
 	w.log.Info("worker drained", "took", time.Since(start).Round(time.Millisecond), "err", err)
 	// The final heartbeat follows the deferred closes of the module and
 	// the database, so its write counters are complete.
@@ -414,7 +444,9 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		}
 		return nil, nil, fmt.Errorf("load %s: %w", w.cfg.Module, err)
 	}
-	w.log.Info("module loaded", "took", time.Since(start).Round(time.Millisecond), "engine", engine.Kind(), "mode", mode)
+	took := time.Since(start)
+	w.loadTime.Store(int64(took))
+	w.log.Info("module loaded", "took", took.Round(time.Millisecond), "engine", engine.Kind(), "mode", mode)
 	returnCompileMemory(w.log)
 	return mod, db, nil
 }
@@ -444,38 +476,41 @@ func residentBytes() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// wrap counts responses and, while draining, asks the client to close the
-// connection after this response.
+// wrap measures every request (status class and latency, around the whole
+// request) and, while draining, asks the client to close the connection
+// after this response.
 func (w *Worker) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		began := time.Now()
 		if w.draining.Load() {
 			rw.Header().Set("Connection", "close")
 		}
 		sw := &statusWriter{ResponseWriter: rw, w: w}
 		h.ServeHTTP(sw, r)
-		if !sw.wrote {
-			sw.count(http.StatusOK)
-		}
+		// A handler that panics answered nothing (net/http drops the
+		// connection) and is not counted.
+		w.reqs.observe(sw.status(), time.Since(began))
 	})
 }
 
 type statusWriter struct {
 	http.ResponseWriter
-	w     *Worker
-	wrote bool
+	w    *Worker
+	code int // final status written; 0 before
 }
 
-func (s *statusWriter) count(code int) {
-	s.wrote = true
-	s.w.http.Add(1)
-	if code >= 500 {
-		s.w.http5xx.Add(1)
+// status is the final status of the response: 200 when the handler wrote
+// nothing (net/http sends 200).
+func (s *statusWriter) status() int {
+	if s.code == 0 {
+		return http.StatusOK
 	}
+	return s.code
 }
 
 func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote && code >= 200 {
-		s.count(code)
+	if s.code == 0 && code >= 200 {
+		s.code = code
 		if s.w.draining.Load() {
 			s.ResponseWriter.Header().Set("Connection", "close")
 		}
@@ -484,7 +519,7 @@ func (s *statusWriter) WriteHeader(code int) {
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
-	if !s.wrote {
+	if s.code == 0 {
 		s.WriteHeader(http.StatusOK)
 	}
 	return s.ResponseWriter.Write(b)

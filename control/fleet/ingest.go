@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -76,13 +77,21 @@ func (f *Fleet) handleStatus(ctx context.Context, log logger, id string, payload
 	if !decode(log, id, payload, &st, &st.Device) {
 		return
 	}
-	if !st.Online && len(st.Modules) == 0 && len(st.Labels) == 0 {
-		// A bare Last Will: keep what the device last said about itself
-		// (labels matter for targeting), marked offline.
+	if !st.Online && len(st.Modules) == 0 {
+		// A Last Will: the agent registers it when it connects, with what
+		// it says of itself (labels, board, version) but not its modules,
+		// which it cannot know then. Keep the modules and generation the
+		// device last reported (and its labels if the will has none),
+		// marked offline.
 		if prev, err := f.store.Device(ctx, id); err == nil && prev.Status != nil {
 			will := st
 			st = *prev.Status
 			st.Online, st.Time = false, will.Time
+			if will.Labels != nil {
+				st.Labels = will.Labels
+			}
+			st.AgentVersion = cmp.Or(will.AgentVersion, st.AgentVersion)
+			st.Arch, st.Board, st.Engine = cmp.Or(will.Arch, st.Arch), cmp.Or(will.Board, st.Board), cmp.Or(will.Engine, st.Engine)
 		}
 	}
 	if err := f.store.PutStatus(ctx, &st, f.now()); err != nil {

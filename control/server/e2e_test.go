@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"os"
 	"slices"
@@ -157,21 +158,32 @@ func scenario(t *testing.T, s *Server, broker, id, password string) {
 		t.Fatalf("deployments = %+v, want newest first", list)
 	}
 
-	// The Last Will marks the device offline.
+	// The Last Will marks the device offline. An agent's will carries its
+	// labels, board and version (registered at connect, before any
+	// desired state) but no modules: the modules last reported are kept.
 	dev.c.Disconnect(0)
-	forceClose(t, broker, id, password)
-	eventually(t, "device offline after its will, labels kept", func() bool {
+	will, _ := json.Marshal(wire.Status{Device: id, Online: false, AgentVersion: "9.9.9", Labels: map[string]string{"site": site}})
+	forceClose(t, broker, id, password, string(will))
+	eventually(t, "device offline after its will, labels and modules kept", func() bool {
 		var d wire.Device
-		return call(t, s, "GET", "/api/v1/devices/"+id, nil, &d) == 200 && !d.Online && d.Status != nil && d.Status.Labels["site"] == site
+		return call(t, s, "GET", "/api/v1/devices/"+id, nil, &d) == 200 && !d.Online && d.Status != nil && d.Status.Labels["site"] == site &&
+			len(d.Status.Modules) == 1 && d.Status.Modules[0].Version == "1.0.0" && d.Status.Generation == 2 && d.Status.AgentVersion == "9.9.9"
 	})
+	// A bare will (an agent of before labels in the will) keeps the
+	// labels too.
+	forceClose(t, broker, id, password, `{"device":"`+id+`","online":false}`)
+	time.Sleep(300 * time.Millisecond)
+	var dv wire.Device
+	if call(t, s, "GET", "/api/v1/devices/"+id, nil, &dv) != 200 || dv.Online || dv.Status == nil || dv.Status.Labels["site"] != site || len(dv.Status.Modules) != 1 {
+		t.Errorf("after a bare will: %+v", dv)
+	}
 }
 
 // forceClose makes the broker send a device's Last Will: a clean
 // disconnect discards it, so connect again under the same id and drop the
 // connection without DISCONNECT.
-func forceClose(t *testing.T, broker, id, password string) {
+func forceClose(t *testing.T, broker, id, password, will string) {
 	t.Helper()
-	will := `{"device":"` + id + `","online":false}`
 	c := paho.NewClient(dialOpts(broker, id, password, id).SetWill(wire.DeviceTopic(id, wire.KindStatus), will, 1, true).SetKeepAlive(1 * time.Second))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("reconnect %s: %v", id, tok.Error())

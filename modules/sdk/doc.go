@@ -10,6 +10,11 @@
 //   - natively: the same Handler runs under net/http through NativeHandler,
 //     with database/sql drivers, slog and environment variables. That build
 //     is the performance baseline and the easiest way to debug a module.
+//     NativeHandler hands the handler the Request the agent would: the
+//     request target the agent sends a guest (URL.RequestURI()), parsed by
+//     the guest's own parser, and the Host header among the headers; so
+//     every form of request target (an absolute-form one without a path,
+//     "*", a CONNECT's authority) is the same path in both builds.
 //
 // The Request, ResponseWriter and Header types are shaped like net/http's so
 // a handler reads the same, but they are this package's own: importing

@@ -55,7 +55,7 @@ func (s *frameServer) handle(frame []byte) []byte {
 	}
 	r, err := newRequest(context.Background(), ar.Method, ar.URI, ar.RemoteAddr, headerOf(ar.Header), ar.Body)
 	if err != nil {
-		return s.plain(400, "malformed request URI\n")
+		return s.plain(400, badURIBody)
 	}
 	if s.h == nil {
 		return s.plain(503, "no handler: the module did not call sdk.Serve\n")
@@ -91,10 +91,7 @@ func headerOf(fields []abi.Header) Header {
 }
 
 func (s *frameServer) plain(status int, body string) []byte {
-	s.w.reset()
-	s.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	s.w.WriteHeader(status)
-	s.w.body = append(s.w.body, body...)
+	s.w.plain(status, body)
 	return s.encode()
 }
 

@@ -28,10 +28,7 @@ func serve(h Handler, w *bufferedWriter, r *Request) {
 		stack := make([]byte, 8<<10)
 		stack = stack[:runtime.Stack(stack, false)]
 		Log(LevelError, fmt.Sprintf("panic serving %s %s: %v\n%s", r.Method, r.RequestURI, p, stack))
-		w.reset()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(500)
-		w.body = append(w.body, "internal server error\n"...)
+		w.plain(500, "internal server error\n")
 	}()
 	h.ServeHTTP(w, r)
 }

@@ -41,20 +41,14 @@ func NativeHandler(h Handler) http.Handler {
 			refuse(rw, http.StatusBadRequest, "read request body: "+err.Error())
 			return
 		}
-		r := &Request{
-			Method:     hr.Method,
-			URL:        &URL{Path: hr.URL.Path, RawPath: hr.URL.EscapedPath(), RawQuery: hr.URL.RawQuery},
-			RequestURI: hr.RequestURI,
-			Host:       hr.Host,
-			Header:     Header(hr.Header), // net/http keeps Host apart, in r.Host
-			Body:       body,
-			RemoteAddr: hr.RemoteAddr,
-			ctx:        hr.Context(),
-		}
 		w := writers.Get().(*bufferedWriter)
 		defer func() { w.reset(); writers.Put(w) }()
 		w.reset()
-		serve(h, w, r)
+		if r, err := nativeRequest(hr, body); err != nil {
+			w.plain(http.StatusBadRequest, badURIBody) // as the guest answers it
+		} else {
+			serve(h, w, r)
+		}
 		dst := rw.Header()
 		for k, v := range w.header {
 			dst[k] = v
@@ -62,6 +56,24 @@ func NativeHandler(h Handler) http.Handler {
 		rw.WriteHeader(w.statusCode())
 		rw.Write(w.body)
 	})
+}
+
+// nativeRequest builds the Request a guest would get for hr under the
+// agent: the request target is hr.URL.RequestURI(), the target the agent
+// hands a guest (agent/wasmhost), parsed by the guest's own parser; the
+// Host header is among the headers, as the agent sends it. So
+// every form of request target (origin-form, absolute-form with or
+// without a path, "*", a CONNECT's authority-form) reaches the handler as
+// the same path and query in both builds: hr.URL.Path is empty for
+// "http://example.com?x=1" and for a CONNECT, where the agent's target is
+// "/?x=1" and "/".
+func nativeRequest(hr *http.Request, body []byte) (*Request, error) {
+	h := make(Header, len(hr.Header)+1)
+	for k, v := range hr.Header {
+		h[k] = v // net/http keeps Host apart, in hr.Host
+	}
+	h["Host"] = []string{hr.Host}
+	return newRequest(hr.Context(), hr.Method, hr.URL.RequestURI(), hr.RemoteAddr, h, body)
 }
 
 // refuse answers as the agent does for what it refuses before the

@@ -58,6 +58,14 @@ func (w *bufferedWriter) statusCode() int {
 	return w.status
 }
 
+// plain replaces whatever w holds with a plain text answer.
+func (w *bufferedWriter) plain(status int, body string) {
+	w.reset()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	w.body = append(w.body, body...)
+}
+
 // reset prepares w for the next request, keeping its buffers.
 func (w *bufferedWriter) reset() {
 	clear(w.header)

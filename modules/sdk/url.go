@@ -19,6 +19,10 @@ type URL struct {
 // origin-form or absolute-form URI (for example a bad %-escape).
 var ErrBadURI = errors.New("malformed request URI")
 
+// badURIBody is the plain text answer of both builds to such a target
+// (400): the handler is not called.
+const badURIBody = "malformed request URI\n"
+
 // String returns the request target: escaped path and query.
 func (u *URL) String() string {
 	if u.RawQuery == "" {

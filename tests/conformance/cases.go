@@ -93,6 +93,7 @@ func Cases(cfg Config) []Case {
 	cs = append(cs, values()...)
 	cs = append(cs, deleteIDs()...)
 	cs = append(cs, methodsAndPaths()...)
+	cs = append(cs, requestTargets()...)
 	cs = append(cs, limits(cfg)...)
 	return cs
 }
@@ -307,6 +308,30 @@ func methodsAndPaths() []Case {
 		{Name: "an escaped path is the path", Req: get("/%6Frders"), Status: 200, Body: SeedList},
 	}
 	return cs
+}
+
+// requestTargets: every form of request target (RFC 9112, section 3.2)
+// reaches the service as the same path and query in every build: an
+// absolute-form target is its path and query, "/" when it has no path (as
+// for a CONNECT's authority-form); "OPTIONS *" is answered by the HTTP
+// server in front of the service; a target no build can parse is the
+// SDK's 400 before the service runs.
+func requestTargets() []Case {
+	text := map[string]string{"Content-Type": "text/plain; charset=utf-8"}
+	return []Case{
+		{Name: "absolute-form target", Req: get("http://example.com/orders"), Status: 200, Body: SeedList},
+		{Name: "absolute-form target with an escaped path and a query", Req: get("http://example.com/%6Frders?x=1"), Status: 200, Body: SeedList},
+		{Name: "absolute-form target without a path", Req: get("http://example.com"), Status: 200, Body: Endpoints, Header: text},
+		{Name: "absolute-form target without a path, with a query", Req: get("http://example.com?x=1"), Status: 200, Body: Endpoints, Header: text},
+		{Name: "absolute-form delete without a path", Req: get("http://example.com?id=2"), Status: 200, Body: Endpoints, Orders: "seed"},
+		{Name: "asterisk-form OPTIONS", Req: Request{Method: "OPTIONS", Target: "*"}, Status: 200, Body: "", ServerAnswer: true,
+			Header: map[string]string{"Content-Length": "0"}},
+		{Name: "asterisk-form GET", Req: get("*"), Status: 404, Error: true, Body: errBody("not found")},
+		{Name: "authority-form CONNECT", Req: Request{Method: "CONNECT", Target: "example.com:443"}, Status: 405, Error: true,
+			Body: errBody("method not allowed"), Header: map[string]string{"Allow": "GET, HEAD"}},
+		{Name: "an opaque absolute-form target", Req: get("http:orders"), Status: 400, Body: "malformed request URI\n",
+			ServerAnswer: true, Header: text},
+	}
 }
 
 // limits: the body limit, at and past it, with and without a length.

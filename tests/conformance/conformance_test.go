@@ -4,6 +4,7 @@ import (
 	"flag"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,31 +33,40 @@ var (
 )
 
 // TestConformance runs the suite on every build of the order service this
-// project makes: the native build and the Wasm build under edge-agent
-// serve with the compiler and with the interpreter engine (what armv7 and
-// riscv64 boards run), each on SQLite and, with EDGE_TEST_MYSQL, on
-// MariaDB; and requires all of them to answer every request alike.
+// project makes: the native build, and the Go and the Rust module
+// (modules/orders-rs, when Debian's Rust toolchain built it) under
+// edge-agent serve with the compiler and with the interpreter engine (what
+// armv7 and riscv64 boards run), each on SQLite and, with EDGE_TEST_MYSQL,
+// on MariaDB. Every build must answer every request as the native build
+// does (Compare), and the Rust module exactly as the Go module on the same
+// engine, every header included (CompareExact).
 func TestConformance(t *testing.T) {
 	type target struct {
 		name  string
-		start func(t *testing.T, dsn string) string
+		start func(t *testing.T, dsn func() string) string // dsn creates the target's database
 	}
 	state := t.TempDir() // one compilation cache for the agents
-	serve := func(engine string) func(*testing.T, string) string {
-		return func(t *testing.T, dsn string) string {
+	serve := func(module func(testing.TB) string, engine string) func(*testing.T, func() string) string {
+		return func(t *testing.T, dsn func() string) string {
+			wasm := module(t)
 			_, base := harness.Start(t, agentReady, nil, 2*time.Minute, harness.Bin(t, "edge-agent"),
-				"serve", harness.Bin(t, "orders.wasm"), "--http", "127.0.0.1:0", "--db", dsn,
+				"serve", wasm, "--http", "127.0.0.1:0", "--db", dsn(),
 				"--data", state, "--engine", engine)
 			return base
 		}
 	}
+	goModule := func(t testing.TB) string { return harness.Bin(t, "orders.wasm") }
+	// Skips its targets when the Rust toolchain is missing, fails in CI.
+	rustModule := func(t testing.TB) string { return harness.RustBin(t, "orders-rs.wasm") }
 	targets := []target{
-		{"native", func(t *testing.T, dsn string) string {
-			_, base := harness.Start(t, nativeReady, nil, time.Minute, harness.Bin(t, "orders-native"), "--http", "127.0.0.1:0", "--db", dsn)
+		{"native", func(t *testing.T, dsn func() string) string {
+			_, base := harness.Start(t, nativeReady, nil, time.Minute, harness.Bin(t, "orders-native"), "--http", "127.0.0.1:0", "--db", dsn())
 			return base
 		}},
-		{"compiler", serve("compiler")},
-		{"interpreter", serve("interpreter")},
+		{"compiler", serve(goModule, "compiler")},
+		{"interpreter", serve(goModule, "interpreter")},
+		{"rust compiler", serve(rustModule, "compiler")},
+		{"rust interpreter", serve(rustModule, "interpreter")},
 	}
 	databases := []struct {
 		name string
@@ -72,13 +82,18 @@ func TestConformance(t *testing.T) {
 			answers := map[string]map[string]Answer{}
 			for _, tg := range targets {
 				t.Run(tg.name, func(t *testing.T) {
-					base := tg.start(t, db.dsn(t, tg.name))
+					base := tg.start(t, func() string { return db.dsn(t, strings.ReplaceAll(tg.name, " ", "_")) })
 					answers[tg.name] = Run(t, Config{BaseURL: base, ExactErrors: true})
 				})
 			}
 			for _, tg := range targets[1:] {
 				if answers[tg.name] != nil && answers["native"] != nil {
 					Compare(t, "native", answers["native"], tg.name, answers[tg.name])
+				}
+			}
+			for _, engine := range []string{"compiler", "interpreter"} {
+				if g, r := answers[engine], answers["rust "+engine]; g != nil && r != nil {
+					CompareExact(t, "the Go module on the "+engine, g, "the Rust module", r)
 				}
 			}
 		})

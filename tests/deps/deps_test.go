@@ -33,7 +33,7 @@ func TestImportRules(t *testing.T) {
 		forbidden []string // prefixes
 		allowed   []string // exceptions to forbidden
 	}{
-		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", "github.com/mochi-mqtt/", "github.com/chromedp/"}},
+		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/"}},
 		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", mod + "agent/", "modernc.org/", "github.com/chromedp/"}},
 		// chromedp drives the dashboard's browser tests only.
 		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/", "github.com/chromedp/"}},

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,19 +86,17 @@ func servedVersion(control, id, module string, since time.Time) (version, detail
 	if d.Status == nil || d.Status.Time.Before(since) {
 		return "", "no status since the restart", nil
 	}
-	serving := regexp.MustCompile(`\(serving ([^)]+)\)`)
 	for _, m := range d.Status.Modules {
 		if m.Name != module {
 			continue
 		}
+		// Version is the version serving ("" while none does); Attempt a
+		// deployment that is not (yet) serving.
 		detail = fmt.Sprintf("%s %s %q", m.Version, m.State, m.Error)
-		if m.State == wire.StateRunning {
-			return m.Version, detail, nil
+		if m.Attempt != nil {
+			detail += fmt.Sprintf("; attempt %s %s %q", m.Attempt.Version, m.Attempt.State, m.Attempt.Reason)
 		}
-		if s := serving.FindStringSubmatch(m.Error); s != nil {
-			return s[1], detail, nil
-		}
-		return "", detail, nil
+		return m.Version, detail, nil
 	}
 	return "", "module not in status", nil
 }

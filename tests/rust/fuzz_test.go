@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/agent/wasmhost"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/edgeplane/edge/tests/harness"
 )
@@ -116,8 +116,8 @@ func FuzzModules(f *testing.F) {
 			f.Fatalf("init: %s", o)
 		}
 	}
-	for _, r := range conformanceRequests(f) {
-		if r.raw == "" && r.notNative == "" && len(r.body) < 64<<10 {
+	for _, r := range append(tableRequests(), extraRequests(f)...) {
+		if r.raw == "" && len(r.body) < 64<<10 {
 			f.Add(r.method, r.target, r.header["Content-Type"], []byte(r.body))
 		}
 	}

@@ -5,11 +5,16 @@
 ;;   0x04 a fixed 201 response with hop-by-hop and invalid headers
 ;;   0x05 spin u32(body[1:5]) iterations, then echo
 ;;   0x06 return an out-of-bounds ptr/len     0x07 return a malformed frame
+;;   0x08 M: echo, and make every later edge_alloc misbehave by M:
+;;        1 return 0 (refuse), 2 return a pointer past memory,
+;;        3 return a pointer whose request would cross the end of memory
+;;   0x09 return a valid frame at address 0
 (module
   (memory (export "memory") 1)
   (data (i32.const 1024) "\c9\00\06\00\0a\00\00\00\43\6f\6e\6e\65\63\74\69\6f\6e\05\00\00\00\63\6c\6f\73\65\11\00\00\00\54\72\61\6e\73\66\65\72\2d\45\6e\63\6f\64\69\6e\67\07\00\00\00\63\68\75\6e\6b\65\64\0e\00\00\00\43\6f\6e\74\65\6e\74\2d\4c\65\6e\67\74\68\03\00\00\00\39\39\39\07\00\00\00\58\2d\47\75\65\73\74\03\00\00\00\79\65\73\08\00\00\00\42\61\64\20\4e\61\6d\65\01\00\00\00\78\07\00\00\00\58\2d\53\70\6c\69\74\0e\00\00\00\61\0d\0a\49\6e\6a\65\63\74\65\64\3a\20\31\02\00\00\00\68\69")
   (data (i32.const 2048) "\00\00\00\00\00\00\00\00")
   (global $heap (mut i32) (i32.const 4096))
+  (global $allocMode (mut i32) (i32.const 0))
 
   (func $ensure (param $end i32)
     (local $need i32)
@@ -36,6 +41,10 @@
   (func (export "_initialize"))
   (func (export "edge_abi_version") (result i32) (i32.const 1))
   (func (export "edge_alloc") (param $n i32) (result i32)
+    (if (i32.eq (global.get $allocMode) (i32.const 1)) (then (return (i32.const 0))))
+    (if (i32.eq (global.get $allocMode) (i32.const 2)) (then (return (i32.const 0xfffffff0))))
+    (if (i32.eq (global.get $allocMode) (i32.const 3))
+      (then (return (i32.sub (i32.shl (memory.size) (i32.const 16)) (i32.const 4)))))
     (global.set $heap (i32.const 4096))
     (call $bump (local.get $n)))
 
@@ -77,7 +86,15 @@
         (if (i32.eq (local.get $mode) (i32.const 6))
           (then (return (call $pack (i32.const 0xffffff00) (i32.const 4096)))))
         (if (i32.eq (local.get $mode) (i32.const 7))
-          (then (return (call $pack (i32.const 2048) (i32.const 8)))))))
+          (then (return (call $pack (i32.const 2048) (i32.const 8)))))
+        (if (i32.eq (local.get $mode) (i32.const 8))
+          (then (global.set $allocMode (i32.load8_u offset=1 (local.get $bptr)))))
+        (if (i32.eq (local.get $mode) (i32.const 9))
+          (then
+            (i32.store16 (i32.const 0) (i32.const 200))
+            (i32.store16 (i32.const 2) (i32.const 0))
+            (i32.store (i32.const 4) (i32.const 0))
+            (return (call $pack (i32.const 0) (i32.const 8)))))))
     (local.set $out (call $bump (i32.add (local.get $blen) (i32.const 8))))
     (i32.store16 (local.get $out) (i32.const 200))
     (i32.store16 offset=2 (local.get $out) (i32.const 0))

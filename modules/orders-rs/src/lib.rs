@@ -12,20 +12,27 @@
 //! POST /update_order   update by order_id        → {"status":true}
 //! GET  /delete_order?id=N                        → {"status":true}
 //! OPTIONS any path     200, empty body
+//! HEAD    a GET path   GET's status and headers (the host sends no body)
 //! ```
 //!
 //! Every response carries the demo's CORS headers. Failures answer with a
 //! JSON body {"error":"..."}: 400 for bad input (the message says what and
-//! where), 404 for an unknown path, 405 with Allow for a wrong method, 503
-//! when the database is unreachable or timed out, 500 for any other
-//! database error (the detail goes to the log).
+//! where), 404 for an unknown path, 405 with Allow for a wrong method (GET
+//! paths list "GET, HEAD"), 413 when a request needs more than a limit of
+//! the host allows (SQL calls per request; the message names the limit),
+//! 503 when the database is unreachable or timed out, 507 when GET /orders
+//! holds more than one SQL result of the host may (naming the limit), 500
+//! for any other database error (the detail goes to the log).
+//!
+//! POST /create_orders inserts by multi-row INSERTs of 256, 16 and 1
+//! orders, as the Go module does (store.rs).
 
 pub mod order;
 mod store;
 
 use edge::db::Db;
 use edge::json::Writer;
-use edge::{Handler, Request, Response, Router};
+use edge::{ErrorKind, Handler, Request, Response, Router};
 
 pub use order::{decode_list, decode_one, Invalid, Order};
 
@@ -42,6 +49,7 @@ const CORS: [(&str, &str); 3] = [
 /// The handlers' shared state.
 pub struct Service {
     db: Db,
+    inserts: store::Inserts,
 }
 
 /// The order service: CORS around a router.
@@ -51,7 +59,7 @@ pub struct Orders {
 
 /// Builds the service over the module's database binding.
 pub fn service() -> Orders {
-    let router = Router::new(Service { db: Db::new() })
+    let router = Router::new(Service { db: Db::new(), inserts: store::Inserts::new() })
         .get("/", root)
         .post("/echo", echo)
         .get("/init", init_table)
@@ -94,14 +102,28 @@ fn status_true() -> Response {
 }
 
 /// Answers a failed database operation: 503 if the database could not be
-/// reached, else 500. The detail goes to the log, not to the client.
+/// reached, 413 if the request needs more than a limit of the host allows
+/// (the message names the limit), else 500. The detail of a 500 goes to
+/// the log, not to the client.
 fn db_error(op: &str, err: edge::Error) -> Response {
     if err.is_unavailable() {
         edge::log::warn(&format!("orders: {}: database unavailable: {}", op, err));
         return error_response(503, &format!("database unavailable: {}", op));
     }
+    if err.kind() == ErrorKind::TooLarge {
+        edge::log::warn(&format!("orders: {}: {}", op, err));
+        return error_response(413, &format!("{}: {}", op, host_limit(&err)));
+    }
     edge::log::error(&format!("orders: {}: {}", op, err));
     error_response(500, &format!("database error: {}", op))
+}
+
+/// The host's message about the limit `err` ran into.
+fn host_limit(err: &edge::Error) -> String {
+    match err.code() {
+        Some(_) => err.message().to_string(),
+        None => err.to_string(),
+    }
 }
 
 fn invalid(e: Invalid) -> Response {
@@ -130,13 +152,13 @@ fn init_table(s: &mut Service, _: &Request<'_>) -> Response {
 
 fn create_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
     let o = decode_one(r.body()).map_err(invalid)?;
-    store::insert_orders(&mut s.db, std::slice::from_ref(&o)).map_err(|e| db_error("create order", e))?;
+    store::insert_orders(&mut s.db, &s.inserts, std::slice::from_ref(&o)).map_err(|e| db_error("create order", e))?;
     Ok(status_true())
 }
 
 fn create_orders(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
     let list = decode_list(r.body()).map_err(invalid)?;
-    store::insert_orders(&mut s.db, &list).map_err(|e| db_error("create orders", e))?;
+    store::insert_orders(&mut s.db, &s.inserts, &list).map_err(|e| db_error("create orders", e))?;
     Ok(status_true())
 }
 
@@ -144,6 +166,12 @@ fn list_orders(s: &mut Service, _: &Request<'_>) -> Response {
     let mut w = Writer::with_capacity(4096);
     match store::write_all_orders(&mut s.db, &mut w) {
         Ok(()) => Response::json(200, w.take()),
+        // More orders than the host lets one answer hold: not the
+        // client's fault (no 4xx), not a failure either (no 500).
+        Err(e) if e.kind() == ErrorKind::TooLarge => {
+            edge::log::warn(&format!("orders: list orders: {}", e));
+            error_response(507, &format!("list orders: {}", host_limit(&e)))
+        }
         Err(e) => db_error("list orders", e),
     }
 }
@@ -207,6 +235,26 @@ mod tests {
         }
     }
 
+    // The answers of modules/orders' dbError and listOrders for the same
+    // failures (tests/e2e TestHostQuotas and TestOrdersListOverResultLimit
+    // run the Go module into the limits themselves).
+    #[test]
+    fn database_errors() {
+        use edge::abi::{ErrorCode, HostError};
+        let host = |code, msg: &str| edge::Error::host("sql", HostError { code, message: msg.as_bytes().to_vec() });
+        let quota = "over the host's limit of 1000 SQL calls per request";
+        for (err, status, body) in [
+            (host(ErrorCode::TooLarge, quota), 413, format!(r#"{{"error":"create orders: {}"}}"#, quota)),
+            (host(ErrorCode::Unavailable, "dial tcp: refused"), 503, r#"{"error":"database unavailable: create orders"}"#.to_string()),
+            (host(ErrorCode::Timeout, "deadline"), 503, r#"{"error":"database unavailable: create orders"}"#.to_string()),
+            (host(ErrorCode::BadRequest, "no such table: orders"), 500, r#"{"error":"database error: create orders"}"#.to_string()),
+            (edge::Error::from_code("sql", edge::abi::ERR_MALFORMED), 500, r#"{"error":"database error: create orders"}"#.to_string()),
+        ] {
+            let r = db_error("create orders", err.clone());
+            assert_eq!((r.status(), r.body()), (status, body.as_bytes()), "{}", err);
+        }
+    }
+
     #[test]
     fn cors_and_errors() {
         let mut s = service();
@@ -223,5 +271,10 @@ mod tests {
         assert_eq!(r.body(), &br#"{"error":"invalid request: id must be a 32-bit integer, got \"\\xff\""}"#[..]);
         let r = s.handle(&req("GET", "/"));
         assert_eq!((r.status(), r.body()), (200, ENDPOINTS.as_bytes()));
+        // HEAD runs GET (the host drops the body); Allow lists it.
+        let r = s.handle(&req("HEAD", "/"));
+        assert_eq!((r.status(), r.body()), (200, ENDPOINTS.as_bytes()));
+        let r = s.handle(&req("POST", "/orders"));
+        assert_eq!((r.status(), r.header("Allow")), (405, Some(&b"GET, HEAD"[..])));
     }
 }

@@ -34,12 +34,13 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     op: &'static str,
+    code: Option<ErrorCode>, // set when the host reported the failure
     message: String,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Error {
-        Error { kind, op, message: message.into() }
+        Error { kind, op, code: None, message: message.into() }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -51,8 +52,17 @@ impl Error {
         self.op
     }
 
+    /// What went wrong, without the operation: for a failure the host
+    /// reported, the host's own message (which names the limit of a
+    /// `TooLarge`, as the Go SDK's `HostError.Message` does).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The host's error code, when the host reported the failure (rather
+    /// than the guest, or the ABI level of the call).
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.code
     }
 
     /// Reports whether the database or remote service could not be reached
@@ -61,7 +71,8 @@ impl Error {
         matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Timeout)
     }
 
-    pub(crate) fn host(op: &'static str, e: HostError) -> Error {
+    /// A failure the host reported for a call of import `op`.
+    pub fn host(op: &'static str, e: HostError) -> Error {
         let kind = match e.code {
             ErrorCode::Internal | ErrorCode::Other(_) => ErrorKind::Internal,
             ErrorCode::Unavailable => ErrorKind::Unavailable,
@@ -71,11 +82,11 @@ impl Error {
             ErrorCode::Timeout => ErrorKind::Timeout,
             ErrorCode::BadTx => ErrorKind::BadTx,
         };
-        Error { kind, op, message: format!("{}: {}", e.code, String::from_utf8_lossy(&e.message)) }
+        Error { kind, op, code: Some(e.code), message: String::from_utf8_lossy(&e.message).into_owned() }
     }
 
     pub(crate) fn frame(op: &'static str, e: FrameError) -> Error {
-        Error { kind: ErrorKind::HostCall, op, message: e.to_string() }
+        Error::new(ErrorKind::HostCall, op, e.to_string())
     }
 
     /// Converts the negative result of a host import.
@@ -88,13 +99,18 @@ impl Error {
             abi::ERR_NOT_FOUND => (ErrorKind::HostCall, "not found".to_string()),
             c => (ErrorKind::HostCall, format!("code {}", c)),
         };
-        Error { kind, op, message: msg }
+        Error::new(kind, op, msg)
     }
 }
 
 impl fmt::Display for Error {
+    /// "edge OP: CODE: MESSAGE" for a failure the host reported (as the Go
+    /// SDK's HostError reads), "edge OP: MESSAGE" for the others.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "edge {}: {}", self.op, self.message)
+        match self.code {
+            Some(code) => write!(f, "edge {}: {}: {}", self.op, code, self.message),
+            None => write!(f, "edge {}: {}", self.op, self.message),
+        }
     }
 }
 

@@ -9,8 +9,12 @@ type ErrorFn<S> = Box<dyn FnMut(&mut S, &Request<'_>, u16) -> Response>;
 /// share a state `S` (a database handle, reusable buffers): no wildcards,
 /// no prefixes, which is all a module's fixed set of endpoints needs.
 ///
-/// A request whose path is registered but not for its method gets 405
-/// with an Allow header; an unregistered path gets 404. Both go through
+/// Methods match as in net/http's ServeMux (and the Go SDK's): a GET route
+/// also answers HEAD, unless a HEAD route is registered for the path (the
+/// host sends the GET answer's headers, Content-Length included, and no
+/// body). A request whose path is registered but not for its method gets
+/// 405 with an Allow header listing the methods that would match, sorted
+/// (HEAD wherever GET is); an unregistered path gets 404. Both go through
 /// the error handler (`on_error`), which by default answers in plain text.
 ///
 /// ```
@@ -68,6 +72,9 @@ impl<S> Router<S> {
         assert!(!rt.methods.iter().any(|(m, _)| m == method), "edge: duplicate route pattern {:?}", pattern);
         rt.methods.push((method.to_string(), Box::new(move |s: &mut S, r: &Request<'_>| f(s, r).into_response())));
         let mut allow: Vec<&str> = rt.methods.iter().map(|(m, _)| m.as_str()).filter(|m| !m.is_empty()).collect();
+        if allow.contains(&"GET") && !allow.contains(&"HEAD") {
+            allow.push("HEAD");
+        }
         allow.sort_unstable();
         rt.allow = allow.join(", ");
         self
@@ -129,7 +136,8 @@ impl<S> Handler for Router<S> {
             None => return self.fail(req, 404, None),
         };
         let method = req.method();
-        let i = rt.methods.iter().position(|(m, _)| m == method).or_else(|| rt.methods.iter().position(|(m, _)| m.is_empty()));
+        let find = |want: &str| rt.methods.iter().position(|(m, _)| m == want);
+        let i = find(method).or_else(|| if method == "HEAD" { find("GET") } else { None }).or_else(|| find(""));
         match i {
             Some(i) => (rt.methods[i].1)(&mut self.state, req),
             None => {
@@ -157,15 +165,23 @@ mod tests {
             })
             .post("/a", |_: &mut u32, _: &Request| Response::text(201, "post a"))
             .route("/any", |_: &mut u32, r: &Request| Response::text(200, r.method().to_string()))
-            .route("DELETE /a", |_: &mut u32, _: &Request| -> Result<Response, Response> { Err(Response::new(409)) });
+            .route("DELETE /a", |_: &mut u32, _: &Request| -> Result<Response, Response> { Err(Response::new(409)) })
+            .route("HEAD /head", |_: &mut u32, _: &Request| Response::text(200, "head"))
+            .get("/head", |_: &mut u32, _: &Request| Response::text(200, "get head"))
+            .post("/post", |_: &mut u32, _: &Request| Response::text(200, "post"));
         let cases = [
             ("GET", "/a", 200, "get a", None),
             ("GET", "/%61", 200, "get a", None),
             ("POST", "/a", 201, "post a", None),
             ("DELETE", "/a", 409, "", None),
-            ("PUT", "/a", 405, "405 method not allowed\n", Some("DELETE, GET, POST")),
-            ("HEAD", "/a", 405, "405 method not allowed\n", Some("DELETE, GET, POST")),
+            ("PUT", "/a", 405, "405 method not allowed\n", Some("DELETE, GET, HEAD, POST")),
+            ("HEAD", "/a", 200, "get a", None),
+            ("HEAD", "/head", 200, "head", None),
+            ("GET", "/head", 200, "get head", None),
+            ("POST", "/head", 405, "405 method not allowed\n", Some("GET, HEAD")),
+            ("HEAD", "/post", 405, "405 method not allowed\n", Some("POST")),
             ("PATCH", "/any", 200, "PATCH", None),
+            ("HEAD", "/any", 200, "HEAD", None),
             ("GET", "/b", 404, "404 page not found\n", None),
             ("GET", "/a/", 404, "404 page not found\n", None),
         ];
@@ -174,7 +190,7 @@ mod tests {
             assert_eq!((resp.status(), resp.body()), (status, body.as_bytes()), "{} {}", m, u);
             assert_eq!(resp.header("Allow"), allow.map(str::as_bytes), "{} {}", m, u);
         }
-        assert_eq!(*r.state(), 2);
+        assert_eq!(*r.state(), 3);
     }
 
     #[test]

@@ -626,3 +626,39 @@ pub fn valid(b: &[u8]) -> bool {
     let mut r = Reader::new(b);
     r.skip().is_ok() && r.end().is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Go's jsond TestSkipErrors: where and why skip stops on malformed
+    // containers, the same offsets and messages as object and array give
+    // (a service's answers quote them).
+    #[test]
+    fn skip_errors_as_in_go() {
+        let deep_open = format!("{}[", r#"{"a":["#.repeat(MAX_DEPTH / 2));
+        let deep_msg = format!("json syntax error at offset {}: nesting too deep", 6 * (MAX_DEPTH / 2));
+        let cases: &[(&str, &str)] = &[
+            ("[1 2]", "json syntax error at offset 3: want ',' or ']' in array"),
+            ("[1,]", "json syntax error at offset 3: invalid character"),
+            (r#"{"a" 1}"#, "json syntax error at offset 5: want ':' after object key"),
+            (r#"{"a":1,}"#, "json syntax error at offset 7: want object key"),
+            ("{1:2}", "json syntax error at offset 1: want object key"),
+            (r#"{"a":1"#, "json syntax error at offset 6: unterminated object"),
+            ("[[1]", "json syntax error at offset 4: unterminated array"),
+            (r#"{"a":[1}"#, "json syntax error at offset 7: want ',' or ']' in array"),
+            (r#"[{"a":1]"#, "json syntax error at offset 7: want ',' or '}' in object"),
+            ("[", "json syntax error at offset 1: unexpected end of input"),
+            (&deep_open, &deep_msg),
+        ];
+        for &(input, want) in cases {
+            let got = Reader::new(input.as_bytes()).skip().map_err(|e| e.to_string());
+            assert_eq!(got, Err(want.to_string()), "skip({:.30})", input);
+        }
+        // Nested to the limit, objects and arrays alternating: accepted,
+        // without recursion (a Wasm interpreter allows ~2,000 frames).
+        let deep = format!("{}{}", r#"{"a":["#.repeat(MAX_DEPTH / 2), "]}".repeat(MAX_DEPTH / 2));
+        let mut r = Reader::new(deep.as_bytes());
+        assert_eq!(r.skip().and_then(|_| r.end()), Ok(()));
+    }
+}

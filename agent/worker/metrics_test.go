@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// TestLatencyBucketsAgree: the worker's integer buckets put every
+// duration where wire.Histogram.Observe (the contract) puts it, at each
+// bound and a nanosecond on either side.
+func TestLatencyBucketsAgree(t *testing.T) {
+	for _, b := range boundNanos {
+		for _, d := range []time.Duration{time.Duration(b - 1), time.Duration(b), time.Duration(b + 1)} {
+			m := newRequestMetrics(time.Time{})
+			m.observe(200, d)
+			want := wire.NewHistogram()
+			want.Observe(d)
+			got := m.snapshot(nil, 0).Latency
+			for i := range want.Counts {
+				if got.Counts[i] != want.Counts[i] {
+					t.Fatalf("%v (%d ns): worker bucket counts %v, wire's %v", d, int64(d), got.Counts, want.Counts)
+				}
+			}
+		}
+	}
+}
+
+func TestRequestClasses(t *testing.T) {
+	m := newRequestMetrics(time.Unix(1, 0))
+	for _, code := range []int{200, 204, 301, 404, 413, 500, 503, 999} {
+		m.observe(code, time.Millisecond)
+	}
+	s := m.snapshot(nil, 2*time.Second)
+	got := []uint64{s.Requests, s.Responses1xx, s.Responses2xx, s.Responses3xx, s.Responses4xx, s.Responses5xx, s.Latency.Count()}
+	want := []uint64{8, 0, 2, 1, 2, 3, 8}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("requests, 1xx..5xx, histogram = %v, want %v", got, want)
+		}
+	}
+	if s.CompileSeconds != 2 || !s.Start.Equal(time.Unix(1, 0)) || s.Latency.Sum != 0.008 {
+		t.Errorf("compile %v, start %v, sum %v", s.CompileSeconds, s.Start, s.Latency.Sum)
+	}
+	if all, server := m.answered(); all != 8 || server != 3 {
+		t.Errorf("answered = %d, %d; want 8, 3", all, server)
+	}
+}
+
+type lines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// TestMetricsOncePerSecond: heartbeats go every 100 ms, the metrics in at
+// most one a second, and in the final one.
+func TestMetricsOncePerSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, err := New(Config{Module: "x", Name: "t"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out lines
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.beat(ctx, &out, func() {}); close(done) }()
+		time.Sleep(3050 * time.Millisecond)
+		cancel()
+		<-done
+		sc := bufio.NewScanner(&out.b)
+		var beats, withMetrics int
+		var last Heartbeat
+		for sc.Scan() {
+			last = Heartbeat{}
+			if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+				t.Fatal(err)
+			}
+			beats++
+			if last.Metrics != nil {
+				withMetrics++
+			}
+		}
+		// 31 beats (0, 0.1 s, ... 3.0 s) and the final one; metrics at 0,
+		// 1, 2, 3 s and in the final.
+		if beats != 32 || withMetrics != 5 || !last.Final || last.Metrics == nil {
+			t.Errorf("%d beats, %d with metrics, last %+v; want 32, 5, final with metrics", beats, withMetrics, last)
+		}
+	})
+}
