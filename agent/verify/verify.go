@@ -29,7 +29,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/edgeplane/edge/agent/internal/semver"
+	"github.com/edgeplane/edge/internal/semver"
 	"github.com/edgeplane/edge/agent/store"
 	"github.com/edgeplane/edge/wire"
 )
