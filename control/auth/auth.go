@@ -18,8 +18,8 @@
 // client id to equal the username, so one device cannot take over (and
 // disconnect) another's session either.
 //
-//	device U  subscribe  edge/v1/dev/U/desired, edge/v1/dev/U/chunks
-//	device U  publish    edge/v1/dev/U/{status,events,metrics,fetch}
+//	device U  subscribe  edge/v1/dev/U/{desired,chunks,logreq}
+//	device U  publish    edge/v1/dev/U/{status,events,metrics,fetch,logs}
 //	controller           everything
 //
 // Filters are compared as exact strings, so a device can use no wildcard
@@ -78,8 +78,8 @@ func CheckPassword(hash []byte, password string) error {
 // deviceRead and deviceWrite are the topic kinds a device may subscribe to
 // and publish on, under its own id only.
 var (
-	deviceRead  = []string{wire.KindDesired, wire.KindChunks}
-	deviceWrite = []string{wire.KindStatus, wire.KindEvents, wire.KindMetrics, wire.KindFetch}
+	deviceRead  = []string{wire.KindDesired, wire.KindChunks, wire.KindLogReq}
+	deviceWrite = []string{wire.KindStatus, wire.KindEvents, wire.KindMetrics, wire.KindFetch, wire.KindLogs}
 )
 
 // DeviceAllowed reports whether device user may publish (write) on or

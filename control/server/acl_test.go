@@ -77,6 +77,11 @@ func TestEmbeddedACL(t *testing.T) {
 	}{
 		{wire.DeviceTopic("a", wire.KindDesired), true},
 		{wire.DeviceTopic("a", wire.KindChunks), true},
+		{wire.DeviceTopic("a", wire.KindLogReq), true},
+		{wire.DeviceTopic("a", wire.KindLogs), false},
+		{wire.DeviceTopic("b", wire.KindLogReq), false},
+		{wire.DeviceTopic("b", wire.KindLogs), false},
+		{wire.DeviceWildcard(wire.KindLogs), false},
 		{wire.DeviceTopic("b", wire.KindDesired), false},
 		{wire.DeviceTopic("b", wire.KindChunks), false},
 		{wire.DeviceTopic("b", wire.KindStatus), false},

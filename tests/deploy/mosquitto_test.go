@@ -168,6 +168,41 @@ func TestMosquittoACL(t *testing.T) {
 	case <-time.After(500 * time.Millisecond):
 	}
 
+	// Log requests: dev-a reads only its own; the controller receives the
+	// lines dev-a sends for itself, not those it forges for dev-b, and
+	// dev-a cannot read dev-b's lines.
+	must(t, a.Subscribe("edge/v1/dev/dev-a/logreq", 1, nil))
+	must(t, a.Subscribe("edge/v1/dev/dev-b/logreq", 1, nil))
+	must(t, a.Subscribe("edge/v1/dev/dev-b/logs", 1, nil))
+	must(t, ctl.Subscribe("edge/v1/dev/+/logs", 1, func(_ mqtt.Client, m mqtt.Message) { ctl.got <- m }))
+	must(t, ctl.Publish("edge/v1/dev/dev-b/logreq", 1, false, "ask b"))
+	must(t, ctl.Publish("edge/v1/dev/dev-a/logreq", 1, false, "ask a"))
+	select {
+	case m := <-a.got:
+		if m.Topic() != "edge/v1/dev/dev-a/logreq" || string(m.Payload()) != "ask a" {
+			t.Errorf("dev-a received %s %q, want only its own log request", m.Topic(), m.Payload())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("dev-a did not receive its own log request")
+	}
+	must(t, a.Publish("edge/v1/dev/dev-b/logs", 1, false, "forged lines"))
+	must(t, b.Publish("edge/v1/dev/dev-b/logs", 1, false, "b's lines"))
+	select {
+	case m := <-ctl.got:
+		if m.Topic() != "edge/v1/dev/dev-b/logs" || string(m.Payload()) != "b's lines" {
+			t.Errorf("controller received %s %q, want only dev-b's own lines", m.Topic(), m.Payload())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("controller did not receive dev-b's lines")
+	}
+	select {
+	case m := <-a.got:
+		t.Errorf("dev-a received %s %q", m.Topic(), m.Payload())
+	case m := <-ctl.got:
+		t.Errorf("controller received a second message %s %q", m.Topic(), m.Payload())
+	case <-time.After(500 * time.Millisecond):
+	}
+
 	// dev-a connecting with dev-b's client id must not kick dev-b off:
 	// use_username_as_clientid turns it into dev-a's id.
 	if _, err := connect(t, url, "dev-a", "dev-b"); err != nil {
