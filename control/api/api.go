@@ -9,8 +9,10 @@
 //
 //	400 malformed or invalid      408 body not received in time
 //	403 signature not trusted     413 over a size limit (names it)
-//	404 unknown                   429 too many uploads at once
-//	500 the controller's fault    507 blob storage quota reached
+//	404 unknown                   429 too many uploads (or log requests) at once
+//	409 a device would exceed     500 the controller's fault
+//	    wire.MaxModules (names it) 504 a device did not answer (logs)
+//	507 blob storage quota reached
 //
 // The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the

@@ -77,6 +77,8 @@ func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, fleet.ErrUntrusted):
 		writeError(w, http.StatusForbidden, err)
+	case errors.Is(err, store.ErrTooManyModules):
+		writeError(w, http.StatusConflict, err)
 	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob),
 		errors.Is(err, fleet.ErrBlobMismatch), errors.Is(err, fleet.ErrNoTargets):
 		writeError(w, http.StatusBadRequest, err)
