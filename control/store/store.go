@@ -118,8 +118,10 @@ CREATE TABLE IF NOT EXISTS credentials (
 `
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	for _, sch := range []string{schema, historySchema, eventSchema} {
+		if _, err := s.db.ExecContext(ctx, sch); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
 	}
 	return nil
 }
