@@ -49,6 +49,8 @@ type Options struct {
 	MaxUploads    int           // uploads at once (4); 429 beyond
 	UploadIdle    time.Duration // a request body that sends nothing this long is cut off (30s); 408
 	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
+	// Metrics serves GET /metrics (package prom); nil: not served.
+	Metrics http.Handler
 }
 
 // responseWriteTimeout bounds writing one answer: a client that stops
@@ -83,6 +85,13 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/devices", h.listDevices)
 	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
 	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}/detail", h.getDeviceDetail)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}/logs", h.getLogs)
+	h.mux.HandleFunc("GET "+p+"/modules", h.listModules)
+	h.mux.HandleFunc("GET "+p+"/history", h.getHistory)
+	if opts.Metrics != nil {
+		h.mux.Handle("GET /metrics", opts.Metrics)
+	}
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))

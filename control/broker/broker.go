@@ -78,3 +78,27 @@ func (b *Broker) DialAddr() string {
 
 // Close stops the broker and disconnects every client.
 func (b *Broker) Close() error { return b.srv.Close() }
+
+// Stats are the embedded broker's figures since it started.
+type Stats struct {
+	ClientsConnected int64
+	MessagesReceived int64 // PUBLISH packets received
+	MessagesSent     int64
+	MessagesDropped  int64 // to subscribers too slow to take them
+	InflightDropped  int64
+	BytesReceived    int64
+	BytesSent        int64
+	Retained         int64
+	Subscriptions    int64
+}
+
+// Stats returns the broker's figures (mochi's server info, read
+// atomically).
+func (b *Broker) Stats() Stats {
+	i := b.srv.Info.Clone()
+	return Stats{
+		ClientsConnected: i.ClientsConnected, MessagesReceived: i.MessagesReceived, MessagesSent: i.MessagesSent,
+		MessagesDropped: i.MessagesDropped, InflightDropped: i.InflightDropped,
+		BytesReceived: i.BytesReceived, BytesSent: i.BytesSent, Retained: i.Retained, Subscriptions: i.Subscriptions,
+	}
+}

@@ -51,6 +51,14 @@ type Fleet struct {
 	deployMu sync.Mutex
 
 	fetches chan fetchReq
+
+	metrics *metricsState // metrics ingest and the history not stored yet
+	inv     *inventory    // statuses, desired modules and events, in memory
+	logs    *logWaiters   // log requests waiting for their answer
+
+	evMu      sync.Mutex
+	lastEvent time.Time // arrival time of the newest stored event
+	evCount   int
 }
 
 // New returns a Fleet.
@@ -65,6 +73,9 @@ func New(cfg Config) *Fleet {
 		now:     cfg.Now,
 		pub:     cfg.Publisher,
 		fetches: make(chan fetchReq, fetchQueue),
+		metrics: newMetricsState(),
+		inv:     newInventory(),
+		logs:    newLogWaiters(),
 	}
 }
 
@@ -90,9 +101,14 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 // does not hold up the others.
 const fetchWorkers = 4
 
-// Run serves fetch requests until ctx is done.
+// Run serves fetch requests, applies metrics reports and stores their
+// history until ctx is done; it then stores what is still in memory.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	for _, shard := range f.metrics.shards {
+		wg.Go(func() { f.runIngest(ctx, shard) })
+	}
+	wg.Go(func() { f.runFlush(ctx) })
 	for range fetchWorkers {
 		wg.Go(func() {
 			for {

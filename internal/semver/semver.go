@@ -46,6 +46,12 @@ func Compare(a, b string) (int, error) {
 	return cmp.Compare(uint64(len(pa.pre)), uint64(len(pb.pre))), nil
 }
 
+// Valid reports whether v is a version Compare accepts.
+func Valid(v string) bool {
+	_, err := parse(v)
+	return err == nil
+}
+
 type version struct {
 	core [3]uint64
 	pre  []string
