@@ -146,6 +146,9 @@ func (inv *inventory) addEvent(ev *wire.Event) {
 		e = &eventModule{}
 		mods[ev.Module] = e
 	}
+	if ev.Time.IsZero() || ev.Time.Before(e.time) {
+		return // a late or undated report of an earlier step changes nothing
+	}
 	e.time = ev.Time
 	att := &wire.ModuleAttempt{Version: ev.Version, Deployment: ev.Deployment, State: ev.State, Reason: ev.Reason, Time: ev.Time}
 	switch ev.State {
@@ -224,6 +227,7 @@ func (inv *inventory) viewLocked(st *wire.Status) []wire.ModuleStatus {
 					v.LastGood = e.lastGood
 				}
 				v.Version, v.SHA256, v.Deployment, v.Since, v.State, v.Port, v.Error = s.Version, "", s.Deployment, s.Time, wire.StateRunning, 0, ""
+				v.Attempt = nil // the status's attempt came before this version served
 			}
 			if a := e.attempt; a != nil && a.Time.After(st.Time) && a.Version != v.Version {
 				cp := *a

@@ -166,7 +166,7 @@ func (f *Fleet) DeviceRegistered(id string) { f.inv.addDevice(id) }
 // recordEvent keeps a device's event and folds it into the inventory.
 // Arrival times are made strictly increasing: they key the stored events.
 func (f *Fleet) recordEvent(ctx context.Context, log logger, ev *wire.Event) {
-	f.inv.addEvent(ev)
+	defer f.inv.addEvent(ev) // after it is stored: what a view shows, the detail lists
 	at := f.now()
 	f.evMu.Lock()
 	if !at.After(f.lastEvent) {
