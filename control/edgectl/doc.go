@@ -25,7 +25,8 @@
 //	1  the operation failed (a device rejected the module, the controller
 //	   answered an error, the controller is unreachable, ...)
 //	2  usage error (unknown command, bad or missing flag)
-//	3  timeout (push --wait elapsed, or a request timed out)
+//	3  timeout (push --wait elapsed, a request timed out, or a device did
+//	   not answer in time: logs, 504)
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
 // environment variable, else DefaultControl. Flags may be written -flag or

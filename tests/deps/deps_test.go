@@ -34,7 +34,9 @@ func TestImportRules(t *testing.T) {
 		allowed   []string // exceptions to forbidden
 	}{
 		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", "github.com/mochi-mqtt/"}},
-		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", mod + "agent/", "modernc.org/"}},
+		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", "github.com/prometheus/", mod + "agent/", mod + "tests/", "modernc.org/"}},
+		// The controller never links the simulator or test code.
+		{pkg: "./cmd/edge-control", forbidden: []string{mod + "tests/"}},
 		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/"}},
 		{pkg: "./wire", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "wire"}},
 		// Linked into all three programs / run by every make build: stdlib only.
