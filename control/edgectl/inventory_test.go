@@ -171,7 +171,9 @@ func TestLogsFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb bytes.Buffer
 	done := make(chan int)
-	go func() { done <- Run(ctx, []string{"logs", "pi-1", "orders", "-f", "--control", f.control}, &out, &errb) }()
+	go func() {
+		done <- Run(ctx, []string{"logs", "pi-1", "orders", "-f", "--control", f.control}, &out, &errb)
+	}()
 	time.Sleep(500 * time.Millisecond)
 	if err := f.dev.Tick(context.Background(), 10*time.Second); err != nil {
 		t.Fatal(err)
