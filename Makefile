@@ -24,7 +24,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test race qemu fuzz bench pushbench demo dist clean
+.PHONY: help build test race qemu fuzz bench pushbench ingestbench demo dist clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -71,6 +71,9 @@ bench: build ## measure Wasm vs native, start times and memory; writes docs/BENC
 
 pushbench: build ## measure push → serving time on one device
 	$(GO) run ./tests/pushbench -bin $(BIN)
+
+ingestbench: build ## find how many devices (tests/devsim, 10 s interval) edge-control ingests before falling behind; writes docs/BENCHMARKS.md
+	$(GO) run ./tests/ingestbench -bin $(BIN) -out docs/BENCHMARKS.md
 
 demo: build ## run the order service under edge-agent and walk through the seed's curl workflow
 	./deploy/demo.sh
