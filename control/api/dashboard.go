@@ -30,7 +30,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 <td>{{if .Online}}<span class="on">online</span>{{else}}<span class="off">offline</span>{{end}}</td>
 <td>{{ago .LastSeen}}</td>
 {{with .Status}}<td>{{.Arch}} / {{.Engine}}</td><td>{{.Generation}}</td>
-<td>{{range .Modules}}{{.Name}} {{.Version}} <span class="{{.State}}">{{.State}}</span>{{if .Error}} ({{.Error}}){{end}}<br>{{end}}</td>
+<td>{{range .Modules}}{{.Name}} {{or .Version "-"}}{{if .Port}} :{{.Port}}{{end}} <span class="{{.State}}">{{.State}}</span>{{with .Attempt}} (last attempt {{.Version}} <span class="{{.State}}">{{.State}}</span>{{if .Reason}}: {{.Reason}}{{end}}){{end}}<br>{{end}}</td>
 {{else}}<td></td><td></td><td></td>{{end}}</tr>
 {{end}}</table>
 <h2>Recent deployments</h2>
@@ -42,7 +42,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top
 `))
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
-	devices, err := h.store.Devices(r.Context())
+	devices, err := h.fleet.Devices(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return

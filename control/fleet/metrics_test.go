@@ -288,3 +288,41 @@ func TestHistoryFromReports(t *testing.T) {
 		t.Errorf("a controller restart counted as a counter reset")
 	}
 }
+
+// TestHistoryNoSpikes: a version whose worker the controller did not
+// follow (it left one report and came back, or a new version entry
+// appears with a worker that started long ago) is a baseline, not an
+// hour of requests in one minute; a worker that restarted since the last
+// report counts what it did since it started.
+func TestHistoryNoSpikes(t *testing.T) {
+	f, st, c := newTestFleet(t, t.TempDir())
+	ctx := context.Background()
+	if err := st.SetCredential(ctx, "pi-1", []byte("h"), t0); err != nil {
+		t.Fatal(err)
+	}
+	agent, worker := t0.Add(-2*time.Hour), t0.Add(-2*time.Hour)
+	rep := func(seq uint64, at time.Time, requests uint64, start time.Time, with bool) wire.Metrics {
+		m := report{seq: seq, at: at, agentStart: agent, workerStart: start, requests: requests}.metrics("pi-1")
+		if !with {
+			m.Modules = nil
+		}
+		return m
+	}
+	ingest(t, f, rep(1, t0, 100000, worker, true))                                 // baseline
+	ingest(t, f, rep(2, t0.Add(10*time.Second), 100050, worker, true))             // +50 in 10 s
+	ingest(t, f, rep(3, t0.Add(20*time.Second), 0, worker, false))                 // the entry left out once
+	ingest(t, f, rep(4, t0.Add(30*time.Second), 100150, worker, true))             // back: a baseline again
+	ingest(t, f, rep(5, t0.Add(40*time.Second), 20, t0.Add(35*time.Second), true)) // restarted 5 s ago: +20
+	c.add(time.Minute)
+	h, err := f.History(ctx, "pi-1", "orders", t0.Add(-time.Hour), 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Points) != 1 {
+		t.Fatalf("points %+v", h.Points)
+	}
+	// 70 requests over 10 s + 5 s.
+	if got := h.Points[0].Requests; math.Abs(got-70.0/15) > 1e-9 {
+		t.Errorf("rate = %v req/s, want %v (no spike from the baselines)", got, 70.0/15)
+	}
+}

@@ -228,11 +228,18 @@ func (d *deviceMetrics) apply(m *wire.Metrics, received time.Time, desired map[s
 		s.Last = mm
 		series[k] = s
 		// The part of the interval this worker ran: all of it, or since
-		// it started.
+		// it started. A worker seen for the first time that started
+		// before the previous report (its series was not kept, or this is
+		// the first report) is only a baseline: its counters span more
+		// than this point.
 		sp := span
 		if !same {
-			if since := m.Time.Sub(mm.Start); since > 0 && since < sp {
+			since := m.Time.Sub(mm.Start)
+			switch {
+			case since > 0 && since < sp:
 				sp = since
+			case d.series[k] == nil && prev != nil:
+				sp = 0
 			}
 		}
 		c := res.modules[mm.Name]

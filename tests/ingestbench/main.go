@@ -80,6 +80,7 @@ type bench struct {
 	dir      string
 	ctl      *exec.Cmd
 	ctlOut   harness.SyncBuffer
+	load     string // load average at the start
 	http     string // http://host:port
 	mqtt     string // host:port
 }
@@ -208,6 +209,7 @@ type step struct {
 }
 
 func (b *bench) run(counts []int) (string, error) {
+	b.load = loadAverage()
 	if err := b.start(); err != nil {
 		return "", err
 	}
@@ -364,7 +366,8 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 		b.interval, b.measure, runtime.NumCPU(), runtime.GOOS+"/"+runtime.GOARCH, time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&w, "(embedded broker, SQLite) and tests/devsim's devices in one other process on the same machine, each device\n")
 	fmt.Fprintf(&w, "its own MQTT connection and credentials, one module, a report every %s. Registering %d devices through the\n", b.interval, registered)
-	fmt.Fprintf(&w, "API took %s. Each step measures %d intervals once every device's status has arrived.\n\n", register.Round(time.Second), b.measure)
+	fmt.Fprintf(&w, "API took %s. Each step measures %d intervals once every device's status has arrived. Load average at\n", register.Round(time.Second), b.measure)
+	fmt.Fprintf(&w, "the start %s, at the end %s (other work on the machine competes for the same 2 cores).\n\n", b.load, loadAverage())
 	fmt.Fprintf(&w, "| devices | connect | reports/s offered | applied/s | dropped | ingest lag p99 | max queue | controller CPU | simulator CPU | controller RSS | /metrics scrape | behind |\n")
 	fmt.Fprintf(&w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	best := 0
@@ -391,6 +394,19 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 			best, b.interval, float64(best)/b.interval.Seconds())
 	}
 	return w.String()
+}
+
+// loadAverage is the 1-minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func lagText(s float64) string {
