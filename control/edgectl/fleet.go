@@ -57,10 +57,7 @@ func runDeployments(ctx context.Context, cl *cli, args []string) error {
 		return fmt.Errorf("list deployments: %w", err)
 	}
 	if api.json {
-		if ds == nil {
-			ds = []wire.Deployment{}
-		}
-		return writeJSON(cl.stdout, ds)
+		return writeList(cl.stdout, ds)
 	}
 	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tMODULE\tVERSION\tCREATED\tDONE\tDEVICES")

@@ -29,10 +29,7 @@ func runDevices(ctx context.Context, cl *cli, args []string) error {
 		return fmt.Errorf("list devices: %w", err)
 	}
 	if api.json {
-		if devs == nil {
-			devs = []wire.Device{}
-		}
-		return writeJSON(cl.stdout, devs)
+		return writeList(cl.stdout, devs)
 	}
 	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tONLINE\tMODULE\tSERVING\tPORT\tSTATE\tLAST ATTEMPT\tENGINE\tLAST SEEN")
@@ -55,6 +52,14 @@ func runDevices(ctx context.Context, cl *cli, args []string) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// writeList writes a list as JSON, [] when empty (never null).
+func writeList[T any](w io.Writer, v []T) error {
+	if v == nil {
+		v = []T{}
+	}
+	return writeJSON(w, v)
 }
 
 func dash(s string) string {
@@ -218,10 +223,7 @@ func runModules(ctx context.Context, cl *cli, args []string) error {
 		return fmt.Errorf("list modules: %w", err)
 	}
 	if api.json {
-		if ms == nil {
-			ms = []wire.ModuleSummary{}
-		}
-		return writeJSON(cl.stdout, ms)
+		return writeList(cl.stdout, ms)
 	}
 	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODULE\tTARGETED\tSERVING\tVERSIONS (DEVICES)")
