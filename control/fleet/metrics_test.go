@@ -29,7 +29,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestFleet(t *testing.T, dir string) (*Fleet, *store.Store, *clock) {
+func newTestFleet(t testing.TB, dir string) (*Fleet, *store.Store, *clock) {
 	t.Helper()
 	st, err := store.Open(context.Background(), dir, store.Options{})
 	if err != nil {
