@@ -18,9 +18,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -133,6 +135,7 @@ type sample struct {
 	lag                           wire.Histogram
 	up                            float64
 	took                          time.Duration // to scrape /metrics
+	bytes                         int           // of the exposition
 }
 
 func (b *bench) scrape() (sample, error) {
@@ -141,13 +144,18 @@ func (b *bench) scrape() (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if err != nil {
 		return s, err
 	}
-	s.took = time.Since(s.at)
+	s.took = time.Since(s.at) // the controller's part: building and sending
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return s, err
+	}
+	s.bytes = len(body)
 	one := func(name, label, value string) float64 {
 		for _, m := range fams[name].GetMetric() {
 			ok := label == ""
@@ -204,6 +212,7 @@ type step struct {
 	ctlCPU, simCPU   float64 // cores
 	rss              float64
 	scrape           time.Duration // longest /metrics scrape
+	expoBytes        int           // size of the exposition
 	behind           bool
 	why              string
 }
@@ -318,6 +327,7 @@ func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
 	queue = append(queue, z.queue)
 	st.queueMax = max(st.queueMax, z.queue)
 	st.scrape = max(st.scrape, z.took)
+	st.expoBytes = z.bytes
 	st.queueGrew = avg(queue[len(queue)-third:]) > avg(queue[:third])+100
 	var why []string
 	if st.dropped > 0 {
@@ -368,7 +378,7 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 	fmt.Fprintf(&w, "its own MQTT connection and credentials, one module, a report every %s. Registering %d devices through the\n", b.interval, registered)
 	fmt.Fprintf(&w, "API took %s. Each step measures %d intervals once every device's status has arrived. Load average at\n", register.Round(time.Second), b.measure)
 	fmt.Fprintf(&w, "the start %s, at the end %s (other work on the machine competes for the same 2 cores).\n\n", b.load, loadAverage())
-	fmt.Fprintf(&w, "| devices | connect | reports/s offered | applied/s | dropped | ingest lag p99 | max queue | controller CPU | simulator CPU | controller RSS | /metrics scrape | behind |\n")
+	fmt.Fprintf(&w, "| devices | connect | reports/s offered | applied/s | dropped | ingest lag p99 | max queue | controller CPU | simulator CPU | controller RSS | /metrics scrape (size) | behind |\n")
 	fmt.Fprintf(&w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	best := 0
 	for _, s := range res {
@@ -378,9 +388,9 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 		} else {
 			best = s.devices
 		}
-		fmt.Fprintf(&w, "| %d | %s | %.0f | %.0f | %.0f | %s | %.0f | %.2f | %.2f | %.0f MiB | %s | %s |\n",
+		fmt.Fprintf(&w, "| %d | %s | %.0f | %.0f | %.0f | %s | %.0f | %.2f | %.2f | %.0f MiB | %s (%.1f MB) | %s |\n",
 			s.devices, s.connect.Round(100*time.Millisecond), s.offered, s.applied, s.dropped, lagText(s.lagP99), s.queueMax,
-			s.ctlCPU, s.simCPU, s.rss/(1<<20), s.scrape.Round(time.Millisecond), verdict)
+			s.ctlCPU, s.simCPU, s.rss/(1<<20), s.scrape.Round(time.Millisecond), float64(s.expoBytes)/1e6, verdict)
 	}
 	last := res[len(res)-1]
 	fmt.Fprintln(&w)
