@@ -285,12 +285,14 @@ func (b *bench) run(counts []int) (string, error) {
 }
 
 func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
+	// The simulator's counts are read right before each scrape starts:
+	// the two windows are the same (parsing a large exposition takes the
+	// bench seconds, which must not shorten one of them).
+	pubA, simA := sim.Stats().Published, processCPU()
 	a, err := b.scrape()
 	if err != nil {
 		return err
 	}
-	pubA := sim.Stats().Published
-	simA := processCPU()
 	// One scrape per interval, as a Prometheus would scrape (each costs
 	// the controller the whole fleet's series: its time is reported).
 	queue := []float64{a.queue}
@@ -305,7 +307,7 @@ func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
 		st.scrape = max(st.scrape, s.took)
 	}
 	time.Sleep(b.interval)
-	pubB := sim.Stats().Published
+	pubB, simB := sim.Stats().Published, processCPU()
 	z, err := b.scrape()
 	if err != nil {
 		return err
@@ -316,7 +318,7 @@ func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
 	st.applied = (z.applied - a.applied) / dt
 	st.dropped = (z.dropped - a.dropped) + (z.brokerDrops - a.brokerDrops)
 	st.ctlCPU = (z.cpu - a.cpu) / z.at.Sub(a.at).Seconds()
-	st.simCPU = (processCPU() - simA) / z.at.Sub(a.at).Seconds()
+	st.simCPU = (simB - simA) / dt
 	st.rss = z.rss
 	lag := wire.NewHistogram()
 	for i := range lag.Counts {
