@@ -20,6 +20,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,6 +88,10 @@ type bench struct {
 	mqtt     string // host:port
 }
 
+// errScrape is a /metrics answer other than 200 (a scrape over the
+// controller's timeout): the fleet outgrew what one scrape can carry.
+var errScrape = errors.New("/metrics scrape failed")
+
 var readyRe = regexp.MustCompile(`edge-control: http on (http://[0-9.:]+), mqtt on tcp://([0-9.:]+)`)
 
 func (b *bench) start() error {
@@ -148,6 +153,9 @@ func (b *bench) scrape() (sample, error) {
 	resp.Body.Close()
 	if err != nil {
 		return s, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("%w: %s after %s: %.100s", errScrape, resp.Status, time.Since(s.at).Round(time.Millisecond), body)
 	}
 	s.took = time.Since(s.at) // the controller's part: building and sending
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -271,7 +279,9 @@ func (b *bench) run(counts []int) (string, error) {
 			running = true
 		}
 		time.Sleep(b.interval + b.interval/2) // every device in the rotation
-		if err := b.measureStep(sim, &st); err != nil {
+		if err := b.measureStep(sim, &st); errors.Is(err, errScrape) {
+			st.behind, st.why = true, err.Error()
+		} else if err != nil {
 			return "", err
 		}
 		results = append(results, st)
