@@ -49,8 +49,9 @@ type Options struct {
 	MaxUploads    int           // uploads at once (4); 429 beyond
 	UploadIdle    time.Duration // a request body that sends nothing this long is cut off (30s); 408
 	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
-	// Metrics serves GET /metrics (package prom); nil: not served.
-	Metrics http.Handler
+	// Metrics serves GET /metrics and ControllerMetrics GET
+	// /metrics/controller (package prom); nil: not served.
+	Metrics, ControllerMetrics http.Handler
 }
 
 // responseWriteTimeout bounds writing one answer: a client that stops
@@ -91,6 +92,9 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/history", h.getHistory)
 	if opts.Metrics != nil {
 		h.mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.ControllerMetrics != nil {
+		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
 	}
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

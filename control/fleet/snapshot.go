@@ -79,3 +79,18 @@ func (f *Fleet) Snapshot() Snapshot {
 	slices.SortFunc(out.Devices, func(a, b DeviceSnapshot) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// DeviceCounts returns how many devices are known (registered or seen)
+// and how many of them are online: the fleet in two numbers, cheap
+// whatever its size.
+func (f *Fleet) DeviceCounts() (known, online int) {
+	f.inv.mu.RLock()
+	defer f.inv.mu.RUnlock()
+	for id := range f.inv.devices {
+		known++
+		if st := f.inv.status[id]; st != nil && st.Online {
+			online++
+		}
+	}
+	return known, online
+}

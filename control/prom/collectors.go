@@ -151,12 +151,14 @@ var (
 	ingestResets   = desc("edge_ingest_counter_resets_total", "Module counters that restarted (worker restarts).")
 	ingestQueue    = desc("edge_ingest_queue_length", "Reports waiting to be applied.")
 	ingestLag      = desc("edge_ingest_lag_seconds", "Time from a report's arrival to its being applied.")
+	devicesKnown   = desc("edge_devices", "Devices registered or seen.")
+	devicesOnline  = desc("edge_devices_online", "Devices whose retained status says online.")
 )
 
 type ingestCollector struct{ fleet *fleet.Fleet }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ingestReports, ingestReceived, ingestLost, ingestCapped, ingestResets, ingestQueue, ingestLag} {
+	for _, d := range []*prometheus.Desc{ingestReports, ingestReceived, ingestLost, ingestCapped, ingestResets, ingestQueue, ingestLag, devicesKnown, devicesOnline} {
 		ch <- d
 	}
 }
@@ -176,6 +178,9 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, ingestQueue, float64(s.Queued))
 	count, buckets := histogram(s.Lag)
 	ch <- prometheus.MustNewConstHistogram(ingestLag, count, s.Lag.Sum, buckets)
+	known, online := c.fleet.DeviceCounts()
+	gauge(ch, devicesKnown, float64(known))
+	gauge(ch, devicesOnline, float64(online))
 }
 
 var (

@@ -33,8 +33,12 @@
 //	edge_ingest_reports_received_total, edge_ingest_reports_lost_total
 //	edge_ingest_module_entries_capped_total, edge_ingest_counter_resets_total
 //	edge_ingest_queue_length, edge_ingest_lag_seconds (histogram)
+//	edge_devices, edge_devices_online                 the fleet in two numbers
 //	edge_broker_*                                    embedded broker (absent with an external one)
 //	process_*, go_*                                  the controller process
+//
+// /metrics/controller serves all but the fleet series: the controller's
+// health, cheap to scrape often whatever the fleet's size.
 package prom
 
 import (
@@ -65,24 +69,32 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// NewRegistry returns a registry with every collector of the controller.
-func NewRegistry(cfg Config) *prometheus.Registry {
+// NewRegistry returns a registry with every collector of the controller;
+// without the fleet, only the controller's own (process, Go runtime,
+// broker, ingest).
+func NewRegistry(cfg Config, fleet bool) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
-		&fleetCollector{fleet: cfg.Fleet},
 		&ingestCollector{fleet: cfg.Fleet},
 	)
+	if fleet {
+		reg.MustRegister(&fleetCollector{fleet: cfg.Fleet})
+	}
 	if cfg.Broker != nil {
 		reg.MustRegister(&brokerCollector{stats: cfg.Broker})
 	}
 	return reg
 }
 
-// Handler serves /metrics: one scrape at a time, each bounded in time.
-func Handler(cfg Config) http.Handler {
-	return promhttp.HandlerFor(NewRegistry(cfg), promhttp.HandlerOpts{
+// Handler serves /metrics (fleet true) or /metrics/controller: one scrape
+// at a time, each bounded in time. The fleet's series cost about 3 µs
+// each to build and encode, ~50 per device with one module
+// (docs/BENCHMARKS.md): a fleet of thousands is best scraped rarely, and
+// the controller's own health on /metrics/controller often.
+func Handler(cfg Config, fleet bool) http.Handler {
+	return promhttp.HandlerFor(NewRegistry(cfg, fleet), promhttp.HandlerOpts{
 		ErrorLog:            slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 2,

@@ -183,6 +183,31 @@ func TestMetricsExposition(t *testing.T) {
 	if got := value(sample(fams, "edge_broker_clients_connected", nil)); got < 2 {
 		t.Errorf("broker clients = %v, want the device and the controller", got)
 	}
+	if known, online := value(sample(fams, "edge_devices", nil)), value(sample(fams, "edge_devices_online", nil)); known != 2 || online != 1 {
+		t.Errorf("edge_devices %v, online %v; want 2 and 1", known, online)
+	}
+
+	// /metrics/controller: the controller's own health, no fleet series.
+	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics/controller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	ctl, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"edge_ingest_reports_total", "edge_devices_online", "edge_broker_clients_connected", "process_resident_memory_bytes"} {
+		if ctl[name] == nil {
+			t.Errorf("/metrics/controller lacks %s", name)
+		}
+	}
+	for name := range ctl {
+		if strings.HasPrefix(name, "edge_device_") || strings.HasPrefix(name, "edge_module_") || strings.HasPrefix(name, "edge_agent_") {
+			t.Errorf("/metrics/controller serves the fleet series %s", name)
+		}
+	}
 }
 
 // TestMetricsSeriesBounded: a device that sends junk (many modules it was

@@ -131,7 +131,8 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	}
 	s.http = &http.Server{
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
-			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle, Metrics: prom.Handler(pc),
+			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
+			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
