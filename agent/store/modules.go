@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	"github.com/edgeplane/edge/agent/internal/semver"
+	"github.com/edgeplane/edge/internal/semver"
 	"github.com/edgeplane/edge/wire"
 )
 

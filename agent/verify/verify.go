@@ -30,8 +30,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/edgeplane/edge/agent/internal/semver"
 	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/internal/semver"
 	"github.com/edgeplane/edge/wire"
 )
 

@@ -10,8 +10,10 @@
 //
 //	400 malformed or invalid      408 body not received in time
 //	403 signature not trusted     413 over a size limit (names it)
-//	404 unknown                   429 too many uploads at once
-//	500 the controller's fault    507 blob storage quota reached
+//	404 unknown                   429 too many uploads (or log requests) at once
+//	409 a device would exceed     500 the controller's fault
+//	    wire.MaxModules (names it) 504 a device did not answer (logs)
+//	507 blob storage quota reached
 //
 // The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
@@ -49,6 +51,9 @@ type Options struct {
 	MaxUploads    int           // uploads at once (4); 429 beyond
 	UploadIdle    time.Duration // a request body that sends nothing this long is cut off (30s); 408
 	UploadTimeout time.Duration // a whole upload (15m): wire.MaxModuleSize at ~75 KB/s
+	// Metrics serves GET /metrics and ControllerMetrics GET
+	// /metrics/controller (package prom); nil: not served.
+	Metrics, ControllerMetrics http.Handler
 }
 
 // responseWriteTimeout bounds writing one answer: a client that stops
@@ -83,6 +88,16 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/devices", h.listDevices)
 	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
 	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}/detail", h.getDeviceDetail)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}/logs", h.getLogs)
+	h.mux.HandleFunc("GET "+p+"/modules", h.listModules)
+	h.mux.HandleFunc("GET "+p+"/history", h.getHistory)
+	if opts.Metrics != nil {
+		h.mux.Handle("GET /metrics", opts.Metrics)
+	}
+	if opts.ControllerMetrics != nil {
+		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
+	}
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

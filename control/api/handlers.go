@@ -77,6 +77,8 @@ func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, fleet.ErrUntrusted):
 		writeError(w, http.StatusForbidden, err)
+	case errors.Is(err, store.ErrTooManyModules):
+		writeError(w, http.StatusConflict, err)
 	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob),
 		errors.Is(err, fleet.ErrBlobMismatch), errors.Is(err, fleet.ErrNoTargets):
 		writeError(w, http.StatusBadRequest, err)
@@ -119,16 +121,6 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, r, ds, err)
 }
 
-func (h *Handler) listDevices(w http.ResponseWriter, r *http.Request) {
-	ds, err := h.store.Devices(r.Context())
-	h.reply(w, r, ds, err)
-}
-
-func (h *Handler) getDevice(w http.ResponseWriter, r *http.Request) {
-	d, err := h.store.Device(r.Context(), r.PathValue("id"))
-	h.reply(w, r, d, err)
-}
-
 // postDevice issues (or rotates) a device's broker password. The password
 // is in this answer only; the controller keeps its hash.
 func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
@@ -145,6 +137,7 @@ func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
+	h.fleet.DeviceRegistered(req.ID)
 	h.log.Info("device credentials issued", "device", req.ID)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, wire.DeviceCredentials{ID: req.ID, Password: pw})

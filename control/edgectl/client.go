@@ -117,7 +117,9 @@ func (c *client) transportError(method, u string, err error) error {
 // isTimeout reports whether err is a deadline that passed.
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTimeout) || (errors.As(err, &ne) && ne.Timeout())
+	var ae *APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errTimeout) || (errors.As(err, &ne) && ne.Timeout()) ||
+		(errors.As(err, &ae) && ae.Status == http.StatusGatewayTimeout)
 }
 
 // errTimeout is wrapped by push when --wait elapses.
@@ -169,4 +171,10 @@ func (c *client) addDevice(ctx context.Context, id string) (*wire.DeviceCredenti
 		return nil, err
 	}
 	return &cr, nil
+}
+
+// get reads a JSON answer of the API at path (under wire.APIPrefix, with
+// its query).
+func (c *client) get(ctx context.Context, path string, out any) error {
+	return c.do(ctx, apiTimeout, http.MethodGet, path, "", nil, out)
 }

@@ -27,7 +27,8 @@
 //	   answered an error, the controller is unreachable, ...)
 //	2  usage error (unknown command, bad or missing flag)
 //	3  timeout (push: the controller timed a device out at the
-//	   deployment's deadline, or --wait elapsed first; a request timed out)
+//	   deployment's deadline, or --wait elapsed first; a request timed
+//	   out; a device did not answer in time: logs, 504)
 //
 // When both apply, 1 wins over 3: a known failure is worth more than an
 // unknown outcome.

@@ -3,7 +3,6 @@ package edgectl
 import (
 	"context"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/edgeplane/edge/wire"
@@ -24,50 +23,6 @@ func (cl *cli) apiCommand(cmd string, args []string, names ...string) (*client, 
 	}
 	c, err := api.client(cl, cmd)
 	return c, api, pos, err
-}
-
-func runDevices(ctx context.Context, cl *cli, args []string) error {
-	const cmd = "devices"
-	c, api, _, err := cl.apiCommand(cmd, args)
-	if err != nil {
-		return err
-	}
-	devs, err := c.devices(ctx)
-	if err != nil {
-		return fmt.Errorf("list devices: %w", err)
-	}
-	if api.json {
-		if devs == nil {
-			devs = []wire.Device{}
-		}
-		return writeJSON(cl.stdout, devs)
-	}
-	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tONLINE\tVERSIONS\tENGINE\tLAST SEEN")
-	for _, d := range devs {
-		online, engine, versions := "no", "-", "-"
-		if d.Online {
-			online = "yes"
-		}
-		if s := d.Status; s != nil {
-			if s.Engine != "" {
-				engine = s.Engine
-			}
-			var vs []string
-			for _, m := range s.Modules {
-				v := m.Name + "@" + m.Version
-				if m.State != wire.StateRunning {
-					v += " (" + m.State + ")"
-				}
-				vs = append(vs, v)
-			}
-			if len(vs) > 0 {
-				versions = strings.Join(vs, ", ")
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, online, versions, engine, ago(d.LastSeen))
-	}
-	return tw.Flush()
 }
 
 func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
@@ -102,10 +57,7 @@ func runDeployments(ctx context.Context, cl *cli, args []string) error {
 		return fmt.Errorf("list deployments: %w", err)
 	}
 	if api.json {
-		if ds == nil {
-			ds = []wire.Deployment{}
-		}
-		return writeJSON(cl.stdout, ds)
+		return writeList(cl.stdout, ds)
 	}
 	tw := tabwriter.NewWriter(cl.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tMODULE\tVERSION\tCREATED\tDONE\tDEVICES")

@@ -4,46 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgeplane/edge/wire"
 )
-
-func TestDevices(t *testing.T) {
-	f := newFakeControl(t, nil, []string{wire.StateRunning})
-	f.devices = []wire.Device{
-		{ID: "pi-1", Online: true, LastSeen: time.Now().Add(-5 * time.Second), Status: &wire.Status{
-			Engine:  "compiler",
-			Modules: []wire.ModuleStatus{{Name: "orders", Version: "1.4.0", State: wire.StateRunning}, {Name: "audit", Version: "0.1.0", State: wire.StateCompiling}},
-		}},
-		{ID: "rv-2"},
-	}
-	code, stdout, stderr := run(t, "devices", "--control", f.srv.URL)
-	if code != ExitOK {
-		t.Fatalf("devices: exit %d: %s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("devices printed %d lines, want 3:\n%s", len(lines), stdout)
-	}
-	for i, want := range [][]string{
-		{"ID", "ONLINE", "VERSIONS", "ENGINE", "LAST SEEN"},
-		{"pi-1", "yes", "orders@1.4.0, audit@0.1.0 (compiling)", "compiler", "s ago"},
-		{"rv-2", "no", "-", "-", "never"},
-	} {
-		for _, w := range want {
-			if !strings.Contains(lines[i], w) {
-				t.Errorf("line %d = %q, want it to contain %q", i, lines[i], w)
-			}
-		}
-	}
-
-	code, stdout, _ = run(t, "devices", "--json", "--control", f.srv.URL)
-	var got []wire.Device
-	if err := json.Unmarshal([]byte(stdout), &got); code != ExitOK || err != nil || len(got) != 2 || got[0].Status.Engine != "compiler" {
-		t.Errorf("devices --json: exit %d, %v, %+v", code, err, got)
-	}
-}
 
 func TestDeviceAdd(t *testing.T) {
 	f := newFakeControl(t, nil, []string{wire.StateRunning})

@@ -36,8 +36,12 @@ func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
 		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)...", "sign a module, upload it, deploy it and wait for the devices", runPush},
-		{"devices", "", "list the fleet", runDevices},
+		{"devices", "", "list the fleet: per module the serving version, port, state, and the last attempt when it differs", runDevices},
 		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
+		{"device show", "ID", "one device: modules, labels, board, agent, connection, key metrics, recent errors and events", runDeviceShow},
+		{"modules", "", "each module across the fleet: versions serving and on how many devices, attempts not serving", runModules},
+		{"history", "[MODULE] [--device ID] [--since D] [--step D]", "the trend the controller keeps: request rate, 5xx, p99 (or the agent's CPU and memory)", runHistory},
+		{"logs", "DEVICE [MODULE] [--since D] [--max N] [-f]", "recent log lines of a device's module (or of its agent), asked of the device", runLogs},
 		{"deployments", "", "list deployments, newest first", runDeployments},
 		{"deployment", "ID", "show one deployment, per device", runDeployment},
 		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},

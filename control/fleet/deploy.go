@@ -125,6 +125,7 @@ func newID() string {
 
 // publishDesired publishes one device's desired state, retained, QoS 1.
 func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
+	f.inv.setDesired(ds)
 	b, err := json.Marshal(ds)
 	if err != nil {
 		f.log.Error("encode desired state", "device", ds.Device, "err", err)

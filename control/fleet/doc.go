@@ -42,6 +42,23 @@
 // gone) fails at its first fetch. A deployment is done when every targeted
 // device is in a terminal state: by its deadline at the latest.
 //
+// # Metrics, history and the inventory
+//
+// Metrics reports are queued off the MQTT goroutine and applied in memory
+// (metrics.go: order by Seq and the agent's Start, increases between
+// reports, bounds on modules and versions per device); closed minutes of
+// history and the latest reports go to the store once a minute in one
+// transaction (flush.go). History answers from the store plus the minutes
+// still in memory. The inventory (inventory.go) keeps each device's
+// status, desired modules and what its events say, so the views the API
+// and /metrics show name the serving version and the last attempt apart
+// even when the agent's status lags or predates that contract. Log lines
+// are asked of a device on request (logs.go).
+//
+//	MQTT ──▶ queue ──▶ decode, check, apply ──▶ memory ──(each minute)──▶ store
+//	                                              │
+//	              API views, History, /metrics ◀──┘
+//
 // # Defensive ingestion
 //
 // Everything read from MQTT is untrusted: the device id comes from the topic

@@ -63,6 +63,14 @@ type Fleet struct {
 	deployMu sync.Mutex
 
 	fetches chan fetchReq
+
+	metrics *metricsState // metrics ingest and the history not stored yet
+	inv     *inventory    // statuses, desired modules and events, in memory
+	logs    *logWaiters   // log requests waiting for their answer
+
+	evMu      sync.Mutex
+	lastEvent time.Time // arrival time of the newest stored event
+	evCount   int
 }
 
 // New returns a Fleet.
@@ -84,6 +92,9 @@ func New(cfg Config) *Fleet {
 		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
 		fetches: make(chan fetchReq, fetchQueue),
+		metrics: newMetricsState(),
+		inv:     newInventory(),
+		logs:    newLogWaiters(),
 	}
 }
 
@@ -109,11 +120,16 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 // does not hold up the others.
 const fetchWorkers = 4
 
-// Run serves fetch requests and times out overdue deployments until ctx
-// is done.
+// Run serves fetch requests, times out overdue deployments, applies
+// metrics reports and stores their history until ctx is done; it then
+// stores what is still in memory.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.sweep(ctx) })
+	for _, shard := range f.metrics.shards {
+		wg.Go(func() { f.runIngest(ctx, shard) })
+	}
+	wg.Go(func() { f.runFlush(ctx) })
 	for range fetchWorkers {
 		wg.Go(func() {
 			for {

@@ -24,7 +24,7 @@ var knownStates = []string{
 }
 
 // HandleMessage ingests one MQTT message from a device topic. It never
-// blocks on MQTT: fetch requests are queued for Run.
+// blocks on MQTT: fetch requests and metrics reports are queued for Run.
 func (f *Fleet) HandleMessage(topic string, payload []byte) {
 	id, kind, err := wire.ParseDeviceTopic(topic)
 	if err != nil {
@@ -47,9 +47,11 @@ func (f *Fleet) HandleMessage(topic string, payload []byte) {
 	case wire.KindEvents:
 		f.handleEvent(ctx, log, id, payload)
 	case wire.KindMetrics:
-		f.handleMetrics(ctx, log, id, payload)
+		f.queueMetrics(id, payload)
 	case wire.KindFetch:
 		f.queueFetch(log, id, payload)
+	case wire.KindLogs:
+		f.handleLogs(log, id, payload)
 	default:
 		log.Debug("mqtt message ignored: not a device report")
 	}
@@ -98,6 +100,7 @@ func (f *Fleet) handleStatus(ctx context.Context, log logger, id string, payload
 		log.Error("store status", "err", err)
 		return
 	}
+	f.inv.setStatus(&st)
 	log.Debug("status stored", "online", st.Online, "generation", st.Generation)
 	// Level-triggered progress: the module states in the status say where
 	// each deployment stands even if an event was lost.
@@ -117,6 +120,8 @@ func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload 
 		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
 		return
 	}
+	ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
+	f.recordEvent(ctx, log, &ev)
 	if ev.Deployment == "" {
 		log.Info("event without deployment", "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
 		return
@@ -146,14 +151,4 @@ func sanitize(s string) string {
 		return s
 	}
 	return string([]rune(s))
-}
-
-func (f *Fleet) handleMetrics(ctx context.Context, log logger, id string, payload []byte) {
-	var m wire.Metrics
-	if !decode(log, id, payload, &m, &m.Device) {
-		return
-	}
-	if err := f.store.PutMetrics(ctx, &m, f.now()); err != nil {
-		log.Error("store metrics", "err", err)
-	}
 }

@@ -130,3 +130,45 @@ func TestOversizeStoredStateDoesNotLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleCountRefused: a deployment that would give a device more than
+// wire.MaxModules modules is refused with 409 naming the device (the
+// device's series in /metrics are bounded by that count), for every
+// targeted device at once; replacing a module the device has still works.
+func TestModuleCountRefused(t *testing.T) {
+	s := startServer(t, nil)
+	register(t, s, "full-1")
+	register(t, s, "other-1")
+	blob := moduleBytes(1 << 10)
+	wantCode(t, "put blob", call(t, s, "PUT", "/api/v1/blobs/"+digest(blob), blob, nil), 201)
+	sg := newSigner(t)
+	push := func(name, version string, nodes ...string) (int, string) {
+		env := sg.sign(t, name, version, blob, wire.Targets{Nodes: nodes})
+		return callErr(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env})
+	}
+	for i := range wire.MaxModules {
+		if code, msg := push(fmt.Sprintf("m%d", i), "1.0.0", "full-1"); code != 201 {
+			t.Fatalf("module %d of %d: status %d (%s), want 201", i+1, wire.MaxModules, code, msg)
+		}
+	}
+	code, msg := push("one-too-many", "1.0.0", "other-1", "full-1")
+	if code != 409 {
+		t.Fatalf("module %d: status %d (%s), want 409", wire.MaxModules+1, code, msg)
+	}
+	for _, want := range []string{"full-1", fmt.Sprint(wire.MaxModules), "one-too-many"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal %q does not name %q", msg, want)
+		}
+	}
+	// Nothing was stored for the other target either.
+	var deps []wire.Deployment
+	call(t, s, "GET", "/api/v1/deployments", nil, &deps)
+	for _, d := range deps {
+		if d.Module == "one-too-many" {
+			t.Errorf("refused deployment stored: %+v", d)
+		}
+	}
+	if code, msg := push("m0", "1.0.1", "full-1"); code != 201 {
+		t.Errorf("upgrade of a module the full device has: status %d (%s), want 201", code, msg)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/edgeplane/edge/control/broker"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/mqttc"
+	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
@@ -74,6 +75,9 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
 		DeployTimeout: cfg.DeployTimeout})
+	if err := s.fleet.Load(ctx); err != nil {
+		return err
+	}
 	s.wg.Go(func() { s.fleet.Run(runCtx) })
 
 	mc := mqttc.Config{
@@ -82,6 +86,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Filters: []string{
 			wire.DeviceWildcard(wire.KindStatus), wire.DeviceWildcard(wire.KindEvents),
 			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
+			wire.DeviceWildcard(wire.KindLogs),
 		},
 		Handler: s.fleet.HandleMessage,
 		Wait:    cfg.BrokerWait,
@@ -121,9 +126,14 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	// Headers are bounded here, bodies by the handlers (a deadline that
 	// moves while an upload makes progress; see api.Options): a plain
 	// ReadTimeout would cut a slow but healthy 64 MiB upload.
+	pc := prom.Config{Fleet: s.fleet, Logger: log.With("component", "metrics")}
+	if s.broker != nil {
+		pc.Broker = s.broker.Stats
+	}
 	s.http = &http.Server{
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
+			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

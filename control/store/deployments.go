@@ -27,6 +27,24 @@ func notTerminal() (string, []any) {
 	return "state NOT IN (?" + strings.Repeat(",?", len(args)-1) + ")", args
 }
 
+// ErrTooManyModules is wrapped by ModuleLimitError.
+var ErrTooManyModules = errors.New("too many modules on the device")
+
+// ModuleLimitError refuses a deployment that would give a device more
+// than wire.MaxModules modules.
+type ModuleLimitError struct {
+	Device  string
+	Module  string // the module that would be added
+	Modules int    // modules the device's desired state has now
+}
+
+func (e *ModuleLimitError) Error() string {
+	return fmt.Sprintf("device %s already has %d modules, the most one device may have (%d): remove one before deploying %s",
+		e.Device, e.Modules, wire.MaxModules, e.Module)
+}
+
+func (e *ModuleLimitError) Unwrap() error { return ErrTooManyModules }
+
 // NewDeployment is what CreateDeployment records.
 type NewDeployment struct {
 	ID       string
@@ -79,6 +97,12 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 			}
 		}
 		if !replaced {
+			if len(ds.Modules) >= wire.MaxModules {
+				// Refused for every device before anything is stored, as
+				// an oversize desired state is: the device's series in
+				// /metrics and its status are bounded by this count.
+				return nil, fmt.Errorf("create deployment %s: %w", d.ID, &ModuleLimitError{Device: dev, Module: m.Name, Modules: len(ds.Modules)})
+			}
 			ds.Modules = append(ds.Modules, mod)
 		}
 		ds.Device, ds.Generation, ds.Issued = dev, ds.Generation+1, d.Now.UTC()

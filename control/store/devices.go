@@ -26,16 +26,28 @@ func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) e
 	return nil
 }
 
-// PutMetrics records a device's metrics report, seen at now.
-func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) error {
+// putMetricsSQL records a device's latest metrics report and when it
+// arrived.
+const putMetricsSQL = `INSERT INTO devices(id, last_seen, metrics) VALUES(?,?,?)
+	ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, metrics = excluded.metrics`
+
+func marshalMetrics(m *wire.Metrics) (string, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("metrics of %s: %w", m.Device, err)
+		return "", fmt.Errorf("metrics of %s: %w", m.Device, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO devices(id, last_seen, metrics) VALUES(?,?,?)
-		ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, metrics = excluded.metrics`,
-		m.Device, nanos(now), string(b))
+	return string(b), nil
+}
+
+// PutMetrics records a device's metrics report, seen at now. The
+// controller's ingest writes reports in batches (FlushMetrics); this is
+// for one report.
+func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) error {
+	b, err := marshalMetrics(m)
 	if err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, putMetricsSQL, m.Device, nanos(now), b); err != nil {
 		return fmt.Errorf("metrics of %s: %w", m.Device, err)
 	}
 	return nil

@@ -119,8 +119,10 @@ CREATE TABLE IF NOT EXISTS credentials (
 `
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
+	for _, sch := range []string{schema, historySchema, eventSchema} {
+		if _, err := s.db.ExecContext(ctx, sch); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
 	}
 	// Columns added after a release: CREATE TABLE IF NOT EXISTS leaves a
 	// table made by an older controller as it was.

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/tests/loadgen"
 )
 
@@ -62,28 +63,9 @@ func main() {
 	fmt.Fprintln(os.Stderr, "bench: wrote", *out)
 }
 
-// The generated report sits between these markers in the output file, so
-// the hand-written sections around it (analysis, other benchmarks) survive
-// a new run.
-const (
-	beginMarker = "<!-- make bench: begin -->\n"
-	endMarker   = "<!-- make bench: end -->\n"
-)
-
-// writeReport replaces the generated part of path, or writes the whole file
-// when it has no markers yet.
-func writeReport(path, report string) error {
-	body := beginMarker + report + endMarker
-	old, err := os.ReadFile(path)
-	if err == nil {
-		s := string(old)
-		i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-		if i >= 0 && j > i {
-			body = s[:i] + body + s[j+len(endMarker):]
-		}
-	}
-	return os.WriteFile(path, []byte(body), 0o644)
-}
+// writeReport replaces the generated part of path (between the "make
+// bench" markers): the hand-written sections around it survive a new run.
+func writeReport(path, report string) error { return harness.WriteSection(path, "bench", report) }
 
 type bench struct {
 	bin    string

@@ -33,10 +33,11 @@ func TestImportRules(t *testing.T) {
 		forbidden []string // prefixes
 		allowed   []string // exceptions to forbidden
 	}{
-		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/"}},
-		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", mod + "agent/", "modernc.org/", "github.com/chromedp/"}},
-		// chromedp drives the dashboard's browser tests only.
-		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/", "github.com/chromedp/"}},
+		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", mod + "tests/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/"}},
+		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", "github.com/prometheus/", mod + "agent/", mod + "tests/", "modernc.org/", "github.com/chromedp/"}},
+		// chromedp drives the dashboard's browser tests only; the
+		// controller never links the simulator or test code.
+		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/", mod + "tests/", "github.com/chromedp/"}},
 		{pkg: "./wire", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "wire"}},
 		// Linked into all three programs / run by every make build: stdlib only.
 		{pkg: "./internal/buildinfo", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "internal/buildinfo"}},

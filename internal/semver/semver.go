@@ -1,5 +1,6 @@
-// Package semver orders semantic versions (semver.org 2.0 precedence) for
-// the agent's "strictly newer" replay rule. It is a few dozen lines of the
+// Package semver orders semantic versions (semver.org 2.0 precedence): the
+// agent's "strictly newer" replay rule and the controller's "newest first"
+// lists of versions across the fleet use the same order. It is a few dozen lines of the
 // standard library rather than a dependency: wire.Manifest.Validate already
 // restricts versions to MAJOR.MINOR.PATCH[-pre][+build].
 package semver
@@ -43,6 +44,12 @@ func Compare(a, b string) (int, error) {
 		}
 	}
 	return cmp.Compare(uint64(len(pa.pre)), uint64(len(pb.pre))), nil
+}
+
+// Valid reports whether v is a version Compare accepts.
+func Valid(v string) bool {
+	_, err := parse(v)
+	return err == nil
 }
 
 type version struct {
