@@ -108,6 +108,11 @@ func (f *Fleet) handleStatus(ctx context.Context, log logger, id string, payload
 		if m.Deployment != "" && slices.Contains(knownStates, m.State) {
 			f.setState(ctx, log, m.Deployment, id, m.State, m.Error)
 		}
+		// The latest attempt, when it is not what serves (rejected,
+		// failed, rolled back, in progress), is only in Attempt.
+		if a := m.Attempt; a != nil && a.Deployment != "" && slices.Contains(knownStates, a.State) {
+			f.setState(ctx, log, a.Deployment, id, a.State, a.Reason)
+		}
 	}
 }
 
