@@ -81,7 +81,9 @@ type Capabilities struct {
 	HTTPAllow []string `json:"http_allow,omitempty"` // hosts (host or host:port) http_fetch may reach
 }
 
-// Probe is the health check run before traffic switches to a new version.
+// Probe is the health check run before traffic switches to a new version:
+// a GET of Path on the new version's private listener, healthy only when
+// it answers 2xx (a redirect is not followed and fails).
 type Probe struct {
 	Path string `json:"path,omitempty"` // default "/"
 }

@@ -381,6 +381,9 @@ func (s *Supervisor) start(ctx context.Context, sp spec, ln *os.File) (*runner, 
 }
 
 // probe GETs the manifest's probe path on the worker's private listener.
+// Only a 2xx answer is healthy: a 404 (a probe path the version does not
+// serve), a 405 or a redirect (not followed) is as much a failed probe as
+// a 5xx, since none of them says the version can serve what it should.
 func (s *Supervisor) probe(ctx context.Context, r *runner) error {
 	addr := r.probeAddr()
 	if addr == "" {
@@ -395,14 +398,15 @@ func (s *Supervisor) probe(ctx context.Context, r *runner) error {
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	cl := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Do(req)
 	if err != nil {
 		return fmt.Errorf("probe GET %s: %w", r.spec.m.ProbePath(), err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("probe GET %s: status %d", r.spec.m.ProbePath(), resp.StatusCode)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("probe GET %s: status %d, want 2xx", r.spec.m.ProbePath(), resp.StatusCode)
 	}
 	return nil
 }
