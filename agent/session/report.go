@@ -87,6 +87,13 @@ func (s *Session) PublishStatus(st wire.Status) error {
 	for i := range st.Modules {
 		st.Modules[i].Error = truncate(st.Modules[i].Error, wire.MaxReasonSize)
 	}
+	if n := len(st.Quarantine); n > wire.MaxQuarantineReport {
+		st.Quarantine = st.Quarantine[n-wire.MaxQuarantineReport:]
+	}
+	st.Quarantine = slices.Clone(st.Quarantine)
+	for i := range st.Quarantine {
+		st.Quarantine[i].Reason = truncate(st.Quarantine[i].Reason, wire.MaxQuarantineReason)
+	}
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()

@@ -284,13 +284,15 @@ func (s *Supervisor) listen(port int, name string) (*os.File, error) {
 	defer s.mu.Unlock()
 	if pl := s.ports[port]; pl != nil {
 		if pl.owner != name {
-			return nil, fmt.Errorf("port %d is already used by module %s", port, pl.owner)
+			return nil, fmt.Errorf("port %d is already used by module %s: %w", port, pl.owner, reconcile.ErrConfig)
 		}
 		return pl.f, nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.ListenHost, strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("listen on port %d: %w", port, err)
+		// In use by another program, or not allowed (a port under 1024):
+		// the board's business, not the module's.
+		return nil, fmt.Errorf("listen on port %d: %w: %w", port, err, reconcile.ErrConfig)
 	}
 	tl := ln.(*net.TCPListener)
 	f, err := tl.File()
@@ -329,7 +331,8 @@ func (s *Supervisor) dsn(m *wire.Manifest) (string, error) {
 	}
 	dsn, ok := s.cfg.DBs[m.Bindings.DB]
 	if !ok {
-		return "", fmt.Errorf("database binding %q is not defined on this device (agent --db %s=DSN)", m.Bindings.DB, m.Bindings.DB)
+		return "", fmt.Errorf("database binding %q is not defined on this device (agent --db %s=DSN): %w",
+			m.Bindings.DB, m.Bindings.DB, reconcile.ErrConfig)
 	}
 	return dsn, nil
 }
