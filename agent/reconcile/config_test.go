@@ -140,3 +140,39 @@ func mustManifest(t *testing.T, dm wire.DesiredModule) *wire.Manifest {
 	}
 	return m
 }
+
+// TestCentralLabelsTarget: a manifest that targets a label only the
+// controller set (the desired state's Labels) is accepted; where the agent
+// declares the same key itself, its own value wins.
+func TestCentralLabelsTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		own  map[string]string
+		want bool
+	}{
+		{"central label only", nil, true},
+		{"the agent's own value wins", map[string]string{"ring": "stable"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, key, _ := ed25519.GenerateKey(nil)
+			st, err := store.Open(t.TempDir(), nil, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &fakeDeployer{running: map[string]string{}, fail: map[string]error{}}
+			rep := &recordReporter{}
+			r := New(Config{Device: "dev-1", Labels: tc.own, Keys: wire.NewKeyring(pub), Store: st, Deployer: d, Reporter: rep})
+			dm := storedDesired(t, st, key, "1.0.0", func(m *wire.Manifest) {
+				m.Targets = wire.Targets{Labels: map[string]string{"ring": "canary"}}
+			})
+			r.Reconcile(context.Background(), &wire.DesiredState{Device: "dev-1", Generation: 1, Modules: []wire.DesiredModule{dm},
+				Labels: map[string]string{"ring": "canary"}})
+			if got := d.Running()["orders"] == "1.0.0"; got != tc.want {
+				t.Errorf("running %v, want deployed %v", d.Running(), tc.want)
+			}
+			if _, rejected := rep.find("1.0.0", wire.StateRejected); rejected == tc.want {
+				t.Errorf("rejected = %v, want %v", rejected, !tc.want)
+			}
+		})
+	}
+}

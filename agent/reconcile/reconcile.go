@@ -226,6 +226,9 @@ func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) er
 // Reconcile applies ds once and reports whether a transient failure
 // calls for a retry.
 func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retry bool) {
+	// Label targets match the agent's own labels over the central ones the
+	// desired state carries (wire.MergeLabels: the agent's win).
+	r.verify.Labels = wire.MergeLabels(ds.Labels, r.cfg.Labels)
 	r.clearQuarantine(ds)
 	want := map[string]bool{}
 	anonymous := false // a rejected module whose name is unknown

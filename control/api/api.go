@@ -8,8 +8,9 @@
 // errors as wire.APIError:
 //
 //	400 malformed or invalid      408 body not received in time
-//	403 signature not trusted     413 over a size limit (names it)
-//	404 unknown                   429 too many uploads at once
+//	403 signature not trusted     409 not in the present state (a rollout in
+//	404 unknown                       progress, an action its state refuses)
+//	413 over a size limit         429 too many uploads at once
 //	500 the controller's fault    507 blob storage quota reached
 //
 // The API carries no authentication yet: bind it to loopback (the default) or
@@ -81,6 +82,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	h.mux.HandleFunc("GET "+p+"/devices", h.listDevices)
 	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
 	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
+	h.opsRoutes(p)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok"))

@@ -35,11 +35,21 @@ var commands []command
 func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
-		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)...", "sign a module, upload it, deploy it and wait for the devices", runPush},
+		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it, deploy it (in waves with a health gate) and wait for the devices", runPush},
 		{"devices", "", "list the fleet", runDevices},
 		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
+		{"rollback", "NAME [--to VERSION] --key KEY (--node ID | --label K=V)...", "send devices back to an earlier version with a new signed statement", runRollback},
+		{"rollouts", "", "list staged rollouts, newest first", runRollouts},
+		{"rollout status", "ID [--watch DURATION]", "show a staged rollout: waves, devices, gate figures", runRollout("status")},
+		{"rollout pause", "ID", "start no new wave of a rollout", runRollout("pause")},
+		{"rollout resume", "ID", "go on with a paused rollout (a soaking wave soaks again in full)", runRollout("resume")},
+		{"rollout abort", "ID", "stop a rollout and send its updated devices back", runRollout("abort")},
 		{"deployments", "", "list deployments, newest first", runDeployments},
+		{"deployment cancel", "ID", "cancel a deployment on the devices that have not finished it", runDeploymentCancel},
 		{"deployment", "ID", "show one deployment, per device", runDeployment},
+		{"label", "ID [K=V | K-]...", "show, set (K=V) or remove (K-) a device's central labels", runLabel},
+		{"quarantine list", "[DEVICE]", "show the modules devices quarantined", runQuarantineList},
+		{"quarantine clear", "DEVICE MODULE", "let a device try a module's quarantined versions again", runQuarantineClear},
 		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},
 		{"help", "[COMMAND]", "show this help, or one command's flags", nil},
 	}

@@ -18,6 +18,9 @@ var (
 	ErrBlobMismatch = errors.New("module blob does not match the manifest")
 	ErrNoTargets    = errors.New("manifest targets no device")
 	ErrUntrusted    = errors.New("manifest signature not trusted")
+	// ErrUnknownDevice: a target names a device that never registered nor
+	// reported (a typo, or a board not set up yet: allow_unregistered).
+	ErrUnknownDevice = errors.New("device not registered")
 )
 
 // Publisher publishes an MQTT message and waits for the broker to take it.
@@ -37,6 +40,9 @@ type Config struct {
 	// then every device that has not reached a terminal state is marked
 	// timed_out. DefaultDeployTimeout if zero.
 	DeployTimeout time.Duration
+	// RolloutTick is how often live rollouts advance (their gates are
+	// evaluated); DefaultRolloutTick if zero.
+	RolloutTick time.Duration
 }
 
 // DefaultDeployTimeout bounds a deployment when Config.DeployTimeout is
@@ -63,6 +69,15 @@ type Fleet struct {
 	deployMu sync.Mutex
 
 	fetches chan fetchReq
+
+	// rolloutMu serializes the steps of rollouts: the loop's and the
+	// operator's actions. liveMu guards live, the gates in memory, which
+	// metrics reports feed.
+	rolloutMu   sync.Mutex
+	rolloutTick time.Duration
+	rolloutKick chan struct{}
+	liveMu      sync.Mutex
+	live        map[string]*live
 }
 
 // New returns a Fleet.
@@ -76,6 +91,9 @@ func New(cfg Config) *Fleet {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RolloutTick <= 0 {
+		cfg.RolloutTick = DefaultRolloutTick
+	}
 	return &Fleet{
 		store:   cfg.Store,
 		trust:   cfg.Trust,
@@ -84,6 +102,10 @@ func New(cfg Config) *Fleet {
 		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
 		fetches: make(chan fetchReq, fetchQueue),
+
+		rolloutTick: cfg.RolloutTick,
+		rolloutKick: make(chan struct{}, 1),
+		live:        map[string]*live{},
 	}
 }
 
@@ -109,11 +131,12 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 // does not hold up the others.
 const fetchWorkers = 4
 
-// Run serves fetch requests and times out overdue deployments until ctx
-// is done.
+// Run serves fetch requests, times out overdue deployments and drives
+// staged rollouts until ctx is done.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.sweep(ctx) })
+	wg.Go(func() { f.runRollouts(ctx) })
 	for range fetchWorkers {
 		wg.Go(func() {
 			for {

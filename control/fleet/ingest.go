@@ -147,4 +147,7 @@ func (f *Fleet) handleMetrics(ctx context.Context, log logger, id string, payloa
 	if err := f.store.PutMetrics(ctx, &m, f.now()); err != nil {
 		log.Error("store metrics", "err", err)
 	}
+	if m.Validate() == nil {
+		f.observeRollouts(&m)
+	}
 }
