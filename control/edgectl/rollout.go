@@ -186,6 +186,7 @@ func watchRollout(ctx context.Context, c *client, r *wire.Rollout, wait time.Dur
 	var lastErr string
 	for {
 		reportRollout(r, say, &lastFigures)
+		reportDevices(wctx, c, r, say)
 		if wire.RolloutDone(r.State) {
 			return r, nil
 		}
@@ -244,6 +245,33 @@ func reportRollout(r *wire.Rollout, say func(string), lastFigures *time.Time) {
 			}
 		}
 		say(fmt.Sprintf("going back: %s → %s", strings.Join(rb.Devices, ", "), to))
+	}
+}
+
+// reportDevices says each device's step in the deployments in progress:
+// the current wave's, and those sending devices back.
+func reportDevices(ctx context.Context, c *client, r *wire.Rollout, say func(string)) {
+	var ids []string
+	if r.Wave < len(r.Waves) && r.Waves[r.Wave].State == wire.WaveDeploying {
+		ids = append(ids, r.Waves[r.Wave].Deployment)
+	}
+	for _, rb := range r.Rollback {
+		if rb.Deployment != "" {
+			ids = append(ids, rb.Deployment)
+		}
+	}
+	for _, id := range ids {
+		d, err := c.deployment(ctx, id)
+		if err != nil {
+			continue // the rollout's own state says enough
+		}
+		for _, dev := range d.Devices {
+			line := "  " + dev.Device + ": " + dev.State
+			if dev.Reason != "" {
+				line += ": " + dev.Reason
+			}
+			say(line + " (" + d.Module + " " + d.Version + ")")
+		}
 	}
 }
 
