@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/agent/store"
 	"github.com/edgeplane/edge/wire"
 )
@@ -174,5 +175,41 @@ func TestCentralLabelsTarget(t *testing.T) {
 				t.Errorf("rejected = %v, want %v", rejected, !tc.want)
 			}
 		})
+	}
+}
+
+// statusReporter records the statuses published.
+type statusReporter struct {
+	recordReporter
+	statuses chan wire.Status
+}
+
+func (r *statusReporter) PublishStatus(st wire.Status) error {
+	r.statuses <- st
+	return nil
+}
+
+// TestFreshAgentSaysItsLabels: an agent with no desired state yet
+// publishes its status (labels, version) at once, so label targets can
+// reach it; it used to say nothing until its first deployment, which
+// label targeting could never send it.
+func TestFreshAgentSaysItsLabels(t *testing.T) {
+	st, err := store.Open(t.TempDir(), nil, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &statusReporter{statuses: make(chan wire.Status, 4)}
+	r := New(Config{Device: "dev-1", Store: st, Deployer: &fakeDeployer{running: map[string]string{}}, Reporter: rep,
+		Status: wire.Status{AgentVersion: "1.2.3", Labels: map[string]string{"site": "lyon"}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx, make(chan session.Desired))
+	select {
+	case got := <-rep.statuses:
+		if got.Labels["site"] != "lyon" || got.AgentVersion != "1.2.3" || got.Device != "dev-1" {
+			t.Errorf("first status = %+v, want the device's labels and version", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no status published without a desired state")
 	}
 }

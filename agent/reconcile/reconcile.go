@@ -171,6 +171,10 @@ func (r *Reconciler) accept(d session.Desired) (newer bool) {
 // duplicate waits. A reconcile with a transient failure is retried.
 // Between reconciles it handles crash loops reported by Unhealthy.
 func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) error {
+	// Say who this device is (its labels, version, board) at once: a fresh
+	// agent has no desired state to reconcile, and label targets could not
+	// reach it until its status named its labels.
+	r.publishStatus(r.Generation())
 	var pending *session.Desired
 	var retry <-chan time.Time
 	dirty := true

@@ -199,8 +199,11 @@ func TestReconcile(t *testing.T) {
 		}
 		r.cfg.Fetcher, r.cfg.Reporter = s, s
 		s.Start(ctx)
-		go r.Run(ctx, s.Desired())
-		return st, func() { cancel(); s.Close() }
+		done := make(chan struct{})
+		go func() { r.Run(ctx, s.Desired()); close(done) }()
+		// Stop waits for Run: a reconcile still writing to the store
+		// would race the removal of the test's folder.
+		return st, func() { cancel(); <-done; s.Close() }
 	}
 
 	d := &fakeDeployer{running: map[string]string{}, fail: map[string]error{
