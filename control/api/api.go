@@ -16,7 +16,10 @@
 // The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
-// it can register devices and withhold or re-push signed versions.
+// it can register devices and withhold or re-push signed versions. The
+// operator's actions that need no key (ops.go: plans, rollouts and their
+// pause/resume/abort, cancels, central labels, quarantine clears) change
+// what is delivered, never what is trusted.
 package api
 
 import (
