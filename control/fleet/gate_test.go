@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,36 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// FuzzGateObserve feeds the gate metrics reports as a device may send
+// them (anything wire.Decode and Validate accept, in any order): it must
+// never panic, and a window never holds more than the whole rollout.
+func FuzzGateObserve(f *testing.F) {
+	good, _ := json.Marshal(report("a", 1, t0, verCounts{"1.0.0", t0.Add(-time.Minute), 10, 1, time.Millisecond}))
+	later, _ := json.Marshal(report("a", 2, t0.Add(time.Second), verCounts{"1.0.0", t0.Add(-time.Minute), 5, 3, time.Millisecond},
+		verCounts{"1.1.0", t0, 7, 7, time.Second}))
+	f.Add(good, later)
+	f.Add(later, good)
+	f.Add([]byte(`{"device":"a","seq":1,"modules":[{"name":"orders","version":"x","latency":{"counts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]}}]}`), good)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		g := &gateAcc{}
+		g.resetSoak()
+		for _, raw := range [][]byte{a, b, a} {
+			var m wire.Metrics
+			if wire.Decode(raw, &m) != nil || m.Validate() != nil {
+				continue
+			}
+			g.observe("orders", &m)
+		}
+		for _, d := range g.Devices {
+			for v, va := range d.Versions {
+				if va.Soak.Requests > va.All.Requests || va.Soak.Errors > va.All.Errors {
+					t.Fatalf("version %s: window %+v exceeds the whole %+v", v, va.Soak, va.All)
+				}
+			}
+		}
+		g.evaluate(gateInput{cfg: wire.Gate{SoakMillis: 1, MinRequests: 1, MaxP99Ratio: 1.5, MaxErrorRate: 0.01},
+			version: "1.1.0", updated: []string{"a"}, targets: []string{"a"}, soakStart: t0, now: t0.Add(time.Hour)})
+	})
 }

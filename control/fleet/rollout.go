@@ -460,7 +460,14 @@ func (f *Fleet) advanceDeploying(ctx context.Context, r *store.Rollout, now time
 			}
 			if err := f.deploy(ctx, store.NewDeployment{ID: id, Manifest: m, Envelope: r.Envelope, Blob: ref,
 				Devices: w.Devices, Rollout: r.ID}); err != nil {
-				return false, err
+				if ctx.Err() != nil {
+					return false, err
+				}
+				// Refused for what it is (a desired state over its limit,
+				// ...): retrying every tick would change nothing.
+				w.State, w.Ended = wire.WaveFailed, now.UTC()
+				f.startRollback(ctx, r, fmt.Sprintf("wave %d cannot start: %v", r.Wave+1, err), false)
+				return true, nil
 			}
 		} else if err != nil {
 			return false, err

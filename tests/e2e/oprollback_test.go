@@ -80,7 +80,7 @@ func (f *fleet) serving(t *testing.T, id, module string) (version string, gen in
 // serving; a normal push at the new epoch goes on from there.
 func TestOperatorRollback(t *testing.T) {
 	f := startFleet(t)
-	start(t, agentRunning, nil, bin(t, "edge-agent"), f.device(t, "rb")...)
+	start(t, agentRunning, nil, bin(t, "edge-agent"), append(f.device(t, "rb"), "--heartbeat-timeout", "2s")...)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	wasm := bin(t, "orders.wasm")

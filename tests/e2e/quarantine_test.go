@@ -19,7 +19,7 @@ import (
 // edgectl quarantine list, and tried again after edgectl quarantine clear.
 func TestQuarantineKeysOnWhatFailed(t *testing.T) {
 	f := startFleet(t)
-	start(t, agentRunning, nil, bin(t, "edge-agent"), f.device(t, "q")...)
+	start(t, agentRunning, nil, bin(t, "edge-agent"), append(f.device(t, "q"), "--heartbeat-timeout", "2s")...)
 	port := freePort(t)
 	wasm := bin(t, "orders.wasm")
 

@@ -53,7 +53,10 @@ func TestStagedRolloutStopsBadVersion(t *testing.T) {
 		if err := os.Symlink(cache, filepath.Join(data, "cache")); err != nil {
 			t.Fatal(err)
 		}
-		args = append(args, "--listen", host, "--metrics-interval", "1s")
+		// A loaded test machine can starve a worker's heartbeat past the
+		// default 300 ms, and the agent would roll back by itself: this
+		// test is about the gate.
+		args = append(args, "--listen", host, "--metrics-interval", "1s", "--heartbeat-timeout", "2s")
 		start(t, agentRunning, nil, bin(t, "edge-agent"), args...) // one after another
 		agents = append(agents, a)
 		ids = append(ids, a.id)
