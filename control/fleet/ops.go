@@ -64,8 +64,9 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 		sources[src].Devices = append(sources[src].Devices, id)
 	}
 	if len(missing) > 0 {
-		return p, fmt.Errorf("%w: no earlier version of %s is known for %v (their deployment replaced nothing, or predates "+
-			"this record): name the version to go back to (edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, missing, req.Module)
+		return p, fmt.Errorf("%w: no earlier version of %s is known for %v (they do not run it, or their deployment replaced "+
+			"nothing or predates this record): target devices that run it, or name the version to go back to "+
+			"(edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, missing, req.Module)
 	}
 	for _, k := range slices.Sorted(maps.Keys(sources)) {
 		p.Sources = append(p.Sources, *sources[k])
@@ -82,10 +83,11 @@ var ErrNoSource = errors.New("nothing to go back to")
 // replaced.
 func (f *Fleet) source(ctx context.Context, req wire.PlanRequest, pd *wire.PlanDevice) (string, error) {
 	switch {
+	case pd.Current == nil:
+		// Nothing to replace, and nothing to go back from: a rollback
+		// never installs a module on a device that does not run it.
+		return "", nil
 	case !req.Rollback:
-		if pd.Current == nil {
-			return "", nil
-		}
 		return pd.Current.Deployment, nil
 	case req.To != "":
 		id, err := f.store.LatestDeployment(ctx, req.Module, req.To)
@@ -93,8 +95,6 @@ func (f *Fleet) source(ctx context.Context, req wire.PlanRequest, pd *wire.PlanD
 			return "", fmt.Errorf("%w: the controller holds no deployment of %s %s", ErrNoSource, req.Module, req.To)
 		}
 		return id, err
-	case pd.Current == nil:
-		return "", nil
 	}
 	prev, err := f.store.Previous(ctx, pd.Current.Deployment, pd.ID)
 	if err != nil || prev == nil {

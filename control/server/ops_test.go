@@ -240,4 +240,10 @@ func TestPlan(t *testing.T) {
 	if code, _ := callErr(t, s, "POST", "/api/v1/plan", wire.PlanRequest{Module: "orders", Targets: targets, Rollback: true, To: "9.9.9"}); code != 404 {
 		t.Errorf("rollback to a version never deployed = %d, want 404", code)
 	}
+	// A rollback never installs the module where it does not run.
+	register(t, s, "p-2")
+	if code, msg := callErr(t, s, "POST", "/api/v1/plan", wire.PlanRequest{Module: "orders", Targets: wire.Targets{Nodes: []string{"p-1", "p-2"}},
+		Rollback: true, To: "1.0.0"}); code != 404 || !strings.Contains(msg, "[p-2]") {
+		t.Errorf("rollback including a device without the module = %d %q, want 404 naming p-2", code, msg)
+	}
 }
