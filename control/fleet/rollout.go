@@ -51,6 +51,9 @@ func (f *Fleet) CreateRollout(ctx context.Context, req wire.RolloutRequest) (wir
 	if err != nil {
 		return wire.Rollout{}, err
 	}
+	if err := f.noLiveRollout(ctx, m.Name); err != nil { // the store checks again, atomically
+		return wire.Rollout{}, err
+	}
 	v, err := f.view(ctx)
 	if err != nil {
 		return wire.Rollout{}, err
