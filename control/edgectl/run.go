@@ -154,10 +154,11 @@ Flags of every command that talks to the controller:
   --json          print stable JSON (the wire API types) on stdout instead of text
 
 Results go to stdout; progress and diagnostics to stderr.
-Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, or
-a newer push superseded it), 2 usage error, 3 timeout (a device timed out at
-the deployment's deadline, or --wait elapsed). Key files: edgectl keygen writes DIR/edge.key
-(private, 0600, never leaves this machine) and DIR/edge.pub (for the agents).
+Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, a
+newer push superseded it, a staged rollout rolled back), 2 usage error, 3
+timeout (a device timed out at the deployment's deadline, or --wait elapsed).
+Key files: edgectl keygen writes DIR/edge.key (private, 0600, never leaves
+this machine) and DIR/edge.pub (for the agents).
 `, DefaultControl)
 }
 
