@@ -41,7 +41,10 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 		return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	type part struct{ device, state, previous string }
+	type part struct {
+		device, state string
+		previous      sql.NullString // NULL: a row of an older controller, which did not keep it
+	}
 	var parts []part
 	rows, err := tx.QueryContext(ctx, `SELECT device, state, previous FROM deployment_devices WHERE deployment = ? ORDER BY device`, id)
 	if err != nil {
@@ -71,7 +74,12 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 			out = append(out, cd)
 			continue
 		}
-		ds, restored, err := cancelOn(ctx, tx, id, module, p.device, p.previous, now)
+		if !p.previous.Valid {
+			cd.Note = "deployed by an older controller, which did not keep the entry it replaced: left as it is (push the version to go back to)"
+			out = append(out, cd)
+			continue
+		}
+		ds, restored, err := cancelOn(ctx, tx, id, module, p.device, p.previous.String, now)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
 		}

@@ -37,7 +37,9 @@ CREATE INDEX IF NOT EXISTS deployments_module ON deployments(module, created);
 // belongs to, its epoch, and the rollouts.
 func (s *Store) migrateOps(ctx context.Context) error {
 	for _, c := range []struct{ table, column, decl string }{
-		{"deployment_devices", "previous", "TEXT NOT NULL DEFAULT ''"}, // JSON wire.DesiredModule replaced, '' if none
+		// JSON wire.DesiredModule replaced, '' if none; NULL for rows of an
+		// older controller, which did not keep it (unknown).
+		{"deployment_devices", "previous", "TEXT"},
 		{"deployments", "rollout", "TEXT NOT NULL DEFAULT ''"},
 		{"deployments", "epoch", "INTEGER NOT NULL DEFAULT 0"},
 	} {
@@ -224,17 +226,17 @@ func (s *Store) LatestDeployment(ctx context.Context, module, version string) (s
 // before deployment replaced it (nil: the deployment installed the module
 // there, or it predates this record).
 func (s *Store) Previous(ctx context.Context, deployment, device string) (*wire.DesiredModule, error) {
-	var prev string
+	var prev sql.NullString
 	err := s.db.QueryRowContext(ctx, `SELECT previous FROM deployment_devices WHERE deployment = ? AND device = ?`,
 		deployment, device).Scan(&prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("device %s in deployment %s: %w", device, deployment, ErrNotFound)
 	}
-	if err != nil || prev == "" {
+	if err != nil || prev.String == "" {
 		return nil, err
 	}
 	var dm wire.DesiredModule
-	if err := json.Unmarshal([]byte(prev), &dm); err != nil { // written by CreateDeployment
+	if err := json.Unmarshal([]byte(prev.String), &dm); err != nil { // written by CreateDeployment
 		return nil, fmt.Errorf("previous entry of %s in %s: %w", device, deployment, err)
 	}
 	return &dm, nil
