@@ -584,7 +584,7 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 		m, _ := wire.ParseManifest(r.Rollbacks[i].Payload)
 		rbs = append(rbs, m) // checked at creation
 	}
-	groups := map[int][]string{} // rollback statement (-1: remove) → devices
+	groups := map[int][]string{} // index of the rollback statement, removeIt or uncovered → devices
 	for i := range r.Waves[:min(r.Wave+1, len(r.Waves))] {
 		w := &r.Waves[i]
 		if w.Deployment == "" {
@@ -596,7 +596,7 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 				f.log.Info("rollout rollback: device's desired entry replaced since; left alone", "rollout", r.ID, "device", id)
 				continue
 			}
-			k := -1
+			k := removeIt
 			if prev := r.Previous[id]; prev != "" {
 				k = f.previousRollback(ctx, rbs, prev, id)
 			}
@@ -606,10 +606,10 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		devs := groups[k]
 		switch k {
-		case -1:
+		case removeIt:
 			f.removeModule(ctx, r, devs)
 			continue
-		case -2:
+		case uncovered:
 			r.Reason += fmt.Sprintf("; no rollback statement covers %v any more", devs)
 			r.Rollback = append(r.Rollback, wire.RolloutRollback{Version: "?", Devices: devs})
 			continue
@@ -632,15 +632,22 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 	}
 }
 
-// previousRollback is the statement that sends id back to deployment prev.
+// Groups of devices startRollback sends back without a statement.
+const (
+	removeIt  = -1 // the rollout installed the module: remove it
+	uncovered = -2 // no statement covers the device (checked at creation: not expected)
+)
+
+// previousRollback is the index of the statement that sends id back to
+// deployment prev, or uncovered.
 func (f *Fleet) previousRollback(ctx context.Context, rbs []*wire.Manifest, prev, id string) int {
 	env, err := f.store.DeploymentEnvelope(ctx, prev)
 	if err != nil {
-		return -2
+		return uncovered
 	}
 	cur, err := wire.ParseManifest(env.Payload)
 	if err != nil {
-		return -2
+		return uncovered
 	}
 	d, _ := f.store.Device(ctx, id)
 	var own map[string]string
@@ -650,7 +657,7 @@ func (f *Fleet) previousRollback(ctx context.Context, rbs []*wire.Manifest, prev
 	central, _ := f.store.CentralLabels(ctx, id)
 	k := rollbackFor(rbs, cur, id, wire.MergeLabels(central, own))
 	if k < 0 {
-		return -2
+		return uncovered
 	}
 	return k
 }
