@@ -9,9 +9,19 @@ import "time"
 //	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201, or 200 if known; 413 over
 //	                                   MaxModuleSize, 429 too many at once, 507 over
 //	                                   the controller's quota, 408 if it stalls
-//	POST /api/v1/deployments           DeployRequest → Deployment
+//	POST /api/v1/plan                  PlanRequest → Plan: devices, epoch, sources (signs nothing)
+//	POST /api/v1/deployments           DeployRequest → Deployment; 400 for a node never
+//	                                   registered (unless allow_unregistered) or no target
 //	GET  /api/v1/deployments/{id}      Deployment (poll for progress)
 //	GET  /api/v1/deployments           []Deployment, newest first
+//	POST /api/v1/deployments/{id}/cancel  → CancelResult; 409 for a wave of a rollout
+//	POST /api/v1/rollouts              RolloutRequest → Rollout (wire/rollout.go)
+//	GET  /api/v1/rollouts              []Rollout, newest first
+//	GET  /api/v1/rollouts/{id}         Rollout (poll for progress: wave, devices, gate figures)
+//	POST /api/v1/rollouts/{id}/pause|resume|abort  → Rollout; 409 when its state does not allow it
+//	GET  /api/v1/devices/{id}/labels   Labels (central, the agent's, effective)
+//	POST /api/v1/devices/{id}/labels   LabelRequest → Labels
+//	POST /api/v1/devices/{id}/quarantine/clear  QuarantineClearRequest → QuarantineClear
 //	GET  /api/v1/devices               []Device
 //	GET  /api/v1/devices/{id}          Device
 //	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials
@@ -34,6 +44,9 @@ type APIError struct {
 // of the signed manifest.
 type DeployRequest struct {
 	Envelope Envelope `json:"envelope"`
+	// AllowUnregistered lets the manifest's nodes name devices that never
+	// registered or reported (targets set up before the devices exist).
+	AllowUnregistered bool `json:"allow_unregistered,omitempty"`
 }
 
 // Deployment is the controller's view of one push.
@@ -56,7 +69,7 @@ type Deployment struct {
 // DeploymentDevice is the progress of one device.
 type DeploymentDevice struct {
 	Device  string    `json:"device"`
-	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut or StateSuperseded
+	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut, StateSuperseded or StateCancelled
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"updated"`
 }

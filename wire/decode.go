@@ -55,6 +55,16 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[History]():                  {"history", MaxAnswerSize, true},
 	reflect.TypeFor[LogRequest]():               {"log request", MaxReportSize, true},
 	reflect.TypeFor[LogBatch]():                 {"log batch", MaxReportSize, true},
+	reflect.TypeFor[PlanRequest]():              {"plan request", MaxDeployRequestSize, false},
+	reflect.TypeFor[Plan]():                     {"plan", MaxAnswerSize, true},
+	reflect.TypeFor[RolloutRequest]():           {"rollout request", MaxRolloutRequestSize, false},
+	reflect.TypeFor[Rollout]():                  {"rollout", MaxAnswerSize, true},
+	reflect.TypeFor[[]Rollout]():                {"rollout list", MaxAnswerSize, true},
+	reflect.TypeFor[LabelRequest]():             {"label request", MaxRequestSize, false},
+	reflect.TypeFor[Labels]():                   {"labels", MaxAnswerSize, true},
+	reflect.TypeFor[QuarantineClearRequest]():   {"quarantine clear request", MaxRequestSize, false},
+	reflect.TypeFor[QuarantineClear]():          {"quarantine clear", MaxAnswerSize, true},
+	reflect.TypeFor[CancelResult]():             {"cancel result", MaxAnswerSize, true},
 }
 
 // Decode parses b into v, a pointer to one of the wire types, by the

@@ -135,9 +135,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add(4, []byte(`{"sha256":"ab","indices":[0,1,2]}`))
 	f.Add(1, []byte(`{"device":"d","Device":"e"}`))
 	f.Add(0, []byte(`{"name":"a"} {}`))
+	f.Add(6, []byte(`{"module":"orders","targets":{"nodes":["a"]},"rollback":true,"to":"1.0.0"}`))
+	f.Add(7, []byte(`{"envelope":{"payloadType":"t","payload":"e30=","signatures":[]},"waves":["1","10%"],"gate":{"soak_ms":1000,"max_error_rate":0.01}}`))
+	f.Add(8, []byte(`{"set":{"ring":"canary"},"remove":["site"]}`))
+	f.Add(9, []byte(`{"module":"orders"}`))
 	types := []func() any{
 		func() any { return new(Manifest) }, func() any { return new(DesiredState) }, func() any { return new(Status) },
 		func() any { return new(DeployRequest) }, func() any { return new(FetchChunks) }, func() any { return new(Event) },
+		func() any { return new(PlanRequest) }, func() any { return new(RolloutRequest) }, func() any { return new(LabelRequest) },
+		func() any { return new(QuarantineClearRequest) },
 	}
 	f.Fuzz(func(t *testing.T, kind int, b []byte) {
 		if kind < 0 {

@@ -12,7 +12,9 @@
 // broker only carry envelopes and module bytes: a compromised controller can
 // withhold an update or replay an old signed one, but it cannot make a board
 // run code the operator did not sign, and the agent's "strictly newer
-// version" rule turns the replay into a reported rejection.
+// (epoch, version)" rule turns the replay into a reported rejection. Going
+// back to an older version is a new statement one Manifest.Epoch up, which
+// only the key holder can sign.
 //
 // # Data flow
 //
@@ -63,7 +65,12 @@
 //	   logs travel on request (KindLogReq, KindLogs). Deployment.Deadline
 //	   and the states only the controller sets (timed_out, superseded)
 //	   were added; an older edgectl sees them as unfinished and waits out
-//	   its --wait.
+//	   its --wait. Manifest schema 2 adds Epoch (an operator's rollback:
+//	   agents that know schema 1 only refuse it, and a manifest without an
+//	   epoch stays schema 1); DesiredState gained QuarantineClear and
+//	   Labels, Status gained Quarantine (older peers ignore them); the
+//	   controller-set state cancelled; the API gained plans, rollouts,
+//	   cancels, labels and quarantine clears (api.go, ops.go, rollout.go).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

@@ -104,7 +104,8 @@ func TestVerifyRejects(t *testing.T) {
 			m.Config = map[string]string{"pad": strings.Repeat("x", MaxManifestSize)}
 			return signManifest(t, m, priv)
 		}, testNow, ErrManifest},
-		{"invalid manifest: schema", mutated(func(m *Manifest) { m.Schema = 2 }), testNow, ErrManifest},
+		{"invalid manifest: schema", mutated(func(m *Manifest) { m.Schema = 3 }), testNow, ErrManifest},
+		{"invalid manifest: epoch in schema 1", mutated(func(m *Manifest) { m.Epoch = 1 }), testNow, ErrManifest},
 		{"invalid manifest: name", mutated(func(m *Manifest) { m.Name = "../etc" }), testNow, ErrManifest},
 		{"invalid manifest: version", mutated(func(m *Manifest) { m.Version = "v1" }), testNow, ErrManifest},
 		{"invalid manifest: sha256", mutated(func(m *Manifest) { m.SHA256 = "abc" }), testNow, ErrManifest},

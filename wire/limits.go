@@ -97,6 +97,13 @@ const (
 	// /metrics: at most two versions of each during a switch.
 	MaxModules = 32
 
+	// MaxQuarantineReport bounds the quarantine entries a Status carries
+	// (the newest), and MaxQuarantineReason the bytes of each reason
+	// there: 16 × ~400 bytes stays far below MaxReportSize beside the
+	// module states.
+	MaxQuarantineReport = 16
+	MaxQuarantineReason = 256
+
 	// MaxLogLines bounds the lines of one LogBatch; MaxLogLineSize the
 	// bytes of one line's message (longer ones are cut by the agent).
 	MaxLogLines    = 500
@@ -105,6 +112,19 @@ const (
 	// MaxAnswerSize bounds an API answer edgectl reads (a list of
 	// deployments with their devices).
 	MaxAnswerSize = 16 << 20
+
+	// MaxRollbacks bounds the rollback statements of a rollout, so the
+	// distinct versions its targets may run: roll out to more mixed
+	// fleets in groups.
+	MaxRollbacks = 8
+
+	// MaxRolloutRequestSize bounds the body of POST /api/v1/rollouts: the
+	// new version's envelope and MaxRollbacks rollback envelopes, each at
+	// most a deploy request's size.
+	MaxRolloutRequestSize = (1+MaxRollbacks)*MaxDeployRequestSize + 4<<10
+
+	// MaxLabels bounds the labels the operator sets centrally per device.
+	MaxLabels = 32
 )
 
 // ErrTooLarge is wrapped by every error about a size limit; the API

@@ -8,10 +8,29 @@ import (
 	"time"
 )
 
-// ManifestSchema is the schema number of Manifest. Verifiers refuse unknown
-// fields, so adding a field means a new schema number (and agents that know
-// it) rather than a silently ignored field.
-const ManifestSchema = 1
+// Schema numbers of Manifest. Verifiers refuse unknown fields, so adding a
+// field means a new schema number (and agents that know it) rather than a
+// silently ignored field.
+//
+//	1  the first manifest
+//	2  adds Epoch (an operator's rollback); agents that know only 1 refuse
+//	   it with "schema 2, want 1"
+//
+// A manifest takes the lowest schema that carries it (SchemaFor): a push
+// with epoch 0 stays schema 1, which every agent reads.
+const (
+	ManifestSchema      = 1
+	ManifestSchemaEpoch = 2
+)
+
+// SchemaFor returns the lowest schema number that can carry a manifest
+// with the given epoch.
+func SchemaFor(epoch uint64) int {
+	if epoch == 0 {
+		return ManifestSchema
+	}
+	return ManifestSchemaEpoch
+}
 
 // Manifest describes one signed module version. Its exact JSON bytes are what
 // edgectl signs (see Envelope); nothing in it is re-encoded before
@@ -25,6 +44,15 @@ type Manifest struct {
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
 	KeyID   string    `json:"key_id"`
+	// Epoch orders this module's statements before Version does, like
+	// Debian's and RPM's epoch: an agent accepts a manifest only when its
+	// (epoch, version) is above the highest it committed (or equal, with
+	// the same bytes and settings). A normal push carries the module's
+	// current epoch; an operator's rollback to an older version is a new
+	// statement one epoch higher (edgectl rollback), which replays of
+	// anything signed before it can never match. Schema 2; 0 (omitted)
+	// in schema 1.
+	Epoch uint64 `json:"epoch,omitempty"`
 
 	Targets      Targets           `json:"targets"`
 	Port         int               `json:"port,omitempty"`    // TCP port the agent serves the module on
@@ -81,7 +109,9 @@ type Capabilities struct {
 	HTTPAllow []string `json:"http_allow,omitempty"` // hosts (host or host:port) http_fetch may reach
 }
 
-// Probe is the health check run before traffic switches to a new version.
+// Probe is the health check run before traffic switches to a new version:
+// a GET of Path on the new version's private listener, healthy only when
+// it answers 2xx (a redirect is not followed and fails).
 type Probe struct {
 	Path string `json:"path,omitempty"` // default "/"
 }
@@ -101,8 +131,11 @@ var ErrManifest = errors.New("invalid manifest")
 // or targeting, which depend on the verifier).
 func (m *Manifest) Validate() error {
 	var errs []string
-	if m.Schema != ManifestSchema {
-		errs = append(errs, fmt.Sprintf("schema %d, want %d", m.Schema, ManifestSchema))
+	switch {
+	case m.Schema != ManifestSchema && m.Schema != ManifestSchemaEpoch:
+		errs = append(errs, fmt.Sprintf("schema %d, want %d or %d", m.Schema, ManifestSchema, ManifestSchemaEpoch))
+	case m.Schema == ManifestSchema && m.Epoch != 0:
+		errs = append(errs, fmt.Sprintf("epoch %d needs schema %d", m.Epoch, ManifestSchemaEpoch))
 	}
 	if err := ValidateModuleName(m.Name); err != nil {
 		errs = append(errs, err.Error())

@@ -12,6 +12,39 @@ type DesiredState struct {
 	Generation int64           `json:"generation"`
 	Issued     time.Time       `json:"issued"`
 	Modules    []DesiredModule `json:"modules"`
+	// QuarantineClear counts, per module, the operator's requests to clear
+	// the module's quarantine on this device (edgectl quarantine clear). An
+	// agent that applied a lower count removes every quarantine entry of
+	// the module, once. It only ever removes refusals: what runs next must
+	// still be a signed manifest that passes every other check.
+	QuarantineClear map[string]uint64 `json:"quarantine_clear,omitempty"`
+	// Labels are the labels the operator set centrally for the device
+	// (edgectl label). The agent merges them under the labels it declares
+	// itself: on a key both set, the agent's own value wins (see
+	// MergeLabels).
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// MergeLabels returns a device's effective labels: the central ones the
+// operator set through the controller, overridden by those the agent
+// declares in its own configuration. The device's own configuration wins
+// because it is what the agent checks a manifest's label targets against
+// (a controller that could override it could steer a label-targeted
+// manifest to a device its owner configured otherwise), and because it is
+// set by whoever installed the board, next to it. Central labels fill the
+// keys the agent leaves open.
+func MergeLabels(central, own map[string]string) map[string]string {
+	if len(central) == 0 && len(own) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(central)+len(own))
+	for k, v := range central {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
 }
 
 // DesiredModule is one module the device should run.
@@ -70,17 +103,22 @@ const (
 	// StateSuperseded: a newer deployment of the same module replaced this
 	// one in the device's desired state before it reached a terminal state.
 	StateSuperseded = "superseded"
+	// StateCancelled: the operator cancelled the deployment before the
+	// device finished it; the device's desired entry for the module went
+	// back to what it was before the deployment.
+	StateCancelled = "cancelled"
 )
 
 // Terminal reports whether state ends a device's part in a deployment:
-// running, rejected, failed, rolled_back, timed_out or superseded. Every
+// running, rejected, failed, rolled_back, timed_out, superseded or
+// cancelled. Every
 // device of a deployment reaches one by the deployment's Deadline. A later
 // report from the device may still replace one terminal state with another
 // (running → rolled_back after a crash loop; timed_out → running when an
 // offline device comes back), never with a step such as fetching.
 func Terminal(state string) bool {
 	switch state {
-	case StateRunning, StateRejected, StateFailed, StateRolledBack, StateTimedOut, StateSuperseded:
+	case StateRunning, StateRejected, StateFailed, StateRolledBack, StateTimedOut, StateSuperseded, StateCancelled:
 		return true
 	}
 	return false
@@ -99,6 +137,24 @@ type Status struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	Generation   int64             `json:"generation"` // last desired generation applied
 	Modules      []ModuleStatus    `json:"modules,omitempty"`
+	// Quarantine lists the manifests that failed on the device and are not
+	// tried again (see QuarantineEntry).
+	Quarantine []QuarantineEntry `json:"quarantine,omitempty"`
+}
+
+// QuarantineEntry is a manifest that failed on a device (its probe, its
+// grace period, a crash loop) and that the agent will not try again: that
+// version of the module with those settings. A new version or new
+// settings (another --config, --db, --port ...) is a new attempt; a
+// configuration fault of the device (a database binding it lacks, a port
+// in use) is reported as failed and never quarantined.
+// `edgectl quarantine clear DEVICE MODULE` removes a module's entries.
+type QuarantineEntry struct {
+	Module  string    `json:"module"`
+	Version string    `json:"version"`
+	SHA256  string    `json:"sha256"`
+	Reason  string    `json:"reason"`
+	Since   time.Time `json:"since"`
 }
 
 // ModuleStatus is the state of one module on a device: what serves, and

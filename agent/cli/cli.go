@@ -5,11 +5,13 @@
 //	edge-agent serve MODULE.wasm --http ADDR --db DSN   one module, no controller
 //	edge-agent run --id ID --broker URL ...            the fleet agent
 //	edge-agent status [--data DIR] [--json]            ask a running agent (admin socket)
-//	edge-agent version
+//	edge-agent version [--json]                        (also --version)
 package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +37,7 @@ Usage:
   edge-agent serve MODULE.wasm [flags]   run one module locally, without a controller
   edge-agent status [--data DIR] [--json]  show the running agent: broker connection, last error, serving versions
   edge-agent board [--board NAME]        show the board profile (detected, or NAME); --json, --env
-  edge-agent version                     print the version
+  edge-agent version [--json]            print the version (also --version)
   edge-agent help                        show this help
 
 Run "edge-agent serve -h" for the flags of serve.
@@ -60,8 +62,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return runStatus(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, buildinfo.String("edge-agent"))
-		return exitOK
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -107,3 +108,24 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// runVersion prints the agent's version, as edge-control and edgectl do.
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("edge-agent version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print {program, version, os, arch, go} as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "edge-agent version: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if err := buildinfo.Print(stdout, "edge-agent", *asJSON); err != nil {
+		return exitFail
+	}
+	return exitOK
+}

@@ -10,10 +10,10 @@
 //
 //	          desired module
 //	               │
-//	         ┌─────▼─────┐ reject (signature, target, replay,
-//	         │   check   │─quarantined, size, blob ref)──▶ rejected ──┐
-//	         └─────┬─────┘                                            │
-//	 same version  │ newer version                                    │
+//	         ┌─────▼─────┐ reject (signature, target, replay or
+//	         │   check   │─older epoch, quarantined, size, blob ref)─▶ rejected
+//	         └─────┬─────┘                                      ──────┤
+//	 same version  │ newer version (or epoch)                         │
 //	┌──────────────┤                                                  │
 //	│        ┌─────▼─────┐ stalled / no broker                        │
 //	│        │  fetching │──────────────────────▶ retry later ───────┤
@@ -24,7 +24,9 @@
 //	│     put blob, stage envelope                                    │
 //	│        ┌─────▼─────┐ probe fails                                │
 //	└───────▶│  Deploy   │──────────▶ failed / rolled_back ──────────┤
-//	         └─────┬─────┘  (digest quarantined)                      │
+//	         └─────┬─────┘  (that manifest quarantined; a fault of    │
+//	               │         the device's configuration: failed,      │
+//	               │         retried, never quarantined)              │
 //	        commit │ (last-good ← current, replay floor ↑), prune     │
 //	         ┌─────▼─────┐                                            │
 //	         │  running  │◀── ensure current: the committed version ──┘
@@ -52,6 +54,26 @@
 // (version, digest, port, the deployment that installed it) and, apart as
 // Attempt, the latest deployment of the module when it is not that
 // version, with its reason; it is published on every step.
+//
+// # Quarantine and configuration faults
+//
+// What is quarantined is a manifest (store.RunKey: the module's bytes
+// with its version and settings), never a digest: the same binary with a
+// corrected configuration, or under a new version, is a new attempt. A
+// Deployer error wrapping ErrConfig (a database binding the device does
+// not define, a port another program holds) is the device's fault: it is
+// reported failed with its reason, retried, and nothing is quarantined or
+// rolled back, the committed version included. The operator clears a
+// module's quarantine through the desired state (QuarantineClear), which
+// only removes refusals.
+//
+// # Operator rollbacks
+//
+// A manifest one epoch above the floor (edgectl rollback) may name an
+// older version: it is installed like an upgrade and raises the floor to
+// (epoch, version), so replays of anything signed before it are refused
+// (package verify). When it names the version serving already (the agent
+// had rolled back to it by itself), it is committed without a restart.
 //
 // A rejection changes nothing in the store or in what runs. Each step is
 // reported as a wire.Event with the deployment id through the durable

@@ -29,7 +29,7 @@ func (r *Reconciler) module(ctx context.Context, dm *wire.DesiredModule) (string
 	// fetching and compiling a new one, so the board is never dark for the
 	// length of a transfer and a cold compile.
 	r.ensureCurrent(ctx, m.Name)
-	if r.cfg.Deployer.Running()[m.Name] == m.Version {
+	if decision == verify.Installed && r.cfg.Deployer.Running()[m.Name] == m.Version {
 		// A new deployment of the version already serving (pushed again,
 		// or after a controller restart) is done at once; it must be
 		// reported under its own id or it stays pending for ever.
@@ -135,12 +135,17 @@ func (r *Reconciler) deploy(ctx context.Context, dm *wire.DesiredModule, m *wire
 	r.log.Warn("deploy failed", "module", m.Name, "version", m.Version, "state", state, "err", err)
 	r.event(dm, m.Name, m.Version, state, err.Error())
 	r.setState(dm, m.Name, m.Version, m.SHA256, state, err.Error())
+	if errors.Is(err, ErrConfig) {
+		// The device's fault: nothing is quarantined or rolled back, and
+		// the same manifest is tried again later.
+		return r.ensureCurrent(ctx, m.Name) || true
+	}
 	if decision == verify.Installed {
 		// The committed version itself no longer starts: back to last-good.
 		if back, rerr := r.cfg.Store.Rollback(m.Name, err.Error()); rerr == nil {
 			r.log.Warn("committed version failed; restoring last-known-good", "module", m.Name, "version", back)
 		}
-	} else if qerr := r.cfg.Store.Quarantine(m.Name, m.SHA256, err.Error()); qerr != nil {
+	} else if qerr := r.cfg.Store.Quarantine(m, err.Error()); qerr != nil {
 		r.log.Error("quarantine", "module", m.Name, "err", qerr)
 	}
 	return r.ensureCurrent(ctx, m.Name)
@@ -177,6 +182,9 @@ func (r *Reconciler) ensureCurrent(ctx context.Context, name string) (retry bool
 			return true
 		}
 		r.event(dm, m.Name, m.Version, wire.StateFailed, err.Error())
+		if errors.Is(err, ErrConfig) {
+			return true // the device's fault: keep the committed version, try again later
+		}
 		if _, err := r.cfg.Store.Rollback(name, err.Error()); err != nil {
 			return false
 		}

@@ -18,6 +18,15 @@ import (
 // previous version (as opposed to failing before switching).
 var ErrRolledBack = errors.New("rolled back")
 
+// ErrConfig is wrapped by a Deployer's error when the module could not
+// start because of this device's configuration, not because of the
+// module: a database binding the agent does not define, a port another
+// module or program holds. Such a failure is reported as failed with its
+// reason and retried, and nothing is quarantined: the same manifest may
+// well run once the device is fixed (and a digest-wide quarantine used to
+// refuse even a corrected configuration of a binary that was serving).
+var ErrConfig = errors.New("a fault of this device's configuration, not of the module (not quarantined; retried)")
+
 // Deployer runs verified modules: the process supervisor.
 type Deployer interface {
 	// Deploy compiles the module at wasmPath (verified: its sha256 is
@@ -172,6 +181,10 @@ func (r *Reconciler) accept(d session.Desired) (newer bool) {
 // duplicate waits. A reconcile with a transient failure is retried.
 // Between reconciles it handles crash loops reported by Unhealthy.
 func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) error {
+	// Say who this device is (its labels, version, board) at once: a fresh
+	// agent has no desired state to reconcile, and label targets could not
+	// reach it until its status named its labels.
+	r.publishStatus(r.Generation())
 	var pending *session.Desired
 	var retry <-chan time.Time
 	dirty := true
@@ -227,6 +240,10 @@ func (r *Reconciler) Run(ctx context.Context, updates <-chan session.Desired) er
 // Reconcile applies ds once and reports whether a transient failure
 // calls for a retry.
 func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retry bool) {
+	// Label targets match the agent's own labels over the central ones the
+	// desired state carries (wire.MergeLabels: the agent's win).
+	r.verify.Labels = wire.MergeLabels(ds.Labels, r.cfg.Labels)
+	r.clearQuarantine(ds)
 	want := map[string]bool{}
 	anonymous := false // a rejected module whose name is unknown
 	for i := range ds.Modules {
@@ -264,5 +281,22 @@ func (r *Reconciler) publishStatus(gen int64) {
 	st.Generation = gen
 	if err := r.cfg.Reporter.PublishStatus(st); err != nil {
 		r.log.Debug("publish status (sent on next connect)", "err", err)
+	}
+}
+
+// clearQuarantine applies the operator's quarantine clears the desired
+// state carries (wire.DesiredState.QuarantineClear), once each.
+func (r *Reconciler) clearQuarantine(ds *wire.DesiredState) {
+	for name, count := range ds.QuarantineClear {
+		n, err := r.cfg.Store.ClearQuarantine(name, count)
+		if err != nil {
+			r.log.Error("clear quarantine", "module", name, "err", err)
+			continue
+		}
+		if n > 0 {
+			r.log.Info("quarantine cleared by the operator", "module", name, "entries", n)
+			r.report(wire.Event{Module: name, State: wire.StateStopped,
+				Reason: fmt.Sprintf("quarantine cleared by the operator (%d entries): failed manifests may be tried again", n)})
+		}
 	}
 }

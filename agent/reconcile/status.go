@@ -16,6 +16,7 @@ func (r *Reconciler) Status() wire.Status {
 	st.Device, st.Online = r.cfg.Device, true
 	st.Generation = r.Generation()
 	st.Modules = r.Modules()
+	st.Quarantine = r.cfg.Store.QuarantineList()
 	return st
 }
 

@@ -111,6 +111,13 @@ func (s *Session) PublishStatus(st wire.Status) error {
 	if len(b) > wire.MaxReportSize {
 		return fmt.Errorf("publish status: %w", &wire.SizeError{What: "status report", Size: int64(len(b)), Limit: wire.MaxReportSize})
 	}
+	if n := len(st.Quarantine); n > wire.MaxQuarantineReport {
+		st.Quarantine = st.Quarantine[n-wire.MaxQuarantineReport:]
+	}
+	st.Quarantine = slices.Clone(st.Quarantine)
+	for i := range st.Quarantine {
+		st.Quarantine[i].Reason = truncate(st.Quarantine[i].Reason, wire.MaxQuarantineReason)
+	}
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()

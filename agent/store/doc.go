@@ -1,7 +1,8 @@
 // Package store is the agent's crash-safe state on disk, in its private
 // data folder (mode 0700):
 //
-//	<dir>/state.json            modules, versions, quarantine, time floor (one JSON document)
+//	<dir>/state.json            modules, versions, replay floor (epoch, version),
+//	                            quarantine (per manifest), time floor (one JSON document)
 //	<dir>/desired.json          the last desired state received (raw bytes + generation)
 //	<dir>/blobs/<sha256>.wasm   verified module bytes, named by their digest
 //	<dir>/partial/<sha256>/<i>  chunks of an unfinished transfer, checked by chunk hash

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/edgeplane/edge/internal/semver"
@@ -22,58 +23,65 @@ func (s *Store) Stage(m *wire.Manifest, env *wire.Envelope, deployment string) e
 }
 
 // Commit makes version the current one of module name: the previous
-// current becomes last-known-good, and the replay floor rises to version.
+// current becomes last-known-good, and the replay floor rises to the
+// version's (epoch, version). A commit that raises the epoch is an
+// operator's rollback: the version it leaves is not kept as last-known-good,
+// so no automatic rollback ever brings back what the operator left.
 func (s *Store) Commit(name, version string) error {
 	return s.update(func(st *state) error {
 		ms := st.Modules[name]
 		if ms == nil || ms.Versions[version] == nil {
 			return fmt.Errorf("commit %s %s: %w", name, version, ErrNotFound)
 		}
+		epoch := envelopeEpoch(&ms.Versions[version].Envelope)
 		if ms.Current != "" && ms.Current != version {
 			ms.LastGood = ms.Current
+		}
+		if epoch > ms.Epoch {
+			ms.LastGood = ""
 		}
 		ms.Current = version
 		if ms.Pending == version {
 			ms.Pending = ""
 		}
-		if ms.Highest == "" {
-			ms.Highest = version
-		} else if c, err := semver.Compare(version, ms.Highest); err != nil {
+		c, err := CompareFloor(epoch, version, ms.Epoch, ms.Highest)
+		if err != nil {
 			return fmt.Errorf("commit %s: %w", name, err)
-		} else if c > 0 {
-			ms.Highest = version
+		}
+		if c > 0 {
+			ms.Epoch, ms.Highest = epoch, version
 		}
 		return nil
 	})
 }
 
-// Quarantine records that the module with digest sha failed (probe, crash
-// loop, bad bytes): the same desired state will not retry it.
-func (s *Store) Quarantine(name, sha, reason string) error {
-	return s.update(func(st *state) error {
-		ms := moduleLocked(st, name)
-		ms.Failed[sha] = reason
-		if v := ms.Versions[ms.Pending]; v != nil && v.SHA256 == sha {
-			ms.Pending = ""
-		}
-		return nil
-	})
-}
-
-// Quarantined returns why sha failed for module name, if it did.
-func (s *Store) Quarantined(name, sha string) (reason string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ms := s.st.Modules[name]; ms != nil {
-		reason, ok = ms.Failed[sha]
+// CompareFloor orders (epoch, version) against the floor (floorEpoch,
+// floorVersion): epoch first, then semantic version; an empty floor
+// version is below everything. It returns -1, 0 or 1.
+func CompareFloor(epoch uint64, version string, floorEpoch uint64, floorVersion string) (int, error) {
+	switch {
+	case floorVersion == "":
+		return 1, nil
+	case epoch != floorEpoch:
+		return cmp.Compare(epoch, floorEpoch), nil
 	}
-	return reason, ok
+	return semver.Compare(version, floorVersion)
+}
+
+// envelopeEpoch reads the epoch of a stored (verified) envelope.
+func envelopeEpoch(env *wire.Envelope) uint64 {
+	m, err := wire.ParseManifest(env.Payload)
+	if err != nil {
+		return 0
+	}
+	return m.Epoch
 }
 
 // Rollback quarantines the current version of name and makes the
 // last-known-good version current again. It returns that version ("" if
 // there was none: the module then has nothing runnable).
 func (s *Store) Rollback(name, reason string) (string, error) {
+	now := s.Now()
 	var back string
 	err := s.update(func(st *state) error {
 		ms := st.Modules[name]
@@ -81,10 +89,9 @@ func (s *Store) Rollback(name, reason string) (string, error) {
 			return fmt.Errorf("rollback %s: no current version: %w", name, ErrNotFound)
 		}
 		if v := ms.Versions[ms.Current]; v != nil {
-			if ms.Failed == nil { // omitted from state.json while empty
-				ms.Failed = map[string]string{}
+			if m, err := wire.ParseManifest(v.Envelope.Payload); err == nil {
+				quarantineLocked(ms, m, reason, now)
 			}
-			ms.Failed[v.SHA256] = reason
 		}
 		ms.Current, ms.LastGood = ms.LastGood, ""
 		back = ms.Current
@@ -113,8 +120,8 @@ func moduleLocked(st *state, name string) *ModuleState {
 	if ms.Versions == nil {
 		ms.Versions = map[string]*Version{}
 	}
-	if ms.Failed == nil {
-		ms.Failed = map[string]string{}
+	if ms.Quarantine == nil {
+		ms.Quarantine = map[string]*Quarantined{}
 	}
 	return ms
 }

@@ -33,11 +33,22 @@ type state struct {
 type ModuleState struct {
 	Current  string `json:"current,omitempty"`   // committed version, running or to run
 	LastGood string `json:"last_good,omitempty"` // version to roll back to
-	Highest  string `json:"highest,omitempty"`   // highest version ever committed (replay rule)
-	Pending  string `json:"pending,omitempty"`   // version being deployed
+	// Epoch and Highest are the replay floor: the highest (epoch,
+	// version) ever committed, compared epoch first (see Floor).
+	Highest string `json:"highest,omitempty"`
+	Epoch   uint64 `json:"epoch,omitempty"`
+	Pending string `json:"pending,omitempty"` // version being deployed
 	// Versions are the verified envelopes by version.
 	Versions map[string]*Version `json:"versions,omitempty"`
-	// Failed maps a quarantined sha256 to why it failed.
+	// Quarantine holds the manifests that failed here and are not tried
+	// again, by RunKey: what failed is that manifest (this code with these
+	// settings), not the digest.
+	Quarantine map[string]*Quarantined `json:"quarantine,omitempty"`
+	// Cleared is the operator's count of quarantine clears applied (the
+	// desired state's QuarantineClear for this module).
+	Cleared uint64 `json:"cleared,omitempty"`
+	// Failed is the quarantine of agents before per-manifest keys (by
+	// sha256); Open converts it (see migrateFailed) and never writes it.
 	Failed map[string]string `json:"failed,omitempty"`
 }
 
@@ -108,6 +119,7 @@ func Open(dir string, log *slog.Logger, opts Options) (*Store, error) {
 	if s.st.Modules == nil {
 		s.st.Modules = map[string]*ModuleState{}
 	}
+	s.migrateFailed()
 	s.outbox, err = openOutbox(s.path("outbox"), log)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -159,7 +159,7 @@ func TestCommitRollbackPrune(t *testing.T) {
 	}
 
 	// The pending version fails its probe: quarantined, not retried.
-	if err := s.Quarantine("orders", ms[3].SHA256, "probe failed"); err != nil {
+	if err := s.Quarantine(ms[3], "probe failed"); err != nil {
 		t.Fatal(err)
 	}
 	if r, ok := s.Quarantined("orders", ms[3].SHA256); !ok || r != "probe failed" {

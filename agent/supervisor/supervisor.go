@@ -303,13 +303,15 @@ func (s *Supervisor) listen(port int, name string) (*os.File, error) {
 	defer s.mu.Unlock()
 	if pl := s.ports[port]; pl != nil {
 		if pl.owner != name {
-			return nil, fmt.Errorf("port %d is already used by module %s", port, pl.owner)
+			return nil, fmt.Errorf("port %d is already used by module %s: %w", port, pl.owner, reconcile.ErrConfig)
 		}
 		return pl.f, nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.ListenHost, strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("listen on port %d: %w", port, err)
+		// In use by another program, or not allowed (a port under 1024):
+		// the board's business, not the module's.
+		return nil, fmt.Errorf("listen on port %d: %w: %w", port, err, reconcile.ErrConfig)
 	}
 	tl := ln.(*net.TCPListener)
 	f, err := tl.File()
@@ -348,7 +350,8 @@ func (s *Supervisor) dsn(m *wire.Manifest) (string, error) {
 	}
 	dsn, ok := s.cfg.DBs[m.Bindings.DB]
 	if !ok {
-		return "", fmt.Errorf("database binding %q is not defined on this device (agent --db %s=DSN)", m.Bindings.DB, m.Bindings.DB)
+		return "", fmt.Errorf("database binding %q is not defined on this device (agent --db %s=DSN): %w",
+			m.Bindings.DB, m.Bindings.DB, reconcile.ErrConfig)
 	}
 	return dsn, nil
 }
@@ -400,6 +403,9 @@ func (s *Supervisor) start(ctx context.Context, sp spec, ln *os.File) (*runner, 
 }
 
 // probe GETs the manifest's probe path on the worker's private listener.
+// Only a 2xx answer is healthy: a 404 (a probe path the version does not
+// serve), a 405 or a redirect (not followed) is as much a failed probe as
+// a 5xx, since none of them says the version can serve what it should.
 func (s *Supervisor) probe(ctx context.Context, r *runner) error {
 	addr := r.probeAddr()
 	if addr == "" {
@@ -414,14 +420,15 @@ func (s *Supervisor) probe(ctx context.Context, r *runner) error {
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	cl := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Do(req)
 	if err != nil {
 		return fmt.Errorf("probe GET %s: %w", r.spec.m.ProbePath(), err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		return fmt.Errorf("probe GET %s: status %d", r.spec.m.ProbePath(), resp.StatusCode)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("probe GET %s: status %d, want 2xx", r.spec.m.ProbePath(), resp.StatusCode)
 	}
 	return nil
 }

@@ -233,6 +233,39 @@ func TestProbeFails(t *testing.T) {
 	}
 }
 
+// TestProbeWants2xx: a probe counts as healthy only for a 2xx answer. A
+// probe path the new version does not serve (404), a method it refuses
+// (405 on POST-only /echo) or a 5xx all fail the deploy and leave v1
+// serving; before, anything under 500 passed.
+func TestProbeWants2xx(t *testing.T) {
+	s := newSupervisor(t, t.TempDir())
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ path, status string }{
+		{"/no-such-path", "status 404"},
+		{"/echo", "status 405"},
+	} {
+		v := fmt.Sprintf("2.0.%d", i)
+		err := deploy(t, s, manifest(v, port, tc.path), copyWasm(t, "v"+v+".wasm"))
+		if err == nil || !strings.Contains(err.Error(), "probe GET "+tc.path+": "+tc.status+", want 2xx") {
+			t.Errorf("deploy %s with probe %s: err %v, want a failed probe naming %q", v, tc.path, err, tc.status)
+		}
+		if got := s.Running()["orders"]; got != "1.0.0" {
+			t.Fatalf("after probe %s running %q, want 1.0.0", tc.path, got)
+		}
+	}
+	if code, err := get(http.DefaultClient, base+"/"); err != nil || code != 200 {
+		t.Fatalf("v1 after failed probes: %d %v", code, err)
+	}
+	// A 2xx probe path still passes.
+	if err := deploy(t, s, manifest("3.0.0", port, "/"), copyWasm(t, "v3.wasm")); err != nil {
+		t.Fatalf("deploy with a 2xx probe: %v", err)
+	}
+}
+
 // TestKillRestarts: a worker killed with SIGKILL is restarted.
 func TestKillRestarts(t *testing.T) {
 	s := newSupervisor(t, t.TempDir())

@@ -6,10 +6,13 @@
 //     unsigned, unknown key, bad signature, wrong payload type,
 //     invalid manifest (incl. size > wire.MaxModuleSize), expired
 //  2. target      the manifest names this device or matches its labels
-//  3. version     strictly newer than the highest committed version of the
-//     module (semver); the same version with the same digest is
-//     "installed" (duplicate delivery, not a rejection)
-//  4. quarantine  a digest that failed before is not retried
+//  3. version     (epoch, version) strictly above the highest committed
+//     of the module (epoch first, then semver); the committed
+//     statement itself, same digest and settings, is "installed"
+//     (duplicate delivery, not a rejection). A lower epoch is a
+//     replay of something signed before an operator's rollback.
+//  4. quarantine  a manifest that failed here before (these bytes with
+//     these settings: store.RunKey) is not retried
 //  5. blob ref    consistent with the manifest (sha256, size), within limits
 //     ── fetch ──
 //  6. content     gunzip bounded to size+1 bytes, then size and sha256
@@ -31,7 +34,6 @@ import (
 	"strings"
 
 	"github.com/edgeplane/edge/agent/store"
-	"github.com/edgeplane/edge/internal/semver"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -41,7 +43,7 @@ var (
 	ErrSignature   = errors.New("signature check failed") // wraps the wire.Err* cause
 	ErrNotTargeted = errors.New("manifest does not target this device")
 	ErrReplay      = errors.New("version not newer than the committed one")
-	ErrQuarantined = errors.New("digest quarantined after an earlier failure")
+	ErrQuarantined = errors.New("manifest quarantined after an earlier failure")
 	ErrTooLarge    = errors.New("declared size over the limit")
 	ErrBlobRef     = errors.New("blob reference inconsistent with the manifest")
 	ErrTruncated   = errors.New("module bytes shorter than declared")
@@ -83,30 +85,14 @@ func (v *Verifier) Check(dm *wire.DesiredModule) (*wire.Manifest, Decision, erro
 	if !m.Targets.Matches(v.Device, v.Labels) {
 		return m, 0, reject(ErrNotTargeted, "%s %s targets %v", m.Name, m.Version, m.Targets)
 	}
-	d := Install
 	ms := v.Store.Module(m.Name)
-	if ms.Highest != "" {
-		c, err := semver.Compare(m.Version, ms.Highest)
-		if err != nil {
-			return m, 0, reject(ErrReplay, "%s: %v", m.Name, err)
-		}
-		switch {
-		case c < 0:
-			return m, 0, reject(ErrReplay, "%s %s is older than committed %s", m.Name, m.Version, ms.Highest)
-		case c == 0:
-			rec := ms.Versions[m.Version]
-			if rec == nil || rec.SHA256 != m.SHA256 {
-				return m, 0, reject(ErrReplay, "%s %s already committed with another digest", m.Name, m.Version)
-			}
-			if diff := settingsDiff(&rec.Envelope, m); diff != "" {
-				return m, 0, reject(ErrReplay, "%s %s already committed with other settings (%s): push the change as a new version",
-					m.Name, m.Version, diff)
-			}
-			d = Installed
-		}
+	d, err := order(m, &ms)
+	if err != nil {
+		return m, 0, err
 	}
-	if reason, ok := ms.Failed[m.SHA256]; ok {
-		return m, 0, reject(ErrQuarantined, "%s %s: %s", m.Name, m.Version, reason)
+	if reason, ok := v.Store.QuarantineReason(m); ok {
+		return m, 0, reject(ErrQuarantined, "%s %s with these settings failed here before (%s); push a new version or "+
+			"new settings, or clear it: edgectl quarantine clear %s %s", m.Name, m.Version, reason, v.Device, m.Name)
 	}
 	if m.Size > wire.MaxModuleSize || dm.Blob.Size > wire.MaxModuleSize {
 		return m, 0, reject(ErrTooLarge, "%s %s declares %d/%d bytes, limit %d", m.Name, m.Version, m.Size, dm.Blob.Size, wire.MaxModuleSize)
@@ -118,6 +104,40 @@ func (v *Verifier) Check(dm *wire.DesiredModule) (*wire.Manifest, Decision, erro
 		return m, 0, reject(ErrBlobRef, "%s %s: %v", m.Name, m.Version, err)
 	}
 	return m, d, nil
+}
+
+// order places m against the replay floor of its module, the highest
+// (epoch, version) committed: above it is a new version to install; equal
+// to it, with the same bytes and settings, is the committed statement
+// delivered again; anything else is refused. An older version at the
+// same epoch is a downgrade only the operator may make, with a new signed
+// statement one epoch higher (edgectl rollback), which the refusal says;
+// a lower epoch is a statement signed before the operator's last rollback
+// of the module: a replay, whatever its version.
+func order(m *wire.Manifest, ms *store.ModuleState) (Decision, error) {
+	c, err := store.CompareFloor(m.Epoch, m.Version, ms.Epoch, ms.Highest)
+	if err != nil {
+		return 0, reject(ErrReplay, "%s: %v", m.Name, err)
+	}
+	switch {
+	case c > 0:
+		return Install, nil
+	case m.Epoch < ms.Epoch:
+		return 0, reject(ErrReplay, "%s %s (epoch %d) was signed before the operator's rollback of %s to %s (epoch %d): "+
+			"a replayed or outdated manifest is refused", m.Name, m.Version, m.Epoch, m.Name, ms.Highest, ms.Epoch)
+	case c < 0:
+		return 0, reject(ErrReplay, "%s %s is older than committed %s; to go back to it, sign a rollback: "+
+			"edgectl rollback %s --to %s", m.Name, m.Version, ms.Highest, m.Name, m.Version)
+	}
+	rec := ms.Versions[m.Version]
+	if rec == nil || rec.SHA256 != m.SHA256 {
+		return 0, reject(ErrReplay, "%s %s already committed with another digest", m.Name, m.Version)
+	}
+	if diff := settingsDiff(&rec.Envelope, m); diff != "" {
+		return 0, reject(ErrReplay, "%s %s already committed with other settings (%s): push the change as a new version",
+			m.Name, m.Version, diff)
+	}
+	return Installed, nil
 }
 
 // settingsDiff names the settings of m that differ from those of the

@@ -123,7 +123,7 @@ func (f *fixture) signedPayload(t *testing.T, edit func(string) string) (*wire.D
 func TestRejections(t *testing.T) {
 	f := newFixture(t)
 	old := f.install(t, "2.0.0", []byte("version two"))
-	if err := f.st.Quarantine("orders", f.manifest("2.1.0", []byte("bad one")).SHA256, "probe failed"); err != nil {
+	if err := f.st.Quarantine(f.manifest("2.1.0", []byte("bad one")), "probe failed"); err != nil {
 		t.Fatal(err)
 	}
 	_, otherKey, _ := ed25519.GenerateKey(nil)
@@ -178,9 +178,16 @@ func TestRejections(t *testing.T) {
 			m.Config = map[string]string{"greeting": "hello"}
 			return desired(t, m, f.key, []byte("version two"))
 		}, true, []error{ErrReplay}},
-		{"quarantined digest", func() (*wire.DesiredModule, []byte) {
+		{"quarantined manifest", func() (*wire.DesiredModule, []byte) {
 			b := []byte("bad one")
 			return desired(t, f.manifest("2.1.0", b), f.key, b)
+		}, true, []error{ErrQuarantined}},
+		{"quarantined manifest signed again (other times, targets)", func() (*wire.DesiredModule, []byte) {
+			b := []byte("bad one")
+			m := f.manifest("2.1.0", b)
+			m.Created, m.Expires = m.Created.Add(time.Minute), m.Expires.Add(time.Hour)
+			m.Targets.Nodes = []string{"dev1"}
+			return desired(t, m, f.key, b)
 		}, true, []error{ErrQuarantined}},
 		{"oversize declared in blob ref", func() (*wire.DesiredModule, []byte) {
 			dm, enc := desired(t, f.manifest("3.0.0", f.body), f.key, f.body)
@@ -345,5 +352,125 @@ func TestClockIn1970(t *testing.T) {
 	dm, _ := desired(t, m, f.key, f.body)
 	if _, _, err := f.v.Check(dm); !errors.Is(err, wire.ErrExpired) {
 		t.Errorf("expired manifest on a 1970 board: err = %v, want ErrExpired", err)
+	}
+}
+
+// TestQuarantineIsPerManifest: what failed is a manifest (these bytes
+// with these settings), not the bytes: the same binary under a new
+// version, or with a corrected configuration, is a new attempt. A
+// digest-wide quarantine used to refuse a corrected --db of the very
+// binary that was serving, for good.
+func TestQuarantineIsPerManifest(t *testing.T) {
+	f := newFixture(t)
+	f.install(t, "1.0.0", f.body)
+	bad := f.manifest("1.1.0", f.body) // the serving bytes, with a bad setting
+	bad.Bindings.DB = "nosuch"
+	if err := f.st.Quarantine(bad, "crash loop: 5 crashes in 1m"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(m *wire.Manifest)
+		want error
+	}{
+		{"the quarantined manifest", func(m *wire.Manifest) { m.Bindings.DB = "nosuch" }, ErrQuarantined},
+		{"same bytes and version, corrected binding", func(m *wire.Manifest) { m.Bindings.DB = "sqlite" }, nil},
+		{"same bytes and version, other config", func(m *wire.Manifest) {
+			m.Bindings.DB = "nosuch"
+			m.Config = map[string]string{"k": "v"}
+		}, nil},
+		{"same bytes and settings, new version", func(m *wire.Manifest) {
+			m.Bindings.DB = "nosuch"
+			m.Version = "1.1.1"
+		}, nil},
+	} {
+		m := f.manifest("1.1.0", f.body)
+		tc.edit(m)
+		dm, _ := desired(t, m, f.key, f.body)
+		_, d, err := f.v.Check(dm)
+		if tc.want == nil && (err != nil || d != Install) {
+			t.Errorf("%s: Check = %v, %v; want Install", tc.name, d, err)
+		}
+		if tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: Check err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// The operator clears the module's quarantine: the manifest may run
+	// again; the clear is applied once per count.
+	if n, err := f.st.ClearQuarantine("orders", 1); err != nil || n != 1 {
+		t.Fatalf("ClearQuarantine = %d, %v; want 1 entry removed", n, err)
+	}
+	dm, _ := desired(t, bad, f.key, f.body)
+	if _, d, err := f.v.Check(dm); err != nil || d != Install {
+		t.Errorf("after the clear: Check = %v, %v; want Install", d, err)
+	}
+	f.st.Quarantine(bad, "failed again")
+	if n, _ := f.st.ClearQuarantine("orders", 1); n != 0 {
+		t.Errorf("the same clear applied twice removed %d entries", n)
+	}
+}
+
+// TestOperatorRollback: a downgrade is a new statement one epoch higher,
+// signed by the operator; a replay of anything signed before it, the
+// original manifest of the very version rolled back to included, is
+// refused, and so is a plain push of an older version (with a hint).
+func TestOperatorRollback(t *testing.T) {
+	f := newFixture(t)
+	v100 := []byte("version 1.0.0")
+	f.install(t, "1.0.0", v100)
+	original, _ := desired(t, f.manifest("1.0.0", v100), f.key, v100) // kept by an attacker
+	v130 := []byte("version 1.3.0")
+	f.install(t, "1.3.0", v130)
+
+	// A push of 1.0.0 the normal way is refused, saying what to do.
+	_, _, err := f.v.Check(original)
+	if !errors.Is(err, ErrReplay) || !strings.Contains(err.Error(), "edgectl rollback orders --to 1.0.0") {
+		t.Errorf("plain push of 1.0.0 over 1.3.0: %v, want ErrReplay naming edgectl rollback", err)
+	}
+	// The operator's rollback: 1.0.0 again, epoch 1.
+	rb := f.manifest("1.0.0", v100)
+	rb.Schema, rb.Epoch = wire.ManifestSchemaEpoch, 1
+	rbdm, enc := desired(t, rb, f.key, v100)
+	m, d, err := f.v.Check(rbdm)
+	if err != nil || d != Install {
+		t.Fatalf("rollback statement: Check = %v, %v; want Install", d, err)
+	}
+	raw, _ := Decode(m, &rbdm.Blob, enc)
+	f.st.PutBlob(m.SHA256, m.Size, raw)
+	if err := f.st.Stage(m, &rbdm.Envelope, "rb"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Commit("orders", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if ms := f.st.Module("orders"); ms.Current != "1.0.0" || ms.Epoch != 1 || ms.Highest != "1.0.0" || ms.LastGood != "" {
+		t.Errorf("after the rollback: current %s, floor (%d, %s), last-good %q; want 1.0.0, (1, 1.0.0), none",
+			ms.Current, ms.Epoch, ms.Highest, ms.LastGood)
+	}
+	v140 := f.manifest("1.4.0", []byte("version 1.4.0"))
+	for _, tc := range []struct {
+		name string
+		dm   *wire.DesiredModule
+		want Decision
+		text string
+	}{
+		{"replay of the original 1.0.0", original, 0, "signed before the operator's rollback"},
+		{"replay of 1.3.0", func() *wire.DesiredModule { dm, _ := desired(t, f.manifest("1.3.0", v130), f.key, v130); return dm }(), 0, "signed before"},
+		{"1.4.0 at the old epoch", func() *wire.DesiredModule { dm, _ := desired(t, v140, f.key, []byte("version 1.4.0")); return dm }(), 0, "epoch 0"},
+		{"the rollback delivered again", rbdm, Installed, ""},
+		{"1.4.0 at the new epoch", func() *wire.DesiredModule {
+			m := *v140
+			m.Schema, m.Epoch = wire.ManifestSchemaEpoch, 1
+			dm, _ := desired(t, &m, f.key, []byte("version 1.4.0"))
+			return dm
+		}(), Install, ""},
+	} {
+		_, d, err := f.v.Check(tc.dm)
+		switch {
+		case tc.want == 0 && (!errors.Is(err, ErrReplay) || !strings.Contains(err.Error(), tc.text)):
+			t.Errorf("%s: err %v, want ErrReplay saying %q", tc.name, err, tc.text)
+		case tc.want != 0 && (err != nil || d != tc.want):
+			t.Errorf("%s: Check = %v, %v; want %v", tc.name, d, err, tc.want)
+		}
 	}
 }

@@ -9,16 +9,21 @@
 // errors as wire.APIError:
 //
 //	400 malformed or invalid      408 body not received in time
-//	403 signature not trusted     413 over a size limit (names it)
-//	404 unknown                   429 too many uploads (or log requests) at once
-//	409 a device would exceed     500 the controller's fault
-//	    wire.MaxModules (names it) 504 a device did not answer (logs)
+//	403 signature not trusted     409 not in the present state (a rollout in
+//	404 unknown                       progress, an action its state refuses),
+//	413 over a size limit             or a device would exceed wire.MaxModules
+//	    (names it)                    (names it)
+//	429 too many uploads (or log      500 the controller's fault
+//	    requests) at once             504 a device did not answer (logs)
 //	507 blob storage quota reached
 //
 // The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
 // operator, so API access alone cannot make a board run unsigned code, but
-// it can register devices and withhold or re-push signed versions.
+// it can register devices and withhold or re-push signed versions. The
+// operator's actions that need no key (ops.go: plans, rollouts and their
+// pause/resume/abort, cancels, central labels, quarantine clears) change
+// what is delivered, never what is trusted.
 package api
 
 import (
@@ -98,6 +103,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	if opts.ControllerMetrics != nil {
 		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
 	}
+	h.opsRoutes(p)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

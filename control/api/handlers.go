@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/edgeplane/edge/control/auth"
-	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
@@ -71,22 +69,8 @@ func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
 		return
 	}
-	d, err := h.fleet.Deploy(r.Context(), req.Envelope)
-	switch {
-	case errors.Is(err, wire.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, err)
-	case errors.Is(err, fleet.ErrUntrusted):
-		writeError(w, http.StatusForbidden, err)
-	case errors.Is(err, store.ErrTooManyModules):
-		writeError(w, http.StatusConflict, err)
-	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob),
-		errors.Is(err, fleet.ErrBlobMismatch), errors.Is(err, fleet.ErrNoTargets):
-		writeError(w, http.StatusBadRequest, err)
-	case err != nil:
-		h.serverError(w, r, err)
-	default:
-		writeJSON(w, http.StatusCreated, d)
-	}
+	d, err := h.fleet.Deploy(r.Context(), req.Envelope, req.AllowUnregistered)
+	h.answer(w, r, http.StatusCreated, d, err)
 }
 
 // reply answers a read: v as JSON, 404 for store.ErrNotFound, 500 for any
@@ -108,14 +92,9 @@ func (h *Handler) getDeployment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want 1..1000", s))
-			return
-		}
-		limit = n
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
 	}
 	ds, err := h.store.Deployments(r.Context(), limit)
 	h.reply(w, r, ds, err)

@@ -129,18 +129,6 @@ func (c *client) putBlob(ctx context.Context, sum string, module []byte) error {
 	return c.do(ctx, uploadTimeout, http.MethodPut, "/blobs/"+sum, "application/wasm", module, nil)
 }
 
-func (c *client) createDeployment(ctx context.Context, env *wire.Envelope) (*wire.Deployment, error) {
-	body, err := json.Marshal(wire.DeployRequest{Envelope: *env})
-	if err != nil {
-		return nil, fmt.Errorf("encode deploy request: %w", err)
-	}
-	var d wire.Deployment
-	if err := c.do(ctx, apiTimeout, http.MethodPost, "/deployments", "application/json", body, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
-}
-
 func (c *client) deployment(ctx context.Context, id string) (*wire.Deployment, error) {
 	var d wire.Deployment
 	if err := c.do(ctx, apiTimeout, http.MethodGet, "/deployments/"+url.PathEscape(id), "", nil, &d); err != nil {

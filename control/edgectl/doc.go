@@ -33,13 +33,29 @@
 // When both apply, 1 wins over 3: a known failure is worth more than an
 // unknown outcome.
 //
+// # Staged rollouts, rollbacks and the operator's other actions
+//
+// "push --waves" signs the new version and one rollback statement per
+// version the targets run (re-signed one epoch up, only if the operator's
+// own key signed the original), creates a rollout and follows it: exit 0
+// when every wave passed, 1 when it rolled back or was aborted, 3 when
+// --wait ended first. "rollback" re-signs an earlier version one epoch up
+// (the agents' anti-rollback floor accepts it; replays of anything signed
+// before stay refused). "rollout status|pause|resume|abort", "deployment
+// cancel", "label" and "quarantine list|clear" are plain API calls:
+// nothing they do needs the key, and none of them can make a board run
+// code the operator did not sign. Every push first asks the controller for
+// a plan (POST /api/v1/plan): the module's epoch, and whether every node
+// is known (a typo fails before anything is signed or sent).
+//
 // # Deployment states
 //
 // Per device, "edgectl push" and "edgectl deployment ID" show pending, the
 // steps the agent reports (fetching, verifying, compiling, starting,
 // probing) and one terminal state with its reason: running, rejected,
 // failed, rolled_back, superseded (a newer deployment of the module
-// replaced it in the device's desired state) or timed_out (no terminal
+// replaced it in the device's desired state), cancelled (the operator's
+// deployment cancel) or timed_out (no terminal
 // report by the deployment's deadline: edge-control --deploy-timeout,
 // default 10m, after the push; the reason says what the controller last
 // knew, e.g. "the device never connected"). push waits until every device

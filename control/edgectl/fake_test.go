@@ -44,6 +44,7 @@ func newFakeControl(t *testing.T, pub ed25519.PublicKey, steps ...[]string) *fak
 	f := &fakeControl{t: t, pub: pub, blobs: map[string][]byte{}, steps: steps, reasons: map[string]string{}, created: time.Now().UTC()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /api/v1/blobs/{sha256}", f.putBlob)
+	mux.HandleFunc("POST /api/v1/plan", f.postPlan)
 	mux.HandleFunc("POST /api/v1/deployments", f.postDeployment)
 	mux.HandleFunc("GET /api/v1/deployments/{id}", f.getDeployment)
 	mux.HandleFunc("GET /api/v1/deployments", f.listDeployments)
@@ -85,6 +86,26 @@ func (f *fakeControl) putBlob(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.blobs[r.PathValue("sha256")] = body
 	w.WriteHeader(http.StatusCreated)
+}
+
+// postPlan answers as a controller with no deployment of the module yet:
+// epoch 0, every named node known, nothing to re-sign.
+func (f *fakeControl) postPlan(w http.ResponseWriter, r *http.Request) {
+	var req wire.PlanRequest
+	if err := wire.Decode(mustRead(r), &req); err != nil {
+		apiError(w, http.StatusBadRequest, "decode: %v", err)
+		return
+	}
+	p := wire.Plan{Module: req.Module, Devices: []wire.PlanDevice{}}
+	for _, n := range req.Targets.Nodes {
+		p.Devices = append(p.Devices, wire.PlanDevice{ID: n, Registered: true})
+	}
+	answer(w, http.StatusOK, p)
+}
+
+func mustRead(r *http.Request) []byte {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, wire.MaxDeployRequestSize))
+	return b
 }
 
 func (f *fakeControl) postDeployment(w http.ResponseWriter, r *http.Request) {

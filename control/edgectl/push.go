@@ -35,6 +35,9 @@ type pushOptions struct {
 	bodyBytes   int64
 	pool        int
 	wait        time.Duration
+
+	allowUnregistered bool
+	staged            stagedOptions
 }
 
 func runPush(ctx context.Context, cl *cli, args []string) error {
@@ -59,6 +62,8 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.IntVar(&o.pool, "pool", 0, "warm instances `N` (0: agent default)")
 	fs.DurationVar(&o.wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device to finish (0: do not wait); the controller ends\n"+
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
+	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
+	o.staged.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
@@ -82,12 +87,20 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	m := o.manifest(pos[0], module, time.Now())
+	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
+	if err != nil {
+		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
+	}
+	m.Epoch, m.Schema = plan.Epoch, wire.SchemaFor(plan.Epoch)
 	env, err := signAndCheck(m, key)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(cl.stderr, "signed %s %s (sha256 %.12s, %d bytes) with key %s, valid until %s\n",
 		m.Name, m.Version, m.SHA256, m.Size, m.KeyID, m.Expires.Format(time.RFC3339))
+	if o.staged.waves != "" {
+		return pushStaged(ctx, cl, c, o, m, env, module, plan, key)
+	}
 	return push(ctx, cl, c, o, m, env, module)
 }
 
@@ -113,6 +126,9 @@ func (o *pushOptions) check() error {
 		return usagef(cmd, "push: --port P is required: each module is served on a port of its own")
 	case o.port < 0 || o.port > 65535:
 		return usagef(cmd, "push: --port %d: want 1-65535", o.port)
+	}
+	if err := o.staged.check(); err != nil {
+		return err
 	}
 	for _, n := range o.nodes {
 		if err := wire.ValidateDeviceID(n); err != nil {

@@ -35,15 +35,25 @@ var commands []command
 func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
-		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)...", "sign a module, upload it, deploy it and wait for the devices", runPush},
+		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it, deploy it (in waves with a health gate) and wait for the devices", runPush},
 		{"devices", "", "list the fleet: per module the serving version, port, state, and the last attempt when it differs", runDevices},
 		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
 		{"device show", "ID", "one device: modules, labels, board, agent, connection, key metrics, recent errors and events", runDeviceShow},
 		{"modules", "", "each module across the fleet: versions serving and on how many devices, attempts not serving", runModules},
 		{"history", "[MODULE] [--device ID] [--since D] [--step D]", "the trend the controller keeps: request rate, 5xx, p99 (or the agent's CPU and memory)", runHistory},
 		{"logs", "DEVICE [MODULE] [--since D] [--max N] [-f]", "recent log lines of a device's module (or of its agent), asked of the device", runLogs},
+		{"rollback", "NAME [--to VERSION] --key KEY (--node ID | --label K=V)...", "send devices back to an earlier version with a new signed statement", runRollback},
+		{"rollouts", "", "list staged rollouts, newest first", runRollouts},
+		{"rollout status", "ID [--watch DURATION]", "show a staged rollout: waves, devices, gate figures", runRollout("status")},
+		{"rollout pause", "ID", "start no new wave of a rollout", runRollout("pause")},
+		{"rollout resume", "ID", "go on with a paused rollout (a soaking wave soaks again in full)", runRollout("resume")},
+		{"rollout abort", "ID", "stop a rollout and send its updated devices back", runRollout("abort")},
 		{"deployments", "", "list deployments, newest first", runDeployments},
+		{"deployment cancel", "ID", "cancel a deployment on the devices that have not finished it", runDeploymentCancel},
 		{"deployment", "ID", "show one deployment, per device", runDeployment},
+		{"label", "ID [K=V | K-]...", "show, set (K=V) or remove (K-) a device's central labels", runLabel},
+		{"quarantine list", "[DEVICE]", "show the modules devices quarantined", runQuarantineList},
+		{"quarantine clear", "DEVICE MODULE", "let a device try a module's quarantined versions again", runQuarantineClear},
 		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},
 		{"help", "[COMMAND]", "show this help, or one command's flags", nil},
 	}
@@ -148,10 +158,11 @@ Flags of every command that talks to the controller:
   --json          print stable JSON (the wire API types) on stdout instead of text
 
 Results go to stdout; progress and diagnostics to stderr.
-Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, or
-a newer push superseded it), 2 usage error, 3 timeout (a device timed out at
-the deployment's deadline, or --wait elapsed). Key files: edgectl keygen writes DIR/edge.key
-(private, 0600, never leaves this machine) and DIR/edge.pub (for the agents).
+Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, a
+newer push superseded it, a staged rollout rolled back), 2 usage error, 3
+timeout (a device timed out at the deployment's deadline, or --wait elapsed).
+Key files: edgectl keygen writes DIR/edge.key (private, 0600, never leaves
+this machine) and DIR/edge.pub (for the agents).
 `, DefaultControl)
 }
 

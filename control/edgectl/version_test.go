@@ -20,8 +20,8 @@ func TestVersion(t *testing.T) {
 		}
 	}
 	code, stdout, _ := run(t, "version", "--json")
-	var got versionResult
-	if err := json.Unmarshal([]byte(stdout), &got); code != ExitOK || err != nil || got.Version != "1.2.3~rc1" || got.Arch != runtime.GOARCH {
+	var got buildinfo.Info
+	if err := json.Unmarshal([]byte(stdout), &got); code != ExitOK || err != nil || got.Version != "1.2.3~rc1" || got.Program != "edgectl" || got.Arch != runtime.GOARCH {
 		t.Errorf("version --json: exit %d, %q (%v); want version 1.2.3~rc1", code, stdout, err)
 	}
 	// Extra arguments are a usage error, also behind --version.

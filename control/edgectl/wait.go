@@ -23,7 +23,7 @@ func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manife
 		return fmt.Errorf("upload %s: %w", m.Name, err)
 	}
 	fmt.Fprintf(cl.stderr, "uploaded %d bytes to %s\n", len(module), c.base)
-	d, err := c.createDeployment(ctx, env)
+	d, err := c.deploy(ctx, env, o.allowUnregistered)
 	if err != nil {
 		return fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
@@ -56,7 +56,8 @@ func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manife
 // version (exit 1). The other terminal states are running (exit 0) and
 // timed_out (exit 3: nobody knows yet).
 func failedState(s string) bool {
-	return s == wire.StateRejected || s == wire.StateFailed || s == wire.StateRolledBack || s == wire.StateSuperseded
+	return s == wire.StateRejected || s == wire.StateFailed || s == wire.StateRolledBack || s == wire.StateSuperseded ||
+		s == wire.StateCancelled
 }
 
 // settled: every device is in a terminal state (wire.Terminal), which the

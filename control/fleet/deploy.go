@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -16,42 +15,71 @@ import (
 // Deploy records a deployment of the module env signs, updates the desired
 // state of every targeted device and publishes it. The envelope's payload
 // must be a valid manifest naming a blob uploaded before, with the same
-// size. Publishing failures are logged, not returned: the state is stored
-// and re-published when the MQTT client reconnects.
-func (f *Fleet) Deploy(ctx context.Context, env wire.Envelope) (wire.Deployment, error) {
-	now := f.now()
-	m, err := f.manifest(&env)
+// size. Every node the manifest names must be known (registered, or
+// reported once) unless allowUnregistered; label targets must match a
+// device. A module with a staged rollout in progress is refused
+// (store.ErrConflict). Publishing failures are logged, not returned: the
+// state is stored and re-published when the MQTT client reconnects.
+func (f *Fleet) Deploy(ctx context.Context, env wire.Envelope, allowUnregistered bool) (wire.Deployment, error) {
+	m, ref, err := f.checkEnvelope(ctx, &env)
 	if err != nil {
 		return wire.Deployment{}, err
 	}
-	ref, err := f.store.Blob(ctx, m.SHA256)
-	if errors.Is(err, store.ErrNotFound) {
-		return wire.Deployment{}, fmt.Errorf("%w: %s %s: sha256 %s", ErrUnknownBlob, m.Name, m.Version, m.SHA256)
+	if err := f.noLiveRollout(ctx, m.Name); err != nil {
+		return wire.Deployment{}, err
 	}
+	v, err := f.view(ctx)
 	if err != nil {
 		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
-	if ref.Size != m.Size {
-		return wire.Deployment{}, fmt.Errorf("%w: %s %s: manifest size %d, blob %d", ErrBlobMismatch, m.Name, m.Version, m.Size, ref.Size)
-	}
-	targets, err := f.resolve(ctx, m.Targets)
+	targets, err := v.resolve(m.Targets, allowUnregistered)
 	if err != nil {
 		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
 	id := newID()
+	if err := f.deploy(ctx, store.NewDeployment{ID: id, Manifest: m, Envelope: env, Blob: ref, Devices: targets}); err != nil {
+		return wire.Deployment{}, err
+	}
+	return f.store.Deployment(ctx, id)
+}
+
+// checkEnvelope reads the manifest of env (verifying it with a keyring)
+// and finds its uploaded blob.
+func (f *Fleet) checkEnvelope(ctx context.Context, env *wire.Envelope) (*wire.Manifest, wire.BlobRef, error) {
+	m, err := f.manifest(env)
+	if err != nil {
+		return nil, wire.BlobRef{}, err
+	}
+	ref, err := f.store.Blob(ctx, m.SHA256)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ref, fmt.Errorf("%w: %s %s: sha256 %s", ErrUnknownBlob, m.Name, m.Version, m.SHA256)
+	}
+	if err != nil {
+		return nil, ref, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
+	}
+	if ref.Size != m.Size {
+		return nil, ref, fmt.Errorf("%w: %s %s: manifest size %d, blob %d", ErrBlobMismatch, m.Name, m.Version, m.Size, ref.Size)
+	}
+	return m, ref, nil
+}
+
+// deploy stores d (its Now and Deadline are set here) and publishes the
+// desired states it changes.
+func (f *Fleet) deploy(ctx context.Context, d store.NewDeployment) error {
+	d.Now = f.now()
+	d.Deadline = d.Now.Add(f.timeout)
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
-	states, err := f.store.CreateDeployment(ctx, store.NewDeployment{
-		ID: id, Manifest: m, Envelope: env, Blob: ref, Devices: targets, Now: now, Deadline: now.Add(f.timeout),
-	})
+	states, err := f.store.CreateDeployment(ctx, d)
 	if err != nil {
-		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
+		return fmt.Errorf("deploy %s %s: %w", d.Manifest.Name, d.Manifest.Version, err)
 	}
-	f.log.Info("deployment created", "deployment", id, "module", m.Name, "version", m.Version, "devices", targets)
+	f.log.Info("deployment created", "deployment", d.ID, "module", d.Manifest.Name, "version", d.Manifest.Version,
+		"devices", d.Devices, "rollout", d.Rollout)
 	for i := range states {
 		f.publishDesired(ctx, &states[i])
 	}
-	return f.store.Deployment(ctx, id)
+	return nil
 }
 
 // manifest reads (and, with a keyring, verifies) the manifest in env.
@@ -84,37 +112,6 @@ func (f *Fleet) manifest(env *wire.Envelope) (*wire.Manifest, error) {
 		return nil, fmt.Errorf("%w: %w: %s %s expired at %s", ErrBadRequest, wire.ErrExpired, m.Name, m.Version, m.Expires)
 	}
 	return m, nil
-}
-
-// resolve lists the devices t selects: known devices (registered or seen)
-// matching by id or labels, plus every listed node, seen or not.
-func (f *Fleet) resolve(ctx context.Context, t wire.Targets) ([]string, error) {
-	var ids []string
-	for _, n := range t.Nodes {
-		if err := wire.ValidateDeviceID(n); err != nil {
-			return nil, fmt.Errorf("%w: target: %w", ErrBadRequest, err)
-		}
-		ids = append(ids, n)
-	}
-	devices, err := f.store.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range devices {
-		var labels map[string]string
-		if d.Status != nil {
-			labels = d.Status.Labels
-		}
-		if t.Matches(d.ID, labels) {
-			ids = append(ids, d.ID)
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if len(ids) == 0 {
-		return nil, ErrNoTargets
-	}
-	return ids, nil
 }
 
 func newID() string {
@@ -150,9 +147,12 @@ func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
 func (f *Fleet) Republish(ctx context.Context) error {
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
-	all, err := f.store.AllDesired(ctx)
+	all, bad, err := f.store.AllDesired(ctx)
 	if err != nil {
 		return fmt.Errorf("republish: %w", err)
+	}
+	if bad != nil {
+		f.log.Error("desired states that cannot be read are not republished; deploy to those devices again", "err", bad)
 	}
 	for i := range all {
 		f.publishDesired(ctx, &all[i])

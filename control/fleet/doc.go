@@ -29,7 +29,7 @@
 //	pending ──▶ fetching ──▶ verifying ──▶ compiling ──▶ starting ──▶ probing ──▶ running
 //	   │            │             │             │             │            │
 //	   ├────────────┴─────────────┴──── rejected | failed | rolled_back ◀──┤
-//	   └──── superseded (a newer push of the module) | timed_out (deadline) ◀┘
+//	   └── superseded (a newer push) | timed_out (deadline) | cancelled ◀──┘
 //
 // Progress comes from the agent's events and, level-triggered again, from
 // the module states in its retained status. Two terminal states come from
@@ -41,6 +41,66 @@
 // blob the controller cannot serve (a chunk fails its hash, the file is
 // gone) fails at its first fetch. A deployment is done when every targeted
 // device is in a terminal state: by its deadline at the latest.
+//
+// cancelled is the operator's (CancelDeployment): a device that had not
+// finished gets back, in its desired state, the entry the deployment
+// replaced (kept per device when the deployment was created), or loses
+// the module where the deployment installed it; a device that finished is
+// left as it is (going back from a version that runs is a rollback).
+//
+// # Targeting
+//
+// A manifest's nodes must be known devices (registered, or reported once)
+// unless the request allows unregistered targets; label targets match each
+// known device's effective labels: the central ones (SetLabels, carried to
+// the agent in its desired state) under the agent's own, which win
+// (wire.MergeLabels). Both refusals (an unknown node, labels matching
+// nothing) are ErrUnknownDevice / ErrNoTargets, answered 400 before
+// anything is stored.
+//
+// # Staged rollouts
+//
+// CreateRollout resolves the targets once, in a stated order (devices
+// online at creation first, then by id), and splits them into cumulative
+// waves ("1,10%,50%,100%": a percentage rounds up; waves that add no
+// device are dropped; the last must reach everyone). The rollout is a
+// document in the store, advanced by one loop (runRollouts, every
+// Config.RolloutTick and at once after a change), so a restarted
+// controller goes on where it stopped, gate figures included:
+//
+//	               create
+//	                 │
+//	      ┌──────▶ deploying ── a device of a started wave ends rejected, failed,
+//	      │          │          rolled back, timed out or superseded ───────┐
+//	      │          │ every device of the wave runs the version            │
+//	      │          ▼                                                      │
+//	      │       soaking ───── the gate fails (or a device as above) ──────┤
+//	      │          │                                                      ▼
+//	      │          │ the gate passes at the end of the soak         rolling_back
+//	      └── more ──┤                                                      │
+//	          waves  │ last wave                        every rollback deployment done
+//	                 ▼                                                      ▼
+//	             succeeded                        rolled_back | aborted | rollback_failed
+//
+//	pause: deploying or soaking ──▶ paused; resume: back where it was (a
+//	soaking wave soaks again in full); abort: any live state but
+//	rolling_back ──▶ rolling_back, ending aborted.
+//
+// Each wave is a deployment with a fixed id (d-ROLLOUT-wN), so a loop
+// interrupted between creating it and saving the rollout finds it again.
+// Going back needs no key: the controller publishes the operator's
+// rollback statements, signed with the push (edgectl push --waves), one
+// per version the targets ran, to the devices of the waves started so far
+// whose desired entry is still the rollout's; where the rollout installed
+// the module, it removes it. Devices of later waves are never touched.
+//
+// The gate (gate.go) compares, over the soak window, the new version on
+// the updated devices with the old version on the devices not updated yet
+// (a control group: same time, same load), or, when those saw too few
+// requests, with the old version since the rollout began; it reads the
+// agents' cumulative counters (wire.Metrics) as differences between
+// consecutive reports, treating a new worker Start as a reset and late
+// reports as nothing.
 //
 // # Metrics, history and the inventory
 //

@@ -18,6 +18,9 @@ var (
 	ErrBlobMismatch = errors.New("module blob does not match the manifest")
 	ErrNoTargets    = errors.New("manifest targets no device")
 	ErrUntrusted    = errors.New("manifest signature not trusted")
+	// ErrUnknownDevice: a target names a device that never registered nor
+	// reported (a typo, or a board not set up yet: allow_unregistered).
+	ErrUnknownDevice = errors.New("device not registered")
 )
 
 // Publisher publishes an MQTT message and waits for the broker to take it.
@@ -37,6 +40,9 @@ type Config struct {
 	// then every device that has not reached a terminal state is marked
 	// timed_out. DefaultDeployTimeout if zero.
 	DeployTimeout time.Duration
+	// RolloutTick is how often live rollouts advance (their gates are
+	// evaluated); DefaultRolloutTick if zero.
+	RolloutTick time.Duration
 }
 
 // DefaultDeployTimeout bounds a deployment when Config.DeployTimeout is
@@ -71,6 +77,15 @@ type Fleet struct {
 	evMu      sync.Mutex
 	lastEvent time.Time // arrival time of the newest stored event
 	evCount   int
+
+	// rolloutMu serializes the steps of rollouts: the loop's and the
+	// operator's actions. liveMu guards live, the gates in memory, which
+	// metrics reports feed.
+	rolloutMu   sync.Mutex
+	rolloutTick time.Duration
+	rolloutKick chan struct{}
+	liveMu      sync.Mutex
+	live        map[string]*live
 }
 
 // New returns a Fleet.
@@ -84,6 +99,9 @@ func New(cfg Config) *Fleet {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RolloutTick <= 0 {
+		cfg.RolloutTick = DefaultRolloutTick
+	}
 	return &Fleet{
 		store:   cfg.Store,
 		trust:   cfg.Trust,
@@ -95,6 +113,10 @@ func New(cfg Config) *Fleet {
 		metrics: newMetricsState(),
 		inv:     newInventory(),
 		logs:    newLogWaiters(),
+
+		rolloutTick: cfg.RolloutTick,
+		rolloutKick: make(chan struct{}, 1),
+		live:        map[string]*live{},
 	}
 }
 
@@ -120,12 +142,13 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 // does not hold up the others.
 const fetchWorkers = 4
 
-// Run serves fetch requests, times out overdue deployments, applies
-// metrics reports and stores their history until ctx is done; it then
-// stores what is still in memory.
+// Run serves fetch requests, times out overdue deployments, drives staged
+// rollouts, applies metrics reports and stores their history until ctx is
+// done; it then stores what is still in memory.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { f.sweep(ctx) })
+	wg.Go(func() { f.runRollouts(ctx) })
 	for _, shard := range f.metrics.shards {
 		wg.Go(func() { f.runIngest(ctx, shard) })
 	}

@@ -138,6 +138,7 @@ func (f *Fleet) ingestMetrics(ctx context.Context, r rawReport) {
 		return
 	}
 	m.applied.Add(1)
+	f.observeRollouts(&rep) // the gates of staged rollouts (rollout.go)
 	m.lagMu.Lock()
 	m.lag.Observe(f.now().Sub(r.received))
 	m.lagMu.Unlock()

@@ -93,7 +93,7 @@ func (f *Fleet) Modules(ctx context.Context) ([]wire.ModuleSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := f.store.AllDesired(ctx)
+	all, _, err := f.store.AllDesired(ctx) // unreadable states: targeting logs them (targeting.go)
 	if err != nil {
 		return nil, err
 	}
@@ -197,9 +197,12 @@ func (f *Fleet) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load fleet: %w", err)
 	}
-	if all, err := f.store.AllDesired(ctx); err != nil {
+	if all, bad, err := f.store.AllDesired(ctx); err != nil {
 		f.log.Error("load desired states (metrics labels and ports wait for the next deployment)", "err", err)
 	} else {
+		if bad != nil {
+			f.log.Warn("desired states that cannot be read are left out", "err", bad)
+		}
 		for i := range all {
 			f.inv.setDesired(&all[i])
 		}

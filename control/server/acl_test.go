@@ -182,7 +182,7 @@ func TestAPIBadInput(t *testing.T) {
 	}
 	wantCode(t, "deploy size mismatch", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: *wrongSize}, nil), 400)
 	wantCode(t, "deploy no targets", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: noTargets}, nil), 400)
-	wantCode(t, "deploy good", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: good}, nil), 201)
+	wantCode(t, "deploy good", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: good, AllowUnregistered: true}, nil), 201)
 	wantCode(t, "healthz", call(t, s, "GET", "/healthz", nil, nil), 200)
 	wantCode(t, "dashboard", call(t, s, "GET", "/", nil, nil), 200)
 }

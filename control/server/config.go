@@ -47,7 +47,8 @@ type Config struct {
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
 
-	PrintVersion bool // --version: print the version and exit
+	PrintVersion bool // --version (or "version"): print the version and exit
+	VersionJSON  bool // --json with --version: as JSON
 	// DeployTimeout: a device that has not reached a terminal state this
 	// long after a deployment was created is marked timed_out.
 	DeployTimeout time.Duration
@@ -136,7 +137,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
-	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit (also: edge-control version)")
+	fs.BoolVar(&cfg.VersionJSON, "json", false, "with --version: print {program, version, os, arch, go} as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,10 @@ func scenario(t *testing.T, s *Server, broker, id, password string) {
 	wantCode(t, "put blob 2", call(t, s, "PUT", "/api/v1/blobs/"+digest(blob2), blob2, nil), 201)
 	env2 := sg.sign(t, "orders", "1.0.1", blob2, wire.Targets{Nodes: []string{ghost}, Labels: map[string]string{"site": site}})
 	var dep2 wire.Deployment
-	wantCode(t, "deploy 2", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env2}, &dep2), 201)
+	if code, msg := callErr(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env2}); code != 400 || !strings.Contains(msg, ghost+" never registered") {
+		t.Fatalf("deploy to a node never registered = %d %q, want 400 naming %s", code, msg, ghost)
+	}
+	wantCode(t, "deploy 2", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env2, AllowUnregistered: true}, &dep2), 201)
 	if n := len(dep2.Devices); n != 2 || dep2.Devices[0].Device != id || dep2.Devices[1].Device != ghost {
 		t.Fatalf("deployment 2 devices = %+v, want %s and %s", dep2.Devices, id, ghost)
 	}

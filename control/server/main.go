@@ -21,6 +21,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := os.Getenv("EDGE_BROKER_PASSWORD"); v != "" {
 		cfg.BrokerPassword = v
 	}
+	if len(args) > 0 && args[0] == "version" { // as edge-agent and edgectl take it
+		args = append([]string{"--version"}, args[1:]...)
+	}
 	if err := ParseFlags(&cfg, args, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -29,8 +32,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if cfg.PrintVersion {
-		fmt.Fprintln(stdout, buildinfo.String("edge-control"))
+		if err := buildinfo.Print(stdout, "edge-control", cfg.VersionJSON); err != nil {
+			return 1
+		}
 		return 0
+	}
+	if cfg.VersionJSON {
+		fmt.Fprintln(stderr, "edge-control: --json goes with --version")
+		return 2
 	}
 	level := slog.LevelInfo
 	if cfg.Debug {

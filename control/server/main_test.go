@@ -14,7 +14,7 @@ func TestMainVersion(t *testing.T) {
 	defer func() { buildinfo.Version = old }()
 	buildinfo.Version = "1.2.3+git20250314.093000.d18bc0a01234"
 	want := "edge-control 1.2.3+git20250314.093000.d18bc0a01234 " + runtime.GOOS + "/" + runtime.GOARCH + " " + runtime.Version() + "\n"
-	for _, args := range [][]string{{"--version"}, {"-version"}} {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
 		var stdout, stderr bytes.Buffer
 		// --version prints and exits before anything starts: the data
 		// folder below does not exist and nothing listens.

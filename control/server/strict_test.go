@@ -102,7 +102,7 @@ func TestDeployDropsUnparseableEntries(t *testing.T) {
 	blob := moduleBytes(10 << 10)
 	wantCode(t, "put blob", call(t, s, "PUT", "/api/v1/blobs/"+digest(blob), blob, nil), 201)
 	targets := wire.Targets{Nodes: []string{"legacy-1"}}
-	wantCode(t, "deploy", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: sg.sign(t, "orders", "1.0.0", blob, targets)}, nil), 201)
+	wantCode(t, "deploy", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: sg.sign(t, "orders", "1.0.0", blob, targets), AllowUnregistered: true}, nil), 201)
 
 	// What an older controller stored: a second entry, trailing data.
 	db, err := sql.Open("sqlite", filepath.Join(dir, "control.db"))
@@ -123,7 +123,7 @@ func TestDeployDropsUnparseableEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantCode(t, "deploy 1.0.2", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: sg.sign(t, "orders", "1.0.2", blob, targets)}, nil), 201)
+	wantCode(t, "deploy 1.0.2", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: sg.sign(t, "orders", "1.0.2", blob, targets), AllowUnregistered: true}, nil), 201)
 	if err := db.QueryRow(`SELECT state FROM desired WHERE device = 'legacy-1'`).Scan(&state); err != nil {
 		t.Fatal(err)
 	}

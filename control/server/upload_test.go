@@ -137,7 +137,7 @@ func TestBlobGarbageCollection(t *testing.T) {
 	wantCode(t, "upload dropped", call(t, s, "PUT", "/api/v1/blobs/"+digest(dropped), dropped, nil), 201)
 	sg := newSigner(t)
 	env := sg.sign(t, "orders", "1.0.0", kept, wire.Targets{Nodes: []string{"gc-1"}})
-	wantCode(t, "deploy kept", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env}, nil), 201)
+	wantCode(t, "deploy kept", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: env, AllowUnregistered: true}, nil), 201)
 	eventually(t, "unreferenced blob removed", func() bool {
 		for _, f := range blobFiles(t, s) {
 			if strings.HasPrefix(f, digest(dropped)) {

@@ -15,7 +15,7 @@ import (
 
 // terminalStates end a device's part in a deployment (wire.Terminal).
 var terminalStates = []string{wire.StateRunning, wire.StateRejected, wire.StateFailed, wire.StateRolledBack,
-	wire.StateTimedOut, wire.StateSuperseded}
+	wire.StateTimedOut, wire.StateSuperseded, wire.StateCancelled}
 
 // notTerminal is an SQL condition on deployment_devices.state, with the
 // terminal states as its arguments.
@@ -54,6 +54,9 @@ type NewDeployment struct {
 	Devices  []string // targeted device ids, validated
 	Now      time.Time
 	Deadline time.Time // every device is in a terminal state by then (ExpireDeployments)
+	// Rollout is the staged rollout the deployment is a wave of (or the
+	// rollback of), "" for a plain push.
+	Rollout string
 }
 
 // CreateDeployment records a deployment and, in the same transaction,
@@ -72,8 +75,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 	}
 	defer tx.Rollback()
 	m := d.Manifest
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created, deadline) VALUES(?,?,?,?,?,?,?)`,
-		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now), nanos(d.Deadline)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created, deadline, rollout, epoch)
+		VALUES(?,?,?,?,?,?,?,?,?)`,
+		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now), nanos(d.Deadline), d.Rollout, int64(m.Epoch)); err != nil {
 		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
 	}
 	var out []wire.DesiredState
@@ -88,11 +92,17 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 		// replaced otherwise.
 		ds.Modules = slices.DeleteFunc(ds.Modules, func(dm wire.DesiredModule) bool { return moduleName(dm) == "" })
 		replaced := false
+		previous := ""
 		for i := range ds.Modules {
 			if moduleName(ds.Modules[i]) == m.Name {
 				if err := supersede(ctx, tx, ds.Modules[i].Deployment, dev, d); err != nil {
 					return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
 				}
+				prev, err := json.Marshal(ds.Modules[i])
+				if err != nil {
+					return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+				}
+				previous = string(prev)
 				ds.Modules[i], replaced = mod, true
 			}
 		}
@@ -121,8 +131,8 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 			dev, ds.Generation, string(state)); err != nil {
 			return nil, fmt.Errorf("create deployment %s: desired of %s: %w", d.ID, dev, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, updated) VALUES(?,?,?,?)`,
-			d.ID, dev, wire.StatePending, nanos(d.Now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, updated, previous) VALUES(?,?,?,?,?)`,
+			d.ID, dev, wire.StatePending, nanos(d.Now), previous); err != nil {
 			return nil, fmt.Errorf("create deployment %s: progress of %s: %w", d.ID, dev, err)
 		}
 		out = append(out, ds)

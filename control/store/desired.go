@@ -40,24 +40,28 @@ func (s *Store) Desired(ctx context.Context, device string) (wire.DesiredState, 
 	return ds, err
 }
 
-// AllDesired returns every device's desired state.
-func (s *Store) AllDesired(ctx context.Context) ([]wire.DesiredState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state FROM desired ORDER BY device`)
+// AllDesired returns every device's desired state. A stored state that
+// cannot be read (one an older controller stored over today's limits) is
+// left out and named in the error of bad, so that one device's bad state
+// never keeps the others from being published or targeted.
+func (s *Store) AllDesired(ctx context.Context) (out []wire.DesiredState, bad error, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, state FROM desired ORDER BY device`)
 	if err != nil {
-		return nil, fmt.Errorf("all desired states: %w", err)
+		return nil, nil, fmt.Errorf("all desired states: %w", err)
 	}
 	defer rows.Close()
-	var out []wire.DesiredState
+	var bads []error
 	for rows.Next() {
-		var state string
-		if err := rows.Scan(&state); err != nil {
-			return nil, fmt.Errorf("all desired states: %w", err)
+		var device, state string
+		if err := rows.Scan(&device, &state); err != nil {
+			return nil, nil, fmt.Errorf("all desired states: %w", err)
 		}
 		var ds wire.DesiredState
 		if err := wire.Decode([]byte(state), &ds); err != nil {
-			return nil, fmt.Errorf("all desired states: %w", err)
+			bads = append(bads, fmt.Errorf("desired state of %s: %w", device, err))
+			continue
 		}
 		out = append(out, ds)
 	}
-	return out, rows.Err()
+	return out, errors.Join(bads...), rows.Err()
 }

@@ -126,7 +126,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	// Columns added after a release: CREATE TABLE IF NOT EXISTS leaves a
 	// table made by an older controller as it was.
-	return s.addColumn(ctx, "deployments", "deadline", "INTEGER NOT NULL DEFAULT 0")
+	if err := s.addColumn(ctx, "deployments", "deadline", "INTEGER NOT NULL DEFAULT 0"); err != nil {
+		return err
+	}
+	return s.migrateOps(ctx)
 }
 
 // addColumn adds column to table unless it has it.

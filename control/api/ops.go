@@ -1,0 +1,135 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// opsRoutes registers the operator's actions beyond a push: plans,
+// staged rollouts, cancels, central labels and quarantine clears.
+func (h *Handler) opsRoutes(p string) {
+	h.mux.HandleFunc("POST "+p+"/plan", h.postPlan)
+	h.mux.HandleFunc("POST "+p+"/deployments/{id}/cancel", h.cancelDeployment)
+	h.mux.HandleFunc("POST "+p+"/rollouts", h.postRollout)
+	h.mux.HandleFunc("GET "+p+"/rollouts", h.listRollouts)
+	h.mux.HandleFunc("GET "+p+"/rollouts/{id}", h.getRollout)
+	h.mux.HandleFunc("POST "+p+"/rollouts/{id}/{action}", h.rolloutAction)
+	h.mux.HandleFunc("GET "+p+"/devices/{id}/labels", h.getLabels)
+	h.mux.HandleFunc("POST "+p+"/devices/{id}/labels", h.postLabels)
+	h.mux.HandleFunc("POST "+p+"/devices/{id}/quarantine/clear", h.clearQuarantine)
+}
+
+// answer writes v with code, or maps err to its status: the one place
+// where the fleet's and the store's errors become HTTP statuses.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, v any, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, code, v)
+	case errors.Is(err, wire.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, fleet.ErrUntrusted):
+		writeError(w, http.StatusForbidden, err)
+	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob), errors.Is(err, fleet.ErrBlobMismatch),
+		errors.Is(err, fleet.ErrNoTargets), errors.Is(err, fleet.ErrUnknownDevice):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, fleet.ErrNoSource):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooManyModules):
+		writeError(w, http.StatusConflict, err)
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+func (h *Handler) postPlan(w http.ResponseWriter, r *http.Request) {
+	var req wire.PlanRequest
+	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
+		return
+	}
+	p, err := h.fleet.Plan(r.Context(), req)
+	h.answer(w, r, http.StatusOK, p, err)
+}
+
+func (h *Handler) cancelDeployment(w http.ResponseWriter, r *http.Request) {
+	res, err := h.fleet.CancelDeployment(r.Context(), r.PathValue("id"))
+	h.answer(w, r, http.StatusOK, res, err)
+}
+
+func (h *Handler) postRollout(w http.ResponseWriter, r *http.Request) {
+	var req wire.RolloutRequest
+	if !h.decodeJSON(w, r, wire.MaxRolloutRequestSize, &req) {
+		return
+	}
+	ro, err := h.fleet.CreateRollout(r.Context(), req)
+	h.answer(w, r, http.StatusCreated, ro, err)
+}
+
+func (h *Handler) listRollouts(w http.ResponseWriter, r *http.Request) {
+	limit, ok := limitParam(w, r)
+	if !ok {
+		return
+	}
+	rs, err := h.fleet.Rollouts(r.Context(), limit)
+	h.answer(w, r, http.StatusOK, rs, err)
+}
+
+// limitParam reads a list's ?limit= (1..1000, 100 by default), answering
+// 400 itself when it is bad.
+func limitParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 100, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want 1..1000", s))
+		return 0, false
+	}
+	return n, true
+}
+
+func (h *Handler) getRollout(w http.ResponseWriter, r *http.Request) {
+	ro, err := h.fleet.Rollout(r.Context(), r.PathValue("id"))
+	h.answer(w, r, http.StatusOK, ro, err)
+}
+
+func (h *Handler) rolloutAction(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	switch action {
+	case fleet.ActionPause, fleet.ActionResume, fleet.ActionAbort:
+	default:
+		writeError(w, http.StatusNotFound, fmt.Errorf("no rollout action %q: pause, resume or abort", action))
+		return
+	}
+	ro, err := h.fleet.RolloutAction(r.Context(), r.PathValue("id"), action)
+	h.answer(w, r, http.StatusOK, ro, err)
+}
+
+func (h *Handler) getLabels(w http.ResponseWriter, r *http.Request) {
+	l, err := h.fleet.Labels(r.Context(), r.PathValue("id"))
+	h.answer(w, r, http.StatusOK, l, err)
+}
+
+func (h *Handler) postLabels(w http.ResponseWriter, r *http.Request) {
+	var req wire.LabelRequest
+	if !h.decodeJSON(w, r, wire.MaxRequestSize, &req) {
+		return
+	}
+	l, err := h.fleet.SetLabels(r.Context(), r.PathValue("id"), req)
+	h.answer(w, r, http.StatusOK, l, err)
+}
+
+func (h *Handler) clearQuarantine(w http.ResponseWriter, r *http.Request) {
+	var req wire.QuarantineClearRequest
+	if !h.decodeJSON(w, r, wire.MaxRequestSize, &req) {
+		return
+	}
+	res, err := h.fleet.ClearQuarantine(r.Context(), r.PathValue("id"), req.Module)
+	h.answer(w, r, http.StatusAccepted, res, err)
+}

@@ -1,0 +1,214 @@
+package fleet
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+var gateT0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+// report is one agent report of module "orders" with the given versions.
+type verCounts struct {
+	version        string
+	start          time.Time
+	requests, errs uint64
+	latency        time.Duration // every request took this long
+}
+
+func gateReport(device string, seq uint64, at time.Time, vs ...verCounts) *wire.Metrics {
+	m := &wire.Metrics{Device: device, Time: at, Seq: seq, Agent: wire.AgentMetrics{Start: gateT0.Add(-time.Hour)}}
+	for _, v := range vs {
+		h := wire.NewHistogram()
+		for range v.requests {
+			h.Observe(v.latency)
+		}
+		m.Modules = append(m.Modules, wire.ModuleMetrics{Name: "orders", Version: v.version, Start: v.start,
+			Requests: v.requests, Responses5xx: v.errs, Responses2xx: v.requests - v.errs, Latency: h})
+	}
+	return m
+}
+
+func TestGateAccumulates(t *testing.T) {
+	w1 := gateT0.Add(-10 * time.Minute) // worker of 1.0.0
+	w2 := gateT0.Add(time.Minute)       // worker of 1.1.0, started by the rollout
+	w3 := gateT0.Add(3 * time.Minute)   // 1.1.0 restarted
+	g := &gateAcc{}
+	obs := func(m *wire.Metrics) { g.observe("orders", m) }
+	obs(gateReport("a", 1, gateT0, verCounts{"1.0.0", w1, 1000, 5, time.Millisecond})) // baseline only
+	obs(gateReport("a", 2, gateT0.Add(90*time.Second),
+		verCounts{"1.0.0", w1, 1100, 5, time.Millisecond}, // +100
+		verCounts{"1.1.0", w2, 40, 2, time.Millisecond}))  // first seen, started after: whole
+	obs(gateReport("a", 3, gateT0.Add(2*time.Minute), verCounts{"1.1.0", w2, 100, 4, time.Millisecond})) // +60
+	obs(gateReport("a", 2, gateT0.Add(90*time.Second), verCounts{"1.1.0", w2, 40, 2, time.Millisecond})) // late, ignored
+	obs(gateReport("a", 4, gateT0.Add(4*time.Minute), verCounts{"1.1.0", w3, 30, 1, time.Millisecond}))  // reset: +30
+	obs(gateReport("a", 5, gateT0.Add(5*time.Minute), verCounts{"1.1.0", w2, 500, 0, time.Millisecond})) // older worker, late: ignored
+	// Another agent process: its first report of the new version counts
+	// as a reset too.
+	m := gateReport("a", 1, gateT0.Add(6*time.Minute), verCounts{"1.1.0", gateT0.Add(5 * time.Minute), 10, 0, time.Millisecond})
+	m.Agent.Start = gateT0.Add(5 * time.Minute)
+	obs(m)
+
+	all := func(va *versionAcc) counts { return va.All }
+	newS := g.sample([]string{"a"}, func(v string) bool { return v == "1.1.0" }, all)
+	if newS.Requests != 40+60+30+10 || newS.Errors != 2+2+1 {
+		t.Errorf("1.1.0: %d requests, %d errors; want 140, 5", newS.Requests, newS.Errors)
+	}
+	oldS := g.sample([]string{"a"}, func(v string) bool { return v == "1.0.0" }, all)
+	if oldS.Requests != 100 || oldS.Errors != 0 {
+		t.Errorf("1.0.0: %d requests, %d errors; want 100 (the difference, not the total), 0", oldS.Requests, oldS.Errors)
+	}
+	if newS.P99 <= 0.0005 || newS.P99 > 0.001 {
+		t.Errorf("p99 %v, want within the 0.5-1 ms bucket", newS.P99)
+	}
+	g.resetSoak()
+	if s := g.sample([]string{"a"}, func(string) bool { return true }, func(va *versionAcc) counts { return va.Soak }); s.Requests != 0 {
+		t.Errorf("after resetSoak the window holds %d requests", s.Requests)
+	}
+}
+
+func TestGateVerdicts(t *testing.T) {
+	cfg := wire.Gate{SoakMillis: time.Minute.Milliseconds(), MaxErrorRate: 0.01, MaxP99Ratio: 1.5, MinRequests: 100, LowTraffic: wire.LowTrafficFail}
+	start := gateT0.Add(-10 * time.Minute)
+	newStart := gateT0.Add(-30 * time.Second) // after the first report seen: started by the rollout
+	type dev struct {
+		id       string
+		ver      string
+		req, err uint64
+		lat      time.Duration
+	}
+	// build observes a baseline report at gateT0 (old version everywhere), then
+	// one at gateT0+30s with the given counters on top.
+	build := func(devs ...dev) *gateAcc {
+		g := &gateAcc{}
+		for _, d := range devs {
+			g.observe("orders", gateReport(d.id, 1, gateT0.Add(-time.Minute), verCounts{"1.0.0", start, 0, 0, d.lat}))
+		}
+		g.resetSoak()
+		for _, d := range devs {
+			st := start
+			if d.ver == "1.1.0" {
+				st = newStart
+			}
+			g.observe("orders", gateReport(d.id, 2, gateT0.Add(30*time.Second), verCounts{d.ver, st, d.req, d.err, d.lat}))
+		}
+		return g
+	}
+	in := func(now time.Duration, cfg wire.Gate) gateInput {
+		return gateInput{cfg: cfg, version: "1.1.0", updated: []string{"a"}, notYet: []string{"b", "c"},
+			targets: []string{"a", "b", "c"}, soakStart: gateT0, now: gateT0.Add(now)}
+	}
+	lowPass := cfg
+	lowPass.LowTraffic = wire.LowTrafficPass
+	tests := []struct {
+		name    string
+		g       *gateAcc
+		in      gateInput
+		verdict string
+		reason  string
+	}{
+		{"healthy, soaking", build(dev{"a", "1.1.0", 200, 0, 2 * time.Millisecond}, dev{"b", "1.0.0", 300, 0, 2 * time.Millisecond}),
+			in(30*time.Second, cfg), wire.GateWaiting, "soaking until"},
+		{"healthy, soaked", build(dev{"a", "1.1.0", 200, 0, 2 * time.Millisecond}, dev{"b", "1.0.0", 300, 0, 2 * time.Millisecond}),
+			in(time.Minute, cfg), wire.GatePass, "within the thresholds"},
+		{"5xx burst fails before the soak ends", build(dev{"a", "1.1.0", 200, 100, time.Millisecond}, dev{"b", "1.0.0", 300, 0, time.Millisecond}),
+			in(30*time.Second, cfg), wire.GateFail, "5xx share of the new version 50.0%"},
+		{"the old version's own error rate is allowed", build(dev{"a", "1.1.0", 200, 10, time.Millisecond}, dev{"b", "1.0.0", 300, 15, time.Millisecond}),
+			in(time.Minute, cfg), wire.GatePass, ""},
+		{"slow new version", build(dev{"a", "1.1.0", 200, 0, 200 * time.Millisecond}, dev{"b", "1.0.0", 300, 0, 2 * time.Millisecond}),
+			in(30*time.Second, cfg), wire.GateFail, "p99 latency"},
+		{"slower within one bucket is not told apart", build(dev{"a", "1.1.0", 200, 0, 2400 * time.Microsecond}, dev{"b", "1.0.0", 300, 0, 1100 * time.Microsecond}),
+			in(time.Minute, cfg), wire.GatePass, ""},
+		{"low traffic fails", build(dev{"a", "1.1.0", 20, 0, time.Millisecond}, dev{"b", "1.0.0", 300, 0, time.Millisecond}),
+			in(time.Minute, cfg), wire.GateFail, "fewer than the 100 needed"},
+		{"low traffic passes when told", build(dev{"a", "1.1.0", 20, 0, time.Millisecond}, dev{"b", "1.0.0", 300, 0, time.Millisecond}),
+			in(time.Minute, lowPass), wire.GatePass, "low traffic: pass"},
+		{"low traffic waits for the soak", build(dev{"a", "1.1.0", 20, 20, time.Millisecond}),
+			in(30*time.Second, cfg), wire.GateWaiting, ""},
+		{"no baseline: absolute threshold", build(dev{"a", "1.1.0", 200, 4, time.Millisecond}),
+			in(time.Minute, cfg), wire.GateFail, "no baseline"},
+	}
+	for _, tt := range tests {
+		f := tt.g.evaluate(tt.in)
+		if f.Verdict != tt.verdict || !strings.Contains(f.Reason, tt.reason) {
+			t.Errorf("%s: %s %q, want %s %q", tt.name, f.Verdict, f.Reason, tt.verdict, tt.reason)
+		}
+	}
+}
+
+func TestSplitWaves(t *testing.T) {
+	tests := []struct {
+		spec string
+		n    int
+		want []int
+		err  string
+	}{
+		{"1,10%,50%,100%", 20, []int{1, 2, 10, 20}, ""},
+		{"1,10%,50%,100%", 4, []int{1, 2, 4}, ""}, // 10% of 4 rounds up to 1: merged
+		{"1,10%,50%,100%", 1, []int{1}, ""},
+		{"2,100%", 1, []int{1}, ""},
+		{"100%", 7, []int{7}, ""},
+		{"1,3,7", 7, []int{1, 3, 7}, ""},
+		{"1,50%", 10, nil, "end the waves with 100%"},
+		{"5,2,100%", 10, nil, "cumulative"},
+		{"0,100%", 10, nil, "want a count"},
+		{"x%", 10, nil, "want a count"},
+		{"150%", 10, nil, "up to 100%"},
+	}
+	for _, tt := range tests {
+		got, err := splitWaves(strings.Split(tt.spec, ","), tt.n)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s of %d: err %v, want %q", tt.spec, tt.n, err, tt.err)
+		case tt.err == "" && (err != nil || !equalInts(got, tt.want)):
+			t.Errorf("%s of %d = %v, %v; want %v", tt.spec, tt.n, got, err, tt.want)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzGateObserve feeds the gate metrics reports as a device may send
+// them (anything wire.Decode and Validate accept, in any order): it must
+// never panic, and a window never holds more than the whole rollout.
+func FuzzGateObserve(f *testing.F) {
+	good, _ := json.Marshal(gateReport("a", 1, gateT0, verCounts{"1.0.0", gateT0.Add(-time.Minute), 10, 1, time.Millisecond}))
+	later, _ := json.Marshal(gateReport("a", 2, gateT0.Add(time.Second), verCounts{"1.0.0", gateT0.Add(-time.Minute), 5, 3, time.Millisecond},
+		verCounts{"1.1.0", gateT0, 7, 7, time.Second}))
+	f.Add(good, later)
+	f.Add(later, good)
+	f.Add([]byte(`{"device":"a","seq":1,"modules":[{"name":"orders","version":"x","latency":{"counts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]}}]}`), good)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		g := &gateAcc{}
+		g.resetSoak()
+		for _, raw := range [][]byte{a, b, a} {
+			var m wire.Metrics
+			if wire.Decode(raw, &m) != nil || m.Validate() != nil {
+				continue
+			}
+			g.observe("orders", &m)
+		}
+		for _, d := range g.Devices {
+			for v, va := range d.Versions {
+				if va.Soak.Requests > va.All.Requests || va.Soak.Errors > va.All.Errors {
+					t.Fatalf("version %s: window %+v exceeds the whole %+v", v, va.Soak, va.All)
+				}
+			}
+		}
+		g.evaluate(gateInput{cfg: wire.Gate{SoakMillis: 1, MinRequests: 1, MaxP99Ratio: 1.5, MaxErrorRate: 0.01},
+			version: "1.1.0", updated: []string{"a"}, targets: []string{"a"}, soakStart: gateT0, now: gateT0.Add(time.Hour)})
+	})
+}

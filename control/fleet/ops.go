@@ -1,0 +1,239 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// Plan answers what a push or a rollback of req.Module to req.Targets
+// would touch, for edgectl to sign against: the devices, the module's
+// highest epoch, and the signed deployments to re-sign (see
+// wire.PlanRequest). It changes nothing.
+func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, error) {
+	if err := wire.ValidateModuleName(req.Module); err != nil {
+		return wire.Plan{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	v, err := f.view(ctx)
+	if err != nil {
+		return wire.Plan{}, err
+	}
+	ids, err := v.resolve(req.Targets, req.AllowUnregistered)
+	if err != nil {
+		return wire.Plan{}, err
+	}
+	p := wire.Plan{Module: req.Module, Devices: []wire.PlanDevice{}}
+	if p.Epoch, err = f.store.ModuleEpoch(ctx, req.Module); err != nil {
+		return p, err
+	}
+	sources := map[string]*wire.PlanSource{} // by deployment
+	var missing []string
+	for _, id := range ids {
+		d, known := v.devices[id]
+		pd := wire.PlanDevice{ID: id, Registered: known, Online: d.Online, Serving: v.serving(id, req.Module)}
+		if e := v.entry(id, req.Module); e != nil {
+			pd.Current = planVersion(e.Deployment, &e.Envelope)
+		}
+		p.Devices = append(p.Devices, pd)
+		src, err := f.source(ctx, req, &pd)
+		if err != nil {
+			return p, err
+		}
+		if src == "" {
+			if req.Rollback {
+				missing = append(missing, id)
+			}
+			continue
+		}
+		if sources[src] == nil {
+			env, err := f.store.DeploymentEnvelope(ctx, src)
+			if err != nil {
+				return p, err
+			}
+			pv := planVersion(src, &env)
+			if pv == nil {
+				return p, fmt.Errorf("deployment %s holds no readable manifest", src)
+			}
+			sources[src] = &wire.PlanSource{PlanVersion: *pv, Envelope: env}
+		}
+		sources[src].Devices = append(sources[src].Devices, id)
+	}
+	if len(missing) > 0 {
+		return p, fmt.Errorf("%w: no earlier version of %s is known for %v (they do not run it, or their deployment replaced "+
+			"nothing or predates this record): target devices that run it, or name the version to go back to "+
+			"(edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, missing, req.Module)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sources)) {
+		p.Sources = append(p.Sources, *sources[k])
+	}
+	return p, nil
+}
+
+// ErrNoSource: a rollback has no earlier signed deployment to go back to.
+var ErrNoSource = errors.New("nothing to go back to")
+
+// source is the deployment a device's part of the plan re-signs: for a
+// push, the one its desired entry names now; for a rollback, the newest
+// deployment of req.To, or (no To) the entry its current deployment
+// replaced.
+func (f *Fleet) source(ctx context.Context, req wire.PlanRequest, pd *wire.PlanDevice) (string, error) {
+	switch {
+	case pd.Current == nil:
+		// Nothing to replace, and nothing to go back from: a rollback
+		// never installs a module on a device that does not run it.
+		return "", nil
+	case !req.Rollback:
+		return pd.Current.Deployment, nil
+	case req.To != "":
+		id, err := f.store.LatestDeployment(ctx, req.Module, req.To)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("%w: the controller holds no deployment of %s %s", ErrNoSource, req.Module, req.To)
+		}
+		return id, err
+	}
+	prev, err := f.store.Previous(ctx, pd.Current.Deployment, pd.ID)
+	if err != nil || prev == nil {
+		return "", err
+	}
+	return prev.Deployment, nil
+}
+
+func planVersion(deployment string, env *wire.Envelope) *wire.PlanVersion {
+	m, err := wire.ParseManifest(env.Payload)
+	if err != nil {
+		return nil
+	}
+	return &wire.PlanVersion{Deployment: deployment, Version: m.Version, SHA256: m.SHA256, Epoch: m.Epoch}
+}
+
+// CancelDeployment cancels deployment id where devices have not finished
+// it (store.CancelDeployment) and publishes their desired states.
+func (f *Fleet) CancelDeployment(ctx context.Context, id string) (wire.CancelResult, error) {
+	f.deployMu.Lock()
+	states, devs, err := f.store.CancelDeployment(ctx, id, f.now())
+	if err == nil {
+		for i := range states {
+			f.publishDesired(ctx, &states[i])
+		}
+	}
+	f.deployMu.Unlock()
+	if err != nil {
+		return wire.CancelResult{}, err
+	}
+	f.log.Info("deployment cancelled", "deployment", id, "devices", len(states))
+	d, err := f.store.Deployment(ctx, id)
+	return wire.CancelResult{Deployment: d, Devices: devs}, err
+}
+
+// known returns device id as the inventory knows it, or ErrNotFound.
+func (f *Fleet) known(ctx context.Context, id string) (wire.Device, error) {
+	if err := wire.ValidateDeviceID(id); err != nil {
+		return wire.Device{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return f.store.Device(ctx, id)
+}
+
+// Labels returns device id's labels: central, the agent's, and merged.
+func (f *Fleet) Labels(ctx context.Context, id string) (wire.Labels, error) {
+	d, err := f.known(ctx, id)
+	if err != nil {
+		return wire.Labels{}, err
+	}
+	central, err := f.store.CentralLabels(ctx, id)
+	if err != nil {
+		return wire.Labels{}, err
+	}
+	var own map[string]string
+	if d.Status != nil {
+		own = d.Status.Labels
+	}
+	l := wire.Labels{Device: id, Central: central, Agent: own, Effective: wire.MergeLabels(central, own)}
+	for _, k := range slices.Sorted(maps.Keys(central)) {
+		if v, ok := own[k]; ok && v != central[k] {
+			l.Shadowed = append(l.Shadowed, k)
+		}
+	}
+	for _, m := range []*map[string]string{&l.Central, &l.Agent, &l.Effective} {
+		if *m == nil {
+			*m = map[string]string{}
+		}
+	}
+	return l, nil
+}
+
+// SetLabels changes device id's central labels and publishes its desired
+// state, which carries them to the agent. Labels change what later pushes
+// target, never what a device runs now.
+func (f *Fleet) SetLabels(ctx context.Context, id string, req wire.LabelRequest) (wire.Labels, error) {
+	if _, err := f.known(ctx, id); err != nil {
+		return wire.Labels{}, err
+	}
+	for k, v := range req.Set {
+		if err := wire.ValidateLabel(k, v); err != nil {
+			return wire.Labels{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		if slices.Contains(req.Remove, k) {
+			return wire.Labels{}, fmt.Errorf("%w: label %s both set and removed", ErrBadRequest, k)
+		}
+	}
+	for _, k := range req.Remove {
+		if err := wire.ValidateLabel(k, ""); err != nil {
+			return wire.Labels{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+	}
+	f.deployMu.Lock()
+	ds, changed, err := f.store.SetLabels(ctx, id, req.Set, req.Remove, f.now())
+	if err == nil && changed {
+		f.publishDesired(ctx, &ds)
+	}
+	f.deployMu.Unlock()
+	if err != nil {
+		return wire.Labels{}, err
+	}
+	if changed {
+		f.log.Info("central labels changed", "device", id, "labels", ds.Labels)
+	}
+	return f.Labels(ctx, id)
+}
+
+// ClearQuarantine asks device id to clear module's quarantine (through
+// its desired state's QuarantineClear count). It refuses, with
+// store.ErrConflict, a module the device's last status lists nothing
+// quarantined for: a misspelt name must not look done.
+func (f *Fleet) ClearQuarantine(ctx context.Context, id, module string) (wire.QuarantineClear, error) {
+	d, err := f.known(ctx, id)
+	if err != nil {
+		return wire.QuarantineClear{}, err
+	}
+	if err := wire.ValidateModuleName(module); err != nil {
+		return wire.QuarantineClear{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	res := wire.QuarantineClear{Device: id, Module: module, Cleared: []wire.QuarantineEntry{}}
+	if d.Status != nil {
+		for _, q := range d.Status.Quarantine {
+			if q.Module == module {
+				res.Cleared = append(res.Cleared, q)
+			}
+		}
+	}
+	if len(res.Cleared) == 0 {
+		return res, fmt.Errorf("%w: device %s reports no quarantined manifest of %s", store.ErrConflict, id, module)
+	}
+	f.deployMu.Lock()
+	ds, err := f.store.ClearQuarantine(ctx, id, module, f.now())
+	if err == nil {
+		f.publishDesired(ctx, &ds)
+	}
+	f.deployMu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	f.log.Info("quarantine clear sent", "device", id, "module", module, "generation", ds.Generation)
+	res.Generation = ds.Generation
+	return res, nil
+}
