@@ -12,14 +12,14 @@ func startIn(cmd func() *exec.Cmd, w *workerCgroup) (*exec.Cmd, error) {
 	if d, err := os.Open(w.dir); err == nil {
 		c := cmd()
 		c.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(d.Fd())}
-		err := c.Start()
+		err := startWorker(c)
 		d.Close()
 		if err == nil {
 			return c, nil
 		}
 	}
 	c := cmd()
-	if err := c.Start(); err != nil {
+	if err := startWorker(c); err != nil {
 		return nil, err
 	}
 	if err := w.addPid(c.Process.Pid); err != nil {

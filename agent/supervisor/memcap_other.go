@@ -8,5 +8,5 @@ import "os/exec"
 // /proc/self/cgroup elsewhere, so w is never set).
 func startIn(cmd func() *exec.Cmd, w *workerCgroup) (*exec.Cmd, error) {
 	c := cmd()
-	return c, c.Start()
+	return c, startWorker(c)
 }

@@ -329,7 +329,7 @@ func (r *runner) start() (*proc, error) {
 		}
 	} else {
 		cmd = newCmd()
-		err = cmd.Start()
+		err = startWorker(cmd)
 	}
 	if err != nil {
 		hbR.Close()
