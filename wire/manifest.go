@@ -66,6 +66,10 @@ type Manifest struct {
 	Capabilities Capabilities      `json:"capabilities,omitzero"`
 	Config       map[string]string `json:"config,omitempty"` // values for config_get
 	Probe        Probe             `json:"probe,omitzero"`
+
+	// Messaging and timers (schema 3; messaging.go).
+	Messaging Messaging `json:"messaging,omitzero"`
+	Timers    []Timer   `json:"timers,omitempty"`
 }
 
 // Targets selects devices: a device is targeted when its id is in Nodes or

@@ -16,9 +16,15 @@ func (m *Manifest) LowestSchema() int {
 func (m *Manifest) usesPlatform() bool { return len(m.platformFields()) > 0 }
 
 // platformFields names the platform capabilities m uses, in field order.
-// Each capability appends its own; none yet.
+// Each capability appends its own.
 func (m *Manifest) platformFields() []string {
 	var used []string
+	if !m.Messaging.isZero() {
+		used = append(used, "messaging")
+	}
+	if len(m.Timers) > 0 {
+		used = append(used, "timers")
+	}
 	return used
 }
 
@@ -26,5 +32,6 @@ func (m *Manifest) platformFields() []string {
 // fault.
 func (m *Manifest) validatePlatform() []string {
 	var errs []string
+	errs = append(errs, m.validateMessaging()...)
 	return errs
 }
