@@ -102,6 +102,9 @@ func errorMessage(body []byte) string {
 // transportError names the controller in errors that mean it could not be
 // reached, so the operator knows which address to fix.
 func (c *client) transportError(method, u string, err error) error {
+	if terr := c.tlsError(err); terr != nil {
+		return terr
+	}
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
