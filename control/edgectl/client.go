@@ -73,7 +73,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: errorMessage(data)}
+		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: plainToTLS(errorMessage(data))}
 	}
 	if out == nil {
 		return nil

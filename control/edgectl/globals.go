@@ -19,7 +19,8 @@ var (
 func hoistGlobals(args []string) ([]string, string) {
 	var globals []string
 	i := 0
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--" {
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" && args[i] != "--" &&
+		args[i] != "--version" && args[i] != "-version" {
 		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
 		switch {
 		case contains(globalBoolFlags, name):

@@ -42,3 +42,12 @@ func (c *client) tlsError(err error) error {
 	}
 	return fmt.Errorf("cannot talk to the controller at %s: %w", c.base, explained)
 }
+
+// plainToTLS adds what to do to Go's answer to plain HTTP on an HTTPS
+// port.
+func plainToTLS(msg string) string {
+	if strings.Contains(msg, "HTTP request to an HTTPS server") {
+		return msg + " (the controller serves HTTPS: use https:// in --control or EDGE_CONTROL)"
+	}
+	return msg
+}
