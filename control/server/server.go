@@ -27,6 +27,8 @@ import (
 	"github.com/edgeplane/edge/control/mqttc"
 	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -120,6 +122,10 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		return err
 	}
 
+	registry, err := registryClient(cfg)
+	if err != nil {
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
@@ -134,6 +140,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Registry: registry,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -231,4 +238,21 @@ func loadTrust(files []string) (wire.Keyring, error) {
 		keys = append(keys, k)
 	}
 	return wire.NewKeyring(keys...), nil
+}
+
+// registryClient is the client of the OCI registries modules are pulled
+// from (edgectl push oci://...). A --registry-config that cannot be read
+// is a start-up error, not an anonymous pull later.
+func registryClient(cfg Config) (*ociwasm.Client, error) {
+	if cfg.RegistryConfig != "" {
+		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
+			return nil, fmt.Errorf("--registry-config: %w", err)
+		}
+	}
+	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
+		UserAgent: "edge-control/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("--registry-config: %w", err)
+	}
+	return c, nil
 }

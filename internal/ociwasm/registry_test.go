@@ -8,10 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,7 +190,7 @@ func TestLyingRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := LyingProxy(t, reg.Addr, "sha256:"+pub.Module.SHA256)
+	proxy := harness.LyingRegistry(t, reg.Addr, "sha256:"+pub.Module.SHA256)
 	c := newClient(t, Options{})
 	rc, err := c.Fetch(ctx, pub.Ref.onRegistry(proxy), pub.Module.SHA256, pub.Module.Size)
 	if err != nil {
@@ -206,36 +203,6 @@ func TestLyingRegistry(t *testing.T) {
 }
 
 func (r Reference) onRegistry(addr string) Reference { r.Registry = addr; return r }
-
-// LyingProxy serves the registry at addr on another loopback port, with
-// the last byte of blob digest flipped.
-func LyingProxy(t *testing.T, addr, digest string) string {
-	t.Helper()
-	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if !strings.HasSuffix(resp.Request.URL.Path, "/blobs/"+digest) || resp.Request.Method != http.MethodGet {
-			return nil
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if len(b) > 0 {
-			b[len(b)-1] ^= 0xff
-		}
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		return nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rp}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
-}
 
 func TestBasicAuth(t *testing.T) {
 	reg := harness.StartRegistry(t, harness.RegistryOptions{User: "op", Password: "s3cret"})
