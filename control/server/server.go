@@ -28,6 +28,8 @@ import (
 	"github.com/edgeplane/edge/control/mqttc"
 	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -128,6 +130,10 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		return err
 	}
 
+	registry, err := registryClient(cfg)
+	if err != nil {
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
@@ -145,6 +151,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
 			Sessions: sessions,
+			Registry: registry,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -267,4 +274,21 @@ func loadTrust(files []string) (wire.Keyring, error) {
 		keys = append(keys, k)
 	}
 	return wire.NewKeyring(keys...), nil
+}
+
+// registryClient is the client of the OCI registries modules are pulled
+// from (edgectl push oci://...). A --registry-config that cannot be read
+// is a start-up error, not an anonymous pull later.
+func registryClient(cfg Config) (*ociwasm.Client, error) {
+	if cfg.RegistryConfig != "" {
+		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
+			return nil, fmt.Errorf("--registry-config: %w", err)
+		}
+	}
+	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
+		UserAgent: "edge-control/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("--registry-config: %w", err)
+	}
+	return c, nil
 }
