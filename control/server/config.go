@@ -13,12 +13,19 @@ import (
 
 	"github.com/edgeplane/edge/control/api"
 	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
 // Validate.
 type Config struct {
-	DataDir  string // state folder
+	DataDir string // state folder
+	// DB is the database: "" for SQLite in DataDir, or
+	// mysql://user:pass@host:port/db (several controllers may share it).
+	DB string
+	// BlobDir is the folder of module blobs, "" for DataDir/blobs;
+	// controllers sharing a database share it (a network file system).
+	BlobDir  string
 	HTTPAddr string // HTTP API and dashboard
 	MQTTAddr string // embedded broker listener (unused with Broker)
 
@@ -118,6 +125,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge-control", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "state `folder` (SQLite database and module blobs)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "controller state in MySQL/MariaDB: mysql://user:pass@host:port/db (or env EDGE_CONTROL_DB; default: SQLite in --data)")
+	fs.StringVar(&cfg.BlobDir, "blobs", cfg.BlobDir, "module blob `folder` (default: blobs/ in --data); replicas sharing --db share it")
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP API and dashboard listen `address`")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "embedded MQTT broker listen `address` (port 0: any free port)")
 	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "external MQTT broker `URL` (tcp://host:port); embeds no broker")
@@ -153,6 +162,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data is required"))
+	}
+	if c.DB != "" {
+		if b, err := dbbind.Parse(c.DB); err != nil || b.Dialect != dbbind.MySQL {
+			errs = append(errs, fmt.Errorf("--db %q: want mysql://user:pass@host:port/db", dbbind.Redact(c.DB)))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))

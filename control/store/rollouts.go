@@ -37,26 +37,26 @@ func (s *Store) CreateRollout(ctx context.Context, r *Rollout) error {
 	if err != nil {
 		return fmt.Errorf("create rollout %s: %w", r.ID, err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create rollout %s: %w", r.ID, err)
-	}
-	defer tx.Rollback()
-	var live string
-	err = tx.QueryRowContext(ctx, `SELECT id FROM rollouts WHERE module = ? AND state IN (?,?,?,?) LIMIT 1`,
-		r.Module, wire.RolloutDeploying, wire.RolloutSoaking, wire.RolloutPaused, wire.RolloutRollingBack).Scan(&live)
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: rollout %s of %s is in progress: wait for it, or abort it (edgectl rollout abort %s)",
-			ErrConflict, live, r.Module, live)
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("create rollout %s: %w", r.ID, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO rollouts(id, module, state, created, doc) VALUES(?,?,?,?,?)`,
-		r.ID, r.Module, r.State, nanos(r.Created), string(doc)); err != nil {
-		return fmt.Errorf("create rollout %s: %w", r.ID, err)
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// Locking read: two controllers creating a rollout of one module
+		// at once take turns (on MySQL one of them deadlocks, runs again
+		// and finds the other's).
+		var live string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM rollouts WHERE module = ? AND state IN (?,?,?,?) LIMIT 1`+s.engine.forUpdate(),
+			r.Module, wire.RolloutDeploying, wire.RolloutSoaking, wire.RolloutPaused, wire.RolloutRollingBack).Scan(&live)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: rollout %s of %s is in progress: wait for it, or abort it (edgectl rollout abort %s)",
+				ErrConflict, live, r.Module, live)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("create rollout %s: %w", r.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rollouts(id, module, state, created, doc) VALUES(?,?,?,?,?)`,
+			r.ID, r.Module, r.State, nanos(r.Created), string(doc)); err != nil {
+			return fmt.Errorf("create rollout %s: %w", r.ID, err)
+		}
+		return nil
+	})
 }
 
 // SaveRollout stores r's new state.
@@ -95,7 +95,7 @@ func (s *Store) GetRollout(ctx context.Context, id string) (*Rollout, error) {
 // Rollouts returns rollouts newest first: of module ("" for all), at most
 // limit (0 for all).
 func (s *Store) Rollouts(ctx context.Context, module string, limit int) ([]*Rollout, error) {
-	q := `SELECT doc FROM rollouts WHERE (? = '' OR module = ?) ORDER BY created DESC, rowid DESC`
+	q := `SELECT doc FROM rollouts WHERE (? = '' OR module = ?) ORDER BY created DESC, ` + s.engine.order() + ` DESC`
 	args := []any{module, module}
 	if limit > 0 {
 		q += ` LIMIT ?`
