@@ -56,6 +56,9 @@ type Config struct {
 
 	PrintVersion bool // --version (or "version"): print the version and exit
 	VersionJSON  bool // --json with --version: as JSON
+	// LeaseTTL is the leader lease's TTL (replicas: how soon another
+	// takes over from a leader that died).
+	LeaseTTL time.Duration
 	// DeployTimeout: a device that has not reached a terminal state this
 	// long after a deployment was created is marked timed_out.
 	DeployTimeout time.Duration
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		BlobGrace:  time.Hour,
 
 		DeployTimeout: fleet.DefaultDeployTimeout,
+		LeaseTTL:      fleet.DefaultLeaseTTL,
 	}
 }
 
@@ -145,6 +149,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
+	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL,
+		"replicas on one --db: TTL of the leader lease (the leader publishes desired states and drives rollouts; another takes over within about this long of its death)")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit (also: edge-control version)")
 	fs.BoolVar(&cfg.VersionJSON, "json", false, "with --version: print {program, version, os, arch, go} as JSON")
@@ -192,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploads < 1 || c.UploadIdle <= 0 || c.BlobQuota < 0 || c.BlobGrace <= 0 {
 		errs = append(errs, errors.New("--max-uploads, --upload-idle and --blob-grace must be positive, --blob-quota not negative"))
+	}
+	if c.LeaseTTL < 300*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--lease-ttl %v: want at least 300ms", c.LeaseTTL))
 	}
 	if c.DeployTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))

@@ -78,7 +78,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout})
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}

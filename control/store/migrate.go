@@ -35,6 +35,7 @@ var migrations = []migration{
 	{1, "base schema: blobs, deployments, desired state, devices, credentials, history, events, rollouts", migrateBase},
 	{2, "leader lease and the generation published of each desired state", migrateLease},
 	{3, "agent time of each device's stored status", migrateStatusTime},
+	{4, "revision of each rollout document", migrateRolloutRev},
 }
 
 // SchemaVersion is the schema this controller writes.
@@ -224,4 +225,12 @@ func migrateLease(ctx context.Context, m *migrator) error {
 // the older never overwrites the newer.
 func migrateStatusTime(ctx context.Context, m *migrator) error {
 	return m.addColumn(ctx, "devices", "reported", "BIGINT NOT NULL DEFAULT 0")
+}
+
+// migrateRolloutRev adds a revision to each rollout document: a save
+// applies only over the revision it was read at, so that an operator's
+// action on one controller and the leader's step on another never
+// silently undo each other (SaveRollout, ErrStale).
+func migrateRolloutRev(ctx context.Context, m *migrator) error {
+	return m.addColumn(ctx, "rollouts", "rev", "BIGINT NOT NULL DEFAULT 0")
 }
