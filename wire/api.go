@@ -9,6 +9,9 @@ import "time"
 //	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201, or 200 if known; 413 over
 //	                                   MaxModuleSize, 429 too many at once, 507 over
 //	                                   the controller's quota, 408 if it stalls
+//	POST /api/v1/blobs/{sha256}/pull  BlobPullRequest → BlobRef: the controller pulls the
+//	                                   module from an OCI registry; 201, or 200 if known;
+//	                                   502 when the registry fails or serves other bytes
 //	POST /api/v1/plan                  PlanRequest → Plan: devices, epoch, sources (signs nothing)
 //	POST /api/v1/deployments           DeployRequest → Deployment; 400 for a node never
 //	                                   registered (unless allow_unregistered) or no target
@@ -42,6 +45,19 @@ const APIPrefix = "/api/v1"
 // APIError is the body of every error answer.
 type APIError struct {
 	Error string `json:"error"`
+}
+
+// BlobPullRequest asks the controller to pull a module from an OCI
+// registry instead of receiving its bytes (POST
+// /api/v1/blobs/{sha256}/pull). The path's sha256 is the one the operator
+// signed: the artifact's one module layer must have it and Size, and the
+// bytes pulled must hash to it, or nothing is stored.
+type BlobPullRequest struct {
+	// Source is the artifact pinned to its manifest's digest:
+	// oci://REGISTRY/REPOSITORY@sha256:HEX (a tag is refused: edgectl
+	// resolves it once, before signing).
+	Source string `json:"source"`
+	Size   int64  `json:"size"`
 }
 
 // DeployRequest asks the controller to deliver a signed module whose bytes

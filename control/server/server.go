@@ -28,6 +28,9 @@ import (
 	"github.com/edgeplane/edge/control/mqttc"
 	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -76,13 +79,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // start starts the parts in order; Close stops whichever were started.
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
-	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
+	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
+		if cfg.DB != "" {
+			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
+		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout})
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}
@@ -128,6 +134,10 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		return err
 	}
 
+	registry, err := registryClient(cfg)
+	if err != nil {
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
@@ -145,6 +155,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
 			Sessions: sessions,
+			Registry: registry,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -267,4 +278,21 @@ func loadTrust(files []string) (wire.Keyring, error) {
 		keys = append(keys, k)
 	}
 	return wire.NewKeyring(keys...), nil
+}
+
+// registryClient is the client of the OCI registries modules are pulled
+// from (edgectl push oci://...). A --registry-config that cannot be read
+// is a start-up error, not an anonymous pull later.
+func registryClient(cfg Config) (*ociwasm.Client, error) {
+	if cfg.RegistryConfig != "" {
+		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
+			return nil, fmt.Errorf("--registry-config: %w", err)
+		}
+	}
+	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
+		UserAgent: "edge-control/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("--registry-config: %w", err)
+	}
+	return c, nil
 }
