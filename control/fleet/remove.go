@@ -35,6 +35,10 @@ var retainedKinds = []string{wire.KindDesired, wire.KindStatus}
 //  3. its retained topics are emptied on the broker, so nothing it
 //     subscribes to again (under a new registration) replays old state.
 //
+// With several replicas, the others learn of the removal when they start
+// (Load): until then their ingest still takes the device's reports, which
+// only an external broker (the replicas' case) would still pass on.
+//
 // store.ErrNotFound when the controller knows nothing of id. A failure to
 // clear the retained topics is returned after the removal itself took
 // effect (the caller may retry: removing again answers ErrNotFound, and
@@ -53,6 +57,10 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	if closeSession != nil {
 		r.SessionClosed = closeSession(id)
 	}
+	// After any publish of its desired state already under way here
+	// (publishDesiredNow, which skips removed devices from now on).
+	f.desiredMu.Lock()
+	defer f.desiredMu.Unlock()
 	var errs []error
 	for _, k := range retainedKinds {
 		topic := wire.DeviceTopic(id, k)
