@@ -54,6 +54,7 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	}
 	f.removed.add(id)
 	f.inv.remove(id)
+	f.metrics.forget(id)
 	if closeSession != nil {
 		r.SessionClosed = closeSession(id)
 	}
@@ -113,4 +114,18 @@ func (inv *inventory) remove(id string) {
 	delete(inv.events, id)
 	delete(inv.devices, id)
 	inv.mu.Unlock()
+}
+
+// forget drops the metrics ingest holds for id, so that no later flush
+// writes them back (a flush already under way may still: its window is
+// that one write).
+func (m *metricsState) forget(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.devices, id)
+	for k := range m.points {
+		if k.device == id {
+			delete(m.points, k)
+		}
+	}
 }
