@@ -5,7 +5,7 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o msg.wasm ./agent/wasmhost/testdata/msgguest
 //
-// GET /publish?topic=T&payload=P&qos=Q publishes and answers "ok" or the
+// GET /healthz answers ok; GET /publish?topic=T&payload=P&qos=Q publishes and answers "ok" or the
 // error. Messages on its filters act on their payload: "fail" fails
 // (retried), "drop" is dropped, "exit" ends the process (a trap), "slow"
 // sleeps 2 s, anything else is published back on "echo/<payload>" with
@@ -26,6 +26,10 @@ const Filter = "edge/v1/dev/{device}/in/t/#"
 
 func init() {
 	sdk.Serve(sdk.HandlerFunc(func(w sdk.ResponseWriter, r *sdk.Request) {
+		if r.URL.Path == "/healthz" {
+			fmt.Fprint(w, "ok")
+			return
+		}
 		q := r.URL.Query()
 		qos, _ := strconv.Atoi(q.Get("qos"))
 		if err := sdk.Publish(q.Get("topic"), []byte(q.Get("payload")), byte(qos)); err != nil {
