@@ -7,7 +7,7 @@
 //
 // GET /healthz answers ok; GET /publish?topic=T&payload=P&qos=Q publishes and answers "ok" or the
 // error. Messages on its filters act on their payload: "fail" fails
-// (retried), "drop" is dropped, "exit" ends the process (a trap), "slow"
+// (retried), "drop" is dropped, "nop" is acknowledged and nothing else, "exit" ends the process (a trap), "slow"
 // sleeps 2 s, anything else is published back on "echo/<payload>" with
 // the message's id and attempt. Timer "tick" publishes "ticks" with its
 // missed count; timer "slow" sleeps 350 ms.
@@ -49,6 +49,8 @@ func init() {
 			os.Exit(3)
 		case "slow":
 			time.Sleep(2 * time.Second)
+		case "nop":
+			return nil
 		}
 		return sdk.Publish("echo/"+string(m.Payload), fmt.Appendf(nil, "%d %d %s", m.ID, m.Attempt, m.Topic), 1)
 	}
