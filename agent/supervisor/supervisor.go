@@ -49,6 +49,13 @@
 // heartbeats, with restarts and the worker's /proc memory and CPU), and
 // ServingChanged tells when what serves changes.
 //
+// Modules reach MQTT through the supervisor (Config.Bus, the agent's
+// session): each worker has a host link (fd 7, package hostlink) over
+// which its guest publishes, in the module's namespace, and receives the
+// messages of its manifest's filters from a queue per module that the
+// supervisor delivers to the version serving, and its timers' ticks
+// (msgqueue.go, triggers.go; docs/ABI.md 3.1 and 3.2).
+//
 // Each worker can be capped in memory (Config.WorkerMemory) through a
 // cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
 // and why there is no GOMEMLIMIT or RLIMIT_AS fallback.
