@@ -448,10 +448,13 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		return err
 	}
 	supCfg.Logs = parts.logs
+	// Modules publish and receive messages through the agent's session.
+	supCfg.Device, supCfg.Bus = cfg.ID, sess
 	sup, err := supervisor.New(supCfg)
 	if err != nil {
 		return err
 	}
+	sess.SetAppHandler(sup.Receive)
 	rec = reconcile.New(reconcile.Config{
 		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
 		Fetcher: sess, Deployer: sup, Reporter: sess,
