@@ -100,3 +100,40 @@ func TestMetricsOncePerSecond(t *testing.T) {
 		}
 	})
 }
+
+// TestReadyBeatsAtOnce: the heartbeat that says ready goes out when the
+// worker becomes ready, not at the next tick (the supervisor waits for it
+// before it probes and switches).
+func TestReadyBeatsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, err := New(Config{Module: "x", Name: "t"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out lines
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.beat(ctx, &out, func() {}); close(done) }()
+		time.Sleep(30 * time.Millisecond) // between ticks
+		w.ready.Store(true)
+		w.beatNow()
+		synctest.Wait()
+		cancel()
+		<-done
+		var got []bool
+		sc := bufio.NewScanner(&out.b)
+		for sc.Scan() {
+			var hb Heartbeat
+			if err := json.Unmarshal(sc.Bytes(), &hb); err != nil {
+				t.Fatal(err)
+			}
+			if !hb.Final {
+				got = append(got, hb.Ready)
+			}
+		}
+		// The beat at 0 (not ready) and the one at 30 ms (ready).
+		if len(got) != 2 || got[0] || !got[1] {
+			t.Errorf("heartbeats before the final one, ready: %v; want [false true]", got)
+		}
+	})
+}
