@@ -278,6 +278,7 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 	}
 	// Keep a P free for the worker's own goroutines (heartbeat, HTTP).
 	runtime.GOMAXPROCS(pool + 1)
+	debug.SetGCPercent(compileGOGC) // servingGOGC once ready
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -470,9 +471,16 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 	return mod, db, nil
 }
 
-// servingGOGC is the worker's GOGC once the module is loaded (the compile
-// runs at Go's default, 100: it allocates hundreds of MiB, and a lower
-// value would slow it). What a serving worker keeps live is mostly the
+// compileGOGC is the worker's GOGC while it compiles or loads its module.
+// A fresh worker's heap is small, so at Go's default of 100 it collects
+// again and again while the compiler allocates hundreds of MiB of
+// short-lived data. At 400 the compile of the Go order service took 8 %
+// less CPU (2.84 s against 3.08 s, means of 3–4 cold starts on the busy
+// 2-core machine) with the same peak RSS (108–112 MiB against 109–110),
+// which the worker returns once ready.
+const compileGOGC = 400
+
+// servingGOGC is the worker's GOGC once the module is loaded. What a serving worker keeps live is mostly the
 // decoded module (~9 MiB for the Go order service: function bodies and
 // data segments wazero holds for instantiation) and changes little; what
 // it allocates per request is small. At 100 the heap grew to 23 MiB under
