@@ -27,7 +27,12 @@ import "time"
 //	POST /api/v1/devices/{id}/quarantine/clear  QuarantineClearRequest → QuarantineClear
 //	GET  /api/v1/devices               []Device
 //	GET  /api/v1/devices/{id}          Device
-//	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials
+//	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials; 409 if
+//	                                   the device is registered already (rotate instead)
+//	POST /api/v1/devices/{id}/rotate   → DeviceCredentials: a new password; the old one and
+//	                                   the live session end at once; 404 if not registered
+//	DELETE /api/v1/devices/{id}        → DeviceRemoval: credentials revoked, session closed,
+//	                                   retained topics cleared, out of the inventory; 404
 //	GET  /api/v1/devices/{id}/detail   DeviceDetail: inventory entry, recent events, metrics
 //	GET  /api/v1/devices/{id}/logs     LogBatch (?module=&since=RFC3339&max=N): asked of
 //	                                   the agent over MQTT; 504 if it does not answer in 5 s

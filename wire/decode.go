@@ -66,6 +66,7 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[QuarantineClearRequest]():   {"quarantine clear request", MaxRequestSize, false},
 	reflect.TypeFor[QuarantineClear]():          {"quarantine clear", MaxAnswerSize, true},
 	reflect.TypeFor[CancelResult]():             {"cancel result", MaxAnswerSize, true},
+	reflect.TypeFor[DeviceRemoval]():            {"device removal", MaxAnswerSize, true},
 }
 
 // Decode parses b into v, a pointer to one of the wire types, by the

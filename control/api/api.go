@@ -62,6 +62,9 @@ type Options struct {
 	// Metrics serves GET /metrics and ControllerMetrics GET
 	// /metrics/controller (package prom); nil: not served.
 	Metrics, ControllerMetrics http.Handler
+	// Sessions closes a device's live session when it is removed or its
+	// password rotated; nil with an external broker.
+	Sessions Sessions
 	// Registry pulls modules for POST /blobs/{sha256}/pull; nil: 501.
 	Registry *ociwasm.Client
 }
@@ -110,6 +113,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
 	}
 	h.opsRoutes(p)
+	h.deviceRoutes(p)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
@@ -120,8 +119,7 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, r, ds, err)
 }
 
-// postDevice issues (or rotates) a device's broker password. The password
-// is in this answer only; the controller keeps its hash.
+// postDevice registers a device (devices.go: addDevice).
 func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeviceCredentialsRequest
 	if !h.decodeJSON(w, r, wire.MaxRequestSize, &req) {
@@ -131,13 +129,5 @@ func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	pw, hash := auth.NewPassword()
-	if err := h.store.SetCredential(r.Context(), req.ID, hash, h.now()); err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.fleet.DeviceRegistered(req.ID)
-	h.log.Info("device credentials issued", "device", req.ID)
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, wire.DeviceCredentials{ID: req.ID, Password: pw})
+	h.addDevice(w, r, req.ID)
 }

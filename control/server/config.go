@@ -53,6 +53,8 @@ type Config struct {
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
 
+	TLS TLSOptions // tls.go
+
 	PrintVersion bool // --version (or "version"): print the version and exit
 	VersionJSON  bool // --json with --version: as JSON
 	// DeployTimeout: a device that has not reached a terminal state this
@@ -145,6 +147,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
+	registerTLSFlags(fs, &cfg.TLS)
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit (also: edge-control version)")
 	fs.BoolVar(&cfg.VersionJSON, "json", false, "with --version: print {program, version, os, arch, go} as JSON")
@@ -172,8 +175,8 @@ func (c *Config) Validate() error {
 		}
 	} else {
 		u, err := url.Parse(c.Broker)
-		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("--broker %q: want tcp://host:port", c.Broker))
+		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtts") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--broker %q: want tcp://host:port or ssl://host:port", c.Broker))
 		}
 		if c.AllowAnonymous {
 			errs = append(errs, errors.New("--allow-anonymous applies to the embedded broker only; configure the external broker's own"))
@@ -199,6 +202,7 @@ func (c *Config) Validate() error {
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))
 	}
+	errs = append(errs, c.TLS.validate(c)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 	}

@@ -11,6 +11,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,9 @@ type Server struct {
 	http   *http.Server
 	httpLn net.Listener
 
+	tls       *tls.Config // HTTPS and MQTTS; nil: plain
+	brokerTLS *tls.Config // towards an external ssl:// broker
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -59,7 +63,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	serverTLS, brokerTLS, err := cfg.TLS.load(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS}
 	if err := s.start(ctx, trust); err != nil {
 		s.Close()
 		return nil, err
@@ -84,7 +92,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 
 	mc := mqttc.Config{
 		Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
-		CleanSession: cfg.CleanSession,
+		CleanSession: cfg.CleanSession, TLS: s.brokerTLS,
 		Filters: []string{
 			wire.DeviceWildcard(wire.KindStatus), wire.DeviceWildcard(wire.KindEvents),
 			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
@@ -103,7 +111,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		pw, _ := auth.NewPassword()
 		s.broker, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, Credentials: s.store, ControlPassword: pw,
-			AllowAnonymous: cfg.AllowAnonymous, Logger: log,
+			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded mqtt broker: %w", err)
@@ -111,7 +119,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		if cfg.AllowAnonymous {
 			log.Warn("embedded broker accepts anonymous clients with full access (--allow-anonymous)")
 		}
-		mc.Broker = "tcp://" + s.broker.DialAddr()
+		mc.Broker = "tcp://" + s.broker.ControlAddr()
 		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
 	}
 	// The publisher is set before connecting: the first connection
@@ -133,13 +141,16 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	// moves while an upload makes progress; see api.Options): a plain
 	// ReadTimeout would cut a slow but healthy 64 MiB upload.
 	pc := prom.Config{Fleet: s.fleet, Logger: log.With("component", "metrics")}
+	var sessions api.Sessions // nil (not a typed nil) with an external broker
 	if s.broker != nil {
 		pc.Broker = s.broker.Stats
+		sessions = s.broker
 	}
 	s.http = &http.Server{
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Sessions: sessions,
 			Registry: registry,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -149,7 +160,15 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	}
 	s.wg.Go(func() { s.collectBlobs(runCtx) })
 	s.wg.Go(func() {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.http.Serve(s.httpLn) }
+		if s.tls != nil {
+			// Device certificates are the broker's business: the API
+			// asks for none (operators authenticate with tokens).
+			s.http.TLSConfig = s.tls.Clone()
+			s.http.TLSConfig.ClientAuth, s.http.TLSConfig.ClientCAs = tls.NoClientCert, nil
+			serve = func() error { return s.http.ServeTLS(s.httpLn, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
@@ -177,6 +196,23 @@ func (s *Server) collectBlobs(ctx context.Context) {
 			s.log.Info("unreferenced blobs removed", "count", len(removed), "bytes", freed, "grace", s.cfg.BlobGrace)
 		}
 	}
+}
+
+// URL is the base URL of the HTTP API: https:// with TLS.
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "https://" + s.HTTPAddr()
+	}
+	return "http://" + s.HTTPAddr()
+}
+
+// BrokerURL is the URL devices connect to: the embedded broker's
+// (ssl:// with TLS), or the external broker's.
+func (s *Server) BrokerURL() string {
+	if s.broker != nil {
+		return s.broker.URL()
+	}
+	return s.cfg.Broker
 }
 
 // HTTPAddr is the bound HTTP address.
