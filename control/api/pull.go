@@ -91,8 +91,6 @@ func (h *Handler) registryError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.Is(err, ociwasm.ErrNotFound), errors.Is(err, ociwasm.ErrMediaType), errors.Is(err, ociwasm.ErrDigest),
 		errors.Is(err, ociwasm.ErrUnreachable), errors.Is(err, ociwasm.ErrAuth):
 		writeError(w, http.StatusBadGateway, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, fmt.Errorf("pull from the registry: %w", err))
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, store.ErrQuota), errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrEmpty):
 		h.blobError(w, r, err, http.StatusBadGateway)
 	default:
