@@ -50,8 +50,17 @@ func (h *Handler) pullBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ref, err := h.store.Blob(r.Context(), sha); err == nil && ref.Size == req.Size {
-		// Content-addressed: the bytes were checked when they were stored.
-		h.blobStored(w, ref, false, src.String())
+		// Content-addressed: the bytes were checked when they were
+		// stored, and the registry is not asked again. Stored "again"
+		// all the same (PutBlobFrom reads nothing of a known blob): that
+		// refreshes its upload time, so garbage collection does not take
+		// it before the deployment that follows.
+		ref, created, err := h.store.PutBlobFrom(r.Context(), sha, http.NoBody, h.now())
+		if err != nil {
+			h.blobError(w, r, err, http.StatusInternalServerError)
+			return
+		}
+		h.blobStored(w, ref, created, src.String())
 		return
 	}
 	release, ok := h.takeUpload(w)

@@ -94,8 +94,9 @@ func TestPublishResolveFetch(t *testing.T) {
 		t.Errorf("manifest %+v: not the Wasm OCI layout", m)
 	}
 
-	// Publishing again to another tag reuses the blobs and names the same
-	// manifest when created is the same; a moved tag resolves anew.
+	// Publishing another module to the same tag moves it: the tag
+	// resolves to the new manifest, the pinned reference still reaches
+	// the first.
 	mod2 := module("v2")
 	pub2, err := c.Publish(ctx, ref, mod2, "orders", time.Now())
 	if err != nil {
