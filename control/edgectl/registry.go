@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +128,10 @@ func (s *moduleSource) deliver(ctx context.Context, cl *cli, c *client, m *wire.
 	}
 	start := time.Now()
 	ref, err := c.pullBlob(ctx, m.SHA256, wire.BlobPullRequest{Source: s.artifact.Ref.String(), Size: m.Size})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return fmt.Errorf("controller pull of %s: %w (this controller does not pull from registries: update it, or push the file)", s.artifact.Ref, err)
+	}
 	if err != nil {
 		return fmt.Errorf("controller pull of %s: %w", s.artifact.Ref, err)
 	}
@@ -191,7 +196,7 @@ func (c *client) pullBlob(ctx context.Context, sum string, req wire.BlobPullRequ
 		return nil, fmt.Errorf("encode pull request: %w", err)
 	}
 	var ref wire.BlobRef
-	if err := c.do(ctx, uploadTimeout, "POST", "/blobs/"+sum+"/pull", "application/json", body, &ref); err != nil {
+	if err := c.do(ctx, uploadTimeout, http.MethodPost, "/blobs/"+sum+"/pull", "application/json", body, &ref); err != nil {
 		return nil, err
 	}
 	if ref.SHA256 != sum {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -215,5 +216,32 @@ func TestPushOCIRefusals(t *testing.T) {
 		if code, _, stderr := run(t, args...); code != ExitUsage {
 			t.Errorf("%v: exit %d %s, want 2", args, code, stderr)
 		}
+	}
+}
+
+// TestPushOCIOlderController: a controller without the pull endpoint
+// answers 404; edgectl says what to do.
+func TestPushOCIOlderController(t *testing.T) {
+	isolate(t)
+	reg := harness.StartRegistry(t, harness.RegistryOptions{})
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateRunning})
+	old := http.NewServeMux()
+	old.HandleFunc("POST /api/v1/blobs/{sha256}/pull", func(w http.ResponseWriter, _ *http.Request) {
+		apiError(w, http.StatusNotFound, "no such API endpoint")
+	})
+	old.Handle("/", f.srv.Config.Handler)
+	srv := httptest.NewServer(old)
+	t.Cleanup(srv.Close)
+	tag := "oci://" + reg.Addr + "/acme/orders:1"
+	if code, _, stderr := run(t, "publish", testModule(t, "orders.wasm"), tag); code != ExitOK {
+		t.Fatalf("publish: %d %s", code, stderr)
+	}
+	code, _, stderr := run(t, "push", tag, "--key", key, "--version", "1.0.0", "--control", srv.URL, "--node", "pi-1", "--port", "8080")
+	if code != ExitFailed || !strings.Contains(stderr, "does not pull from registries") {
+		t.Errorf("push to an older controller: exit %d %s", code, stderr)
+	}
+	if f.manifest != nil {
+		t.Errorf("deployed %+v after a failed pull", f.manifest)
 	}
 }
