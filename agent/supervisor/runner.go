@@ -414,20 +414,33 @@ func (r *runner) copyOutput(out *os.File) {
 	}
 }
 
+// watchTick is how often watch judges a worker's heartbeat.
+const watchTick = 25 * time.Millisecond
+
 // watch follows p until it exits, killing it when its heartbeat goes
 // silent or a guest call runs past the deadline + 1s. It returns why the
 // process ended.
 func (r *runner) watch(p *proc) string {
 	cfg := &r.s.cfg
 	runaway := r.spec.wcfg.Deadline() + time.Second
-	started := time.Now()
 	var last time.Time // of the last heartbeat
+	// silent is the silence observed since the last heartbeat (or the
+	// start): each tick adds the time since the previous one, at most
+	// maxStep. A supervisor that did not run for a while (a stop, a
+	// stall of the machine, swapping) has not watched its workers, whose
+	// heartbeats wait in the pipe meanwhile: counting that time as their
+	// silence killed every healthy worker at once after a 0.5 s stall.
+	// Silence is judged over time the supervisor was running; a worker
+	// that is really silent is still killed, after Silence of that.
+	var silent time.Duration
+	lastTick := time.Now()
+	const maxStep = 2 * watchTick
 	// serving: this process has reported ready. Until then it is loading
 	// and compiling and takes no traffic, so a starved heartbeat on a busy
 	// board gets FirstBeat, not Silence; ReadyTimeout bounds the start.
 	serving := false
 	killed := ""
-	tick := time.NewTicker(25 * time.Millisecond)
+	tick := time.NewTicker(watchTick)
 	defer tick.Stop()
 	beats := p.beats
 	for {
@@ -437,7 +450,7 @@ func (r *runner) watch(p *proc) string {
 				beats = nil
 				continue
 			}
-			last = time.Now()
+			last, silent = time.Now(), 0
 			serving = serving || hb.Ready
 			r.mu.Lock()
 			r.hb, p.last = hb, hb
@@ -489,6 +502,9 @@ func (r *runner) watch(p *proc) string {
 			}
 			return "worker exited: " + p.cmd.ProcessState.String()
 		case <-tick.C:
+			now := time.Now()
+			silent += min(now.Sub(lastTick), maxStep)
+			lastTick = now
 			if killed != "" {
 				continue
 			}
@@ -497,11 +513,11 @@ func (r *runner) watch(p *proc) string {
 				limit = max(cfg.Silence, cfg.FirstBeat)
 			}
 			if last.IsZero() {
-				if time.Since(started) > cfg.FirstBeat {
+				if silent > cfg.FirstBeat {
 					killed = fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat)
 					p.cmd.Process.Kill()
 				}
-			} else if time.Since(last) > limit {
+			} else if silent > limit {
 				killed = fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond))
 				p.cmd.Process.Kill()
 			}
