@@ -299,6 +299,16 @@ type orderLoad struct {
 	mu     sync.Mutex
 	ids    []int64
 	failed atomic.Int64
+	errs   []string // the first few failures
+}
+
+func (o *orderLoad) fail(msg string) {
+	o.failed.Add(1)
+	o.mu.Lock()
+	if len(o.errs) < 5 {
+		o.errs = append(o.errs, time.Now().Format("15:04:05.000 ")+msg)
+	}
+	o.mu.Unlock()
 }
 
 func (o *orderLoad) run(ctx context.Context, worker int64) {
@@ -309,7 +319,9 @@ func (o *orderLoad) run(ctx context.Context, worker int64) {
 		req, _ := http.NewRequestWithContext(ctx, "POST", o.base+"/create_order", strings.NewReader(body))
 		resp, err := client.Do(req)
 		if err != nil {
-			o.failed.Add(1)
+			if ctx.Err() == nil {
+				o.fail(err.Error())
+			}
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
@@ -320,7 +332,7 @@ func (o *orderLoad) run(ctx context.Context, worker int64) {
 			o.ids = append(o.ids, id)
 			o.mu.Unlock()
 		} else {
-			o.failed.Add(1)
+			o.fail(fmt.Sprintf("%d %.200s", resp.StatusCode, b))
 		}
 	}
 }
