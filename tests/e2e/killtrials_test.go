@@ -103,7 +103,7 @@ func TestKillTrials(t *testing.T) {
 	for w := range 2 {
 		wg.Go(func() { orders.run(ctx, int64(w)) })
 	}
-	ops := &deployOps{f: f, port: port, file: file}
+	ops := &deployOps{f: f, node: "kt", port: port, file: file}
 	wg.Go(func() { ops.run(ctx, t) })
 
 	store := storeView{dir: filepath.Join(dataDir, "store")}
@@ -353,6 +353,7 @@ func (o *orderLoad) ackedIDs() []int64 {
 // rolls back to the version before, without pause.
 type deployOps struct {
 	f    *fleet
+	node string
 	port int
 	file func(n int) string
 
@@ -366,10 +367,10 @@ func (d *deployOps) run(ctx context.Context, t *testing.T) {
 	for n := 2; ctx.Err() == nil; n++ {
 		version := fmt.Sprintf("1.0.%d", n)
 		kind, args := "push", []string{"push", d.file(n), "--control", d.f.control, "--key", key, "--name", "orders",
-			"--version", version, "--node", "kt", "--db", "sqlite", "--port", fmt.Sprint(d.port), "--wait", "25s", "--json"}
+			"--version", version, "--node", d.node, "--db", "sqlite", "--port", fmt.Sprint(d.port), "--wait", "25s", "--json"}
 		if n%5 == 0 {
 			kind, args = "rollback", []string{"rollback", "orders", "--to", prev, "--control", d.f.control, "--key", key,
-				"--node", "kt", "--wait", "25s", "--json"}
+				"--node", d.node, "--wait", "25s", "--json"}
 		}
 		cmd := exec.CommandContext(ctx, bin(t, "edgectl"), args...)
 		var out, errOut bytes.Buffer
