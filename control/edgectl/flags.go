@@ -9,21 +9,31 @@ import (
 
 // apiFlags are the flags of every command that talks to the controller.
 type apiFlags struct {
-	control string
-	json    bool
+	control   string
+	tokenFile string
+	json      bool
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else "+DefaultControl+")")
+	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else the config file's, else "+DefaultControl+")")
+	fs.StringVar(&a.tokenFile, "token-file", "", "read the operator token from `FILE` (default: $EDGE_TOKEN, else the config file's)")
 	fs.BoolVar(&a.json, "json", false, "print stable JSON on stdout")
 }
 
 // client returns a client for the controller chosen by --control,
-// EDGE_CONTROL or the default, in that order.
+// EDGE_CONTROL, the config file or the default, in that order, with the
+// token of --token-file, EDGE_TOKEN or the config file (config.go).
 func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
+	conf, _, err := cl.loadConfig()
+	if err != nil {
+		return nil, err
+	}
 	addr := a.control
 	if addr == "" {
 		addr = cl.getenv("EDGE_CONTROL")
+	}
+	if addr == "" {
+		addr = conf.Control
 	}
 	if addr == "" {
 		addr = DefaultControl
@@ -31,6 +41,16 @@ func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
 	c, err := newClient(addr)
 	if err != nil {
 		return nil, usagef(cmd, "%s: %v", cmd, err)
+	}
+	switch {
+	case a.tokenFile != "":
+		if c.token, err = readTokenFile(a.tokenFile); err != nil {
+			return nil, err
+		}
+	case cl.getenv("EDGE_TOKEN") != "":
+		c.token = strings.TrimSpace(cl.getenv("EDGE_TOKEN"))
+	default:
+		c.token = conf.Token
 	}
 	return c, nil
 }

@@ -52,6 +52,8 @@ type Config struct {
 	// DeployTimeout: a device that has not reached a terminal state this
 	// long after a deployment was created is marked timed_out.
 	DeployTimeout time.Duration
+
+	AuthConfig // the HTTP API's tokens, sessions and Host names (authconfig.go)
 }
 
 // DefaultConfig returns the defaults.
@@ -68,6 +70,7 @@ func DefaultConfig() Config {
 		BlobGrace:  time.Hour,
 
 		DeployTimeout: fleet.DefaultDeployTimeout,
+		AuthConfig:    AuthConfig{SessionTTL: api.DefaultSessionTTL},
 	}
 }
 
@@ -136,6 +139,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
+	registerAuthFlags(fs, &cfg.AuthConfig)
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit (also: edge-control version)")
 	fs.BoolVar(&cfg.VersionJSON, "json", false, "with --version: print {program, version, os, arch, go} as JSON")
@@ -184,6 +188,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))
+	}
+	if err := c.AuthConfig.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))

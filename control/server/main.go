@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/edgeplane/edge/internal/buildinfo"
@@ -64,6 +65,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mqtt := "tcp://" + s.MQTTAddr()
 	if cfg.Broker != "" {
 		mqtt = cfg.Broker
+	}
+	if t := s.NewAdminToken(); t != "" {
+		// Once, on stdout (not in the log): the file keeps it.
+		path := filepath.Join(cfg.DataDir, AdminTokenFile)
+		log.Info("admin token created", "file", path)
+		fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
 	}
 	log.Info("ready", "http", s.HTTPAddr(), "mqtt", mqtt, "data", cfg.DataDir)
 	fmt.Fprintf(stdout, "edge-control: http on http://%s, mqtt on %s\n", s.HTTPAddr(), mqtt)

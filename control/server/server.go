@@ -40,6 +40,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
+	// adminToken is the admin token this start created (first start,
+	// --new-admin-token), "" otherwise.
+	adminToken string
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -70,6 +73,9 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
 	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -134,6 +140,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Hosts: cfg.apiHosts(), SessionTTL: cfg.SessionTTL,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -171,6 +178,10 @@ func (s *Server) collectBlobs(ctx context.Context) {
 		}
 	}
 }
+
+// NewAdminToken is the admin token this start created and wrote to
+// DATA/admin.token (first start, --new-admin-token), or "".
+func (s *Server) NewAdminToken() string { return s.adminToken }
 
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
