@@ -33,7 +33,7 @@ import (
 
 // Errors of access control; answer maps them to statuses.
 var (
-	errNoCredentials  = errors.New("authentication required: send Authorization: Bearer TOKEN (edgectl reads EDGE_TOKEN), or sign in at " + dashboard.LoginPath)
+	errNoCredentials  = errors.New("authentication required: send Authorization: Bearer TOKEN, or sign in at " + dashboard.LoginPath)
 	errBadCredentials = errors.New("credentials not accepted")
 	errForbidden      = errors.New("forbidden")
 	errForeignOrigin  = errors.New("cross-origin request refused")

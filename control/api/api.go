@@ -14,8 +14,10 @@
 //	413 over a size limit             or a device would exceed wire.MaxModules
 //	    (names it)                    (names it)
 //	429 too many uploads (or log      500 the controller's fault
-//	    requests) at once             504 a device did not answer (logs)
-//	507 blob storage quota reached
+//	    requests) at once             502 a registry failed a pull, or served
+//	507 blob storage quota reached        other bytes than the signed ones
+//	                                  504 a device did not answer (logs), a
+//	                                      registry did not in UploadTimeout
 //
 // Every route requires an operator token with a role (routes.go: the
 // access table; access.go: the checks, in order), and requests a browser
@@ -44,6 +46,7 @@ import (
 	"github.com/edgeplane/edge/control/dashboard"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -77,6 +80,11 @@ type Options struct {
 	Hosts []string
 	// SessionTTL bounds a dashboard session (DefaultSessionTTL).
 	SessionTTL time.Duration
+	// Sessions closes a device's live session when it is removed or its
+	// password rotated; nil with an external broker.
+	Sessions Sessions
+	// Registry pulls modules for POST /blobs/{sha256}/pull; nil: 501.
+	Registry *ociwasm.Client
 }
 
 // responseWriteTimeout bounds writing one answer: a client that stops

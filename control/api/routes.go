@@ -56,6 +56,7 @@ func (h *Handler) routes(metrics, controllerMetrics http.Handler) []route {
 	read, admin := auth.RoleRead, auth.RoleAdmin
 	rs := []route{
 		{Route{"PUT " + p + "/blobs/{sha256}", admin, false, blobBody}, h.putBlob},
+		{Route{"POST " + p + "/blobs/{sha256}/pull", admin, false, jsonBody}, h.pullBlob},
 		{Route{"POST " + p + "/plan", admin, false, jsonBody}, h.postPlan},
 		{Route{"POST " + p + "/deployments", admin, false, jsonBody}, h.postDeployment},
 		{Route{"GET " + p + "/deployments", read, false, noBody}, h.listDeployments},
@@ -68,6 +69,8 @@ func (h *Handler) routes(metrics, controllerMetrics http.Handler) []route {
 		{Route{"GET " + p + "/devices", read, false, noBody}, h.listDevices},
 		{Route{"POST " + p + "/devices", admin, false, jsonBody}, h.postDevice},
 		{Route{"GET " + p + "/devices/{id}", read, false, noBody}, h.getDevice},
+		{Route{"DELETE " + p + "/devices/{id}", admin, false, noBody}, h.removeDevice},
+		{Route{"POST " + p + "/devices/{id}/rotate", admin, false, noBody}, h.rotateDevice},
 		{Route{"GET " + p + "/devices/{id}/detail", read, false, noBody}, h.getDeviceDetail},
 		{Route{"GET " + p + "/devices/{id}/logs", read, false, noBody}, h.getLogs},
 		{Route{"GET " + p + "/devices/{id}/labels", read, false, noBody}, h.getLabels},

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -111,7 +112,7 @@ func request(t *testing.T, s *Server, method, path string, body any) (int, []byt
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, "http://"+s.HTTPAddr()+path, r)
+	req, err := http.NewRequest(method, s.URL()+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func request(t *testing.T, s *Server, method, path string, body any) (int, []byt
 	if r != nil && !strings.Contains(path, "/blobs/") {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient(t, s).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -164,6 +165,9 @@ func wantCode(t *testing.T, what string, got, want int) {
 	}
 }
 
+// deviceTLS, when set, is the TLS configuration connectDevice uses.
+var deviceTLS *tls.Config
+
 // device is a real paho client acting as an agent.
 type device struct {
 	t      *testing.T
@@ -186,6 +190,9 @@ func connectDevice(t *testing.T, broker, id, password string) *device {
 	d := &device{t: t, id: id, desire: make(chan wire.DesiredState, 16), chunks: make(chan []byte, 2048)}
 	will, _ := json.Marshal(wire.Status{Device: id, Online: false})
 	opts := dialOpts(broker, id, password, id).SetWill(wire.DeviceTopic(id, wire.KindStatus), string(will), 1, true)
+	if deviceTLS != nil {
+		opts.SetTLSConfig(deviceTLS)
+	}
 	d.c = paho.NewClient(opts)
 	if tok := d.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("device %s connect: %v", id, tok.Error())

@@ -62,18 +62,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	mqtt := "tcp://" + s.MQTTAddr()
-	if cfg.Broker != "" {
-		mqtt = cfg.Broker
-	}
+	mqtt := s.BrokerURL()
 	if t := s.NewAdminToken(); t != "" {
 		// Once, on stdout (not in the log): the file keeps it.
 		path := filepath.Join(cfg.DataDir, AdminTokenFile)
 		log.Info("admin token created", "file", path)
 		fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
 	}
-	log.Info("ready", "http", s.HTTPAddr(), "mqtt", mqtt, "data", cfg.DataDir)
-	fmt.Fprintf(stdout, "edge-control: http on http://%s, mqtt on %s\n", s.HTTPAddr(), mqtt)
+	log.Info("ready", "http", s.URL(), "mqtt", mqtt, "data", cfg.DataDir)
+	fmt.Fprintf(stdout, "edge-control: http on %s, mqtt on %s\n", s.URL(), mqtt)
 	<-ctx.Done()
 	log.Info("shutting down")
 	if err := s.Close(); err != nil {

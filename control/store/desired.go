@@ -20,7 +20,11 @@ func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState
 	var state string
 	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`, device).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.DesiredState{Device: device, Modules: []wire.DesiredModule{}}, nil
+		gen, err := generationFloor(ctx, q, device)
+		if err != nil {
+			return ds, fmt.Errorf("desired state of %s: %w", device, err)
+		}
+		return wire.DesiredState{Device: device, Generation: gen, Modules: []wire.DesiredModule{}}, nil
 	}
 	if err != nil {
 		return ds, fmt.Errorf("desired state of %s: %w", device, err)
@@ -34,7 +38,7 @@ func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState
 // Desired returns the desired state of device, or ErrNotFound.
 func (s *Store) Desired(ctx context.Context, device string) (wire.DesiredState, error) {
 	ds, err := desiredTx(ctx, s.db, device)
-	if err == nil && ds.Generation == 0 {
+	if err == nil && ds.Issued.IsZero() { // no stored state
 		return ds, fmt.Errorf("desired state of %s: %w", device, ErrNotFound)
 	}
 	return ds, err

@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS credentials (
 `
 
 func (s *Store) migrate(ctx context.Context) error {
-	for _, sch := range []string{schema, historySchema, eventSchema, tokenSchema} {
+	for _, sch := range []string{schema, historySchema, eventSchema, removedSchema, tokenSchema} {
 		if _, err := s.db.ExecContext(ctx, sch); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}

@@ -31,6 +31,7 @@ func startControl(t *testing.T) *server.Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	hc = harness.Client(s.NewAdminToken())
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken()) // for edgectl.Run
 	return s
 }
 
