@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -280,4 +281,24 @@ func TestHostOriginAndMediaType(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tt.name, code, body, tt.want)
 		}
 	}
+}
+
+// FuzzAuthorization: any Authorization header value either yields a token
+// that passes auth.ParseToken's form, or the 401 error; never a panic.
+func FuzzAuthorization(f *testing.F) {
+	for _, s := range []string{"Bearer edge_0123456789ab_" + strings.Repeat("A", 43), "Bearer", "Basic dXNlcjpwdw==", "bearer  x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		tok, err := bearer(v)
+		if err != nil {
+			if !errors.Is(err, errBadCredentials) {
+				t.Fatalf("bearer(%q): %v, want errBadCredentials", v, err)
+			}
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, " \t") {
+			t.Fatalf("bearer(%q) = %q", v, tok)
+		}
+	})
 }

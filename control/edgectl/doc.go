@@ -63,7 +63,10 @@
 // deadline; its --wait (default 15m) only bounds that.
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
-// environment variable, else DefaultControl. Flags may be written -flag or
+// environment variable, else the config file, else DefaultControl; the
+// operator token (sent as "Authorization: Bearer") from --token-file, else
+// EDGE_TOKEN, else the config file (config.go). "token create|list|revoke"
+// manage tokens and need an admin token. Flags may be written -flag or
 // --flag, before or after positional arguments.
 //
 // edgectl links neither wazero nor an MQTT client: it talks HTTP to the
