@@ -1,15 +1,19 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -149,4 +153,76 @@ func TestAdminTokenBootstrap(t *testing.T) {
 			t.Errorf("GET /api/v1/tokens with %.12s…: %d %s, want 200 and two admin tokens", tok, code, body)
 		}
 	}
+}
+
+// TestMainPrintsAdminTokenOnce: edge-control's first start prints the
+// admin token once on stdout, after the ready line (scripts read the first
+// line), never in the log; a second start prints none.
+func TestMainPrintsAdminTokenOnce(t *testing.T) {
+	dir := t.TempDir()
+	runMain := func() (stdout, stderr string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut harness.SyncBuffer
+		done := make(chan int)
+		go func() {
+			done <- Main(ctx, []string{"--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, &out, &errOut)
+		}()
+		eventually(t, "the ready line", func() bool { return strings.Contains(out.String(), "edge-control: http on ") })
+		time.Sleep(100 * time.Millisecond) // anything printed after it
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("edge-control exited %d:\n%s", code, errOut.String())
+		}
+		return out.String(), errOut.String()
+	}
+	out, logs := runMain()
+	token, err := ReadAdminToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "edge-control: http on ") ||
+		!strings.HasSuffix(lines[1], ": "+token) || !strings.Contains(lines[1], filepath.Join(dir, AdminTokenFile)) {
+		t.Errorf("first start printed:\n%s\nwant the ready line, then the token %s and its file", out, token)
+	}
+	if strings.Contains(logs, token) {
+		t.Error("the admin token is in the log")
+	}
+	if out, _ := runMain(); strings.Contains(out, "admin token") || strings.Contains(out, token) {
+		t.Errorf("second start printed a token:\n%s", out)
+	}
+}
+
+// TestSessionCookieSecureOverTLS: signed in over HTTPS, the session
+// cookie is Secure (and HttpOnly, SameSite=Strict) and opens the API.
+func TestSessionCookieSecureOverTLS(t *testing.T) {
+	ca := harness.NewCA(t, "test CA")
+	s := tlsServer(t, ca, nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = clientTLS(t, ca.File, "", "")
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"token": {adminToken(t, s)}, "next": {"/"}}.Encode()
+	req, _ := http.NewRequest("POST", s.URL()+"/login", strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", s.URL())
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var c *http.Cookie
+	for _, k := range resp.Cookies() {
+		if k.Name == "edge_session" {
+			c = k
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("sign-in over HTTPS: %d, cookie %+v; want 303 and a Secure, HttpOnly, SameSite=Strict cookie", resp.StatusCode, c)
+	}
+	req, _ = http.NewRequest("GET", s.URL()+"/api/v1/devices", nil)
+	req.AddCookie(c)
+	if resp, err = hc.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/devices with the session: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
 }
