@@ -77,11 +77,14 @@
 // deadline; its --wait (default 15m) only bounds that.
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
-// environment variable, else DefaultControl. An https:// controller's
+// environment variable, else the config file, else DefaultControl; the
+// operator token (sent as "Authorization: Bearer") from --token-file, else
+// EDGE_TOKEN, else the config file (config.go). "token create|list|revoke"
+// manage tokens and need an admin token. An https:// controller's
 // certificate is verified against --ca-file, else EDGE_CA_FILE, else the
 // system's CAs. Flags may be written -flag or --flag, before or after
 // positional arguments; the controller flags (--control, --ca-file,
-// --json) also before the command (globals.go).
+// --token-file, --json) also before the command (globals.go).
 //
 // device add, rotate and remove are the device life cycle (devices.go):
 // add refuses an id registered already (409) and names rotate; add and

@@ -57,6 +57,9 @@ func init() {
 		{"label", "ID [K=V | K-]...", "show, set (K=V) or remove (K-) a device's central labels", runLabel},
 		{"quarantine list", "[DEVICE]", "show the modules devices quarantined", runQuarantineList},
 		{"quarantine clear", "DEVICE MODULE", "let a device try a module's quarantined versions again", runQuarantineClear},
+		{"token create", "--role read|admin --name NAME [--out FILE]", "create an operator token (admin only); printed once", runTokenCreate},
+		{"token list", "", "list operator tokens: id, name, role, revoked (admin only)", runTokenList},
+		{"token revoke", "ID", "revoke an operator token (admin only)", runTokenRevoke},
 		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},
 		{"help", "[COMMAND]", "show this help, or one command's flags", nil},
 	}
@@ -164,13 +167,14 @@ func exitCode(err error, stdout, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "edgectl: sign, push and watch Wasm modules on an edgeplane fleet.\n\n")
-	fmt.Fprintf(w, "Usage:\n  edgectl [--control URL] [--ca-file FILE] [--json] <command> [flags]\n\nCommands:\n")
+	fmt.Fprintf(w, "Usage:\n  edgectl [--control URL] [--ca-file FILE] [--token-file FILE] [--json] <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	fmt.Fprintf(w, `
 Flags of every command that talks to the controller:
-  --control URL   controller address (default: $EDGE_CONTROL, else %s)
+  --control URL   controller address (default: $EDGE_CONTROL, else the config file's, else %s)
+  --token-file F  read the operator token from F (default: $EDGE_TOKEN, else the config file's)
   --ca-file FILE  CA certificate (PEM) an https:// controller's certificate is
                   verified with (default: $EDGE_CA_FILE, else the system's CAs)
   --json          print stable JSON (the wire API types) on stdout instead of text
@@ -180,6 +184,9 @@ Results go to stdout; progress and diagnostics to stderr.
 Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, a
 newer push superseded it, a staged rollout rolled back), 2 usage error, 3
 timeout (a device timed out at the deployment's deadline, or --wait elapsed).
+Config file: $EDGECTL_CONFIG, else ~/.config/edgectl/config.json (mode 0600):
+{"control": "URL", "token": "TOKEN"}. Flags win over the environment, the
+environment over the file.
 Key files: edgectl keygen writes DIR/edge.key (private, 0600, never leaves
 this machine) and DIR/edge.pub (for the agents).
 `, DefaultControl)

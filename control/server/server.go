@@ -44,6 +44,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
+	// adminToken is the admin token this start created (first start,
+	// --new-admin-token), "" otherwise.
+	adminToken string
 
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
 	brokerTLS *tls.Config // towards an external ssl:// broker
@@ -84,6 +87,9 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
 		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -154,6 +160,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Hosts: cfg.apiHosts(), SessionTTL: cfg.SessionTTL,
 			Sessions: sessions,
 			Registry: registry,
 		}),
@@ -201,6 +208,10 @@ func (s *Server) collectBlobs(ctx context.Context) {
 		}
 	}
 }
+
+// NewAdminToken is the admin token this start created and wrote to
+// DATA/admin.token (first start, --new-admin-token), or "".
+func (s *Server) NewAdminToken() string { return s.adminToken }
 
 // URL is the base URL of the HTTP API: https:// with TLS.
 func (s *Server) URL() string {
