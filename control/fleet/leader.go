@@ -61,6 +61,32 @@ type leadership struct {
 	mu         sync.Mutex
 	token      int64     // 0: not leader
 	validUntil time.Time // local monotonic clock
+
+	hookMu sync.Mutex
+	hook   func(leading bool) // SetLeadershipHook
+	hooked bool               // what hook was last told
+}
+
+// SetLeadershipHook has hook called with true when this controller
+// becomes leader and false when it stops (the server subscribes to
+// metrics reports only while leading). It is called at once with the
+// present state.
+func (f *Fleet) SetLeadershipHook(hook func(leading bool)) {
+	f.lead.hookMu.Lock()
+	f.lead.hook = hook
+	f.lead.hookMu.Unlock()
+	f.tellHook(f.Leading(), true)
+}
+
+// tellHook tells the hook leading if it changed (or always with force).
+func (f *Fleet) tellHook(leading, force bool) {
+	f.lead.hookMu.Lock()
+	defer f.lead.hookMu.Unlock()
+	if f.lead.hook == nil || (!force && f.lead.hooked == leading) {
+		return
+	}
+	f.lead.hooked = leading
+	f.lead.hook(leading)
 }
 
 // newHolder names this controller in the lease: host, process and a
@@ -136,12 +162,14 @@ func (f *Fleet) runLeader(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			f.resign()
+			f.tellHook(false, false)
 			return
 		case <-t.C:
 		}
 		if f.tryLead(ctx) {
 			f.elected(ctx)
 		}
+		f.tellHook(f.Leading(), false)
 	}
 }
 
