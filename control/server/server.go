@@ -86,7 +86,11 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 
 	mc := mqttc.Config{
 		Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
-		CleanSession: cfg.CleanSession,
+		// On a shared database (replicas) the session is clean: the broker
+		// would otherwise keep handing a dead replica its share of the
+		// reports (shared subscriptions of an offline persistent session
+		// queue for it), while the live ones could take them.
+		CleanSession: cfg.CleanSession || cfg.DB != "",
 		Filters:      ingestFilters(cfg.Broker != ""),
 		Handler: s.fleet.HandleMessage,
 		Wait:    cfg.BrokerWait,
