@@ -92,8 +92,8 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		// queue for it), while the live ones could take them.
 		CleanSession: cfg.CleanSession || cfg.DB != "",
 		Filters:      ingestFilters(cfg.Broker != ""),
-		Handler: s.fleet.HandleMessage,
-		Wait:    cfg.BrokerWait,
+		Handler:      s.fleet.HandleMessage,
+		Wait:         cfg.BrokerWait,
 		OnConnect: func() {
 			if err := s.fleet.Republish(runCtx); err != nil {
 				log.Error("republish desired states", "err", err)

@@ -1,11 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
-	"context"
-	"database/sql"
 	"path/filepath"
 	"slices"
 	"strings"
