@@ -91,7 +91,8 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
 	}
-	m.Epoch, m.Schema = plan.Epoch, wire.SchemaFor(plan.Epoch)
+	m.Epoch = plan.Epoch
+	m.Schema = m.LowestSchema()
 	env, err := signAndCheck(m, key)
 	if err != nil {
 		return err

@@ -69,6 +69,8 @@ type Fleet struct {
 	pubMu sync.RWMutex
 	pub   Publisher
 
+	removed removedSet // devices removed: ingest drops their messages (remove.go)
+
 	// deployMu serializes "store new desired state, publish it", so the
 	// retained message on a device's topic is always its newest generation.
 	deployMu sync.Mutex

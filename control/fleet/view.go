@@ -161,7 +161,10 @@ func compareVersions(a, b string) int {
 
 // DeviceRegistered tells the fleet of a device registered through the
 // API, so its metrics are accepted and /metrics lists it at once.
-func (f *Fleet) DeviceRegistered(id string) { f.inv.addDevice(id) }
+func (f *Fleet) DeviceRegistered(id string) {
+	f.removed.del(id)
+	f.inv.addDevice(id)
+}
 
 // recordEvent keeps a device's event and folds it into the inventory.
 // Arrival times are made strictly increasing: they key the stored events.
@@ -199,6 +202,13 @@ func (f *Fleet) Load(ctx context.Context) error {
 	devs, err := f.store.Devices(ctx)
 	if err != nil {
 		return fmt.Errorf("load fleet: %w", err)
+	}
+	removed, err := f.store.RemovedDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("load fleet: %w", err)
+	}
+	for _, id := range removed {
+		f.removed.add(id)
 	}
 	if all, bad, err := f.store.AllDesired(ctx); err != nil {
 		f.log.Error("load desired states (metrics labels and ports wait for the next deployment)", "err", err)

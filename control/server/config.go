@@ -50,9 +50,17 @@ type Config struct {
 	BlobQuota  int64
 	BlobGrace  time.Duration
 
+	// Pulls of modules from OCI registries (edgectl push oci://...):
+	// credentials from a Docker config.json (none: anonymous), plain HTTP
+	// for loopback registries and those listed.
+	RegistryConfig    string
+	RegistryPlainHTTP []string
+
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
 	Debug          bool
+
+	TLS TLSOptions // tls.go
 
 	PrintVersion bool // --version (or "version"): print the version and exit
 	VersionJSON  bool // --json with --version: as JSON
@@ -146,9 +154,13 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.UploadIdle, "upload-idle", cfg.UploadIdle, "an upload that sends nothing for this long is cut off (408)")
 	fs.Var(byteSize{&cfg.BlobQuota}, "blob-quota", "bytes of module blobs kept on disk, raw and gzip forms, uploads in progress included (suffix KiB, MiB, GiB; 0: no limit; 507 beyond)")
 	fs.DurationVar(&cfg.BlobGrace, "blob-grace", cfg.BlobGrace, "uploaded blobs no deployment references are removed this long after their upload")
+	fs.StringVar(&cfg.RegistryConfig, "registry-config", cfg.RegistryConfig,
+		"Docker config.json `file` (auths, credsStore, credHelpers) with the credentials to pull modules from OCI registries (default: anonymous)")
+	fs.Var(listFlag{&cfg.RegistryPlainHTTP}, "registry-plain-http", "OCI registry `HOST` or HOST:PORT to pull from over plain HTTP (loopback ones always are); repeatable")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
+	registerTLSFlags(fs, &cfg.TLS)
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL,
 		"replicas on one --db: TTL of the leader lease (the leader publishes desired states and drives rollouts; another takes over within about this long of its death)")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
@@ -183,8 +195,8 @@ func (c *Config) Validate() error {
 		}
 	} else {
 		u, err := url.Parse(c.Broker)
-		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("--broker %q: want tcp://host:port", c.Broker))
+		if err != nil || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "mqtts") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--broker %q: want tcp://host:port or ssl://host:port", c.Broker))
 		}
 		if c.AllowAnonymous {
 			errs = append(errs, errors.New("--allow-anonymous applies to the embedded broker only; configure the external broker's own"))
@@ -205,9 +217,15 @@ func (c *Config) Validate() error {
 	if c.DeployTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))
 	}
+	for _, h := range c.RegistryPlainHTTP {
+		if h == "" || strings.ContainsAny(h, "/ @") {
+			errs = append(errs, fmt.Errorf("--registry-plain-http %q: want HOST or HOST:PORT", h))
+		}
+	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))
 	}
+	errs = append(errs, c.TLS.validate(c)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 	}

@@ -32,7 +32,11 @@ func readDesired(ctx context.Context, q querier, device, suffix string) (wire.De
 	var state string
 	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`+suffix, device).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.DesiredState{Device: device, Modules: []wire.DesiredModule{}}, nil
+		gen, err := generationFloor(ctx, q, device)
+		if err != nil {
+			return ds, fmt.Errorf("desired state of %s: %w", device, err)
+		}
+		return wire.DesiredState{Device: device, Generation: gen, Modules: []wire.DesiredModule{}}, nil
 	}
 	if err != nil {
 		return ds, fmt.Errorf("desired state of %s: %w", device, err)
@@ -46,7 +50,7 @@ func readDesired(ctx context.Context, q querier, device, suffix string) (wire.De
 // Desired returns the desired state of device, or ErrNotFound.
 func (s *Store) Desired(ctx context.Context, device string) (wire.DesiredState, error) {
 	ds, err := desiredTx(ctx, s.db, device)
-	if err == nil && ds.Generation == 0 {
+	if err == nil && ds.Issued.IsZero() { // no stored state
 		return ds, fmt.Errorf("desired state of %s: %w", device, ErrNotFound)
 	}
 	return ds, err

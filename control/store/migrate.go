@@ -36,6 +36,7 @@ var migrations = []migration{
 	{2, "leader lease and the generation published of each desired state", migrateLease},
 	{3, "agent time of each device's stored status", migrateStatusTime},
 	{4, "revision of each rollout document", migrateRolloutRev},
+	{5, "removed devices (remove.go)", migrateRemoved},
 }
 
 // SchemaVersion is the schema this controller writes.
@@ -233,4 +234,16 @@ func migrateStatusTime(ctx context.Context, m *migrator) error {
 // silently undo each other (SaveRollout, ErrStale).
 func migrateRolloutRev(ctx context.Context, m *migrator) error {
 	return m.addColumn(ctx, "rollouts", "rev", "BIGINT NOT NULL DEFAULT 0")
+}
+
+// migrateRemoved adds removed_devices (remove.go).
+func migrateRemoved(ctx context.Context, m *migrator) error {
+	if m.engine == engineMySQL {
+		return m.exec(ctx, `CREATE TABLE IF NOT EXISTS removed_devices (
+	id         VARCHAR(64) NOT NULL PRIMARY KEY,
+	removed    BIGINT NOT NULL,
+	generation BIGINT NOT NULL DEFAULT 0
+)`+mysqlTable)
+	}
+	return m.exec(ctx, removedSchema)
 }
