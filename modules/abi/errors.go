@@ -15,6 +15,7 @@ const (
 	CodeTooLarge    ErrorCode = 5 // result exceeds the host's limit
 	CodeTimeout     ErrorCode = 6 // the request's deadline passed
 	CodeBadTx       ErrorCode = 7 // unknown or finished transaction
+	CodeConflict    ErrorCode = 8 // kv compare-and-set: the key has another version
 )
 
 var codeNames = map[ErrorCode]string{
@@ -25,6 +26,7 @@ var codeNames = map[ErrorCode]string{
 	CodeTooLarge:    "too large",
 	CodeTimeout:     "timeout",
 	CodeBadTx:       "bad transaction",
+	CodeConflict:    "conflict",
 }
 
 func (c ErrorCode) String() string {
@@ -55,4 +57,14 @@ func appendError(b []byte, e *Error) []byte {
 
 func (d *decoder) error() *Error {
 	return &Error{Code: ErrorCode(d.u8("error code")), Message: d.str("error message")}
+}
+
+// appendOutcome starts a result frame: 1 and the error when e is set
+// (done: the frame is complete), else 0, after which the caller appends
+// what the operation returns.
+func appendOutcome(b []byte, e *Error) (out []byte, done bool) {
+	if e != nil {
+		return appendError(append(b, 1), e), true
+	}
+	return append(b, 0), false
 }
