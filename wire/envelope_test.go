@@ -104,7 +104,7 @@ func TestVerifyRejects(t *testing.T) {
 			m.Config = map[string]string{"pad": strings.Repeat("x", MaxManifestSize)}
 			return signManifest(t, m, priv)
 		}, testNow, ErrManifest},
-		{"invalid manifest: schema", mutated(func(m *Manifest) { m.Schema = 3 }), testNow, ErrManifest},
+		{"invalid manifest: schema", mutated(func(m *Manifest) { m.Schema = 4 }), testNow, ErrManifest},
 		{"invalid manifest: epoch in schema 1", mutated(func(m *Manifest) { m.Epoch = 1 }), testNow, ErrManifest},
 		{"invalid manifest: name", mutated(func(m *Manifest) { m.Name = "../etc" }), testNow, ErrManifest},
 		{"invalid manifest: version", mutated(func(m *Manifest) { m.Version = "v1" }), testNow, ErrManifest},

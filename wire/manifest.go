@@ -15,12 +15,15 @@ import (
 //	1  the first manifest
 //	2  adds Epoch (an operator's rollback); agents that know only 1 refuse
 //	   it with "schema 2, want 1"
+//	3  adds Capabilities.KV and Capabilities.Call (capabilities.go)
 //
-// A manifest takes the lowest schema that carries it (SchemaFor): a push
-// with epoch 0 stays schema 1, which every agent reads.
+// A manifest takes the lowest schema that carries it (MinSchema): a push
+// with epoch 0 and none of the newer fields stays schema 1, which every
+// agent reads.
 const (
-	ManifestSchema      = 1
-	ManifestSchemaEpoch = 2
+	ManifestSchema             = 1
+	ManifestSchemaEpoch        = 2
+	ManifestSchemaCapabilities = 3
 )
 
 // SchemaFor returns the lowest schema number that can carry a manifest
@@ -107,6 +110,10 @@ type Limits struct {
 // Capabilities grant host imports beyond SQL and logging.
 type Capabilities struct {
 	HTTPAllow []string `json:"http_allow,omitempty"` // hosts (host or host:port) http_fetch may reach
+
+	// Schema 3 (capabilities.go).
+	KV   *KVGrant `json:"kv,omitempty"`   // the key-value store; nil: none
+	Call []string `json:"call,omitempty"` // modules on the device the call import may reach
 }
 
 // Probe is the health check run before traffic switches to a new version:
@@ -132,8 +139,8 @@ var ErrManifest = errors.New("invalid manifest")
 func (m *Manifest) Validate() error {
 	var errs []string
 	switch {
-	case m.Schema != ManifestSchema && m.Schema != ManifestSchemaEpoch:
-		errs = append(errs, fmt.Sprintf("schema %d, want %d or %d", m.Schema, ManifestSchema, ManifestSchemaEpoch))
+	case m.Schema < ManifestSchema || m.Schema > ManifestSchemaCapabilities:
+		errs = append(errs, fmt.Sprintf("schema %d, want %d to %d", m.Schema, ManifestSchema, ManifestSchemaCapabilities))
 	case m.Schema == ManifestSchema && m.Epoch != 0:
 		errs = append(errs, fmt.Sprintf("epoch %d needs schema %d", m.Epoch, ManifestSchemaEpoch))
 	}
@@ -163,6 +170,7 @@ func (m *Manifest) Validate() error {
 	if m.Limits.DeadlineMS < 0 || m.Limits.BodyBytes < 0 || m.Limits.Pool < 0 {
 		errs = append(errs, "limits must not be negative")
 	}
+	errs = append(errs, m.validateCapabilities()...)
 	if m.Probe.Path != "" && !strings.HasPrefix(m.Probe.Path, "/") {
 		errs = append(errs, fmt.Sprintf("probe path %q must start with /", m.Probe.Path))
 	}
