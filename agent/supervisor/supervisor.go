@@ -198,6 +198,8 @@ type Supervisor struct {
 	ended    []endedRun           // versions that stopped lately, newest last
 	restarts map[string]uint64    // worker restarts by name@version, since New
 	changed  chan struct{}        // closed and replaced when what serves changes
+
+	callSecret string // the device's secret of module calls (capabilities.go)
 }
 
 var _ reconcile.Deployer = (*Supervisor)(nil)
@@ -219,8 +221,12 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	secret, err := newCallSecret()
+	if err != nil {
+		return nil, err
+	}
 	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
-		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{})}
+		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{}), callSecret: secret}
 	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
 	switch {
 	case cfg.WorkerMemory <= 0:
@@ -361,6 +367,10 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 	if err != nil {
 		return spec{}, err
 	}
+	caps, err := s.capabilities(m)
+	if err != nil {
+		return spec{}, err
+	}
 	return spec{m: m, wasmPath: wasmPath, wcfg: worker.Config{
 		Module:       wasmPath,
 		Name:         m.Name + "@" + m.Version,
@@ -375,6 +385,7 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 		Settings:     m.Config,
 		AllowHosts:   m.Capabilities.HTTPAllow,
 		Gated:        true, // no client request before the switch
+		Capabilities: caps,
 	}}, nil
 }
 
@@ -536,6 +547,15 @@ func (s *Supervisor) noteData(ctx context.Context, r *runner) (*switchData, erro
 	m := r.spec.m
 	copyAt := time.Now()
 	data, err := s.atSwitch(ctx, m.Name, r.spec.wcfg.DB)
+	if kv := r.spec.wcfg.KV; kv != "" && err == nil {
+		if data == nil {
+			data = &switchData{}
+		}
+		data.kv = s.kvAtSwitch(ctx, m.Name, kv)
+		if data.kv.copyErr != nil {
+			s.log.Warn("no safety copy of the key-value store before the switch", "module", m.Name, "version", m.Version, "err", data.kv.copyErr)
+		}
+	}
 	switch {
 	case err != nil:
 		return nil, err

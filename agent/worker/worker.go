@@ -50,6 +50,7 @@ import (
 	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/kvstore"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -95,6 +96,28 @@ type Config struct {
 	// Gated: accept on the module's listener only once the gate (fd 6)
 	// opens; see the package doc.
 	Gated bool `json:"gated,omitempty"`
+
+	// Platform capabilities (issue 11): see below.
+	Capabilities
+}
+
+// Capabilities are the key-value store and module calls a worker's module
+// is granted.
+type Capabilities struct {
+	// Module is the module's name: its calls' Edge-Caller.
+	Module string `json:"module_name,omitempty"`
+	// KV is the SQLite file of the module's key-value store ("": none),
+	// with its quotas (0: kvstore's defaults). Every version of the
+	// module opens the same file.
+	KV         string `json:"kv,omitempty"`
+	KVMaxKeys  int64  `json:"kv_max_keys,omitempty"`
+	KVMaxBytes int64  `json:"kv_max_bytes,omitempty"`
+	// Calls are the modules the module may call, found in the Routes
+	// file; CallSecret is the device's secret of module calls (see
+	// wasmhost's hostcallmod.go).
+	Calls      []string `json:"calls,omitempty"`
+	Routes     string   `json:"routes,omitempty"`
+	CallSecret string   `json:"call_secret,omitempty"`
 }
 
 // Heartbeat is one line on the heartbeat pipe.
@@ -187,7 +210,16 @@ type Worker struct {
 	loadTime atomic.Int64 // nanoseconds the module took to compile or load
 	conns    atomic.Int64
 	loadErr  atomic.Pointer[string]
-	gate     io.Reader // nil: accept on the listener at once
+	gate     io.Reader      // nil: accept on the listener at once
+	kv       *kvstore.Store // the module's key-value store; nil: none
+}
+
+// router is the wasmhost.Router of the config's routes file, or nil.
+func (w *Worker) router() wasmhost.Router {
+	if w.cfg.Routes == "" {
+		return nil
+	}
+	return &routeFile{path: w.cfg.Routes}
 }
 
 // New returns a worker for cfg.
@@ -278,6 +310,11 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		close(beatDone)
 	}
 
+	defer func() { // after the module's close (defers run last first)
+		if w.kv != nil {
+			w.kv.Close()
+		}
+	}()
 	mod, db, err := w.load(ctx, pool)
 	if err != nil {
 		msg := err.Error()
@@ -411,6 +448,16 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 			return nil, nil, err
 		}
 	}
+	if w.cfg.KV != "" {
+		kv, err := kvstore.Open(ctx, w.cfg.KV, kvstore.Limits{MaxKeys: w.cfg.KVMaxKeys, MaxBytes: w.cfg.KVMaxBytes})
+		if err != nil {
+			if db != nil {
+				db.Close()
+			}
+			return nil, nil, err
+		}
+		w.kv = kv
+	}
 	kind, _ := w.cfg.engine()
 	mode, _ := w.cfg.mode()
 	engine, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, CacheDir: w.cfg.CacheDir, Logger: w.log})
@@ -436,6 +483,11 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		DB:         db,
 		Settings:   w.cfg.Settings,
 		AllowHosts: w.cfg.AllowHosts,
+		KV:         w.kv,
+		Calls:      w.cfg.Calls,
+		Router:     w.router(),
+		Module:     w.cfg.Module,
+		CallSecret: w.cfg.CallSecret,
 		Logger:     w.log,
 	})
 	if err != nil {
