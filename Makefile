@@ -42,7 +42,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench ingestbench demo dist screenshots vendor clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench ingestbench fleetbench demo dist screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -122,6 +122,9 @@ pushbench: build ## measure push → serving time on one device
 
 ingestbench: build ## find how many devices (tests/devsim, 10 s interval) edge-control ingests before falling behind; writes docs/BENCHMARKS.md
 	$(GO) run ./tests/ingestbench -bin $(BIN) -out docs/BENCHMARKS.md
+
+fleetbench: build ## 10,000 simulated devices (tests/devsim) against edge-control: steady-state CPU/memory, push to 1,000 with chunk fetch; embedded broker and Mosquitto; writes docs/BENCHMARKS.md
+	$(GO) run ./tests/fleetbench -bin $(BIN) -module $(BIN)/orders.wasm -out docs/BENCHMARKS.md
 
 demo: build ## run the order service under edge-agent and walk through the seed's curl workflow
 	./deploy/demo.sh

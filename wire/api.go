@@ -9,6 +9,9 @@ import "time"
 //	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201, or 200 if known; 413 over
 //	                                   MaxModuleSize, 429 too many at once, 507 over
 //	                                   the controller's quota, 408 if it stalls
+//	POST /api/v1/blobs/{sha256}/pull  BlobPullRequest → BlobRef: the controller pulls the
+//	                                   module from an OCI registry; 201, or 200 if known;
+//	                                   502 when the registry fails or serves other bytes
 //	POST /api/v1/plan                  PlanRequest → Plan: devices, epoch, sources (signs nothing)
 //	POST /api/v1/deployments           DeployRequest → Deployment; 400 for a node never
 //	                                   registered (unless allow_unregistered) or no target
@@ -24,7 +27,12 @@ import "time"
 //	POST /api/v1/devices/{id}/quarantine/clear  QuarantineClearRequest → QuarantineClear
 //	GET  /api/v1/devices               []Device
 //	GET  /api/v1/devices/{id}          Device
-//	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials
+//	POST /api/v1/devices               DeviceCredentialsRequest → DeviceCredentials; 409 if
+//	                                   the device is registered already (rotate instead)
+//	POST /api/v1/devices/{id}/rotate   → DeviceCredentials: a new password; the old one and
+//	                                   the live session end at once; 404 if not registered
+//	DELETE /api/v1/devices/{id}        → DeviceRemoval: credentials revoked, session closed,
+//	                                   retained topics cleared, out of the inventory; 404
 //	GET  /api/v1/devices/{id}/detail   DeviceDetail: inventory entry, recent events, metrics
 //	GET  /api/v1/devices/{id}/logs     LogBatch (?module=&since=RFC3339&max=N): asked of
 //	                                   the agent over MQTT; 504 if it does not answer in 5 s
@@ -37,6 +45,19 @@ const APIPrefix = "/api/v1"
 // APIError is the body of every error answer.
 type APIError struct {
 	Error string `json:"error"`
+}
+
+// BlobPullRequest asks the controller to pull a module from an OCI
+// registry instead of receiving its bytes (POST
+// /api/v1/blobs/{sha256}/pull). The path's sha256 is the one the operator
+// signed: the artifact's one module layer must have it and Size, and the
+// bytes pulled must hash to it, or nothing is stored.
+type BlobPullRequest struct {
+	// Source is the artifact pinned to its manifest's digest:
+	// oci://REGISTRY/REPOSITORY@sha256:HEX (a tag is refused: edgectl
+	// resolves it once, before signing).
+	Source string `json:"source"`
+	Size   int64  `json:"size"`
 }
 
 // DeployRequest asks the controller to deliver a signed module whose bytes

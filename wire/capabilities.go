@@ -8,7 +8,7 @@ import (
 // KVGrant grants a module its key-value store (the kv host import), with
 // quotas; a zero quota is the agent's default (10,000 keys, 16 MiB of keys
 // and values). The store belongs to the module's name on each device and
-// outlives its versions. Schema 3.
+// outlives its versions. Schema 3 (a platform capability, platform.go).
 type KVGrant struct {
 	MaxKeys  int64 `json:"max_keys,omitempty"`
 	MaxBytes int64 `json:"max_bytes,omitempty"`
@@ -16,30 +16,28 @@ type KVGrant struct {
 
 // Bounds of the capabilities a manifest may grant.
 const (
-	MaxKVKeys   = 10_000_000
-	MaxKVBytes  = 4 << 30
-	MaxCallees  = 32 // modules in capabilities.call
-	schemaCalls = ManifestSchemaCapabilities
+	MaxKVKeys  = 10_000_000
+	MaxKVBytes = 4 << 30
+	MaxCallees = 32 // modules in capabilities.call
 )
 
-// MinSchema is the lowest schema number that carries every field of m:
-// the one edgectl writes, so that agents that do not know a field are
-// never sent a manifest they would refuse for a field it does not use.
-func (m *Manifest) MinSchema() int {
-	s := SchemaFor(m.Epoch)
-	if m.Capabilities.KV != nil || len(m.Capabilities.Call) > 0 {
-		s = max(s, ManifestSchemaCapabilities)
+// kvCallFields names the platform capabilities of this file m uses
+// (platformFields).
+func (m *Manifest) kvCallFields() []string {
+	var used []string
+	if m.Capabilities.KV != nil {
+		used = append(used, "kv")
 	}
-	return s
+	if len(m.Capabilities.Call) > 0 {
+		used = append(used, "call")
+	}
+	return used
 }
 
 // validateCapabilities checks the kv and call grants.
 func (m *Manifest) validateCapabilities() []string {
 	var errs []string
 	c := &m.Capabilities
-	if (c.KV != nil || len(c.Call) > 0) && m.Schema < schemaCalls {
-		errs = append(errs, fmt.Sprintf("capabilities kv and call need schema %d", schemaCalls))
-	}
 	if kv := c.KV; kv != nil {
 		if kv.MaxKeys < 0 || kv.MaxKeys > MaxKVKeys {
 			errs = append(errs, fmt.Sprintf("kv max_keys %d outside 0..%d", kv.MaxKeys, MaxKVKeys))

@@ -2,7 +2,7 @@ package wire
 
 import "testing"
 
-func TestMinSchema(t *testing.T) {
+func TestLowestSchemaKVCall(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		m    Manifest
@@ -10,12 +10,12 @@ func TestMinSchema(t *testing.T) {
 	}{
 		{"plain", Manifest{}, ManifestSchema},
 		{"epoch", Manifest{Epoch: 2}, ManifestSchemaEpoch},
-		{"kv", Manifest{Capabilities: Capabilities{KV: &KVGrant{}}}, ManifestSchemaCapabilities},
-		{"call and epoch", Manifest{Epoch: 1, Capabilities: Capabilities{Call: []string{"a"}}}, ManifestSchemaCapabilities},
+		{"kv", Manifest{Capabilities: Capabilities{KV: &KVGrant{}}}, ManifestSchemaPlatform},
+		{"call and epoch", Manifest{Epoch: 1, Capabilities: Capabilities{Call: []string{"a"}}}, ManifestSchemaPlatform},
 		{"http only", Manifest{Capabilities: Capabilities{HTTPAllow: []string{"h"}}}, ManifestSchema},
 	} {
-		if got := tt.m.MinSchema(); got != tt.want {
-			t.Errorf("%s: MinSchema = %d, want %d", tt.name, got, tt.want)
+		if got := tt.m.LowestSchema(); got != tt.want {
+			t.Errorf("%s: LowestSchema = %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }

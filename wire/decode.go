@@ -38,6 +38,7 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[Manifest]():                 {"manifest", MaxManifestSize, false},
 	reflect.TypeFor[DeployRequest]():            {"deploy request", MaxDeployRequestSize, false},
 	reflect.TypeFor[DeviceCredentialsRequest](): {"device request", MaxRequestSize, false},
+	reflect.TypeFor[BlobPullRequest]():          {"blob pull request", MaxRequestSize, false},
 	reflect.TypeFor[DesiredState]():             {"desired state", MaxDesiredSize, true},
 	reflect.TypeFor[FetchChunks]():              {"fetch request", MaxReportSize, true},
 	reflect.TypeFor[Status]():                   {"status", MaxReportSize, true},
@@ -65,6 +66,7 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[QuarantineClearRequest]():   {"quarantine clear request", MaxRequestSize, false},
 	reflect.TypeFor[QuarantineClear]():          {"quarantine clear", MaxAnswerSize, true},
 	reflect.TypeFor[CancelResult]():             {"cancel result", MaxAnswerSize, true},
+	reflect.TypeFor[DeviceRemoval]():            {"device removal", MaxAnswerSize, true},
 }
 
 // Decode parses b into v, a pointer to one of the wire types, by the

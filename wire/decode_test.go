@@ -139,11 +139,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add(7, []byte(`{"envelope":{"payloadType":"t","payload":"e30=","signatures":[]},"waves":["1","10%"],"gate":{"soak_ms":1000,"max_error_rate":0.01}}`))
 	f.Add(8, []byte(`{"set":{"ring":"canary"},"remove":["site"]}`))
 	f.Add(9, []byte(`{"module":"orders"}`))
+	f.Add(10, []byte(`{"source":"oci://127.0.0.1:5000/edge/orders@sha256:0123","size":3}`))
 	types := []func() any{
 		func() any { return new(Manifest) }, func() any { return new(DesiredState) }, func() any { return new(Status) },
 		func() any { return new(DeployRequest) }, func() any { return new(FetchChunks) }, func() any { return new(Event) },
 		func() any { return new(PlanRequest) }, func() any { return new(RolloutRequest) }, func() any { return new(LabelRequest) },
-		func() any { return new(QuarantineClearRequest) },
+		func() any { return new(QuarantineClearRequest) }, func() any { return new(BlobPullRequest) },
 	}
 	f.Fuzz(func(t *testing.T, kind int, b []byte) {
 		if kind < 0 {

@@ -15,15 +15,17 @@ import (
 //	1  the first manifest
 //	2  adds Epoch (an operator's rollback); agents that know only 1 refuse
 //	   it with "schema 2, want 1"
-//	3  adds Capabilities.KV and Capabilities.Call (capabilities.go)
+//	3  adds the platform capabilities (platform.go): messaging and
+//	   triggers, key-value state, calls to other modules. Agents that know
+//	   only 1 and 2 refuse it with "schema 3, want 1 or 2"
 //
-// A manifest takes the lowest schema that carries it (MinSchema): a push
-// with epoch 0 and none of the newer fields stays schema 1, which every
-// agent reads.
+// A manifest takes the lowest schema that carries it (SchemaFor,
+// Manifest.LowestSchema): a push with epoch 0 and no platform capability
+// stays schema 1, which every agent reads.
 const (
-	ManifestSchema             = 1
-	ManifestSchemaEpoch        = 2
-	ManifestSchemaCapabilities = 3
+	ManifestSchema         = 1
+	ManifestSchemaEpoch    = 2
+	ManifestSchemaPlatform = 3
 )
 
 // SchemaFor returns the lowest schema number that can carry a manifest
@@ -64,6 +66,10 @@ type Manifest struct {
 	Capabilities Capabilities      `json:"capabilities,omitzero"`
 	Config       map[string]string `json:"config,omitempty"` // values for config_get
 	Probe        Probe             `json:"probe,omitzero"`
+
+	// Messaging and timers (schema 3; messaging.go).
+	Messaging Messaging `json:"messaging,omitzero"`
+	Timers    []Timer   `json:"timers,omitempty"`
 }
 
 // Targets selects devices: a device is targeted when its id is in Nodes or
@@ -139,11 +145,14 @@ var ErrManifest = errors.New("invalid manifest")
 func (m *Manifest) Validate() error {
 	var errs []string
 	switch {
-	case m.Schema < ManifestSchema || m.Schema > ManifestSchemaCapabilities:
-		errs = append(errs, fmt.Sprintf("schema %d, want %d to %d", m.Schema, ManifestSchema, ManifestSchemaCapabilities))
+	case m.Schema < ManifestSchema || m.Schema > ManifestSchemaPlatform:
+		errs = append(errs, fmt.Sprintf("schema %d, want %d to %d", m.Schema, ManifestSchema, ManifestSchemaPlatform))
 	case m.Schema == ManifestSchema && m.Epoch != 0:
 		errs = append(errs, fmt.Sprintf("epoch %d needs schema %d", m.Epoch, ManifestSchemaEpoch))
+	case m.Schema < ManifestSchemaPlatform && m.usesPlatform():
+		errs = append(errs, fmt.Sprintf("platform capabilities (%s) need schema %d", strings.Join(m.platformFields(), ", "), ManifestSchemaPlatform))
 	}
+	errs = append(errs, m.validatePlatform()...)
 	if err := ValidateModuleName(m.Name); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -170,7 +179,6 @@ func (m *Manifest) Validate() error {
 	if m.Limits.DeadlineMS < 0 || m.Limits.BodyBytes < 0 || m.Limits.Pool < 0 {
 		errs = append(errs, "limits must not be negative")
 	}
-	errs = append(errs, m.validateCapabilities()...)
 	if m.Probe.Path != "" && !strings.HasPrefix(m.Probe.Path, "/") {
 		errs = append(errs, fmt.Sprintf("probe path %q must start with /", m.Probe.Path))
 	}

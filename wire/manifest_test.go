@@ -22,6 +22,7 @@ func TestManifestValidate(t *testing.T) {
 		}, true},
 		{"valid named db", func(m *Manifest) { m.Bindings.DB = "orders-db" }, true},
 		{"schema 0", func(m *Manifest) { m.Schema = 0 }, false},
+		{"schema 3 without a platform capability", func(m *Manifest) { m.Schema = 3 }, true},
 		{"schema 4", func(m *Manifest) { m.Schema = 4 }, false},
 		{"kv in schema 2", func(m *Manifest) { m.Schema = 2; m.Epoch = 1; m.Capabilities.KV = &KVGrant{} }, false},
 		{"kv in schema 3", func(m *Manifest) { m.Schema = 3; m.Capabilities.KV = &KVGrant{MaxKeys: 5} }, true},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,6 +41,12 @@ type runConfig struct {
 	Broker       string            `json:"broker"`
 	Password     string            `json:"password,omitempty"`
 	PasswordFile string            `json:"password_file,omitempty"`
+	// CAFile verifies the broker's certificate (ssl:// brokers; default:
+	// the system's roots); CertFile and KeyFile are the device's client
+	// certificate, for a broker that identifies devices by certificate.
+	CAFile   string `json:"ca_file,omitempty"`
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
 	Data         string            `json:"data,omitempty"`
 	Trust        []string          `json:"trust,omitempty"` // PEM public key files (edgectl keygen)
 	Labels       map[string]string `json:"labels,omitempty"`
@@ -83,9 +90,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, runUsage); fs.PrintDefaults() }
 	var (
-		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, data, trust, labels, db, board, pool, memory_pages, listen, engine, grace, worker_memory, worker_launcher, heartbeat_timeout, log_level, metrics_interval, admin_addr)")
+		configFile             = fs.String("config", "", "JSON config `file` (fields: id, broker, password, password_file, ca_file, cert_file, key_file, data, trust, labels, db, board, pool, memory_pages, listen, engine, grace, worker_memory, worker_launcher, heartbeat_timeout, log_level, metrics_interval, admin_addr)")
 		id                     = fs.String("id", "", "device `id` (MQTT client id and username)")
-		broker                 = fs.String("broker", "", "broker `URL`, e.g. tcp://controller:1883")
+		broker                 = fs.String("broker", "", "broker `URL`, e.g. ssl://controller:8883 (TLS) or tcp://controller:1883")
+		caFile                 = fs.String("ca-file", "", "CA certificate `file` (PEM) the broker's certificate is verified with (ssl:// brokers; default: the system's CAs)")
+		certFile               = fs.String("cert", "", "client certificate `file` (PEM) naming this device (CommonName = --id), for a broker that requires one")
+		keyFile                = fs.String("key", "", "private key `file` (PEM) of --cert")
 		password               = fs.String("password", "", "broker password (prefer --password-file)")
 		passwordFile           = fs.String("password-file", "", "`file` holding the broker password")
 		data                   = fs.String("data", "", "private state `folder` (default "+defaultDataDir()+")")
@@ -132,6 +142,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	set(&cfg.Broker, *broker)
 	set(&cfg.Password, *password)
 	set(&cfg.PasswordFile, *passwordFile)
+	set(&cfg.CAFile, *caFile)
+	set(&cfg.CertFile, *certFile)
+	set(&cfg.KeyFile, *keyFile)
 	set(&cfg.Data, *data)
 	set(&cfg.Board, *board)
 	set(&cfg.Listen, *listen)
@@ -184,6 +197,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitUsage
 	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
+		return exitUsage
+	}
 	// The agent's own lines go to stderr and into its log ring, which the
 	// controller can ask for (edgectl logs DEVICE).
 	logs := logring.NewSet()
@@ -195,7 +213,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("board", "profile", profile.Name, "model", model, "engine", cfg.Engine, "pool", cfg.Pool,
 		"memory_pages", cfg.MemoryPages, "worker_memory", cfg.WorkerMemory)
-	if err := runAgent(ctx, &cfg, keys, graceD, agentParts{log: log, logs: logs, agentLogs: agentLogs}, stdout); err != nil {
+	if err := runAgent(ctx, &cfg, keys, graceD, agentParts{log: log, logs: logs, agentLogs: agentLogs, tls: tlsCfg}, stdout); err != nil {
 		log.Error("agent failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
 		return exitFail
@@ -384,6 +402,7 @@ type agentParts struct {
 	log       *slog.Logger
 	logs      *logring.Set
 	agentLogs *logring.Writer // the agent's own lines: its dropped count is reported
+	tls       *tls.Config     // ssl:// brokers; nil: plain
 }
 
 // runAgent wires store, session, supervisor and reconciler and runs them
@@ -417,7 +436,7 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	// a fresh agent is targetable by its labels before any desired state.
 	base := wire.Status{AgentVersion: buildinfo.Version, Arch: runtime.GOARCH, Board: cfg.Board, Engine: engine, Labels: cfg.Labels}
 	sess, err := session.New(session.Config{
-		Broker: cfg.Broker, Device: cfg.ID, Password: cfg.Password, MinGeneration: gen, Status: base,
+		Broker: cfg.Broker, Device: cfg.ID, Password: cfg.Password, TLS: parts.tls, MinGeneration: gen, Status: base,
 	}, st.Outbox(), log.With("part", "session"))
 	if err != nil {
 		return err

@@ -92,8 +92,11 @@ func (s *Session) connectUntilUp(ctx context.Context) bool {
 		}
 		f := s.noteFailure(err)
 		level := "retrying"
-		if f.Permanent() {
-			level = "retrying; check the device id and password"
+		switch {
+		case f.Permanent():
+			level = "retrying; check the device id and password (or client certificate)"
+		case f.Kind == mqttdial.KindTLS:
+			level = "retrying; check --ca-file (the CA of the broker's certificate) and --cert/--key"
 		}
 		s.log.Warn("mqtt connect failed; "+level, "broker", s.cfg.Broker, "attempt", attempt,
 			"reason", f.Kind, "err", err, "retry_in", backoff)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +31,11 @@ var (
 type Config struct {
 	Broker   string // e.g. tcp://127.0.0.1:1883
 	Device   string // client id and username
-	Password string
+	Password string // "" with a client certificate alone
+	// TLS is used for ssl:// (mqtts://) brokers: the CA the broker's
+	// certificate is verified with (RootCAs; nil: the system's) and the
+	// device's client certificate, if any.
+	TLS *tls.Config
 
 	KeepAlive      time.Duration // 30s
 	MaxReconnect   time.Duration // 30s: cap of the reconnect back-off
@@ -156,6 +161,9 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err)
 			s.setConnected(false)
 		})
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
 	s.client = mqtt.NewClient(opts)
 	return s, nil
 }

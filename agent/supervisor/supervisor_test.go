@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 
 	"github.com/edgeplane/edge/agent/reconcile"
 	"github.com/edgeplane/edge/internal/dbbind"
@@ -67,12 +68,7 @@ func repoRoot() string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return freeport.MustPick(t.Fatal)
 }
 
 func newSupervisor(t *testing.T, cache string) *Supervisor {

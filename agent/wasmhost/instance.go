@@ -31,6 +31,9 @@ type instance struct {
 	handle api.Function
 	mem    *instanceAllocator
 	limit  uint64 // memory limit in bytes
+	// abiVersion is what the guest's edge_abi_version returned
+	// (abi.MinVersion..abi.Version).
+	abiVersion int32
 
 	stdout, stderr *logWriter
 
@@ -76,10 +79,11 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		in.close()
 		return nil, fmt.Errorf("%s %s: %w", m.cfg.Name, abi.ExportVersion, classify(ctx, err, nil))
 	}
-	if got := int32(v[0]); got != abi.Version {
+	if got := int32(v[0]); got < abi.MinVersion || got > abi.Version {
 		in.close()
-		return nil, fmt.Errorf("%w: module %s speaks version %d, host speaks %d", ErrABIVersion, m.cfg.Name, got, abi.Version)
+		return nil, fmt.Errorf("%w: module %s speaks version %d, host speaks %d to %d", ErrABIVersion, m.cfg.Name, got, abi.MinVersion, abi.Version)
 	}
+	in.abiVersion = int32(v[0])
 	m.stats.created.Add(1)
 	go m.work(in)
 	return in, nil

@@ -23,6 +23,9 @@ type Module struct {
 	nextID atomic.Uint64
 	stats  counters
 	bodies *bodyBudget // request bodies held at once
+	// abiVersion is the ABI version the guest speaks (its first
+	// instance's edge_abi_version; every instance runs the same code).
+	abiVersion int32
 
 	idle chan *instance // capacity PoolSize; live ≤ PoolSize
 
@@ -84,6 +87,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		return nil, err
 	}
 	m.live = 1
+	m.abiVersion = in.abiVersion
 	m.idle <- in
 	go m.maintain()
 	go func() { defer close(m.logsDone); env.logs.run(m.bgCtx, cfg.Limits.LogReportInterval) }()
@@ -135,6 +139,10 @@ func sameTypes(a, b []api.ValueType) bool {
 
 // Name returns the module's configured name.
 func (m *Module) Name() string { return m.cfg.Name }
+
+// ABIVersion is the ABI version the guest speaks, abi.MinVersion to
+// abi.Version.
+func (m *Module) ABIVersion() int32 { return m.abiVersion }
 
 // Limits returns the module's limits, defaults filled in.
 func (m *Module) Limits() Limits { return m.cfg.Limits }

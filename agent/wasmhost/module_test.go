@@ -45,6 +45,22 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
+// TestOlderABIVersionRuns: the host runs a guest of every version from
+// abi.MinVersion (the echo guest speaks 1) and says which it speaks.
+func TestOlderABIVersionRuns(t *testing.T) {
+	if abi.MinVersion != 1 || abi.Version < 2 {
+		t.Fatalf("the test guests speak 1: MinVersion %d, Version %d", abi.MinVersion, abi.Version)
+	}
+	m := load(t, newTestEngine(t, EngineInterpreter), "echo", Config{})
+	if got := m.ABIVersion(); got != 1 {
+		t.Errorf("ABIVersion = %d, want 1", got)
+	}
+	resp, err := serveBody(m, []byte("v1"))
+	if err != nil || resp.Status != 200 || string(resp.Body) != "v1" {
+		t.Errorf("a version 1 guest: %d %q %v, want 200 \"v1\"", resp.Status, resp.Body, err)
+	}
+}
+
 func TestEchoAndPoolGrowth(t *testing.T) {
 	for _, kind := range engines {
 		t.Run(kind.String(), func(t *testing.T) {

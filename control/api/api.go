@@ -14,8 +14,10 @@
 //	413 over a size limit             or a device would exceed wire.MaxModules
 //	    (names it)                    (names it)
 //	429 too many uploads (or log      500 the controller's fault
-//	    requests) at once             504 a device did not answer (logs)
-//	507 blob storage quota reached
+//	    requests) at once             502 a registry failed a pull, or served
+//	507 blob storage quota reached        other bytes than the signed ones
+//	                                  504 a device did not answer (logs), a
+//	                                      registry did not in UploadTimeout
 //
 // The API carries no authentication yet: bind it to loopback (the default) or
 // put it behind an authenticating proxy. Deployments are signed by the
@@ -37,6 +39,7 @@ import (
 	"github.com/edgeplane/edge/control/dashboard"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -59,6 +62,11 @@ type Options struct {
 	// Metrics serves GET /metrics and ControllerMetrics GET
 	// /metrics/controller (package prom); nil: not served.
 	Metrics, ControllerMetrics http.Handler
+	// Sessions closes a device's live session when it is removed or its
+	// password rotated; nil with an external broker.
+	Sessions Sessions
+	// Registry pulls modules for POST /blobs/{sha256}/pull; nil: 501.
+	Registry *ociwasm.Client
 }
 
 // responseWriteTimeout bounds writing one answer: a client that stops
@@ -87,6 +95,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 		opts: opts, uploads: make(chan struct{}, opts.MaxUploads)}
 	p := wire.APIPrefix
 	h.mux.HandleFunc("PUT "+p+"/blobs/{sha256}", h.putBlob)
+	h.mux.HandleFunc("POST "+p+"/blobs/{sha256}/pull", h.pullBlob)
 	h.mux.HandleFunc("POST "+p+"/deployments", h.postDeployment)
 	h.mux.HandleFunc("GET "+p+"/deployments/{id}", h.getDeployment)
 	h.mux.HandleFunc("GET "+p+"/deployments", h.listDeployments)
@@ -104,6 +113,7 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
 	}
 	h.opsRoutes(p)
+	h.deviceRoutes(p)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		noSniff(w)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
@@ -25,41 +24,61 @@ func (h *Handler) putBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, &wire.SizeError{What: "module", Size: r.ContentLength, Limit: wire.MaxModuleSize})
 		return
 	}
-	select {
-	case h.uploads <- struct{}{}:
-		defer func() { <-h.uploads }()
-	default:
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%d uploads already in progress; try again shortly", cap(h.uploads)))
+	release, ok := h.takeUpload(w)
+	if !ok {
 		return
 	}
+	defer release()
 	body := newDeadlineReader(w, r, wire.MaxModuleSize, h.opts.UploadIdle, h.opts.UploadTimeout)
 	ref, created, err := h.store.PutBlobFrom(r.Context(), sha, body, h.now())
 	switch {
 	case err == nil:
-	case errors.Is(err, errReadTimeout):
-		writeReadError(w, err)
-		return
-	case errors.Is(err, wire.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, err)
-		return
-	case errors.Is(err, store.ErrQuota):
-		writeError(w, http.StatusInsufficientStorage, err)
-		return
-	case errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrEmpty):
-		writeError(w, http.StatusBadRequest, err)
-		return
-	case isBodyError(err):
+	case errors.Is(err, errReadTimeout), isBodyError(err):
 		writeReadError(w, err)
 		return
 	default:
-		h.serverError(w, r, err)
+		h.blobError(w, r, err, http.StatusBadRequest)
 		return
 	}
+	h.blobStored(w, ref, created, "upload")
+}
+
+// takeUpload takes one of the MaxUploads tokens (an upload, or a pull from
+// a registry), or answers 429.
+func (h *Handler) takeUpload(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case h.uploads <- struct{}{}:
+		return func() { <-h.uploads }, true
+	default:
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%d uploads already in progress; try again shortly", cap(h.uploads)))
+		return nil, false
+	}
+}
+
+// blobError answers an error of storing a blob: 413 over the module
+// limit, 507 over the quota, badContent (400 for an upload, 502 for a
+// registry's bytes) when the bytes are not the ones named.
+func (h *Handler) blobError(w http.ResponseWriter, r *http.Request, err error, badContent int) {
+	switch {
+	case errors.Is(err, wire.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, store.ErrQuota):
+		writeError(w, http.StatusInsufficientStorage, err)
+	case errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrEmpty):
+		writeError(w, badContent, err)
+	default:
+		h.serverError(w, r, err)
+	}
+}
+
+// blobStored answers a stored blob: 201 when it is new, 200 when it was
+// known.
+func (h *Handler) blobStored(w http.ResponseWriter, ref wire.BlobRef, created bool, how string) {
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
-		h.log.Info("blob stored", "sha256", sha, "size", ref.Size, "stored", ref.Stored, "chunks", len(ref.Chunks))
+		h.log.Info("blob stored", "sha256", ref.SHA256, "size", ref.Size, "stored", ref.Stored, "chunks", len(ref.Chunks), "from", how)
 	}
 	writeJSON(w, code, ref)
 }
@@ -100,8 +119,7 @@ func (h *Handler) listDeployments(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, r, ds, err)
 }
 
-// postDevice issues (or rotates) a device's broker password. The password
-// is in this answer only; the controller keeps its hash.
+// postDevice registers a device (devices.go: addDevice).
 func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 	var req wire.DeviceCredentialsRequest
 	if !h.decodeJSON(w, r, wire.MaxRequestSize, &req) {
@@ -111,13 +129,5 @@ func (h *Handler) postDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	pw, hash := auth.NewPassword()
-	if err := h.store.SetCredential(r.Context(), req.ID, hash, h.now()); err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.fleet.DeviceRegistered(req.ID)
-	h.log.Info("device credentials issued", "device", req.ID)
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, wire.DeviceCredentials{ID: req.ID, Password: pw})
+	h.addDevice(w, r, req.ID)
 }

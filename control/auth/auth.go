@@ -20,10 +20,19 @@
 //
 //	device U  subscribe  edge/v1/dev/U/{desired,chunks,logreq}
 //	device U  publish    edge/v1/dev/U/{status,events,metrics,fetch,logs}
+//	device U  publish    edge/v1/dev/U/app/#     its modules' messages
+//	device U  subscribe  edge/v1/dev/+/app/#     every device's module messages
+//	device U  subscribe  edge/v1/dev/U/in/#      its inbox (the controller writes)
 //	controller           everything
 //
-// Filters are compared as exact strings, so a device can use no wildcard
-// and no shared subscription.
+// Control topics are compared as exact strings, so a device can use no
+// wildcard on them and no shared subscription. In the messaging namespaces
+// (wire/messaging.go) a device may subscribe with wildcards to a filter
+// that reads nothing outside its grant (wire.FilterCovers): the broker
+// checks a subscription's filter and, again, each message's topic on
+// delivery. Module messages are readable across the fleet (a board's
+// module may consume another board's readings); a device's inbox only by
+// itself; only a device itself publishes under its id.
 package auth
 
 import (
@@ -98,5 +107,13 @@ func DeviceAllowed(user, topic string, write bool) bool {
 			return true
 		}
 	}
-	return false
+	if wire.ValidateFilter(topic) != nil {
+		return false
+	}
+	if write {
+		// A topic, never a filter; and only under the device's own id.
+		return wire.ValidateTopic(topic) == nil && wire.FilterCovers(wire.DeviceTopic(user, wire.KindApp)+"/#", topic)
+	}
+	return wire.FilterCovers(wire.DeviceWildcard(wire.KindApp)+"/#", topic) ||
+		wire.FilterCovers(wire.DeviceTopic(user, wire.KindInbox)+"/#", topic)
 }

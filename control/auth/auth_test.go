@@ -59,6 +59,21 @@ func TestDeviceAllowed(t *testing.T) {
 		{"+", wire.DeviceTopic("+", wire.KindDesired), false, false},
 		{"", wire.DeviceTopic("", wire.KindDesired), false, false},
 		{ControlUser, wire.DeviceTopic(ControlUser, wire.KindDesired), false, false},
+		// Messaging: a device publishes under its own app namespace,
+		// reads every device's, and reads only its own inbox.
+		{"a", "edge/v1/dev/a/app/telemetry/alerts", true, true},
+		{"a", "edge/v1/dev/a/app/telemetry/+", true, false},
+		{"a", "edge/v1/dev/b/app/telemetry/alerts", true, false},
+		{"a", "edge/v1/dev/a/in/x", true, false},
+		{"a", "edge/v1/dev/b/app/sensor/temp", false, true},
+		{"a", "edge/v1/dev/+/app/sensor/#", false, true},
+		{"a", "edge/v1/dev/+/app/#", false, true},
+		{"a", "edge/v1/dev/+/#", false, false},
+		{"a", "edge/v1/dev/a/in/readings/#", false, true},
+		{"a", "edge/v1/dev/b/in/readings", false, false},
+		{"a", "edge/v1/dev/+/in/readings", false, false},
+		{"a", "$share/g/edge/v1/dev/+/app/#", false, false},
+		{"a", "edge/v1/dev/a/app/x/#/y", false, false},
 	} {
 		if got := DeviceAllowed(tc.user, tc.topic, tc.write); got != tc.want {
 			t.Errorf("DeviceAllowed(%q, %q, write=%v) = %v, want %v", tc.user, tc.topic, tc.write, got, tc.want)

@@ -1,9 +1,12 @@
 package broker
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -29,12 +32,28 @@ type Config struct {
 	ControlPassword string // password of auth.ControlUser
 	AllowAnonymous  bool
 	Logger          *slog.Logger
+
+	// TLS makes Addr a TLS listener (MQTTS). With TLS.ClientAuth set to
+	// tls.RequireAndVerifyClientCert, devices are identified by their
+	// client certificate (see Hook). The controller's own client then
+	// connects through a second, plain listener on 127.0.0.1:0
+	// (ControlAddr) that admits auth.ControlUser and nobody else.
+	TLS *tls.Config
 }
+
+// Listener ids: devices connect to listenerDevices; with TLS the
+// controller's client connects to listenerControl.
+const (
+	listenerDevices = "tcp"
+	listenerControl = "control"
+)
 
 // Broker is a running embedded broker.
 type Broker struct {
-	srv *mqtt.Server
-	ln  *listeners.TCP
+	srv     *mqtt.Server
+	ln      *listeners.TCP
+	control *listeners.TCP // nil without TLS: the controller uses ln
+	tls     bool
 }
 
 // Start starts the broker listening on cfg.Addr.
@@ -57,18 +76,48 @@ func Start(cfg Config) (*Broker, error) {
 		Logger:       cfg.Logger.With("component", "mqtt-broker"),
 	})
 	hook := NewHook(cfg.Credentials, cfg.ControlPassword, cfg.AllowAnonymous, cfg.Logger.With("component", "mqtt-auth"))
+	b := &Broker{srv: srv, tls: cfg.TLS != nil}
+	if cfg.TLS != nil {
+		hook.controlListener = listenerControl
+		hook.clientCerts = cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+	}
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	ln := listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Addr})
-	if err := srv.AddListener(ln); err != nil { // binds the socket
+	b.ln = listeners.NewTCP(listeners.Config{ID: listenerDevices, Address: cfg.Addr, TLSConfig: cfg.TLS})
+	if err := srv.AddListener(b.ln); err != nil { // binds the socket
 		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
+	}
+	if cfg.TLS != nil {
+		b.control = listeners.NewTCP(listeners.Config{ID: listenerControl, Address: "127.0.0.1:0"})
+		if err := srv.AddListener(b.control); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("start broker's controller listener: %w", err)
+		}
 	}
 	if err := srv.Serve(); err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
 	}
-	return &Broker{srv: srv, ln: ln}, nil
+	return b, nil
+}
+
+// ControlAddr is the address the controller's own client dials: the
+// plain loopback listener with TLS, else DialAddr.
+func (b *Broker) ControlAddr() string {
+	if b.control != nil {
+		return b.control.Address()
+	}
+	return b.DialAddr()
+}
+
+// URL is the broker's URL as devices use it: ssl://ADDR with TLS, else
+// tcp://ADDR.
+func (b *Broker) URL() string {
+	if b.tls {
+		return "ssl://" + b.Addr()
+	}
+	return "tcp://" + b.Addr()
 }
 
 // Addr returns the bound TCP address (host:port), useful with port 0.
@@ -113,3 +162,25 @@ func (b *Broker) Stats() Stats {
 		BytesReceived: i.BytesReceived, BytesSent: i.BytesSent, Retained: i.Retained, Subscriptions: i.Subscriptions,
 	}
 }
+
+// Disconnect ends the session of client id, if the broker has one: its
+// connection is closed without publishing its Last Will (the device was
+// removed or its password replaced: no "offline" status should bring it
+// back into the inventory), and its persistent session (subscriptions,
+// messages in flight) is discarded. It reports whether there was a
+// session.
+func (b *Broker) Disconnect(id string) bool {
+	cl, ok := b.srv.Clients.Get(id)
+	if !ok {
+		return false
+	}
+	atomic.StoreUint32(&cl.Properties.Will.Flag, 0) // as mochi clears it: sendLWT reads it atomically
+	cl.Stop(errSessionRevoked)
+	b.srv.UnsubscribeClient(cl)
+	cl.ClearInflights()
+	b.srv.Clients.Delete(id)
+	return true
+}
+
+// errSessionRevoked is the stop cause of a session Disconnect ended.
+var errSessionRevoked = errors.New("device removed or its credentials replaced")

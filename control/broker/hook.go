@@ -3,13 +3,16 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/edgeplane/edge/control/auth"
+	"github.com/edgeplane/edge/internal/tlsfiles"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -26,6 +29,13 @@ type Hook struct {
 	controlHash    []byte
 	allowAnonymous bool
 	log            *slog.Logger
+
+	// controlListener, when set (with TLS), is the only listener
+	// auth.ControlUser may connect through, and the only one it may use.
+	controlListener string
+	// clientCerts: devices are identified by their verified client
+	// certificate (see authenticateCert).
+	clientCerts bool
 }
 
 // NewHook returns a hook checking devices against creds and the controller
@@ -46,12 +56,14 @@ func (h *Hook) Provides(b byte) bool {
 var (
 	errClientID = errors.New("client id must equal the username")
 	errWill     = errors.New("last will topic not allowed")
+	errListener = errors.New("user not allowed on this listener")
+	errNoCert   = errors.New("no verified client certificate")
 )
 
 // OnConnectAuthenticate implements mqtt.Hook.
 func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(pk.Connect.Username)
-	err := h.authenticate(pk)
+	err := h.authenticate(cl, pk)
 	if err != nil {
 		h.log.Warn("mqtt connect refused", "user", user, "client", pk.Connect.ClientIdentifier, "remote", cl.Net.Remote, "err", err)
 		return false
@@ -60,9 +72,17 @@ func (h *Hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	return true
 }
 
-func (h *Hook) authenticate(pk packets.Packet) error {
+func (h *Hook) authenticate(cl *mqtt.Client, pk packets.Packet) error {
 	c := pk.Connect
 	user := string(c.Username)
+	if h.controlListener != "" && (cl.Net.Listener == h.controlListener) != (user == auth.ControlUser) {
+		// The plain loopback listener is the controller's alone, and the
+		// controller's user cannot come in over the network.
+		return errListener
+	}
+	if h.clientCerts && user != auth.ControlUser {
+		return h.authenticateCert(cl, pk)
+	}
 	if h.allowAnonymous && !c.PasswordFlag {
 		return h.checkWill(user, pk)
 	}
@@ -122,4 +142,44 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	h.log.Warn("mqtt access denied", "user", user, "client", cl.ID, "topic", topic, "write", write)
 	return false
+}
+
+// authenticateCert admits a device by its client certificate, which the
+// TLS listener has verified against the --client-ca pool: the
+// certificate's CommonName (tlsfiles.Identity) is the device id. The
+// device must be registered (edgectl device add): removing it revokes the
+// certificate's access at once, whatever its expiry. The username, when
+// sent, must be that id (it is set to it otherwise, for the ACL); a
+// password, when sent, must be the device's too.
+func (h *Hook) authenticateCert(cl *mqtt.Client, pk packets.Packet) error {
+	tc, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return errNoCert
+	}
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return errNoCert
+	}
+	id := tlsfiles.Identity(certs[0])
+	if err := wire.ValidateDeviceID(id); err != nil {
+		return fmt.Errorf("client certificate names %q: %w", id, err)
+	}
+	c := pk.Connect
+	if user := string(c.Username); user != "" && user != id {
+		return fmt.Errorf("username %q is not the certificate's device %q: %w", user, id, auth.ErrBadPassword)
+	}
+	if c.ClientIdentifier != id {
+		return errClientID
+	}
+	hash, err := h.creds.CredentialHash(context.Background(), id)
+	if err != nil {
+		return fmt.Errorf("device %s not registered (or removed): %w", id, auth.ErrBadPassword)
+	}
+	if c.PasswordFlag {
+		if err := auth.CheckPassword(hash, string(c.Password)); err != nil {
+			return err
+		}
+	}
+	cl.Properties.Username = []byte(id)
+	return h.checkWill(id, pk)
 }

@@ -73,7 +73,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: errorMessage(data)}
+		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: plainToTLS(errorMessage(data))}
 	}
 	if out == nil {
 		return nil
@@ -102,6 +102,9 @@ func errorMessage(body []byte) string {
 // transportError names the controller in errors that mean it could not be
 // reached, so the operator knows which address to fix.
 func (c *client) transportError(method, u string, err error) error {
+	if terr := c.tlsError(err); terr != nil {
+		return terr
+	}
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -11,11 +11,13 @@ import (
 type apiFlags struct {
 	control string
 	json    bool
+	caFile  string
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else "+DefaultControl+")")
 	fs.BoolVar(&a.json, "json", false, "print stable JSON on stdout")
+	fs.StringVar(&a.caFile, "ca-file", "", "CA certificate `file` (PEM) the controller's HTTPS certificate is verified with (default: $EDGE_CA_FILE, else the system's CAs)")
 }
 
 // client returns a client for the controller chosen by --control,
@@ -30,6 +32,13 @@ func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
 	}
 	c, err := newClient(addr)
 	if err != nil {
+		return nil, usagef(cmd, "%s: %v", cmd, err)
+	}
+	caFile := a.caFile
+	if caFile == "" {
+		caFile = cl.getenv("EDGE_CA_FILE")
+	}
+	if err := c.useCA(caFile); err != nil {
 		return nil, usagef(cmd, "%s: %v", cmd, err)
 	}
 	return c, nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
-
-	"github.com/edgeplane/edge/wire"
 )
 
 // apiCommand parses a read-only command that only takes the controller
@@ -23,27 +21,6 @@ func (cl *cli) apiCommand(cmd string, args []string, names ...string) (*client, 
 	}
 	c, err := api.client(cl, cmd)
 	return c, api, pos, err
-}
-
-func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
-	const cmd = "device add"
-	c, api, pos, err := cl.apiCommand(cmd, args, "ID")
-	if err != nil {
-		return err
-	}
-	if err := wire.ValidateDeviceID(pos[0]); err != nil {
-		return usagef(cmd, "device add: %v", err)
-	}
-	cr, err := c.addDevice(ctx, pos[0])
-	if err != nil {
-		return fmt.Errorf("add device %s: %w", pos[0], err)
-	}
-	fmt.Fprintln(cl.stderr, "the password is shown only this once: the controller keeps only its hash")
-	if api.json {
-		return writeJSON(cl.stdout, cr)
-	}
-	fmt.Fprintf(cl.stdout, "id: %s\npassword: %s\n", cr.ID, cr.Password)
-	return nil
 }
 
 func runDeployments(ctx context.Context, cl *cli, args []string) error {

@@ -100,7 +100,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
 	}
 	m.Epoch = plan.Epoch
-	m.Schema = m.MinSchema()
+	m.Schema = m.LowestSchema()
 	env, err := signAndCheck(m, key)
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (o *pushOptions) manifest(path string, module []byte, now time.Time) *wire.
 		m.Capabilities.KV = &wire.KVGrant{MaxKeys: o.kvKeys, MaxBytes: o.kvBytes}
 	}
 	m.Capabilities.Call = o.calls
-	m.Schema = m.MinSchema()
+	m.Schema = m.LowestSchema()
 	m.Probe.Path = o.probe
 	return m
 }

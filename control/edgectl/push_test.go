@@ -202,9 +202,14 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"no arguments", nil},
 		{"unknown verb", []string{"deploy"}},
-		{"unknown noun verb", []string{"device", "remove", "pi-1"}},
+		{"unknown noun verb", []string{"device", "frobnicate", "pi-1"}},
 		{"unknown flag", []string{"devices", "--verbose"}},
-		{"global flag before verb", []string{"--json", "devices"}},
+		// Global flags may come before the command (TestGlobalFlags), but
+		// only those: bad input tried by hand.
+		{"unknown flag before verb", []string{"--verbose", "devices"}},
+		{"global flag before verb without its value", []string{"--control"}},
+		{"global flag before a command that does not take it", []string{"--control", "http://127.0.0.1:1", "keygen", "--out", "x"}},
+		{"global flag and no command", []string{"--json"}},
 		{"devices extra argument", []string{"devices", "pi-1"}},
 		{"keygen without --out", []string{"keygen"}},
 		{"device add without id", []string{"device", "add"}},

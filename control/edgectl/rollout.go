@@ -118,7 +118,7 @@ func resign(src wire.PlanSource, key ed25519.PrivateKey, epoch uint64, targets w
 	m := *old
 	created := now.UTC().Truncate(time.Second)
 	m.Created, m.Expires, m.Epoch, m.Targets = created, created.Add(valid), epoch, targets
-	m.Schema = m.MinSchema() // the epoch may need a newer schema; the old one's fields (kv, call) keep theirs
+	m.Schema = m.LowestSchema()
 	return signAndCheck(&m, key)
 }
 

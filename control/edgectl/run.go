@@ -37,7 +37,9 @@ func init() {
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
 		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it, deploy it (in waves with a health gate) and wait for the devices", runPush},
 		{"devices", "", "list the fleet: per module the serving version, port, state, and the last attempt when it differs", runDevices},
-		{"device add", "ID", "register a device; prints its broker credentials once", runDeviceAdd},
+		{"device add", "ID [--password-file PATH]", "register a device; prints its broker password once (or writes it to a new 0600 file)", runDeviceAdd},
+		{"device rotate", "ID [--password-file PATH]", "give a device a new password; the old one and its live session end at once", runDeviceRotate},
+		{"device remove", "ID", "revoke a device's credentials, close its session, clear its retained state, drop it from the inventory", runDeviceRemove},
 		{"device show", "ID", "one device: modules, labels, board, agent, connection, key metrics, recent errors and events", runDeviceShow},
 		{"modules", "", "each module across the fleet: versions serving and on how many devices, attempts not serving", runModules},
 		{"history", "[MODULE] [--device ID] [--since D] [--step D]", "the trend the controller keeps: request rate, 5xx, p99 (or the agent's CPU and memory)", runHistory},
@@ -87,6 +89,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		printUsage(stderr)
 		return ExitUsage
+	}
+	if args[0] != "--version" && args[0] != "-version" && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
+		hoisted, msg := hoistGlobals(args)
+		if msg != "" {
+			fmt.Fprintf(stderr, "edgectl: %s\n\n", msg)
+			printUsage(stderr)
+			return ExitUsage
+		}
+		args = hoisted
+		if len(args) == 0 {
+			printUsage(stderr)
+			return ExitUsage
+		}
 	}
 	switch args[0] {
 	case "--version", "-version":
@@ -148,14 +163,17 @@ func exitCode(err error, stdout, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "edgectl: sign, push and watch Wasm modules on an edgeplane fleet.\n\n")
-	fmt.Fprintf(w, "Usage:\n  edgectl <command> [flags]\n\nCommands:\n")
+	fmt.Fprintf(w, "Usage:\n  edgectl [--control URL] [--ca-file FILE] [--json] <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	fmt.Fprintf(w, `
 Flags of every command that talks to the controller:
   --control URL   controller address (default: $EDGE_CONTROL, else %s)
+  --ca-file FILE  CA certificate (PEM) an https:// controller's certificate is
+                  verified with (default: $EDGE_CA_FILE, else the system's CAs)
   --json          print stable JSON (the wire API types) on stdout instead of text
+These may also come before the command: edgectl --control URL push ...
 
 Results go to stdout; progress and diagnostics to stderr.
 Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, a

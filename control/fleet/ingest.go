@@ -35,6 +35,10 @@ func (f *Fleet) HandleMessage(topic string, payload []byte) {
 	if len(payload) == 0 {
 		return // a cleared retained message
 	}
+	if f.removed.has(id) {
+		log.Debug("mqtt message dropped: device removed")
+		return
+	}
 	if len(payload) > maxReportSize {
 		log.Warn("mqtt message dropped: too large", "bytes", len(payload), "max", maxReportSize)
 		return

@@ -161,7 +161,10 @@ func compareVersions(a, b string) int {
 
 // DeviceRegistered tells the fleet of a device registered through the
 // API, so its metrics are accepted and /metrics lists it at once.
-func (f *Fleet) DeviceRegistered(id string) { f.inv.addDevice(id) }
+func (f *Fleet) DeviceRegistered(id string) {
+	f.removed.del(id)
+	f.inv.addDevice(id)
+}
 
 // recordEvent keeps a device's event and folds it into the inventory.
 // Arrival times are made strictly increasing: they key the stored events.
@@ -193,9 +196,19 @@ func (f *Fleet) recordEvent(ctx context.Context, log logger, ev *wire.Event) {
 // against it). Only the device list is required; a part that cannot be
 // read is logged and left empty (the views then lean on the statuses).
 func (f *Fleet) Load(ctx context.Context) error {
+	// The first try for the leader lease: a controller alone on its
+	// database leads from its start.
+	f.tryLead(ctx)
 	devs, err := f.store.Devices(ctx)
 	if err != nil {
 		return fmt.Errorf("load fleet: %w", err)
+	}
+	removed, err := f.store.RemovedDevices(ctx)
+	if err != nil {
+		return fmt.Errorf("load fleet: %w", err)
+	}
+	for _, id := range removed {
+		f.removed.add(id)
 	}
 	if all, bad, err := f.store.AllDesired(ctx); err != nil {
 		f.log.Error("load desired states (metrics labels and ports wait for the next deployment)", "err", err)

@@ -18,6 +18,7 @@ package mqttc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,8 @@ type Config struct {
 	Username     string
 	Password     string
 	CleanSession bool
-	Filters      []string // subscribed with QoS 1 on every connection
+	TLS          *tls.Config // for ssl:// (mqtts://) brokers; nil: paho's default (system roots)
+	Filters      []string    // subscribed with QoS 1 on every connection
 	Handler      func(topic string, payload []byte)
 	OnConnect    func() // after the subscriptions, in its own goroutine
 	Timeout      time.Duration
@@ -105,6 +107,9 @@ func New(cfg Config) *Client {
 				}
 			}()
 		})
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
 	cl.c = paho.NewClient(opts)
 	return cl
 }

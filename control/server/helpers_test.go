@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -48,6 +49,9 @@ func startServer(t *testing.T, mod func(*Config)) *Server {
 	cfg.MQTTAddr = "127.0.0.1:0"
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.DB == "" {
+		cfg.DB = testDB(t, cfg.DataDir)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -111,11 +115,11 @@ func request(t *testing.T, s *Server, method, path string, body any) (int, []byt
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, "http://"+s.HTTPAddr()+path, r)
+	req, err := http.NewRequest(method, s.URL()+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient(t, s).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -133,6 +137,9 @@ func wantCode(t *testing.T, what string, got, want int) {
 		t.Fatalf("%s: status %d, want %d", what, got, want)
 	}
 }
+
+// deviceTLS, when set, is the TLS configuration connectDevice uses.
+var deviceTLS *tls.Config
 
 // device is a real paho client acting as an agent.
 type device struct {
@@ -156,6 +163,9 @@ func connectDevice(t *testing.T, broker, id, password string) *device {
 	d := &device{t: t, id: id, desire: make(chan wire.DesiredState, 16), chunks: make(chan []byte, 2048)}
 	will, _ := json.Marshal(wire.Status{Device: id, Online: false})
 	opts := dialOpts(broker, id, password, id).SetWill(wire.DeviceTopic(id, wire.KindStatus), string(will), 1, true)
+	if deviceTLS != nil {
+		opts.SetTLSConfig(deviceTLS)
+	}
 	d.c = paho.NewClient(opts)
 	if tok := d.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("device %s connect: %v", id, tok.Error())

@@ -21,6 +21,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := os.Getenv("EDGE_BROKER_PASSWORD"); v != "" {
 		cfg.BrokerPassword = v
 	}
+	if v := os.Getenv("EDGE_CONTROL_DB"); v != "" { // keeps the password off the command line
+		cfg.DB = v
+	}
 	if len(args) > 0 && args[0] == "version" { // as edge-agent and edgectl take it
 		args = append([]string{"--version"}, args[1:]...)
 	}
@@ -61,12 +64,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	mqtt := "tcp://" + s.MQTTAddr()
-	if cfg.Broker != "" {
-		mqtt = cfg.Broker
-	}
-	log.Info("ready", "http", s.HTTPAddr(), "mqtt", mqtt, "data", cfg.DataDir)
-	fmt.Fprintf(stdout, "edge-control: http on http://%s, mqtt on %s\n", s.HTTPAddr(), mqtt)
+	mqtt := s.BrokerURL()
+	log.Info("ready", "http", s.URL(), "mqtt", mqtt, "data", cfg.DataDir)
+	fmt.Fprintf(stdout, "edge-control: http on %s, mqtt on %s\n", s.URL(), mqtt)
 	<-ctx.Done()
 	log.Info("shutting down")
 	if err := s.Close(); err != nil {

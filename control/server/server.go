@@ -11,6 +11,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,9 @@ import (
 	"github.com/edgeplane/edge/control/mqttc"
 	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -40,6 +44,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
+
+	tls       *tls.Config // HTTPS and MQTTS; nil: plain
+	brokerTLS *tls.Config // towards an external ssl:// broker
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -57,7 +64,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	serverTLS, brokerTLS, err := cfg.TLS.load(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS}
 	if err := s.start(ctx, trust); err != nil {
 		s.Close()
 		return nil, err
@@ -68,13 +79,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // start starts the parts in order; Close stops whichever were started.
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
-	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
+	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
+		if cfg.DB != "" {
+			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
+		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout})
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}
@@ -82,7 +96,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 
 	mc := mqttc.Config{
 		Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
-		CleanSession: cfg.CleanSession,
+		CleanSession: cfg.CleanSession, TLS: s.brokerTLS,
 		Filters: []string{
 			wire.DeviceWildcard(wire.KindStatus), wire.DeviceWildcard(wire.KindEvents),
 			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
@@ -101,7 +115,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		pw, _ := auth.NewPassword()
 		s.broker, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, Credentials: s.store, ControlPassword: pw,
-			AllowAnonymous: cfg.AllowAnonymous, Logger: log,
+			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded mqtt broker: %w", err)
@@ -109,7 +123,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		if cfg.AllowAnonymous {
 			log.Warn("embedded broker accepts anonymous clients with full access (--allow-anonymous)")
 		}
-		mc.Broker = "tcp://" + s.broker.DialAddr()
+		mc.Broker = "tcp://" + s.broker.ControlAddr()
 		mc.ClientID, mc.Username, mc.Password = auth.ControlUser, auth.ControlUser, pw
 	}
 	// The publisher is set before connecting: the first connection
@@ -120,6 +134,10 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		return err
 	}
 
+	registry, err := registryClient(cfg)
+	if err != nil {
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http listen %s: %w", cfg.HTTPAddr, err)
 	}
@@ -127,13 +145,17 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	// moves while an upload makes progress; see api.Options): a plain
 	// ReadTimeout would cut a slow but healthy 64 MiB upload.
 	pc := prom.Config{Fleet: s.fleet, Logger: log.With("component", "metrics")}
+	var sessions api.Sessions // nil (not a typed nil) with an external broker
 	if s.broker != nil {
 		pc.Broker = s.broker.Stats
+		sessions = s.broker
 	}
 	s.http = &http.Server{
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Sessions: sessions,
+			Registry: registry,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -142,7 +164,15 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	}
 	s.wg.Go(func() { s.collectBlobs(runCtx) })
 	s.wg.Go(func() {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return s.http.Serve(s.httpLn) }
+		if s.tls != nil {
+			// Device certificates are the broker's business: the API
+			// asks for none (operators authenticate with tokens).
+			s.http.TLSConfig = s.tls.Clone()
+			s.http.TLSConfig.ClientAuth, s.http.TLSConfig.ClientCAs = tls.NoClientCert, nil
+			serve = func() error { return s.http.ServeTLS(s.httpLn, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	})
@@ -170,6 +200,23 @@ func (s *Server) collectBlobs(ctx context.Context) {
 			s.log.Info("unreferenced blobs removed", "count", len(removed), "bytes", freed, "grace", s.cfg.BlobGrace)
 		}
 	}
+}
+
+// URL is the base URL of the HTTP API: https:// with TLS.
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "https://" + s.HTTPAddr()
+	}
+	return "http://" + s.HTTPAddr()
+}
+
+// BrokerURL is the URL devices connect to: the embedded broker's
+// (ssl:// with TLS), or the external broker's.
+func (s *Server) BrokerURL() string {
+	if s.broker != nil {
+		return s.broker.URL()
+	}
+	return s.cfg.Broker
 }
 
 // HTTPAddr is the bound HTTP address.
@@ -231,4 +278,21 @@ func loadTrust(files []string) (wire.Keyring, error) {
 		keys = append(keys, k)
 	}
 	return wire.NewKeyring(keys...), nil
+}
+
+// registryClient is the client of the OCI registries modules are pulled
+// from (edgectl push oci://...). A --registry-config that cannot be read
+// is a start-up error, not an anonymous pull later.
+func registryClient(cfg Config) (*ociwasm.Client, error) {
+	if cfg.RegistryConfig != "" {
+		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
+			return nil, fmt.Errorf("--registry-config: %w", err)
+		}
+	}
+	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
+		UserAgent: "edge-control/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("--registry-config: %w", err)
+	}
+	return c, nil
 }

@@ -3,10 +3,11 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -229,10 +230,5 @@ func fleetOf(t *testing.T, s *Server, prefix string, n int) []*simAgent {
 // freeTCPPort returns a loopback port that was free a moment ago.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.MustPick(t.Fatal)
 }

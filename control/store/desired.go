@@ -16,11 +16,27 @@ type querier interface {
 // desiredTx returns the stored desired state of device, or an empty one
 // (generation 0) when it has none.
 func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState, error) {
+	return readDesired(ctx, q, device, "")
+}
+
+// lockDesired is desiredTx for a transaction that goes on to write the
+// device's desired state: on MySQL it locks the row (or the gap where it
+// would be), so that two controllers changing one device take turns
+// instead of one overwriting the other's generation.
+func (s *Store) lockDesired(ctx context.Context, tx *sql.Tx, device string) (wire.DesiredState, error) {
+	return readDesired(ctx, tx, device, s.engine.forUpdate())
+}
+
+func readDesired(ctx context.Context, q querier, device, suffix string) (wire.DesiredState, error) {
 	var ds wire.DesiredState
 	var state string
-	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`, device).Scan(&state)
+	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`+suffix, device).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
-		return wire.DesiredState{Device: device, Modules: []wire.DesiredModule{}}, nil
+		gen, err := generationFloor(ctx, q, device)
+		if err != nil {
+			return ds, fmt.Errorf("desired state of %s: %w", device, err)
+		}
+		return wire.DesiredState{Device: device, Generation: gen, Modules: []wire.DesiredModule{}}, nil
 	}
 	if err != nil {
 		return ds, fmt.Errorf("desired state of %s: %w", device, err)
@@ -34,7 +50,7 @@ func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState
 // Desired returns the desired state of device, or ErrNotFound.
 func (s *Store) Desired(ctx context.Context, device string) (wire.DesiredState, error) {
 	ds, err := desiredTx(ctx, s.db, device)
-	if err == nil && ds.Generation == 0 {
+	if err == nil && ds.Issued.IsZero() { // no stored state
 		return ds, fmt.Errorf("desired state of %s: %w", device, ErrNotFound)
 	}
 	return ds, err

@@ -53,14 +53,29 @@
 //
 //	1: first version: HTTP request/response, SQL query/exec/transactions,
 //	   outbound HTTP, log, config.
-//	   Added within 1 (a new import, which a host without it refuses at
-//	   load): kv (key-value state) and call (another module on the
-//	   device), with CodeConflict.
+//	2: platform APIs: triggers (exports the host calls besides
+//	   edge_handle: a message delivered from MQTT, a timer) and the host
+//	   imports of the platform capabilities (publish to MQTT, key-value
+//	   state, calls to other modules). Every frame, import and code of
+//	   version 1 is unchanged.
+//
+// # Compatibility
+//
+// A host runs guests of every version from MinVersion to Version. A guest
+// of an older version runs exactly as before: it sees the imports it was
+// built against (every later import is an addition it never calls) and is
+// called only through the exports of its version, so a manifest that
+// declares a trigger for it is refused at load. A guest of a newer version
+// than the host's is refused at load, naming both versions.
 package abi
 
 // Version is the ABI version spoken by this package. A guest reports it from
-// edge_abi_version; the host refuses modules built against another version.
-const Version = 1
+// edge_abi_version; the host runs guests of MinVersion up to Version.
+const Version = 2
+
+// MinVersion is the oldest ABI version a host still runs (see
+// Compatibility in the package doc).
+const MinVersion = 1
 
 // ImportModule is the Wasm import module name of every host function.
 const ImportModule = "edge"

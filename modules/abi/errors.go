@@ -15,7 +15,7 @@ const (
 	CodeTooLarge    ErrorCode = 5 // result exceeds the host's limit
 	CodeTimeout     ErrorCode = 6 // the request's deadline passed
 	CodeBadTx       ErrorCode = 7 // unknown or finished transaction
-	CodeConflict    ErrorCode = 8 // kv compare-and-set: the key has another version
+	CodeConflict    ErrorCode = 9 // kv compare-and-set: the key has another version (8 is CodeLimited, msg.go)
 )
 
 var codeNames = map[ErrorCode]string{
@@ -26,6 +26,7 @@ var codeNames = map[ErrorCode]string{
 	CodeTooLarge:    "too large",
 	CodeTimeout:     "timeout",
 	CodeBadTx:       "bad transaction",
+	CodeLimited:     "limited",
 	CodeConflict:    "conflict",
 }
 

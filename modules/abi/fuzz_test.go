@@ -113,3 +113,26 @@ func FuzzDecodeCallRequest(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeMessaging(f *testing.F) {
+	f.Add(AppendPublishRequest(nil, &PublishRequest{Topic: "alerts/hot", Payload: []byte("x"), QoS: 1, Retain: true}))
+	f.Add(AppendMessage(nil, &Message{ID: 7, Attempt: 1, Filter: "a/#", Topic: "a/b", Payload: []byte("x"), QoS: 1}))
+	f.Add(AppendTimer(nil, &Timer{Name: "t", ScheduledMS: 1700000000000, Missed: 2}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := DecodePublishRequest(b); err == nil {
+			if got := AppendPublishRequest(nil, &r); !bytes.Equal(got, b) {
+				t.Fatalf("publish request re-encoding differs")
+			}
+		}
+		if m, err := DecodeMessage(b); err == nil {
+			if got := AppendMessage(nil, &m); !bytes.Equal(got, b) {
+				t.Fatalf("message re-encoding differs")
+			}
+		}
+		if tm, err := DecodeTimer(b); err == nil {
+			if got := AppendTimer(nil, &tm); !bytes.Equal(got, b) {
+				t.Fatalf("timer re-encoding differs")
+			}
+		}
+	})
+}

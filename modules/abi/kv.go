@@ -74,24 +74,6 @@ func DecodeKVRequest(b []byte) (KVRequest, error) {
 	return r, d.finish()
 }
 
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
-func (d *decoder) bool(what string) bool {
-	switch d.u8(what) {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	d.fail(what + " is neither 0 nor 1")
-	return false
-}
-
 // AppendKVResult appends the encoding of r, the answer to op, to b.
 func AppendKVResult(b []byte, op KVOp, r *KVResult) []byte {
 	b, done := appendOutcome(b, r.Err)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 
 	"github.com/edgeplane/edge/tests/loadgen"
 	"github.com/edgeplane/edge/wire"
@@ -162,12 +163,10 @@ func (bd *board) stop() {
 func (bd *board) push(name, wasm, version string) (time.Duration, error) {
 	port, ok := bd.ports[name]
 	if !ok {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var err error
+		if port, err = freeport.Pick(); err != nil {
 			return 0, err
 		}
-		port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		bd.ports[name] = port
 	}
 	t0 := time.Now()

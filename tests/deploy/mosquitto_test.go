@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/internal/freeport"
+
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/wire"
@@ -33,12 +35,7 @@ func startMosquitto(t *testing.T) string {
 			t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freeport.MustPick(t.Fatal)
 
 	conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", "edge.conf"))
 	if err != nil {

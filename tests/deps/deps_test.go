@@ -33,7 +33,10 @@ func TestImportRules(t *testing.T) {
 		forbidden []string // prefixes
 		allowed   []string // exceptions to forbidden
 	}{
-		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", mod + "tests/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/"}},
+		// Boards fetch modules from the controller over MQTT, never from a
+		// registry: no OCI client on the board.
+		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", mod + "tests/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/",
+			mod + "internal/ociwasm", "oras.land/", "github.com/opencontainers/"}},
 		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", "github.com/prometheus/", mod + "agent/", mod + "tests/", "modernc.org/", "github.com/chromedp/"}},
 		// chromedp drives the dashboard's browser tests only; the
 		// controller never links the simulator or test code.
@@ -75,6 +78,9 @@ func TestImportRules(t *testing.T) {
 // imports it may have (prefixes). A package missing here may import the
 // standard library and other internal/ packages only.
 var internalAllowed = map[string][]string{
+	// oras-go for the OCI distribution protocol, and what it links
+	// (edgectl and edge-control only; see TestImportRules).
+	"internal/ociwasm": {mod + "wire", "oras.land/oras-go/v2", "github.com/opencontainers/go-digest", "github.com/opencontainers/image-spec", "golang.org/x/sync/"},
 	// paho for its websocket dialer, and what paho itself links.
 	"internal/mqttdial": {"github.com/eclipse/paho.mqtt.golang", "github.com/gorilla/websocket", "golang.org/x/net/", "golang.org/x/sync/"},
 	// The two SQL drivers the product is built on, and what they link.

@@ -35,7 +35,9 @@ type Device struct {
 	reconnects uint64
 	logs       []wire.LogLine // ring of the latest lines, oldest first
 	rng        *rand.Rand
-	applyMu    sync.Mutex // one desired state at a time
+	applyMu    sync.Mutex                 // one desired state at a time
+	fetches    map[string]chan wire.Chunk // by blob sha256, while fetching (FetchBlobs)
+	fetched    int64                      // module bytes received (FetchBlobs)
 }
 
 type module struct {
@@ -67,7 +69,11 @@ func (d *Device) Connect(ctx context.Context) error {
 	d.mu.Lock()
 	d.conn = c
 	d.mu.Unlock()
-	if err := c.subscribe(ctx, wire.DeviceTopic(d.ID, wire.KindDesired), wire.DeviceTopic(d.ID, wire.KindLogReq)); err != nil {
+	filters := []string{wire.DeviceTopic(d.ID, wire.KindDesired), wire.DeviceTopic(d.ID, wire.KindLogReq)}
+	if d.sim.cfg.FetchBlobs {
+		filters = append(filters, wire.DeviceTopic(d.ID, wire.KindChunks))
+	}
+	if err := c.subscribe(ctx, filters...); err != nil {
 		c.close(err)
 		return fmt.Errorf("device %s: subscribe: %w", d.ID, err)
 	}
@@ -165,6 +171,8 @@ func (d *Device) onPublish(topic string, payload []byte) {
 			return
 		}
 		go d.answerLogs(req)
+	case wire.KindChunks:
+		d.onChunk(payload)
 	}
 }
 
@@ -190,7 +198,7 @@ func (d *Device) apply(ds wire.DesiredState) {
 			continue
 		}
 		want[m.Name] = true
-		d.deploy(ctx, dm.Deployment, m)
+		d.deploy(ctx, dm.Deployment, m, &dm.Blob)
 	}
 	d.mu.Lock()
 	var stopped []string
@@ -208,7 +216,7 @@ func (d *Device) apply(ds wire.DesiredState) {
 	d.PublishStatus(ctx, d.Status())
 }
 
-func (d *Device) deploy(ctx context.Context, deployment string, m *wire.Manifest) {
+func (d *Device) deploy(ctx context.Context, deployment string, m *wire.Manifest, blob *wire.BlobRef) {
 	d.mu.Lock()
 	cur := d.modules[m.Name]
 	d.mu.Unlock()
@@ -225,6 +233,17 @@ func (d *Device) deploy(ctx context.Context, deployment string, m *wire.Manifest
 	}
 	for _, s := range steps {
 		d.PublishEvent(ctx, wire.Event{Deployment: deployment, Module: m.Name, Version: m.Version, State: s, Millis: int64(d.rng.IntN(50))})
+		if s != wire.StateFetching || !d.sim.cfg.FetchBlobs {
+			continue
+		}
+		n, err := d.fetch(ctx, blob)
+		d.mu.Lock()
+		d.fetched += n
+		d.mu.Unlock()
+		if err != nil {
+			state, reason = wire.StateFailed, err.Error()
+			break
+		}
 	}
 	d.PublishEvent(ctx, wire.Event{Deployment: deployment, Module: m.Name, Version: m.Version, State: state, Reason: reason})
 	d.log(m.Name, m.Version, "INFO", fmt.Sprintf("deployment %s of %s %s: %s %s", deployment, m.Name, m.Version, state, reason))

@@ -8,8 +8,9 @@
 // log requests from a ring of lines, and publishes a wire.Metrics report
 // every interval with counters that grow like a small HTTP service's
 // (requests at a configured rate, a share of 5xx, a latency histogram with
-// the fixed buckets, worker memory and CPU). Module bytes are not fetched:
-// a simulated device "has" every blob.
+// the fixed buckets, worker memory and CPU). Module bytes are fetched in
+// chunks over MQTT with Config.FetchBlobs (fetch.go); without it a
+// simulated device "has" every blob.
 //
 // A device costs one TCP connection, one reader goroutine and a few
 // kilobytes (the MQTT client is a minimal one over mochi-mqtt's packet
@@ -51,7 +52,11 @@ type Config struct {
 	// Outcome decides how a device's deployment of m ends (running by
 	// default): a State* constant and a reason.
 	Outcome func(device string, m *wire.Manifest) (state, reason string)
-	Logger  *slog.Logger
+	// FetchBlobs makes every deployment fetch the module's chunks over
+	// MQTT first, as an agent does (fetch.go); otherwise a device "has"
+	// every blob.
+	FetchBlobs bool
+	Logger     *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -96,6 +101,7 @@ type Stats struct {
 	Devices   int
 	Published uint64 // metrics reports written to the broker
 	Failed    uint64 // metrics reports that could not be written
+	Fetched   int64  // module bytes received in chunks (Config.FetchBlobs)
 }
 
 // New returns a simulation; Add gives it devices.
@@ -194,7 +200,14 @@ func (s *Sim) Run(ctx context.Context) {
 
 // Stats returns what was published so far.
 func (s *Sim) Stats() Stats {
-	return Stats{Devices: len(s.Devices()), Published: s.published.Load(), Failed: s.failed.Load()}
+	st := Stats{Published: s.published.Load(), Failed: s.failed.Load()}
+	for _, d := range s.Devices() {
+		st.Devices++
+		d.mu.Lock()
+		st.Fetched += d.fetched
+		d.mu.Unlock()
+	}
+	return st
 }
 
 // Close disconnects every device cleanly.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 )
 
 var (
@@ -29,12 +30,7 @@ var (
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.MustPick(t.Fatal)
 }
 
 // edgectl runs the CLI to completion and returns stdout, stderr and the exit code.
@@ -104,8 +100,14 @@ func (f *fleet) device(t *testing.T, id string) []string {
 	if err := json.Unmarshal([]byte(out), &cred); err != nil || cred.Password == "" {
 		t.Fatalf("device add %s: bad JSON %q: %v", id, out, err)
 	}
+	// A generous heartbeat timeout: on a loaded CI machine a worker and
+	// its supervisor can both go unscheduled for seconds, and a test that
+	// is not about heartbeats must not see its worker killed for it. Tests
+	// that are about them append their own --heartbeat-timeout (the last
+	// one given wins).
 	return []string{"run", "--id", id, "--broker", "tcp://" + f.mqtt, "--password", cred.Password,
-		"--data", t.TempDir(), "--trust", filepath.Join(f.keyDir, "edge.pub"), "--grace", "2s"}
+		"--data", t.TempDir(), "--trust", filepath.Join(f.keyDir, "edge.pub"), "--grace", "2s",
+		"--heartbeat-timeout", "10s"}
 }
 
 // push deploys file as version to one node on port; it returns edgectl's

@@ -12,7 +12,7 @@
 use std::fmt;
 
 /// The ABI version this crate speaks; `edge_abi_version` returns it.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// The Wasm import module of every host function.
 pub const IMPORT_MODULE: &str = "edge";

@@ -1,0 +1,139 @@
+package edgectl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// The device life cycle: add (register, a password once), rotate (a new
+// password; the old one and the live session end at once), remove
+// (credentials revoked, session closed, retained topics cleared, out of
+// the inventory).
+
+// credentialFlags are the flags of device add and device rotate.
+type credentialFlags struct {
+	api          apiFlags
+	passwordFile string
+}
+
+func (cl *cli) credentialCommand(cmd string, args []string) (*client, *credentialFlags, string, error) {
+	var o credentialFlags
+	fs := flagSet(cmd)
+	o.api.register(fs)
+	fs.StringVar(&o.passwordFile, "password-file", "", "write the password to this new `file` (mode 0600; an existing file is never overwritten) instead of printing it")
+	pos, err := cl.parse(fs, args)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := wantArgs(cmd, pos, "ID"); err != nil {
+		return nil, nil, "", err
+	}
+	if err := wire.ValidateDeviceID(pos[0]); err != nil {
+		return nil, nil, "", usagef(cmd, "%s: %v", cmd, err)
+	}
+	c, err := o.api.client(cl, cmd)
+	return c, &o, pos[0], err
+}
+
+func runDeviceAdd(ctx context.Context, cl *cli, args []string) error {
+	c, o, id, err := cl.credentialCommand("device add", args)
+	if err != nil {
+		return err
+	}
+	return o.issue(cl, id, "add device", func() (*wire.DeviceCredentials, error) { return c.addDevice(ctx, id) })
+}
+
+func runDeviceRotate(ctx context.Context, cl *cli, args []string) error {
+	c, o, id, err := cl.credentialCommand("device rotate", args)
+	if err != nil {
+		return err
+	}
+	return o.issue(cl, id, "rotate the password of device", func() (*wire.DeviceCredentials, error) {
+		var cr wire.DeviceCredentials
+		err := c.do(ctx, apiTimeout, http.MethodPost, "/devices/"+url.PathEscape(id)+"/rotate", "application/json", []byte("{}"), &cr)
+		return &cr, err
+	})
+}
+
+// issue gets a password from call and prints it, or writes it to
+// --password-file. The file is created (exclusively) before the call, so
+// that a file that cannot be written costs no password.
+func (o *credentialFlags) issue(cl *cli, id, what string, call func() (*wire.DeviceCredentials, error)) error {
+	var f *os.File
+	if o.passwordFile != "" {
+		var err error
+		f, err = os.OpenFile(o.passwordFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("--password-file %s exists; it is never overwritten (remove it first, or choose another path)", o.passwordFile)
+		}
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+	}
+	cr, err := call()
+	if err != nil {
+		if f != nil {
+			f.Close()
+			os.Remove(o.passwordFile)
+		}
+		return fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	if f != nil {
+		if err := writePassword(f, cr.Password); err != nil {
+			return fmt.Errorf("%s %s: the controller issued a password, but writing it to %s failed (run edgectl device rotate %s): %w", what, id, o.passwordFile, id, err)
+		}
+		if o.api.json {
+			return writeJSON(cl.stdout, map[string]string{"id": cr.ID, "password_file": o.passwordFile})
+		}
+		fmt.Fprintf(cl.stdout, "id: %s\npassword-file: %s\n", cr.ID, o.passwordFile)
+		return nil
+	}
+	fmt.Fprintln(cl.stderr, "the password is shown only this once: the controller keeps only its hash")
+	if o.api.json {
+		return writeJSON(cl.stdout, cr)
+	}
+	fmt.Fprintf(cl.stdout, "id: %s\npassword: %s\n", cr.ID, cr.Password)
+	return nil
+}
+
+func writePassword(f *os.File, pw string) error {
+	_, err := f.WriteString(pw + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func runDeviceRemove(ctx context.Context, cl *cli, args []string) error {
+	const cmd = "device remove"
+	c, api, pos, err := cl.apiCommand(cmd, args, "ID")
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	if err := wire.ValidateDeviceID(id); err != nil {
+		return usagef(cmd, "%s: %v", cmd, err)
+	}
+	var rm wire.DeviceRemoval
+	if err := c.do(ctx, apiTimeout, http.MethodDelete, "/devices/"+url.PathEscape(id), "", nil, &rm); err != nil {
+		return fmt.Errorf("remove device %s: %w", id, err)
+	}
+	if api.json {
+		return writeJSON(cl.stdout, rm)
+	}
+	session := "no live session on the embedded broker (offline, or an external broker: remove the device from its password file or certificate list too)"
+	if rm.SessionClosed {
+		session = "its live session was closed"
+	}
+	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %d retained topic(s) cleared\n", id, session, len(rm.Cleared))
+	return nil
+}

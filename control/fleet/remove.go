@@ -1,0 +1,108 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// Removal is what RemoveDevice did.
+type Removal struct {
+	// SessionClosed: the broker had a session of the device and closed it
+	// (embedded broker only; false with an external broker, which the
+	// controller cannot ask).
+	SessionClosed bool
+	// Cleared are the retained topics emptied on the broker.
+	Cleared []string
+}
+
+// retainedKinds are the device topics holding retained messages: the
+// desired state (controller's) and the status (the agent's, and its Last
+// Will).
+var retainedKinds = []string{wire.KindDesired, wire.KindStatus}
+
+// RemoveDevice removes device id from the fleet, in this order:
+//
+//  1. its credentials, desired state, inventory entry, events and history
+//     are deleted from the store and it is marked removed, so that the
+//     broker refuses it from now on (password or certificate) and ingest
+//     drops whatever it still sends;
+//  2. closeSession (nil with an external broker) ends its live session
+//     without its Last Will;
+//  3. its retained topics are emptied on the broker, so nothing it
+//     subscribes to again (under a new registration) replays old state.
+//
+// store.ErrNotFound when the controller knows nothing of id. A failure to
+// clear the retained topics is returned after the removal itself took
+// effect (the caller may retry: removing again answers ErrNotFound, and
+// the topics are cleared again by a later registration's first deploy).
+func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(string) bool) (Removal, error) {
+	var r Removal
+	// As a deployment does: no desired state of id is stored and published
+	// between the removal and the clearing of its retained topic.
+	f.deployMu.Lock()
+	defer f.deployMu.Unlock()
+	if _, err := f.store.RemoveDevice(ctx, id, f.now()); err != nil {
+		return r, err
+	}
+	f.removed.add(id)
+	f.inv.remove(id)
+	if closeSession != nil {
+		r.SessionClosed = closeSession(id)
+	}
+	var errs []error
+	for _, k := range retainedKinds {
+		topic := wire.DeviceTopic(id, k)
+		if err := f.publish(ctx, topic, 1, true, nil); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Cleared = append(r.Cleared, topic)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return r, fmt.Errorf("device %s removed, but its retained messages were not all cleared: %w", id, err)
+	}
+	f.log.Info("device removed", "device", id, "session_closed", r.SessionClosed, "cleared", len(r.Cleared))
+	return r, nil
+}
+
+// removedSet holds the ids of removed devices whose messages ingest
+// drops until they are registered again.
+type removedSet struct {
+	mu  sync.RWMutex
+	ids map[string]bool
+}
+
+func (s *removedSet) add(id string) {
+	s.mu.Lock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	s.ids[id] = true
+	s.mu.Unlock()
+}
+
+func (s *removedSet) del(id string) {
+	s.mu.Lock()
+	delete(s.ids, id)
+	s.mu.Unlock()
+}
+
+func (s *removedSet) has(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ids[id]
+}
+
+// remove forgets everything the inventory holds of id.
+func (inv *inventory) remove(id string) {
+	inv.mu.Lock()
+	delete(inv.status, id)
+	delete(inv.desired, id)
+	delete(inv.events, id)
+	delete(inv.devices, id)
+	inv.mu.Unlock()
+}

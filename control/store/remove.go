@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A removed device leaves every table that holds its state (credentials,
+// inventory, desired state and central labels, events, history) and
+// becomes a row of removed_devices:
+//
+//   - removed (unix nanoseconds; 0 once registered again) tells ingest to
+//     drop what the device still sends (an external broker does not know
+//     it was removed, and messages in flight outlive the removal);
+//   - generation is the last desired generation it was sent. A device
+//     registered again under the same id continues from there: its agent
+//     keeps the generation it applied and drops anything at or below it.
+const removedSchema = `
+CREATE TABLE IF NOT EXISTS removed_devices (
+	id         TEXT PRIMARY KEY,
+	removed    INTEGER NOT NULL,
+	generation INTEGER NOT NULL DEFAULT 0
+);
+`
+
+// AddCredential registers device id with the password hash; ErrConflict
+// if the device already has a password (RotateCredential replaces one).
+// A removed device's id may be registered again.
+func (s *Store) AddCredential(ctx context.Context, id string, hash []byte, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add credential of %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.engine.insertIgnore("credentials", []string{"id"}, []string{"id", "hash", "created"}),
+		id, hash, nanos(now))
+	if err != nil {
+		return fmt.Errorf("add credential of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("device %s is already registered: %w", id, ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE removed_devices SET removed = 0 WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("add credential of %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add credential of %s: %w", id, err)
+	}
+	return nil
+}
+
+// RotateCredential replaces the password hash of a registered device;
+// ErrNotFound if it has none.
+func (s *Store) RotateCredential(ctx context.Context, id string, hash []byte, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE credentials SET hash = ?, created = ? WHERE id = ?`, hash, nanos(now), id)
+	if err != nil {
+		return fmt.Errorf("rotate credential of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("device %s is not registered: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RemoveDevice deletes everything the controller keeps about device id
+// and marks it removed; ErrNotFound if there was nothing. It returns the
+// desired generation the device had reached (0: none).
+func (s *Store) RemoveDevice(ctx context.Context, id string, now time.Time) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("remove device %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	ds, err := desiredTx(ctx, tx, id)
+	if err != nil {
+		return 0, fmt.Errorf("remove device %s: %w", id, err)
+	}
+	var found int64
+	for _, q := range []string{
+		`DELETE FROM credentials WHERE id = ?`,
+		`DELETE FROM devices WHERE id = ?`,
+		`DELETE FROM desired WHERE device = ?`,
+		`DELETE FROM device_events WHERE device = ?`,
+		`DELETE FROM history WHERE device = ?`,
+	} {
+		res, err := tx.ExecContext(ctx, q, id)
+		if err != nil {
+			return 0, fmt.Errorf("remove device %s: %w", id, err)
+		}
+		n, _ := res.RowsAffected()
+		found += n
+	}
+	if found == 0 {
+		return 0, fmt.Errorf("device %s: %w", id, ErrNotFound)
+	}
+	if _, err := tx.ExecContext(ctx, s.engine.upsert("removed_devices", []string{"id"}, []string{"id", "removed", "generation"},
+		[]string{"removed", "generation"}), id, nanos(now), ds.Generation); err != nil {
+		return 0, fmt.Errorf("remove device %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("remove device %s: %w", id, err)
+	}
+	return ds.Generation, nil
+}
+
+// RemovedDevices returns the ids of the devices removed and not
+// registered again.
+func (s *Store) RemovedDevices(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM removed_devices WHERE removed != 0 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("removed devices: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("removed devices: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// generationFloor is the desired generation a device without a stored
+// desired state continues from: the one it had when it was removed.
+func generationFloor(ctx context.Context, q querier, device string) (int64, error) {
+	var gen int64
+	err := q.QueryRowContext(ctx, `SELECT generation FROM removed_devices WHERE id = ?`, device).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return gen, err
+}
