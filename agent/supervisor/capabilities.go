@@ -47,7 +47,7 @@ func (s *Supervisor) routesPath() string {
 
 // capabilities are the worker's key-value store and calls of m.
 func (s *Supervisor) capabilities(m *wire.Manifest) (worker.Capabilities, error) {
-	c := worker.Capabilities{Module: m.Name, Calls: m.Capabilities.Call, CallSecret: s.callSecret, Routes: s.routesPath()}
+	c := worker.Capabilities{ModuleName: m.Name, Calls: m.Capabilities.Call, CallSecret: s.callSecret, Routes: s.routesPath()}
 	if kv := m.Capabilities.KV; kv != nil {
 		if s.cfg.DataDir == "" {
 			return c, fmt.Errorf("key-value store: the agent has no data folder: %w", reconcile.ErrConfig)

@@ -104,8 +104,8 @@ type Config struct {
 // Capabilities are the key-value store and module calls a worker's module
 // is granted.
 type Capabilities struct {
-	// Module is the module's name: its calls' Edge-Caller.
-	Module string `json:"module_name,omitempty"`
+	// ModuleName is the module's name: its calls' Edge-Caller.
+	ModuleName string `json:"module_name,omitempty"`
 	// KV is the SQLite file of the module's key-value store ("": none),
 	// with its quotas (0: kvstore's defaults). Every version of the
 	// module opens the same file.
@@ -486,7 +486,7 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		KV:         w.kv,
 		Calls:      w.cfg.Calls,
 		Router:     w.router(),
-		Module:     w.cfg.Module,
+		Module:     w.cfg.ModuleName,
 		CallSecret: w.cfg.CallSecret,
 		Logger:     w.log,
 	})
