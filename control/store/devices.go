@@ -58,10 +58,26 @@ func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) 
 const deviceQuery = `SELECT id, online, last_seen, status, metrics FROM devices
 	UNION ALL SELECT id, 0, 0, NULL, NULL FROM credentials WHERE id NOT IN (SELECT id FROM devices)`
 
+// deviceStatusQuery is deviceQuery without the metrics reports.
+const deviceStatusQuery = `SELECT id, online, last_seen, status, NULL FROM devices
+	UNION ALL SELECT id, 0, 0, NULL, NULL FROM credentials WHERE id NOT IN (SELECT id FROM devices)`
+
 // Devices returns the inventory, ordered by id. Registered devices that
 // never reported are listed offline.
 func (s *Store) Devices(ctx context.Context) ([]wire.Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+deviceQuery+`) AS d ORDER BY id`)
+	return s.devices(ctx, deviceQuery)
+}
+
+// DeviceStatuses is Devices without the latest metrics reports (Metrics
+// nil): what targeting reads. A report, with its histograms, is most of
+// a device's row; measured with 10,000 devices, leaving it out halves
+// the time of a plan (control/fleet's TestPlanLargeFleet).
+func (s *Store) DeviceStatuses(ctx context.Context) ([]wire.Device, error) {
+	return s.devices(ctx, deviceStatusQuery)
+}
+
+func (s *Store) devices(ctx context.Context, query string) ([]wire.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+query+`) AS d ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
