@@ -227,6 +227,11 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
 		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{}), callSecret: secret}
+	// No routes from an earlier run: its addresses may belong to anything
+	// by now, and calls carry the call secret.
+	s.mu.Lock()
+	s.writeRoutesLocked()
+	s.mu.Unlock()
 	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
 	switch {
 	case cfg.WorkerMemory <= 0:
