@@ -40,6 +40,7 @@ type hostEnv struct {
 	writes writeCounter // committed writes, for Stats
 	sql    sqlCounter   // SQL host calls and their time, for Stats
 	logs   *logLimiter  // shared by the log import, stdout and stderr
+	pub    *publishGate // msg_publish
 
 	breakersMu sync.Mutex
 	breakers   map[string]*breaker.Breaker // http_fetch, by host:port
@@ -59,6 +60,7 @@ func newHostEnv(cfg *Config) *hostEnv {
 		calls:      map[string]bool{},
 		callSecret: cfg.CallSecret,
 		logs:       newLogLimiter(cfg.Logger, &cfg.Limits),
+		pub:        newPublishGate(cfg.Publish, cfg.Publisher),
 	}
 	if h.db != nil {
 		h.stmts = newStmtCache(h.db, 256)
@@ -97,6 +99,7 @@ func (h *hostEnv) instantiate(ctx context.Context, rt wazero.Runtime) error {
 	fn(abi.FnResultRead, h.hostResultRead, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	fn(abi.FnKV, h.hostKV, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnCall, h.hostCall, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
+	fn(abi.FnMsgPublish, h.hostMsgPublish, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("instantiate host module %q: %w", abi.ImportModule, err)
 	}

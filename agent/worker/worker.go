@@ -20,6 +20,9 @@
 //	       accepts on fd 3 too. This is the switch: a new version takes no
 //	       client request, and so no client write, before it passed its
 //	       probe and the supervisor switched to it
+//	fd 7   the host link (Config.Link; package hostlink): the guest's
+//	       publishes go out through it, its messages and timer ticks come
+//	       in (the worker answers them only while it serves)
 //	stdin  the Config as JSON
 //
 // On SIGTERM the worker drains: it closes its copy of the listener, answers
@@ -47,6 +50,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeplane/edge/agent/hostlink"
 	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/internal/dbbind"
@@ -97,6 +101,14 @@ type Config struct {
 	// opens; see the package doc.
 	Gated bool `json:"gated,omitempty"`
 
+	// Messaging (ABI version 2). Link: fd 7 is the host link (LinkFD).
+	// The grant to publish, relative to the module's namespace, and the
+	// trigger exports the manifest declares.
+	Link              bool     `json:"link,omitempty"`
+	PublishAllow      []string `json:"publish_allow,omitempty"`
+	PublishRate       int      `json:"publish_rate,omitempty"`
+	PublishMaxPayload int      `json:"publish_max_payload,omitempty"`
+	Triggers          []string `json:"triggers,omitempty"`
 	// Platform capabilities (issue 11): see below.
 	Capabilities
 }
@@ -210,7 +222,8 @@ type Worker struct {
 	loadTime atomic.Int64 // nanoseconds the module took to compile or load
 	conns    atomic.Int64
 	loadErr  atomic.Pointer[string]
-	gate     io.Reader      // nil: accept on the listener at once
+	gate     io.Reader // nil: accept on the listener at once
+	link     *hostlink.Conn
 	kv       *kvstore.Store // the module's key-value store; nil: none
 }
 
@@ -315,6 +328,11 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 			w.kv.Close()
 		}
 	}()
+	if w.link != nil {
+		linkCtx := context.WithoutCancel(ctx)
+		go w.link.Serve(func(f hostlink.Frame) { w.handleLink(linkCtx, f) })
+		defer w.link.Close() // after the module closed: its last calls answered
+	}
 	mod, db, err := w.load(ctx, pool)
 	if err != nil {
 		msg := err.Error()
@@ -488,7 +506,12 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		Router:     w.router(),
 		Module:     w.cfg.ModuleName,
 		CallSecret: w.cfg.CallSecret,
-		Logger:     w.log,
+		Publish: wasmhost.PublishPolicy{
+			Allow: w.cfg.PublishAllow, Rate: w.cfg.PublishRate, MaxPayload: w.cfg.PublishMaxPayload,
+		},
+		Publisher: w.publisher(),
+		Triggers:  w.cfg.Triggers,
+		Logger:    w.log,
 	})
 	if err != nil {
 		if db != nil {
@@ -602,6 +625,13 @@ func Main(ctx context.Context, stdin io.Reader, log *slog.Logger) error {
 			return fmt.Errorf("worker: no gate on fd %d", GateFD)
 		}
 		w.SetGate(gate)
+	}
+	if cfg.Link {
+		link, err := hostlink.Inherit(LinkFD)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		w.SetLink(link)
 	}
 	hb := os.NewFile(HeartbeatFD, "heartbeat")
 	var hw io.Writer

@@ -19,6 +19,7 @@ var (
 	ErrTimeout     = errors.New("edge: deadline passed")  // also matches context.DeadlineExceeded
 	ErrBadTx       = errors.New("edge: bad transaction")  // unknown or finished transaction
 	ErrConflict    = errors.New("edge: version conflict") // kv compare-and-set: the key changed
+	ErrLimited     = errors.New("edge: rate limited")     // over a rate (Publish); retry later
 	// ErrHostCall reports a host import that failed at the ABI level
 	// (bad pointer, malformed frame): a bug in the guest or the host.
 	ErrHostCall = errors.New("edge: host call failed")
@@ -33,6 +34,7 @@ var codeErrors = map[abi.ErrorCode]error{
 	abi.CodeTimeout:     ErrTimeout,
 	abi.CodeBadTx:       ErrBadTx,
 	abi.CodeConflict:    ErrConflict,
+	abi.CodeLimited:     ErrLimited,
 }
 
 // HostError is a failure the host reported for a call.

@@ -15,29 +15,29 @@ import (
 
 // The native store: the SQLite file of EDGE_KV, or one in a new temporary
 // folder, opened at the first use.
-var native struct {
+var nativeStore struct {
 	once  sync.Once
 	store *kvstore.Store
 	err   error
 }
 
 func nativeKV(ctx context.Context) (*kvstore.Store, error) {
-	native.once.Do(func() {
+	nativeStore.once.Do(func() {
 		path := os.Getenv("EDGE_KV")
 		if path == "" {
 			dir, err := os.MkdirTemp("", "edge-kv-")
 			if err != nil {
-				native.err = err
+				nativeStore.err = err
 				return
 			}
 			path = filepath.Join(dir, "kv.db")
 		}
-		native.store, native.err = kvstore.Open(ctx, path, kvstore.Limits{})
+		nativeStore.store, nativeStore.err = kvstore.Open(ctx, path, kvstore.Limits{})
 	})
-	if native.err != nil {
-		return nil, fmt.Errorf("%w: key-value store: %w", ErrUnavailable, native.err)
+	if nativeStore.err != nil {
+		return nil, fmt.Errorf("%w: key-value store: %w", ErrUnavailable, nativeStore.err)
 	}
-	return native.store, nil
+	return nativeStore.store, nil
 }
 
 // kvError maps the store's errors to this package's sentinels, as the
