@@ -25,6 +25,11 @@
 //	       in (the worker answers them only while it serves)
 //	stdin  the Config as JSON
 //
+// The module's key-value store (Capabilities.KV) is a SQLite file the
+// worker opens itself, the same file for every version of the module; its
+// calls to other modules go straight to their listeners, found in the
+// supervisor's routes file (routes.go).
+//
 // On SIGTERM the worker drains: it closes its copy of the listener, answers
 // requests on open connections with "Connection: close", waits for its
 // connections to go, then exits. Plain http.Server.Shutdown loses requests
