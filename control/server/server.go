@@ -282,13 +282,9 @@ func loadTrust(files []string) (wire.Keyring, error) {
 
 // registryClient is the client of the OCI registries modules are pulled
 // from (edgectl push oci://...). A --registry-config that cannot be read
-// is a start-up error, not an anonymous pull later.
+// or parsed is a start-up error (Validate checks it exists), not an
+// anonymous pull later.
 func registryClient(cfg Config) (*ociwasm.Client, error) {
-	if cfg.RegistryConfig != "" {
-		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
-			return nil, fmt.Errorf("--registry-config: %w", err)
-		}
-	}
 	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
 		UserAgent: "edge-control/" + buildinfo.Version})
 	if err != nil {
