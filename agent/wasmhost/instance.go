@@ -57,7 +57,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		stderr: newLogWriter(m.log, m.env.logs, "stderr", slog.LevelWarn),
 	}
 	in.st.env = m.env
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline) // bounds _initialize
+	// _initialize is bounded by the deadline: interrupted in interrupt
+	// mode, seen by the worker's watchdog (OldestCall) in fast mode.
+	defer m.e.inits.begin()()
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline)
 	defer cancel()
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -141,20 +144,9 @@ func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (ab
 	defer in.flushOutput()
 	ctx = withCallState(ctx, &in.st)
 
-	in.stack[0] = uint64(len(in.reqBuf))
-	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
-		return abi.Response{}, fmt.Errorf("%s: %w", abi.ExportAlloc, classify(ctx, err, in))
-	}
-	// The guest's answers are checked before they are used: 0 is its
-	// refusal (and never a buffer), anything else must hold the request.
-	ptr := uint32(in.stack[0])
-	if ptr == 0 {
-		return abi.Response{}, &abiViolationError{export: abi.ExportAlloc,
-			detail: fmt.Sprintf("returned 0: the guest refused a request of %d bytes", len(in.reqBuf))}
-	}
-	if !in.mod.Memory().Write(ptr, in.reqBuf) {
-		return abi.Response{}, &abiViolationError{export: abi.ExportAlloc, outside: true,
-			detail: fmt.Sprintf("returned %#x: %d bytes there are outside guest memory (%d bytes)", ptr, len(in.reqBuf), in.mod.Memory().Size())}
+	ptr, err := in.place(ctx, in.reqBuf)
+	if err != nil {
+		return abi.Response{}, err
 	}
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(in.reqBuf))
 	if err := in.handle.CallWithStack(ctx, in.stack[:]); err != nil {
@@ -178,6 +170,27 @@ func (in *instance) call(ctx context.Context, req *abi.Request, maxResp int) (ab
 		return abi.Response{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
 	return resp, nil
+}
+
+// place writes frame into a buffer the guest's edge_alloc returned and
+// returns its address. The guest's answers are checked before they are
+// used: 0 is its refusal (and never a buffer), anything else must hold
+// the frame.
+func (in *instance) place(ctx context.Context, frame []byte) (uint32, error) {
+	in.stack[0] = uint64(len(frame))
+	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, fmt.Errorf("%s: %w", abi.ExportAlloc, classify(ctx, err, in))
+	}
+	ptr := uint32(in.stack[0])
+	if ptr == 0 {
+		return 0, &abiViolationError{export: abi.ExportAlloc,
+			detail: fmt.Sprintf("returned 0: the guest refused a frame of %d bytes", len(frame))}
+	}
+	if !in.mod.Memory().Write(ptr, frame) {
+		return 0, &abiViolationError{export: abi.ExportAlloc, outside: true,
+			detail: fmt.Sprintf("returned %#x: %d bytes there are outside guest memory (%d bytes)", ptr, len(frame), in.mod.Memory().Size())}
+	}
+	return ptr, nil
 }
 
 // classify wraps a guest call error in ErrTimeout or ErrTrap (and

@@ -20,6 +20,9 @@
 //	       accepts on fd 3 too. This is the switch: a new version takes no
 //	       client request, and so no client write, before it passed its
 //	       probe and the supervisor switched to it
+//	fd 7   the host link (Config.Link; package hostlink): the guest's
+//	       publishes go out through it, its messages and timer ticks come
+//	       in (the worker answers them only while it serves)
 //	stdin  the Config as JSON
 //
 // On SIGTERM the worker drains: it closes its copy of the listener, answers
@@ -47,6 +50,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeplane/edge/agent/hostlink"
 	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/internal/dbbind"
@@ -95,6 +99,15 @@ type Config struct {
 	// Gated: accept on the module's listener only once the gate (fd 6)
 	// opens; see the package doc.
 	Gated bool `json:"gated,omitempty"`
+
+	// Messaging (ABI version 2). Link: fd 7 is the host link (LinkFD).
+	// The grant to publish, relative to the module's namespace, and the
+	// trigger exports the manifest declares.
+	Link              bool     `json:"link,omitempty"`
+	PublishAllow      []string `json:"publish_allow,omitempty"`
+	PublishRate       int      `json:"publish_rate,omitempty"`
+	PublishMaxPayload int      `json:"publish_max_payload,omitempty"`
+	Triggers          []string `json:"triggers,omitempty"`
 }
 
 // Heartbeat is one line on the heartbeat pipe.
@@ -181,6 +194,7 @@ type Worker struct {
 	log *slog.Logger
 
 	mod      atomic.Pointer[wasmhost.Module]
+	engine   atomic.Pointer[wasmhost.Engine] // set before Load: its OldestInit until mod is
 	ready    atomic.Bool
 	draining atomic.Bool
 	reqs     *requestMetrics
@@ -189,6 +203,7 @@ type Worker struct {
 	loadErr  atomic.Pointer[string]
 	gate     io.Reader     // nil: accept on the listener at once
 	nudge    chan struct{} // a heartbeat now, not at the next tick
+	link     *hostlink.Conn
 }
 
 // New returns a worker for cfg.
@@ -212,6 +227,10 @@ func (w *Worker) Heartbeat() Heartbeat {
 		hb.OldestCallMS = st.OldestCall.Milliseconds()
 		hb.Requests, hb.Errors = st.Requests, st.Errors
 		hb.Writes, hb.RowsWritten = st.Writes, st.RowsWritten
+	} else if e := w.engine.Load(); e != nil {
+		// Loading: the first instance's _initialize is guest code the
+		// watchdog must see too.
+		hb.OldestCallMS = e.OldestInit().Milliseconds()
 	}
 	if e := w.loadErr.Load(); e != nil {
 		hb.Err = *e
@@ -292,6 +311,11 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		close(beatDone)
 	}
 
+	if w.link != nil {
+		linkCtx := context.WithoutCancel(ctx)
+		go w.link.Serve(func(f hostlink.Frame) { w.handleLink(linkCtx, f) })
+		defer w.link.Close() // after the module closed: its last calls answered
+	}
 	mod, db, err := w.load(ctx, pool)
 	if err != nil {
 		msg := err.Error()
@@ -441,6 +465,7 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		}
 		return nil, nil, err
 	}
+	w.engine.Store(engine)
 	start := time.Now()
 	mod, err := engine.Load(ctx, wasm, wasmhost.Config{
 		Name:     w.cfg.Name,
@@ -457,7 +482,12 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		DB:         db,
 		Settings:   w.cfg.Settings,
 		AllowHosts: w.cfg.AllowHosts,
-		Logger:     w.log,
+		Publish: wasmhost.PublishPolicy{
+			Allow: w.cfg.PublishAllow, Rate: w.cfg.PublishRate, MaxPayload: w.cfg.PublishMaxPayload,
+		},
+		Publisher: w.publisher(),
+		Triggers:  w.cfg.Triggers,
+		Logger:    w.log,
 	})
 	if err != nil {
 		if db != nil {
@@ -587,6 +617,13 @@ func Main(ctx context.Context, stdin io.Reader, log *slog.Logger) error {
 			return fmt.Errorf("worker: no gate on fd %d", GateFD)
 		}
 		w.SetGate(gate)
+	}
+	if cfg.Link {
+		link, err := hostlink.Inherit(LinkFD)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		w.SetLink(link)
 	}
 	hb := os.NewFile(HeartbeatFD, "heartbeat")
 	var hw io.Writer
