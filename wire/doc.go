@@ -71,6 +71,11 @@
 //	   Labels, Status gained Quarantine (older peers ignore them); the
 //	   controller-set state cancelled; the API gained plans, rollouts,
 //	   cancels, labels and quarantine clears (api.go, ops.go, rollout.go).
+//	   Manifest schema 3 adds the platform capabilities (platform.go;
+//	   messaging and timers in messaging.go); the messaging namespaces
+//	   edge/v1/dev/{id}/app/{module}/... and edge/v1/dev/{id}/in/...
+//	   (KindApp, KindInbox); ModuleMetrics gained the messaging counters
+//	   (older controllers ignore them).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

@@ -86,8 +86,15 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		env.close()
 		return nil, err
 	}
-	m.live = 1
 	m.abiVersion = in.abiVersion
+	if err := checkTriggers(c.code, m.abiVersion, cfg.Triggers); err != nil {
+		in.close()
+		m.bgCancel()
+		c.close(ctx)
+		env.close()
+		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
+	}
+	m.live = 1
 	m.idle <- in
 	go m.maintain()
 	go func() { defer close(m.logsDone); env.logs.run(m.bgCtx, cfg.Limits.LogReportInterval) }()

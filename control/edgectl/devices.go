@@ -137,4 +137,3 @@ func runDeviceRemove(ctx context.Context, cl *cli, args []string) error {
 	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %d retained topic(s) cleared\n", id, session, len(rm.Cleared))
 	return nil
 }
-

@@ -38,6 +38,7 @@ type pushOptions struct {
 
 	allowUnregistered bool
 	staged            stagedOptions
+	msg               messagingOptions
 }
 
 func runPush(ctx context.Context, cl *cli, args []string) error {
@@ -64,6 +65,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 	o.staged.register(fs)
+	o.msg.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
@@ -87,6 +89,9 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	m := o.manifest(pos[0], module, time.Now())
+	if err := o.msg.apply(m); err != nil {
+		return err
+	}
 	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)

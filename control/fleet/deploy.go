@@ -120,7 +120,8 @@ func newID() string {
 	return "d-" + hex.EncodeToString(b[:])
 }
 
-// publishDesired publishes one device's desired state, retained, QoS 1.
+// publishDesired publishes one device's desired state, retained, QoS 1, if
+// this controller leads; otherwise the leader publishes it (leader.go).
 func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
 	f.inv.setDesired(ds)
 	b, err := json.Marshal(ds)
@@ -128,7 +129,11 @@ func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
 		f.log.Error("encode desired state", "device", ds.Device, "err", err)
 		return
 	}
-	if err := f.publish(ctx, wire.DeviceTopic(ds.Device, wire.KindDesired), 1, true, b); err != nil {
+	if err := f.publishDesiredNow(ctx, ds, b); err != nil {
+		if errors.Is(err, errNotLeader) {
+			f.log.Debug("desired state stored; the leader publishes it", "device", ds.Device, "generation", ds.Generation)
+			return
+		}
 		if errors.Is(err, wire.ErrTooLarge) {
 			// Deploy refuses what would grow a desired state this far; a
 			// state stored by an older controller stays unpublished, and
@@ -145,6 +150,9 @@ func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
 // Republish publishes every stored desired state again. The controller
 // calls it on every MQTT (re)connection.
 func (f *Fleet) Republish(ctx context.Context) error {
+	if !f.Leading() {
+		return nil // the leader does
+	}
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
 	all, bad, err := f.store.AllDesired(ctx)

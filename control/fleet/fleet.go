@@ -43,6 +43,11 @@ type Config struct {
 	// RolloutTick is how often live rollouts advance (their gates are
 	// evaluated); DefaultRolloutTick if zero.
 	RolloutTick time.Duration
+	// Holder names this controller in the leader lease (leader.go);
+	// host/pid/random if empty. LeaseTTL is the lease's TTL,
+	// DefaultLeaseTTL if zero.
+	Holder   string
+	LeaseTTL time.Duration
 }
 
 // DefaultDeployTimeout bounds a deployment when Config.DeployTimeout is
@@ -69,6 +74,10 @@ type Fleet struct {
 	// deployMu serializes "store new desired state, publish it", so the
 	// retained message on a device's topic is always its newest generation.
 	deployMu sync.Mutex
+
+	lead          leadership
+	desiredMu     sync.Mutex       // one desired-state publish at a time
+	lastPublished map[string]int64 // device → generation this leader published
 
 	fetches chan fetchReq
 
@@ -104,6 +113,12 @@ func New(cfg Config) *Fleet {
 	if cfg.RolloutTick <= 0 {
 		cfg.RolloutTick = DefaultRolloutTick
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = newHolder()
+	}
 	return &Fleet{
 		store:   cfg.Store,
 		trust:   cfg.Trust,
@@ -115,6 +130,9 @@ func New(cfg Config) *Fleet {
 		metrics: newMetricsState(),
 		inv:     newInventory(),
 		logs:    newLogWaiters(),
+
+		lead:          leadership{holder: cfg.Holder, ttl: cfg.LeaseTTL},
+		lastPublished: map[string]int64{},
 
 		rolloutTick: cfg.RolloutTick,
 		rolloutKick: make(chan struct{}, 1),
@@ -149,6 +167,8 @@ const fetchWorkers = 4
 // done; it then stores what is still in memory.
 func (f *Fleet) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() { f.runLeader(ctx) })
+	wg.Go(func() { f.runPublisher(ctx) })
 	wg.Go(func() { f.sweep(ctx) })
 	wg.Go(func() { f.runRollouts(ctx) })
 	for _, shard := range f.metrics.shards {

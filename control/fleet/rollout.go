@@ -283,6 +283,17 @@ const (
 func (f *Fleet) RolloutAction(ctx context.Context, id, action string) (wire.Rollout, error) {
 	f.rolloutMu.Lock()
 	defer f.rolloutMu.Unlock()
+	// The leader (another replica, maybe) may save a step between the
+	// read and the save: read again and redo the action over it.
+	for attempt := 1; ; attempt++ {
+		r, err := f.rolloutAction(ctx, id, action)
+		if !errors.Is(err, store.ErrStale) || attempt == 5 {
+			return r, err
+		}
+	}
+}
+
+func (f *Fleet) rolloutAction(ctx context.Context, id, action string) (wire.Rollout, error) {
 	r, err := f.store.GetRollout(ctx, id)
 	if err != nil {
 		return wire.Rollout{}, err
@@ -337,6 +348,9 @@ func (f *Fleet) runRollouts(ctx context.Context) {
 
 // advanceAll advances each live rollout once.
 func (f *Fleet) advanceAll(ctx context.Context) {
+	if !f.Leading() {
+		return // the leader drives rollouts
+	}
 	rs, err := f.store.LiveRollouts(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -349,8 +363,10 @@ func (f *Fleet) advanceAll(ctx context.Context) {
 		ids[r.ID] = true
 		f.rolloutMu.Lock()
 		// Reload under the lock: an action may have changed it.
-		if cur, err := f.store.GetRollout(ctx, r.ID); err == nil && !wire.RolloutDone(cur.State) {
-			if err := f.advance(ctx, cur); err != nil && ctx.Err() == nil {
+		if cur, err := f.store.GetRollout(ctx, r.ID); err == nil && !wire.RolloutDone(cur.State) && f.Leading() {
+			if err := f.advance(ctx, cur); errors.Is(err, store.ErrStale) {
+				f.log.Info("rollout changed by another controller during a step; the next step reads it again", "rollout", r.ID)
+			} else if err != nil && ctx.Err() == nil {
 				f.log.Error("advance rollout", "rollout", r.ID, "err", err)
 			}
 		}

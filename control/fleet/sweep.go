@@ -31,6 +31,9 @@ func (f *Fleet) sweep(ctx context.Context) {
 
 // expire runs one sweep.
 func (f *Fleet) expire(ctx context.Context) {
+	if !f.Leading() {
+		return // the leader does (it would be the same work)
+	}
 	expired, err := f.store.ExpireDeployments(ctx, f.now(), f.timeout)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -17,7 +17,7 @@ type view struct {
 }
 
 func (f *Fleet) view(ctx context.Context) (*view, error) {
-	devs, err := f.store.Devices(ctx)
+	devs, err := f.store.DeviceStatuses(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -196,6 +196,9 @@ func (f *Fleet) recordEvent(ctx context.Context, log logger, ev *wire.Event) {
 // against it). Only the device list is required; a part that cannot be
 // read is logged and left empty (the views then lean on the statuses).
 func (f *Fleet) Load(ctx context.Context) error {
+	// The first try for the leader lease: a controller alone on its
+	// database leads from its start.
+	f.tryLead(ctx)
 	devs, err := f.store.Devices(ctx)
 	if err != nil {
 		return fmt.Errorf("load fleet: %w", err)

@@ -153,12 +153,14 @@ var (
 	ingestLag      = desc("edge_ingest_lag_seconds", "Time from a report's arrival to its being applied.")
 	devicesKnown   = desc("edge_devices", "Devices registered or seen.")
 	devicesOnline  = desc("edge_devices_online", "Devices whose retained status says online.")
+	leader         = desc("edge_controller_leader", "1 while this controller holds the leader lease (publishes desired states, drives rollouts); replicas that do not hold it 0.")
+	leaseToken     = desc("edge_controller_lease_token", "Fencing token of the leader lease this controller holds (0: not leader).")
 )
 
 type ingestCollector struct{ fleet *fleet.Fleet }
 
 func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{ingestReports, ingestReceived, ingestLost, ingestCapped, ingestResets, ingestQueue, ingestLag, devicesKnown, devicesOnline} {
+	for _, d := range []*prometheus.Desc{ingestReports, ingestReceived, ingestLost, ingestCapped, ingestResets, ingestQueue, ingestLag, devicesKnown, devicesOnline, leader, leaseToken} {
 		ch <- d
 	}
 }
@@ -181,6 +183,13 @@ func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
 	known, online := c.fleet.DeviceCounts()
 	gauge(ch, devicesKnown, float64(known))
 	gauge(ch, devicesOnline, float64(online))
+	tok := c.fleet.LeaseToken()
+	gauge(ch, leaseToken, float64(tok))
+	if tok != 0 {
+		gauge(ch, leader, 1)
+	} else {
+		gauge(ch, leader, 0)
+	}
 }
 
 var (

@@ -34,6 +34,7 @@
 //	edge_ingest_module_entries_capped_total, edge_ingest_counter_resets_total
 //	edge_ingest_queue_length, edge_ingest_lag_seconds (histogram)
 //	edge_devices, edge_devices_online                 the fleet in two numbers
+//	edge_controller_leader, edge_controller_lease_token   replicas: who publishes
 //	edge_broker_*                                    embedded broker (absent with an external one)
 //	process_*, go_*                                  the controller process
 //

@@ -13,12 +13,19 @@ import (
 
 	"github.com/edgeplane/edge/control/api"
 	"github.com/edgeplane/edge/control/fleet"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // Config is edge-control's configuration: defaults, then flags, then
 // Validate.
 type Config struct {
-	DataDir  string // state folder
+	DataDir string // state folder
+	// DB is the database: "" for SQLite in DataDir, or
+	// mysql://user:pass@host:port/db (several controllers may share it).
+	DB string
+	// BlobDir is the folder of module blobs, "" for DataDir/blobs;
+	// controllers sharing a database share it (a network file system).
+	BlobDir  string
 	HTTPAddr string // HTTP API and dashboard
 	MQTTAddr string // embedded broker listener (unused with Broker)
 
@@ -57,6 +64,9 @@ type Config struct {
 
 	PrintVersion bool // --version (or "version"): print the version and exit
 	VersionJSON  bool // --json with --version: as JSON
+	// LeaseTTL is the leader lease's TTL (replicas: how soon another
+	// takes over from a leader that died).
+	LeaseTTL time.Duration
 	// DeployTimeout: a device that has not reached a terminal state this
 	// long after a deployment was created is marked timed_out.
 	DeployTimeout time.Duration
@@ -78,6 +88,7 @@ func DefaultConfig() Config {
 		BlobGrace:  time.Hour,
 
 		DeployTimeout: fleet.DefaultDeployTimeout,
+		LeaseTTL:      fleet.DefaultLeaseTTL,
 		AuthConfig:    AuthConfig{SessionTTL: api.DefaultSessionTTL},
 	}
 }
@@ -129,6 +140,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge-control", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "state `folder` (SQLite database and module blobs)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "controller state in MySQL/MariaDB: mysql://user:pass@host:port/db (or env EDGE_CONTROL_DB; default: SQLite in --data)")
+	fs.StringVar(&cfg.BlobDir, "blobs", cfg.BlobDir, "module blob `folder` (default: blobs/ in --data); replicas sharing --db share it")
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP API and dashboard listen `address`")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "embedded MQTT broker listen `address` (port 0: any free port)")
 	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "external MQTT broker `URL` (tcp://host:port); embeds no broker")
@@ -152,6 +165,8 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
 	registerAuthFlags(fs, &cfg.AuthConfig)
 	registerTLSFlags(fs, &cfg.TLS)
+	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL,
+		"replicas on one --db: TTL of the leader lease (the leader publishes desired states and drives rollouts; another takes over within about this long of its death)")
 	fs.BoolVar(&cfg.Debug, "debug", cfg.Debug, "debug logging")
 	fs.BoolVar(&cfg.PrintVersion, "version", false, "print the version and exit (also: edge-control version)")
 	fs.BoolVar(&cfg.VersionJSON, "json", false, "with --version: print {program, version, os, arch, go} as JSON")
@@ -169,6 +184,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data is required"))
+	}
+	if c.DB != "" {
+		if b, err := dbbind.Parse(c.DB); err != nil || b.Dialect != dbbind.MySQL {
+			errs = append(errs, fmt.Errorf("--db %q: want mysql://user:pass@host:port/db", dbbind.Redact(c.DB)))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTPAddr, err))
@@ -194,6 +214,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxUploads < 1 || c.UploadIdle <= 0 || c.BlobQuota < 0 || c.BlobGrace <= 0 {
 		errs = append(errs, errors.New("--max-uploads, --upload-idle and --blob-grace must be positive, --blob-quota not negative"))
+	}
+	if c.LeaseTTL < 300*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--lease-ttl %v: want at least 300ms", c.LeaseTTL))
 	}
 	if c.DeployTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))

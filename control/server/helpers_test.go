@@ -50,6 +50,9 @@ func startServer(t *testing.T, mod func(*Config)) *Server {
 	if mod != nil {
 		mod(&cfg)
 	}
+	if cfg.DB == "" {
+		cfg.DB = testDB(t, cfg.DataDir)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := Start(ctx, cfg, testLogger(t))

@@ -2,11 +2,9 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -102,10 +100,7 @@ func TestOversizeStoredStateDoesNotLoop(t *testing.T) {
 	s.Close()
 
 	// What an older controller could store: five such entries.
-	db, err := sql.Open("sqlite", filepath.Join(dir, "control.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := stateDB(t, dir)
 	var state string
 	if err := db.QueryRow(`SELECT state FROM desired WHERE device = 'big-2'`).Scan(&state); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := os.Getenv("EDGE_BROKER_PASSWORD"); v != "" {
 		cfg.BrokerPassword = v
 	}
+	if v := os.Getenv("EDGE_CONTROL_DB"); v != "" { // keeps the password off the command line
+		cfg.DB = v
+	}
 	if len(args) > 0 && args[0] == "version" { // as edge-agent and edgectl take it
 		args = append([]string{"--version"}, args[1:]...)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/edgeplane/edge/control/prom"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
@@ -81,7 +82,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // start starts the parts in order; Close stops whichever were started.
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
-	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota}); err != nil {
+	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
+		if cfg.DB != "" {
+			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
+		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
 	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
@@ -90,7 +94,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout})
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -105,10 +104,7 @@ func TestDeployDropsUnparseableEntries(t *testing.T) {
 	wantCode(t, "deploy", call(t, s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: sg.sign(t, "orders", "1.0.0", blob, targets), AllowUnregistered: true}, nil), 201)
 
 	// What an older controller stored: a second entry, trailing data.
-	db, err := sql.Open("sqlite", filepath.Join(dir, "control.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := stateDB(t, dir)
 	defer db.Close()
 	var state string
 	if err := db.QueryRow(`SELECT state FROM desired WHERE device = 'legacy-1'`).Scan(&state); err != nil {

@@ -78,8 +78,9 @@ func (s *Store) PutBlobFrom(ctx context.Context, sha string, r io.Reader, now ti
 		return ref, false, fmt.Errorf("put blob %s: %w", sha, err)
 	}
 	chunks, _ := json.Marshal(ref.Chunks)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO blobs(sha256, size, stored, chunks, created) VALUES(?,?,?,?,?)
-		ON CONFLICT(sha256) DO UPDATE SET created = excluded.created`, sha, ref.Size, ref.Stored, string(chunks), nanos(now))
+	res, err := s.db.ExecContext(ctx, s.engine.upsert("blobs", []string{"sha256"},
+		[]string{"sha256", "size", "stored", "chunks", "created"}, []string{"created"}),
+		sha, ref.Size, ref.Stored, string(chunks), nanos(now))
 	if err != nil {
 		return ref, false, fmt.Errorf("put blob %s: %w", sha, err)
 	}

@@ -36,31 +36,41 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 		return nil, nil, fmt.Errorf("%w: deployment %s is part of rollout %s: abort the rollout instead (edgectl rollout abort %s)",
 			ErrConflict, id, rollout, rollout)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	var publish []wire.DesiredState
+	var out []wire.CancelDevice
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		publish, out, err = s.cancelTx(ctx, tx, id, module, now)
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
 	}
-	defer tx.Rollback()
+	return publish, out, nil
+}
+
+// cancelTx is CancelDeployment's transaction.
+func (s *Store) cancelTx(ctx context.Context, tx *sql.Tx, id, module string, now time.Time) ([]wire.DesiredState, []wire.CancelDevice, error) {
 	type part struct {
 		device, state string
 		previous      sql.NullString // NULL: a row of an older controller, which did not keep it
 	}
 	var parts []part
-	rows, err := tx.QueryContext(ctx, `SELECT device, state, previous FROM deployment_devices WHERE deployment = ? ORDER BY device`, id)
+	rows, err := tx.QueryContext(ctx, `SELECT device, state, previous FROM deployment_devices WHERE deployment = ? ORDER BY device`+s.engine.forUpdate(), id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
+		return nil, nil, err
 	}
 	for rows.Next() {
 		var p part
 		if err := rows.Scan(&p.device, &p.state, &p.previous); err != nil {
 			rows.Close()
-			return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
+			return nil, nil, err
 		}
 		parts = append(parts, p)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
+		return nil, nil, err
 	}
 	var publish []wire.DesiredState
 	var out []wire.CancelDevice
@@ -79,9 +89,9 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 			out = append(out, cd)
 			continue
 		}
-		ds, restored, err := cancelOn(ctx, tx, id, module, p.device, p.previous.String, now)
+		ds, restored, err := s.cancelOn(ctx, tx, id, module, p.device, p.previous.String, now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
+			return nil, nil, err
 		}
 		reason := "cancelled by the operator; desired state restored: " + restored
 		if ds == nil {
@@ -91,13 +101,10 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
 			WHERE deployment = ? AND device = ?`, wire.StateCancelled, reason, nanos(now), id, p.device); err != nil {
-			return nil, nil, fmt.Errorf("cancel deployment %s on %s: %w", id, p.device, err)
+			return nil, nil, fmt.Errorf("on %s: %w", p.device, err)
 		}
 		cd.Cancelled, cd.Restored = true, restored
 		out = append(out, cd)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, fmt.Errorf("cancel deployment %s: commit: %w", id, err)
 	}
 	return publish, out, nil
 }
@@ -105,8 +112,8 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 // cancelOn puts back, in device's desired state, the entry deployment id
 // replaced (previous, JSON; "" removes the module). It returns nil when
 // the desired entry is not id's any more, and what was restored.
-func cancelOn(ctx context.Context, tx *sql.Tx, id, module, device, previous string, now time.Time) (*wire.DesiredState, string, error) {
-	ds, err := desiredTx(ctx, tx, device)
+func (s *Store) cancelOn(ctx context.Context, tx *sql.Tx, id, module, device, previous string, now time.Time) (*wire.DesiredState, string, error) {
+	ds, err := s.lockDesired(ctx, tx, device)
 	if err != nil {
 		return nil, "", err
 	}
@@ -126,7 +133,7 @@ func cancelOn(ctx context.Context, tx *sql.Tx, id, module, device, previous stri
 		restored = describe(dm)
 	}
 	ds.Generation, ds.Issued = ds.Generation+1, now.UTC()
-	if err := writeDesired(ctx, tx, &ds); err != nil {
+	if err := s.writeDesired(ctx, tx, &ds); err != nil {
 		return nil, "", err
 	}
 	return &ds, restored, nil

@@ -10,8 +10,8 @@ import (
 
 // SetCredential stores (or replaces) the password hash of device id.
 func (s *Store) SetCredential(ctx context.Context, id string, hash []byte, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO credentials(id, hash, created) VALUES(?,?,?)
-		ON CONFLICT(id) DO UPDATE SET hash = excluded.hash, created = excluded.created`, id, hash, nanos(now))
+	_, err := s.db.ExecContext(ctx, s.engine.upsert("credentials", []string{"id"},
+		[]string{"id", "hash", "created"}, []string{"hash", "created"}), id, hash, nanos(now))
 	if err != nil {
 		return fmt.Errorf("set credential of %s: %w", id, err)
 	}

@@ -69,78 +69,90 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 	if err != nil {
 		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
-	}
-	defer tx.Rollback()
-	m := d.Manifest
-	if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created, deadline, rollout, epoch)
-		VALUES(?,?,?,?,?,?,?,?,?)`,
-		d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now), nanos(d.Deadline), d.Rollout, int64(m.Epoch)); err != nil {
-		return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
-	}
+	// Devices in order: two transactions that lock the same devices' rows
+	// lock them in the same order (fewer deadlocks on MySQL).
+	devices := slices.Clone(d.Devices)
+	slices.Sort(devices)
 	var out []wire.DesiredState
-	for _, dev := range d.Devices {
-		ds, err := desiredTx(ctx, tx, dev)
-		if err != nil {
-			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		m := d.Manifest
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deployments(id, module, version, sha256, envelope, created, deadline, rollout, epoch)
+			VALUES(?,?,?,?,?,?,?,?,?)`,
+			d.ID, m.Name, m.Version, m.SHA256, string(env), nanos(d.Now), nanos(d.Deadline), d.Rollout, int64(m.Epoch)); err != nil {
+			return fmt.Errorf("create deployment %s: %w", d.ID, err)
 		}
-		mod := wire.DesiredModule{Deployment: d.ID, Envelope: d.Envelope, Blob: d.Blob}
-		// Entries no agent could parse (stored by an older controller that
-		// read manifests leniently) are dropped: they would never be
-		// replaced otherwise.
-		ds.Modules = slices.DeleteFunc(ds.Modules, func(dm wire.DesiredModule) bool { return moduleName(dm) == "" })
-		replaced := false
-		previous := ""
-		for i := range ds.Modules {
-			if moduleName(ds.Modules[i]) == m.Name {
-				if err := supersede(ctx, tx, ds.Modules[i].Deployment, dev, d); err != nil {
-					return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
-				}
-				prev, err := json.Marshal(ds.Modules[i])
-				if err != nil {
-					return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
-				}
-				previous = string(prev)
-				ds.Modules[i], replaced = mod, true
+		for _, dev := range devices {
+			ds, err := s.deployTo(ctx, tx, d, dev)
+			if err != nil {
+				return fmt.Errorf("create deployment %s: %w", d.ID, err)
 			}
+			out = append(out, ds)
 		}
-		if !replaced {
-			if len(ds.Modules) >= wire.MaxModules {
-				// Refused for every device before anything is stored, as
-				// an oversize desired state is: the device's series in
-				// /metrics and its status are bounded by this count.
-				return nil, fmt.Errorf("create deployment %s: %w", d.ID, &ModuleLimitError{Device: dev, Module: m.Name, Modules: len(ds.Modules)})
-			}
-			ds.Modules = append(ds.Modules, mod)
-		}
-		ds.Device, ds.Generation, ds.Issued = dev, ds.Generation+1, d.Now.UTC()
-		state, err := json.Marshal(ds)
-		if err != nil {
-			return nil, fmt.Errorf("create deployment %s: %w", d.ID, err)
-		}
-		if len(state) > wire.MaxDesiredSize {
-			// It could never be published: refuse the deployment, for
-			// every device, before anything is stored.
-			return nil, fmt.Errorf("create deployment %s: %w", d.ID, &wire.SizeError{
-				What: "desired state of device " + dev + " with " + m.Name + " " + m.Version, Size: int64(len(state)), Limit: wire.MaxDesiredSize})
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO desired(device, generation, state) VALUES(?,?,?)
-			ON CONFLICT(device) DO UPDATE SET generation = excluded.generation, state = excluded.state`,
-			dev, ds.Generation, string(state)); err != nil {
-			return nil, fmt.Errorf("create deployment %s: desired of %s: %w", d.ID, dev, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, updated, previous) VALUES(?,?,?,?,?)`,
-			d.ID, dev, wire.StatePending, nanos(d.Now), previous); err != nil {
-			return nil, fmt.Errorf("create deployment %s: progress of %s: %w", d.ID, dev, err)
-		}
-		out = append(out, ds)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("create deployment %s: commit: %w", d.ID, err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// deployTo puts deployment d in device's desired state (in tx) and
+// records the device's part in it.
+func (s *Store) deployTo(ctx context.Context, tx *sql.Tx, d NewDeployment, dev string) (wire.DesiredState, error) {
+	m := d.Manifest
+	ds, err := s.lockDesired(ctx, tx, dev)
+	if err != nil {
+		return ds, err
+	}
+	mod := wire.DesiredModule{Deployment: d.ID, Envelope: d.Envelope, Blob: d.Blob}
+	// Entries no agent could parse (stored by an older controller that
+	// read manifests leniently) are dropped: they would never be
+	// replaced otherwise.
+	ds.Modules = slices.DeleteFunc(ds.Modules, func(dm wire.DesiredModule) bool { return moduleName(dm) == "" })
+	replaced := false
+	previous := ""
+	for i := range ds.Modules {
+		if moduleName(ds.Modules[i]) == m.Name {
+			if err := supersede(ctx, tx, ds.Modules[i].Deployment, dev, d); err != nil {
+				return ds, err
+			}
+			prev, err := json.Marshal(ds.Modules[i])
+			if err != nil {
+				return ds, err
+			}
+			previous = string(prev)
+			ds.Modules[i], replaced = mod, true
+		}
+	}
+	if !replaced {
+		if len(ds.Modules) >= wire.MaxModules {
+			// Refused for every device before anything is stored, as
+			// an oversize desired state is: the device's series in
+			// /metrics and its status are bounded by this count.
+			return ds, &ModuleLimitError{Device: dev, Module: m.Name, Modules: len(ds.Modules)}
+		}
+		ds.Modules = append(ds.Modules, mod)
+	}
+	ds.Device, ds.Generation, ds.Issued = dev, ds.Generation+1, d.Now.UTC()
+	state, err := json.Marshal(ds)
+	if err != nil {
+		return ds, err
+	}
+	if len(state) > wire.MaxDesiredSize {
+		// It could never be published: refuse the deployment, for
+		// every device, before anything is stored.
+		return ds, &wire.SizeError{
+			What: "desired state of device " + dev + " with " + m.Name + " " + m.Version, Size: int64(len(state)), Limit: wire.MaxDesiredSize}
+	}
+	if err := s.writeDesired(ctx, tx, &ds); err != nil {
+		return ds, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, reason, updated, previous) VALUES(?,?,?,?,?,?)`,
+		d.ID, dev, wire.StatePending, "", nanos(d.Now), previous); err != nil {
+		return ds, fmt.Errorf("progress of %s: %w", dev, err)
+	}
+	return ds, nil
 }
 
 // supersede marks device's unfinished part in deployment old superseded
@@ -239,7 +251,7 @@ func (s *Store) loadProgress(ctx context.Context, d *wire.Deployment) error {
 // Deployments returns up to limit deployments, newest first.
 func (s *Store) Deployments(ctx context.Context, limit int) ([]wire.Deployment, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, module, version, sha256, created, deadline FROM deployments
-		ORDER BY created DESC, rowid DESC LIMIT ?`, limit)
+		ORDER BY created DESC, `+s.engine.order()+` DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}

@@ -16,9 +16,21 @@ type querier interface {
 // desiredTx returns the stored desired state of device, or an empty one
 // (generation 0) when it has none.
 func desiredTx(ctx context.Context, q querier, device string) (wire.DesiredState, error) {
+	return readDesired(ctx, q, device, "")
+}
+
+// lockDesired is desiredTx for a transaction that goes on to write the
+// device's desired state: on MySQL it locks the row (or the gap where it
+// would be), so that two controllers changing one device take turns
+// instead of one overwriting the other's generation.
+func (s *Store) lockDesired(ctx context.Context, tx *sql.Tx, device string) (wire.DesiredState, error) {
+	return readDesired(ctx, tx, device, s.engine.forUpdate())
+}
+
+func readDesired(ctx context.Context, q querier, device, suffix string) (wire.DesiredState, error) {
 	var ds wire.DesiredState
 	var state string
-	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`, device).Scan(&state)
+	err := q.QueryRowContext(ctx, `SELECT state FROM desired WHERE device = ?`+suffix, device).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		gen, err := generationFloor(ctx, q, device)
 		if err != nil {

@@ -17,8 +17,8 @@ func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) e
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO devices(id, online, last_seen, status) VALUES(?,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET online = excluded.online, last_seen = excluded.last_seen, status = excluded.status`,
+	_, err = s.db.ExecContext(ctx, s.engine.upsert("devices", []string{"id"},
+		[]string{"id", "online", "last_seen", "status"}, []string{"online", "last_seen", "status"}),
 		st.Device, st.Online, nanos(now), string(b))
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
@@ -28,8 +28,9 @@ func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) e
 
 // putMetricsSQL records a device's latest metrics report and when it
 // arrived.
-const putMetricsSQL = `INSERT INTO devices(id, last_seen, metrics) VALUES(?,?,?)
-	ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, metrics = excluded.metrics`
+func (s *Store) putMetricsSQL() string {
+	return s.engine.upsert("devices", []string{"id"}, []string{"id", "last_seen", "metrics"}, []string{"last_seen", "metrics"})
+}
 
 func marshalMetrics(m *wire.Metrics) (string, error) {
 	b, err := json.Marshal(m)
@@ -47,7 +48,7 @@ func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) 
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.ExecContext(ctx, putMetricsSQL, m.Device, nanos(now), b); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.putMetricsSQL(), m.Device, nanos(now), b); err != nil {
 		return fmt.Errorf("metrics of %s: %w", m.Device, err)
 	}
 	return nil
@@ -57,10 +58,26 @@ func (s *Store) PutMetrics(ctx context.Context, m *wire.Metrics, now time.Time) 
 const deviceQuery = `SELECT id, online, last_seen, status, metrics FROM devices
 	UNION ALL SELECT id, 0, 0, NULL, NULL FROM credentials WHERE id NOT IN (SELECT id FROM devices)`
 
+// deviceStatusQuery is deviceQuery without the metrics reports.
+const deviceStatusQuery = `SELECT id, online, last_seen, status, NULL FROM devices
+	UNION ALL SELECT id, 0, 0, NULL, NULL FROM credentials WHERE id NOT IN (SELECT id FROM devices)`
+
 // Devices returns the inventory, ordered by id. Registered devices that
 // never reported are listed offline.
 func (s *Store) Devices(ctx context.Context) ([]wire.Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+deviceQuery+`) ORDER BY id`)
+	return s.devices(ctx, deviceQuery)
+}
+
+// DeviceStatuses is Devices without the latest metrics reports (Metrics
+// nil): what targeting reads. A report, with its histograms, is most of
+// a device's row; measured with 10,000 devices, leaving it out halves
+// the time of a plan (control/fleet's TestPlanLargeFleet).
+func (s *Store) DeviceStatuses(ctx context.Context) ([]wire.Device, error) {
+	return s.devices(ctx, deviceStatusQuery)
+}
+
+func (s *Store) devices(ctx context.Context, query string) ([]wire.Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (`+query+`) AS d ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
@@ -78,7 +95,7 @@ func (s *Store) Devices(ctx context.Context) ([]wire.Device, error) {
 
 // Device returns one device, or ErrNotFound.
 func (s *Store) Device(ctx context.Context, id string) (wire.Device, error) {
-	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT * FROM (`+deviceQuery+`) WHERE id = ?`, id))
+	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT * FROM (`+deviceQuery+`) AS d WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}

@@ -1,10 +1,22 @@
 // Package store keeps the controller's state: module blobs on disk and
-// everything else in one SQLite database (modernc.org/sqlite, WAL,
-// synchronous=FULL) in the data folder.
+// everything else in one database: SQLite (modernc.org/sqlite, WAL,
+// synchronous=FULL) in the data folder by default, or MySQL/MariaDB
+// (Options.DB), which several controllers (replicas) share.
 //
 //	DIR/control.db        deployments, desired state, inventory, credentials
-//	DIR/blobs/{sha256}    raw module bytes, as uploaded
+//	                      (or the MySQL database)
+//	DIR/blobs/{sha256}    raw module bytes, as uploaded (or Options.BlobDir,
+//	                      shared by replicas)
 //	DIR/blobs/{sha256}.gz the gzip form that travels in chunks
+//
+// One schema for both engines, versioned (migrate.go): schema_version
+// holds the last migration applied, and controllers starting at once take
+// turns applying the rest. What differs between the engines (upserts,
+// insertion order, locking reads, DDL types) is in dialect.go and
+// schema_mysql.go; every query is otherwise the same text. Where SQLite's
+// single writer made read-then-write transactions safe, MySQL's reads say
+// FOR UPDATE, and a transaction that deadlocks with another controller's
+// runs again (inTx).
 //
 // Uploads are streamed: the raw bytes go to a temp file and the SHA-256
 // while their gzip form goes to a second temp file and the chunk hashes,

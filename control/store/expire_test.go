@@ -88,48 +88,46 @@ func TestTerminalStates(t *testing.T) {
 // TestSetDeviceState: the rules for a device's progress in a deployment,
 // report after report.
 func TestSetDeviceState(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	data := []byte("\x00asm\x01\x00\x00\x00module")
-	sum := sha256.Sum256(data)
-	sha := hex.EncodeToString(sum[:])
-	ref, _, err := s.PutBlob(ctx, sha, data, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &wire.Manifest{Name: "orders", Version: "1.0.0", SHA256: sha, Size: int64(len(data))}
-	if _, err := s.CreateDeployment(ctx, NewDeployment{ID: "d-1", Manifest: m, Blob: ref, Devices: []string{"pi-1"},
-		Now: time.Now(), Deadline: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		state, reason string
-		changed       bool
-		want          string // state: reason after the report
-	}{
-		{wire.StateFetching, "", true, "fetching: "},
-		{wire.StateFetching, "", false, "fetching: "},
-		{wire.StateRunning, "already running", true, "running: already running"},
-		{wire.StateRunning, "", false, "running: already running"}, // a status report keeps the event's reason
-		{wire.StateProbing, "", false, "running: already running"}, // a late step never reopens it
-		{wire.StateRolledBack, "5xx burst", true, "rolled_back: 5xx burst"},
-		{wire.StateRunning, "", true, "running: "}, // terminal over terminal applies
-	}
-	for i, st := range steps {
-		changed, err := s.SetDeviceState(ctx, "d-1", "pi-1", st.state, st.reason, time.Now())
+	eachEngine(t, func(t *testing.T, e *testEnv) {
+		ctx := context.Background()
+		s := e.open(t, Options{})
+		data := []byte("\x00asm\x01\x00\x00\x00module")
+		sum := sha256.Sum256(data)
+		sha := hex.EncodeToString(sum[:])
+		ref, _, err := s.PutBlob(ctx, sha, data, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, _ := s.Deployment(ctx, "d-1")
-		if got := d.Devices[0].State + ": " + d.Devices[0].Reason; got != st.want || changed != st.changed {
-			t.Errorf("step %d (%s %q): %q, changed %v; want %q, changed %v", i, st.state, st.reason, got, changed, st.want, st.changed)
+		m := &wire.Manifest{Name: "orders", Version: "1.0.0", SHA256: sha, Size: int64(len(data))}
+		if _, err := s.CreateDeployment(ctx, NewDeployment{ID: "d-1", Manifest: m, Blob: ref, Devices: []string{"pi-1"},
+			Now: time.Now(), Deadline: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if changed, _ := s.SetDeviceState(ctx, "d-1", "pi-2", wire.StateRunning, "", time.Now()); changed {
-		t.Error("a device the deployment does not target was recorded")
-	}
+		steps := []struct {
+			state, reason string
+			changed       bool
+			want          string // state: reason after the report
+		}{
+			{wire.StateFetching, "", true, "fetching: "},
+			{wire.StateFetching, "", false, "fetching: "},
+			{wire.StateRunning, "already running", true, "running: already running"},
+			{wire.StateRunning, "", false, "running: already running"}, // a status report keeps the event's reason
+			{wire.StateProbing, "", false, "running: already running"}, // a late step never reopens it
+			{wire.StateRolledBack, "5xx burst", true, "rolled_back: 5xx burst"},
+			{wire.StateRunning, "", true, "running: "}, // terminal over terminal applies
+		}
+		for i, st := range steps {
+			changed, err := s.SetDeviceState(ctx, "d-1", "pi-1", st.state, st.reason, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := s.Deployment(ctx, "d-1")
+			if got := d.Devices[0].State + ": " + d.Devices[0].Reason; got != st.want || changed != st.changed {
+				t.Errorf("step %d (%s %q): %q, changed %v; want %q, changed %v", i, st.state, st.reason, got, changed, st.want, st.changed)
+			}
+		}
+		if changed, _ := s.SetDeviceState(ctx, "d-1", "pi-2", wire.StateRunning, "", time.Now()); changed {
+			t.Error("a device the deployment does not target was recorded")
+		}
+	})
 }

@@ -166,11 +166,10 @@ func placeholders(n int) string {
 // removes points past their retention. flushedTo is the time up to which
 // every 1-minute row has now been written.
 func (s *Store) FlushMetrics(ctx context.Context, rows []HistoryRow, latest []LatestMetrics, flushedTo time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("flush metrics: %w", err)
-	}
-	defer tx.Rollback()
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.flushTx(ctx, tx, rows, latest, flushedTo) })
+}
+
+func (s *Store) flushTx(ctx context.Context, tx *sql.Tx, rows []HistoryRow, latest []LatestMetrics, flushedTo time.Time) error {
 	if len(rows) > 0 {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO history(device, module, step, ts, `+strings.Join(countColumns, ", ")+
 			`) VALUES(`+placeholders(4+len(countColumns))+`)`)
@@ -186,26 +185,20 @@ func (s *Store) FlushMetrics(ctx context.Context, rows []HistoryRow, latest []La
 			}
 		}
 	}
-	if err := putLatest(ctx, tx, latest); err != nil {
+	if err := s.putLatest(ctx, tx, latest); err != nil {
 		return err
 	}
-	if err := rollup(ctx, tx, flushedTo); err != nil {
+	if err := s.rollup(ctx, tx, flushedTo); err != nil {
 		return err
 	}
-	if err := pruneHistory(ctx, tx, flushedTo); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("flush metrics: commit: %w", err)
-	}
-	return nil
+	return pruneHistory(ctx, tx, flushedTo)
 }
 
-func putLatest(ctx context.Context, tx *sql.Tx, latest []LatestMetrics) error {
+func (s *Store) putLatest(ctx context.Context, tx *sql.Tx, latest []LatestMetrics) error {
 	if len(latest) == 0 {
 		return nil
 	}
-	st, err := tx.PrepareContext(ctx, putMetricsSQL)
+	st, err := tx.PrepareContext(ctx, s.putMetricsSQL())
 	if err != nil {
 		return fmt.Errorf("flush metrics: %w", err)
 	}
@@ -224,10 +217,10 @@ func putLatest(ctx context.Context, tx *sql.Tx, latest []LatestMetrics) error {
 
 // rollup makes the 15-minute points of every window that ends at or
 // before flushedTo and was not rolled up yet.
-func rollup(ctx context.Context, tx *sql.Tx, flushedTo time.Time) error {
+func (s *Store) rollup(ctx context.Context, tx *sql.Tx, flushedTo time.Time) error {
 	end := flushedTo.Unix() - flushedTo.Unix()%StepQuarter // windows before end are complete
 	var done int64
-	err := tx.QueryRowContext(ctx, `SELECT done FROM history_rollup WHERE step = ?`, StepQuarter).Scan(&done)
+	err := tx.QueryRowContext(ctx, `SELECT done FROM history_rollup WHERE step = ?`+s.engine.forUpdate(), StepQuarter).Scan(&done)
 	if errors.Is(err, sql.ErrNoRows) {
 		// First flush: start with the oldest minute kept.
 		var oldest sql.NullInt64

@@ -32,29 +32,8 @@ CREATE INDEX IF NOT EXISTS rollouts_created ON rollouts(created);
 CREATE INDEX IF NOT EXISTS deployments_module ON deployments(module, created);
 `
 
-// migrateOps adds what the operator's actions need: each device's desired
-// entry before a deployment (cancel, rollback), the rollout a deployment
-// belongs to, its epoch, and the rollouts.
-func (s *Store) migrateOps(ctx context.Context) error {
-	for _, c := range []struct{ table, column, decl string }{
-		// JSON wire.DesiredModule replaced, '' if none; NULL for rows of an
-		// older controller, which did not keep it (unknown).
-		{"deployment_devices", "previous", "TEXT"},
-		{"deployments", "rollout", "TEXT NOT NULL DEFAULT ''"},
-		{"deployments", "epoch", "INTEGER NOT NULL DEFAULT 0"},
-	} {
-		if err := s.addColumn(ctx, c.table, c.column, c.decl); err != nil {
-			return err
-		}
-	}
-	if _, err := s.db.ExecContext(ctx, opsSchema); err != nil {
-		return fmt.Errorf("create schema: %w", err)
-	}
-	return nil
-}
-
-// writeDesired stores ds as device's desired state.
-func writeDesired(ctx context.Context, tx *sql.Tx, ds *wire.DesiredState) error {
+// writeDesired stores ds as device's desired state, to be published.
+func (s *Store) writeDesired(ctx context.Context, tx *sql.Tx, ds *wire.DesiredState) error {
 	state, err := json.Marshal(ds)
 	if err != nil {
 		return fmt.Errorf("desired state of %s: %w", ds.Device, err)
@@ -63,8 +42,8 @@ func writeDesired(ctx context.Context, tx *sql.Tx, ds *wire.DesiredState) error 
 		return fmt.Errorf("desired state of %s: %w", ds.Device, &wire.SizeError{
 			What: "desired state of device " + ds.Device, Size: int64(len(state)), Limit: wire.MaxDesiredSize})
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO desired(device, generation, state) VALUES(?,?,?)
-		ON CONFLICT(device) DO UPDATE SET generation = excluded.generation, state = excluded.state`,
+	if _, err := tx.ExecContext(ctx, s.engine.upsert("desired", []string{"device"},
+		[]string{"device", "generation", "state"}, []string{"generation", "state"}),
 		ds.Device, ds.Generation, string(state)); err != nil {
 		return fmt.Errorf("desired state of %s: %w", ds.Device, err)
 	}
@@ -76,27 +55,23 @@ func writeDesired(ctx context.Context, tx *sql.Tx, ds *wire.DesiredState) error 
 // returns the state (changed or not) and whether it changed.
 func (s *Store) changeDesired(ctx context.Context, device string, now time.Time,
 	fn func(tx *sql.Tx, ds *wire.DesiredState) (bool, error)) (wire.DesiredState, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var ds wire.DesiredState
+	var changed bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if ds, err = s.lockDesired(ctx, tx, device); err != nil {
+			return err
+		}
+		if changed, err = fn(tx, &ds); err != nil || !changed {
+			return err
+		}
+		ds.Device, ds.Generation, ds.Issued = device, ds.Generation+1, now.UTC()
+		return s.writeDesired(ctx, tx, &ds)
+	})
 	if err != nil {
-		return wire.DesiredState{}, false, err
-	}
-	defer tx.Rollback()
-	ds, err := desiredTx(ctx, tx, device)
-	if err != nil {
 		return ds, false, err
 	}
-	changed, err := fn(tx, &ds)
-	if err != nil || !changed {
-		return ds, false, err
-	}
-	ds.Device, ds.Generation, ds.Issued = device, ds.Generation+1, now.UTC()
-	if err := writeDesired(ctx, tx, &ds); err != nil {
-		return ds, false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return ds, false, err
-	}
-	return ds, true, nil
+	return ds, changed, nil
 }
 
 // CentralLabels returns the labels the operator set for device.
@@ -212,7 +187,7 @@ func (s *Store) ModuleEpoch(ctx context.Context, module string) (uint64, error) 
 func (s *Store) LatestDeployment(ctx context.Context, module, version string) (string, error) {
 	var id string
 	err := s.db.QueryRowContext(ctx, `SELECT id FROM deployments WHERE module = ? AND version = ?
-		ORDER BY created DESC, rowid DESC LIMIT 1`, module, version).Scan(&id)
+		ORDER BY created DESC, `+s.engine.order()+` DESC LIMIT 1`, module, version).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("no deployment of %s %s: %w", module, version, ErrNotFound)
 	}

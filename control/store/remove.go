@@ -35,7 +35,7 @@ func (s *Store) AddCredential(ctx context.Context, id string, hash []byte, now t
 		return fmt.Errorf("add credential of %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO credentials(id, hash, created) VALUES(?,?,?) ON CONFLICT(id) DO NOTHING`,
+	res, err := tx.ExecContext(ctx, s.engine.insertIgnore("credentials", []string{"id"}, []string{"id", "hash", "created"}),
 		id, hash, nanos(now))
 	if err != nil {
 		return fmt.Errorf("add credential of %s: %w", id, err)
@@ -96,9 +96,8 @@ func (s *Store) RemoveDevice(ctx context.Context, id string, now time.Time) (int
 	if found == 0 {
 		return 0, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO removed_devices(id, removed, generation) VALUES(?,?,?)
-		ON CONFLICT(id) DO UPDATE SET removed = excluded.removed, generation = excluded.generation`,
-		id, nanos(now), ds.Generation); err != nil {
+	if _, err := tx.ExecContext(ctx, s.engine.upsert("removed_devices", []string{"id"}, []string{"id", "removed", "generation"},
+		[]string{"removed", "generation"}), id, nanos(now), ds.Generation); err != nil {
 		return 0, fmt.Errorf("remove device %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

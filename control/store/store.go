@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
 	"github.com/edgeplane/edge/internal/atomicfile"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // Errors callers test with errors.Is.
@@ -25,27 +27,80 @@ const busyTimeout = 5 * time.Second
 // Store is the controller's state. It is safe for concurrent use.
 type Store struct {
 	db      *sql.DB
+	engine  engine
 	blobDir string
 	quota   quota
 }
 
-// Options tune a Store; the zero value has no quota.
+// Options tune a Store; the zero value keeps everything in the folder
+// given to Open, with no quota.
 type Options struct {
 	// BlobQuota bounds the bytes of blobs on disk (raw and gzip forms),
 	// uploads in progress included; 0: no limit.
 	BlobQuota int64
+	// DB is the database: "" for the SQLite file control.db in the folder,
+	// or mysql://user:pass@host:port/db for MySQL/MariaDB, which several
+	// controllers may share.
+	DB string
+	// BlobDir is the folder of module blobs; "" for blobs/ in the folder.
+	// Controllers sharing a database share it too (a network file system):
+	// blobs are content-addressed files, written once and renamed in place.
+	BlobDir string
 }
+
+// sharedTempAge is how long a temp file in a shared blob folder must have
+// been left alone before a controller starting removes it: another
+// controller may be writing it (an upload writes as it receives, and is
+// cut off after api.DefaultUploadIdle without a byte).
+const sharedTempAge = time.Hour
 
 // Open opens (creating if needed) the state in dir.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	blobDir := filepath.Join(dir, "blobs")
+	blobDir := opts.BlobDir
+	if blobDir == "" {
+		blobDir = filepath.Join(dir, "blobs")
+	}
 	if err := os.MkdirAll(blobDir, 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	// Blob files are written crash-safely; a crash mid-write leaves a temp
-	// file, removed here.
-	if _, err := atomicfile.Clean(blobDir); err != nil {
+	s := &Store{blobDir: blobDir, quota: quota{limit: opts.BlobQuota}}
+	var err error
+	if opts.DB == "" {
+		s.db, err = openSQLite(dir)
+	} else {
+		s.db, err = openMySQL(ctx, opts.DB)
+		s.engine = engineMySQL
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Blob files are written crash-safely; a crash mid-write leaves a temp
+	// file, removed here (in a shared folder only once surely abandoned).
+	if err := s.cleanTemps(); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open store %s: %w", s.describe(dir), err)
+	}
+	if err := s.quota.load(ctx, s); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open store %s: %w", s.describe(dir), err)
+	}
+	return s, nil
+}
+
+func (s *Store) describe(dir string) string {
+	if s.engine == engineMySQL {
+		return "(mysql)"
+	}
+	return dir
+}
+
+func openSQLite(dir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
@@ -54,20 +109,53 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + filepath.Join(dir, "control.db") + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	return sql.Open("sqlite", dsn)
+}
+
+// openMySQL opens a MySQL/MariaDB database (internal/dbbind's URL form and
+// connection bounds) and checks that it answers.
+func openMySQL(ctx context.Context, dsn string) (*sql.DB, error) {
+	b, err := dbbind.Parse(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
+		return nil, err
 	}
-	s := &Store{db: db, blobDir: blobDir, quota: quota{limit: opts.BlobQuota}}
-	if err := s.migrate(ctx); err != nil {
+	if b.Dialect != dbbind.MySQL {
+		return nil, fmt.Errorf("%w: --db wants mysql://user:pass@host:port/db (SQLite is the default, in the data folder)", dbbind.ErrDSN)
+	}
+	db, err := b.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
+		return nil, fmt.Errorf("mysql %s: %w", b, err)
 	}
-	if err := s.quota.load(ctx, s); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	return db, nil
+}
+
+// cleanTemps removes temp files crashed writes left in the blob folder:
+// all of them in a folder of this controller's own, those untouched for
+// sharedTempAge in one shared with other controllers.
+func (s *Store) cleanTemps() error {
+	if s.engine == engineSQLite {
+		_, err := atomicfile.Clean(s.blobDir)
+		return err
 	}
-	return s, nil
+	ents, err := os.ReadDir(s.blobDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !atomicfile.IsTemp(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > sharedTempAge {
+			if err := os.Remove(filepath.Join(s.blobDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -117,46 +205,6 @@ CREATE TABLE IF NOT EXISTS credentials (
 	created INTEGER NOT NULL
 );
 `
-
-func (s *Store) migrate(ctx context.Context) error {
-	for _, sch := range []string{schema, historySchema, eventSchema, removedSchema, tokenSchema} {
-		if _, err := s.db.ExecContext(ctx, sch); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
-	}
-	// Columns added after a release: CREATE TABLE IF NOT EXISTS leaves a
-	// table made by an older controller as it was.
-	if err := s.addColumn(ctx, "deployments", "deadline", "INTEGER NOT NULL DEFAULT 0"); err != nil {
-		return err
-	}
-	return s.migrateOps(ctx)
-}
-
-// addColumn adds column to table unless it has it.
-func (s *Store) addColumn(ctx context.Context, table, column, decl string) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT name FROM pragma_table_info(?)", table)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", table, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return fmt.Errorf("migrate %s: %w", table, err)
-		}
-		if name == column {
-			return nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("migrate %s: %w", table, err)
-	}
-	rows.Close()
-	if _, err := s.db.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" "+decl); err != nil {
-		return fmt.Errorf("migrate %s: add %s: %w", table, column, err)
-	}
-	return nil
-}
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {

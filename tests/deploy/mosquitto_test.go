@@ -219,21 +219,23 @@ func TestMosquittoACL(t *testing.T) {
 // packet limit of the path (wire.MaxPacketSize), the same the embedded
 // broker and both clients use.
 func TestMosquittoPacketLimit(t *testing.T) {
-	conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", "edge.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("max_packet_size %d", wire.MaxPacketSize)
-	found := false
-	for _, line := range strings.Split(string(conf), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "max_packet_size") {
-			found = true
-			if strings.TrimSpace(line) != want {
-				t.Errorf("deploy/mosquitto/edge.conf has %q, want %q (wire.MaxPacketSize)", strings.TrimSpace(line), want)
+	for _, file := range []string{"edge.conf", "edge-tls.conf"} {
+		conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("max_packet_size %d", wire.MaxPacketSize)
+		found := false
+		for _, line := range strings.Split(string(conf), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "max_packet_size") {
+				found = true
+				if strings.TrimSpace(line) != want {
+					t.Errorf("deploy/mosquitto/%s has %q, want %q (wire.MaxPacketSize)", file, strings.TrimSpace(line), want)
+				}
 			}
 		}
-	}
-	if !found {
-		t.Errorf("deploy/mosquitto/edge.conf sets no max_packet_size, want %q", want)
+		if !found {
+			t.Errorf("deploy/mosquitto/%s sets no max_packet_size, want %q", file, want)
+		}
 	}
 }

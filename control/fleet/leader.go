@@ -1,0 +1,230 @@
+package fleet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// # Leadership
+//
+// Several controllers (replicas) may share one database and one broker.
+// Any of them serves the API, ingests reports and serves chunks, but
+// exactly one, the leader, publishes desired states and drives rollouts
+// and deployment deadlines: it holds the lease "leader" in the database
+// (store.AcquireLease), renewing it every third of its TTL. A replica that
+// changes a desired state (an API call that reached it) stores it
+// unpublished; the leader publishes what is unpublished every
+// publishEvery, and everything again when it becomes leader.
+//
+// Fencing. The lease's token rises with every change of hands, and each
+// desired state carries its device's generation, which rises in the same
+// transaction as every change of it: a state read before a newer one was
+// stored has a lower generation, and agents refuse a generation lower than
+// the one they hold. A leader counts its lease valid until the time it
+// asked for it plus the TTL less a margin, on its own monotonic clock, and
+// checks that before every publish and every rollout step: a leader
+// paused (SIGSTOP, a long GC, a VM migration) past its lease finds it
+// expired when it resumes and publishes nothing, whatever the database
+// says by then. Rollout documents are saved only over the revision they
+// were read at (store.ErrStale), so a step of a leader that lost the lease
+// mid-way is not applied over its successor's.
+//
+//	           acquire ok                         renew fails, or the local
+//	follower ─────────────▶ leader ── validity ends before a renewal ──▶ follower
+//	   ▲  acquire refused     │ renew ok
+//	   └──────────────────────┘ (every TTL/3)
+
+// leaseName is the lease of the publisher of desired states.
+const leaseName = "leader"
+
+// DefaultLeaseTTL is the leader lease's TTL when Config.LeaseTTL is zero:
+// a dead leader's work resumes on another replica within about this long.
+const DefaultLeaseTTL = 10 * time.Second
+
+// publishEvery is how often the leader publishes the desired states other
+// replicas stored.
+const publishEvery = 250 * time.Millisecond
+
+// leadership is this controller's view of the leader lease.
+type leadership struct {
+	holder string
+	ttl    time.Duration
+
+	mu         sync.Mutex
+	token      int64     // 0: not leader
+	validUntil time.Time // local monotonic clock
+}
+
+// newHolder names this controller in the lease: host, process and a
+// random part (two controllers in one process, in tests).
+func newHolder() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Leading reports whether this controller holds the leader lease now, by
+// its own clock.
+func (f *Fleet) Leading() bool {
+	f.lead.mu.Lock()
+	defer f.lead.mu.Unlock()
+	return f.lead.token != 0 && time.Now().Before(f.lead.validUntil)
+}
+
+// LeaseToken returns the token of the leader lease this controller holds
+// (0 when it does not).
+func (f *Fleet) LeaseToken() int64 {
+	if !f.Leading() {
+		return 0
+	}
+	f.lead.mu.Lock()
+	defer f.lead.mu.Unlock()
+	return f.lead.token
+}
+
+// Holder is this controller's name in the leader lease.
+func (f *Fleet) Holder() string { return f.lead.holder }
+
+// tryLead acquires or renews the lease once and reports whether this
+// controller became leader by it.
+func (f *Fleet) tryLead(ctx context.Context) (became bool) {
+	asked := time.Now()
+	actx, cancel := context.WithTimeout(ctx, f.lead.ttl/3)
+	l, held, err := f.store.AcquireLease(actx, leaseName, f.lead.holder, f.lead.ttl)
+	cancel()
+	f.lead.mu.Lock()
+	defer f.lead.mu.Unlock()
+	was := f.lead.token != 0 && time.Now().Before(f.lead.validUntil)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			f.log.Warn("leader lease: database unreachable; leadership lapses at its expiry", "err", err, "leading", was)
+		}
+		return false
+	case !held:
+		if was || f.lead.token != 0 {
+			f.log.Warn("leader lease lost", "holder", l.Holder, "token", l.Token)
+		}
+		f.lead.token = 0
+		return false
+	}
+	if f.lead.token != l.Token || !was {
+		became = true
+		f.log.Info("leader lease taken: this controller publishes desired states and drives rollouts", "holder", f.lead.holder, "token", l.Token)
+	}
+	// Valid until the time it was asked for, plus the TTL, less a margin
+	// for the clocks' rates and a publish under way.
+	f.lead.token, f.lead.validUntil = l.Token, asked.Add(f.lead.ttl-f.lead.ttl/5)
+	return became
+}
+
+// runLeader keeps trying for the lease, and renewing it, until ctx ends;
+// then it gives it up, so that another replica takes over at once.
+func (f *Fleet) runLeader(ctx context.Context) {
+	t := time.NewTicker(f.lead.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.resign()
+			return
+		case <-t.C:
+		}
+		if f.tryLead(ctx) {
+			f.elected(ctx)
+		}
+	}
+}
+
+// elected is what a controller does on becoming leader: publish every
+// desired state (its predecessor may have died before publishing), and go
+// on with the live rollouts.
+func (f *Fleet) elected(ctx context.Context) {
+	go func() {
+		if err := f.Republish(ctx); err != nil && ctx.Err() == nil {
+			f.log.Error("republish desired states", "err", err)
+		}
+	}()
+	f.kickRollouts()
+}
+
+// resign gives the lease up if this controller holds it.
+func (f *Fleet) resign() {
+	f.lead.mu.Lock()
+	token := f.lead.token
+	f.lead.token = 0
+	f.lead.mu.Unlock()
+	if token == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := f.store.ReleaseLease(ctx, leaseName, f.lead.holder, token); err != nil {
+		f.log.Warn("release leader lease", "err", err)
+	}
+}
+
+// runPublisher publishes, while this controller leads, the desired states
+// other replicas stored.
+func (f *Fleet) runPublisher(ctx context.Context) {
+	t := time.NewTicker(publishEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !f.Leading() {
+			continue
+		}
+		states, err := f.store.Unpublished(ctx, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log.Error("read unpublished desired states", "err", err)
+			}
+			continue
+		}
+		for i := range states {
+			f.publishDesired(ctx, &states[i])
+		}
+	}
+}
+
+// errNotLeader: this controller does not hold the leader lease.
+var errNotLeader = errors.New("not the leader")
+
+// publishDesiredNow publishes ds if this controller leads and ds is not
+// older than what it published to the device before, and records it
+// published. Publishes are one at a time, so the retained message of a
+// device is the newest this leader sent.
+func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, payload []byte) error {
+	f.desiredMu.Lock()
+	defer f.desiredMu.Unlock()
+	if last := f.lastPublished[ds.Device]; ds.Generation < last {
+		return nil // a newer one is out: never send an older one after it
+	}
+	if f.removed.has(ds.Device) {
+		return nil // read before the device was removed: its topic stays empty
+	}
+	if !f.Leading() { // checked last, right before the publish
+		return errNotLeader
+	}
+	if err := f.publish(ctx, wire.DeviceTopic(ds.Device, wire.KindDesired), 1, true, payload); err != nil {
+		return err
+	}
+	f.lastPublished[ds.Device] = ds.Generation
+	if err := f.store.MarkPublished(ctx, ds.Device, ds.Generation); err != nil {
+		f.log.Warn("record desired state published (it will be published again)", "device", ds.Device, "err", err)
+	}
+	return nil
+}
