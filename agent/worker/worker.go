@@ -194,6 +194,7 @@ type Worker struct {
 	log *slog.Logger
 
 	mod      atomic.Pointer[wasmhost.Module]
+	engine   atomic.Pointer[wasmhost.Engine] // set before Load: its OldestInit until mod is
 	ready    atomic.Bool
 	draining atomic.Bool
 	reqs     *requestMetrics
@@ -226,6 +227,10 @@ func (w *Worker) Heartbeat() Heartbeat {
 		hb.OldestCallMS = st.OldestCall.Milliseconds()
 		hb.Requests, hb.Errors = st.Requests, st.Errors
 		hb.Writes, hb.RowsWritten = st.Writes, st.RowsWritten
+	} else if e := w.engine.Load(); e != nil {
+		// Loading: the first instance's _initialize is guest code the
+		// watchdog must see too.
+		hb.OldestCallMS = e.OldestInit().Milliseconds()
 	}
 	if e := w.loadErr.Load(); e != nil {
 		hb.Err = *e
@@ -460,6 +465,7 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		}
 		return nil, nil, err
 	}
+	w.engine.Store(engine)
 	start := time.Now()
 	mod, err := engine.Load(ctx, wasm, wasmhost.Config{
 		Name:     w.cfg.Name,

@@ -16,8 +16,8 @@
 //	429 too many uploads (or log      500 the controller's fault
 //	    requests) at once             502 a registry failed a pull, or served
 //	507 blob storage quota reached        other bytes than the signed ones
-//	                                  504 a device did not answer (logs), a
-//	                                      registry did not in UploadTimeout
+//	                                      (or did not finish in UploadTimeout)
+//	                                  504 a device did not answer (logs)
 //
 // Every route requires an operator token with a role (routes.go: the
 // access table; access.go: the checks, in order), and requests a browser

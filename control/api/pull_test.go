@@ -109,10 +109,19 @@ func TestPullBlob(t *testing.T) {
 	if len(got) != int(ref.Stored) {
 		t.Errorf("chunks hold %d bytes, want %d", len(got), ref.Stored)
 	}
-	// Known: answered from the store, the registry is not asked.
+	// Known: answered from the store, the registry is not asked, and the
+	// blob's upload time is refreshed as an upload's would be: garbage
+	// collection of unreferenced blobs does not take it from under the
+	// deployment that follows.
 	e.reg.Stop(t)
+	later := time.Now().Add(2 * time.Hour)
+	e.h.now = func() time.Time { return later }
 	if code, body := e.pull(t, sha, e.pub.Ref.String(), size); code != http.StatusOK {
 		t.Errorf("pull again with the registry down: %d %s, want 200", code, body)
+	}
+	removed, _, err := e.st.CollectBlobs(context.Background(), later.Add(-time.Hour))
+	if err != nil || len(removed) != 0 {
+		t.Errorf("blobs collected after a pull refreshed them: %v, %v", removed, err)
 	}
 }
 

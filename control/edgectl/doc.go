@@ -48,6 +48,20 @@
 // a plan (POST /api/v1/plan): the module's epoch, and whether every node
 // is known (a typo fails before anything is signed or sent).
 //
+// # Modules from OCI registries
+//
+// "publish FILE oci://REGISTRY/REPO:TAG" stores a module in a registry as
+// a Wasm artifact (package internal/ociwasm) and signs nothing. "push
+// oci://REGISTRY/REPO:TAG" resolves the tag once, reads the module by
+// digest and checks it as a file is checked, signs its sha256 (the
+// operator signs what edgectl verified, never a digest it was told), and
+// asks the controller to pull that manifest digest (POST
+// /api/v1/blobs/{sha256}/pull) instead of uploading: the controller checks
+// the bytes against the signed sha256 before it stores them. Credentials
+// come from the Docker config.json (or --registry-config), or
+// EDGE_REGISTRY_USER/EDGE_REGISTRY_PASSWORD/EDGE_REGISTRY_TOKEN; plain
+// HTTP only to loopback or with --plain-http.
+//
 // # Deployment states
 //
 // Per device, "edgectl push" and "edgectl deployment ID" show pending, the
@@ -78,5 +92,5 @@
 // and need an admin token (token.go).
 //
 // edgectl links neither wazero nor an MQTT client: it talks HTTP to the
-// controller only.
+// controller, and to OCI registries for publish and push oci://.
 package edgectl

@@ -35,7 +35,8 @@ var commands []command
 func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
-		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it, deploy it (in waves with a health gate) and wait for the devices", runPush},
+		{"push", "(FILE.wasm | oci://REGISTRY/REPO:TAG) --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it (or have the controller pull it from the registry), deploy it (in waves with a health gate) and wait for the devices", runPush},
+		{"publish", "FILE.wasm oci://REGISTRY/REPO:TAG", "push a module to an OCI registry as a Wasm artifact (signs nothing; push oci://... signs and deploys it)", runPublish},
 		{"devices", "", "list the fleet: per module the serving version, port, state, and the last attempt when it differs", runDevices},
 		{"device add", "ID [--password-file PATH]", "register a device; prints its broker password once (or writes it to a new 0600 file)", runDeviceAdd},
 		{"device rotate", "ID [--password-file PATH]", "give a device a new password; the old one and its live session end at once", runDeviceRotate},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DeployTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))
+	}
+	if c.RegistryConfig != "" {
+		if _, err := os.Stat(c.RegistryConfig); err != nil {
+			errs = append(errs, fmt.Errorf("--registry-config: %w", err))
+		}
 	}
 	for _, h := range c.RegistryPlainHTTP {
 		if h == "" || strings.ContainsAny(h, "/ @") {

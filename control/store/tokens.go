@@ -22,21 +22,6 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 `
 
-// migrateTokens adds the tokens table.
-func migrateTokens(ctx context.Context, m *migrator) error {
-	if m.engine == engineMySQL {
-		return m.exec(ctx, `CREATE TABLE IF NOT EXISTS tokens (
-	id      VARCHAR(16) NOT NULL PRIMARY KEY,
-	name    VARCHAR(64) NOT NULL,
-	role    VARCHAR(16) NOT NULL,
-	hash    VARBINARY(64) NOT NULL,
-	created BIGINT NOT NULL,
-	revoked BIGINT NOT NULL DEFAULT 0
-)`+mysqlTable)
-	}
-	return m.exec(ctx, tokenSchema)
-}
-
 // Token is a stored operator token (its hash, never the token).
 type Token struct {
 	ID, Name, Role string
