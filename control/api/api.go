@@ -60,10 +60,9 @@ type Handler struct {
 	opts    Options
 	uploads chan struct{} // one token per upload in progress
 
-	dash     *dashboard.Handler
-	table    []route         // the access table as registered (routes.go)
-	hosts    map[string]bool // Options.Hosts, lower case
-	sessions sessions        // the dashboard's (session.go)
+	dash  *dashboard.Handler
+	table []route         // the access table as registered (routes.go)
+	hosts map[string]bool // Options.Hosts, lower case
 }
 
 // Options bound uploads; zero values take the defaults noted.
