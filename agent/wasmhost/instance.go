@@ -57,7 +57,10 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 		stderr: newLogWriter(m.log, m.env.logs, "stderr", slog.LevelWarn),
 	}
 	in.st.env = m.env
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline) // bounds _initialize
+	// _initialize is bounded by the deadline: interrupted in interrupt
+	// mode, seen by the worker's watchdog (OldestCall) in fast mode.
+	defer m.e.inits.begin()()
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline)
 	defer cancel()
 	cfg := wazero.NewModuleConfig().
 		WithName("").

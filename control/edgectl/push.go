@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,6 +28,10 @@ type pushOptions struct {
 	probe       string
 	expires     time.Duration
 	httpAllow   listFlag
+	kv          bool
+	kvKeys      int64
+	kvBytes     int64
+	calls       listFlag
 	config      mapFlag
 	memoryPages uint
 	deadline    time.Duration
@@ -39,6 +42,7 @@ type pushOptions struct {
 	allowUnregistered bool
 	staged            stagedOptions
 	msg               messagingOptions
+	registry          registryFlags
 }
 
 func runPush(ctx context.Context, cl *cli, args []string) error {
@@ -56,6 +60,10 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.StringVar(&o.probe, "probe", "", "health probe `PATH` checked before traffic switches (default /)")
 	fs.DurationVar(&o.expires, "expires", 720*time.Hour, "signature validity `DURATION`")
 	fs.Var(&o.httpAllow, "http-allow", "`HOST` or HOST:PORT the module may fetch from (repeatable)")
+	fs.BoolVar(&o.kv, "kv", false, "grant the module its key-value store (kept on each device across versions)")
+	fs.Int64Var(&o.kvKeys, "kv-keys", 0, "key-value quota: at most `N` keys (0: agent default, 10000); implies --kv")
+	fs.Int64Var(&o.kvBytes, "kv-bytes", 0, "key-value quota: at most `N` bytes of keys and values (0: agent default, 16 MiB); implies --kv")
+	fs.Var(&o.calls, "call", "`MODULE` on the same device the module may call (repeatable)")
 	fs.Var(&o.config, "config", "configuration value `K=V` for the module (repeatable)")
 	fs.UintVar(&o.memoryPages, "memory-pages", 0, "max 64 KiB memory `pages` per instance (0: agent default)")
 	fs.DurationVar(&o.deadline, "deadline", 0, "per-request `DURATION` limit (0: agent default)")
@@ -66,11 +74,12 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 	o.staged.register(fs)
 	o.msg.register(fs)
+	o.registry.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(cmd, pos, "FILE.wasm"); err != nil {
+	if err := wantArgs(cmd, pos, "FILE.wasm|oci://REGISTRY/REPOSITORY:TAG"); err != nil {
 		return err
 	}
 	c, err := o.api.client(cl, cmd)
@@ -80,15 +89,15 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	module, err := readModule(pos[0])
-	if err != nil {
-		return err
-	}
 	key, err := readPrivateKey(o.key, cl.stderr)
 	if err != nil {
 		return err
 	}
-	m := o.manifest(pos[0], module, time.Now())
+	src, err := o.registry.load(ctx, cl, cmd, pos[0])
+	if err != nil {
+		return err
+	}
+	m := o.manifest(src.name, src.module, time.Now())
 	if err := o.msg.apply(m); err != nil {
 		return err
 	}
@@ -105,9 +114,9 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fmt.Fprintf(cl.stderr, "signed %s %s (sha256 %.12s, %d bytes) with key %s, valid until %s\n",
 		m.Name, m.Version, m.SHA256, m.Size, m.KeyID, m.Expires.Format(time.RFC3339))
 	if o.staged.waves != "" {
-		return pushStaged(ctx, cl, c, o, m, env, module, plan, key)
+		return pushStaged(ctx, cl, c, o, m, env, src, plan, key)
 	}
-	return push(ctx, cl, c, o, m, env, module)
+	return push(ctx, cl, c, o, m, env, src)
 }
 
 // check validates the flags that do not need the module.
@@ -122,8 +131,8 @@ func (o *pushOptions) check() error {
 		return usagef(cmd, "push: give at least one --node ID or --label K=V: a manifest without targets reaches no device")
 	case o.expires <= 0:
 		return usagef(cmd, "push: --expires must be positive")
-	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0:
-		return usagef(cmd, "push: --wait, --deadline, --body-bytes and --pool must not be negative")
+	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0 || o.kvKeys < 0 || o.kvBytes < 0:
+		return usagef(cmd, "push: --wait, --deadline, --body-bytes, --pool, --kv-keys and --kv-bytes must not be negative")
 	case o.deadline > 0 && o.deadline < time.Millisecond:
 		return usagef(cmd, "push: --deadline %v is under a millisecond", o.deadline)
 	case o.memoryPages > 65536:
@@ -141,6 +150,11 @@ func (o *pushOptions) check() error {
 			return usagef(cmd, "push: --node: %v", err)
 		}
 	}
+	for _, c := range o.calls {
+		if err := wire.ValidateModuleName(c); err != nil {
+			return usagef(cmd, "push: --call: %v", err)
+		}
+	}
 	for _, h := range o.httpAllow {
 		if h == "" || strings.ContainsAny(h, "/ ") {
 			return usagef(cmd, "push: --http-allow %q: want HOST or HOST:PORT, without scheme or path", h)
@@ -149,11 +163,12 @@ func (o *pushOptions) check() error {
 	return nil
 }
 
-// manifest builds the manifest of module read from path.
-func (o *pushOptions) manifest(path string, module []byte, now time.Time) *wire.Manifest {
+// manifest builds the manifest of module, named --name or else
+// defaultName.
+func (o *pushOptions) manifest(defaultName string, module []byte, now time.Time) *wire.Manifest {
 	name := o.name
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(path), ".wasm")
+		name = defaultName
 	}
 	sum := sha256.Sum256(module)
 	created := now.UTC().Truncate(time.Second)
@@ -177,6 +192,11 @@ func (o *pushOptions) manifest(path string, module []byte, now time.Time) *wire.
 		Pool:        o.pool,
 	}
 	m.Capabilities.HTTPAllow = o.httpAllow
+	if o.kv || o.kvKeys > 0 || o.kvBytes > 0 {
+		m.Capabilities.KV = &wire.KVGrant{MaxKeys: o.kvKeys, MaxBytes: o.kvBytes}
+	}
+	m.Capabilities.Call = o.calls
+	m.Schema = m.LowestSchema()
 	m.Probe.Path = o.probe
 	return m
 }
@@ -196,15 +216,21 @@ func readModule(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", path, err)
 	}
+	return module, checkModule(path, module)
+}
+
+// checkModule refuses anything but a core Wasm module within the size
+// limit; path names where it came from.
+func checkModule(path string, module []byte) error {
 	switch {
 	case len(module) > wire.MaxModuleSize:
-		return nil, fmt.Errorf("module %s: larger than the %d MiB limit", path, wire.MaxModuleSize>>20)
+		return fmt.Errorf("module %s: larger than the %d MiB limit", path, wire.MaxModuleSize>>20)
 	case len(module) < len(wasmHeader) || !bytes.HasPrefix(module, wasmHeader[:4]):
-		return nil, fmt.Errorf("module %s: not a WebAssembly module (no \\0asm magic)", path)
+		return fmt.Errorf("module %s: not a WebAssembly module (no \\0asm magic)", path)
 	case !bytes.HasPrefix(module, wasmHeader):
-		return nil, fmt.Errorf("module %s: WebAssembly binary version %x is not a core module (version 1); components are not supported", path, module[4:8])
+		return fmt.Errorf("module %s: WebAssembly binary version %x is not a core module (version 1); components are not supported", path, module[4:8])
 	}
-	return module, nil
+	return nil
 }
 
 // readPrivateKey reads a key file written by keygen and warns when other

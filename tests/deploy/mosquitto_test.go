@@ -19,8 +19,9 @@ import (
 
 // startMosquitto runs a real mosquitto with deploy/mosquitto's ACL and
 // settings on a free loopback port, with users edge-control, dev-a, dev-b
-// (password "pw-" + name). It returns the broker URL.
-func startMosquitto(t *testing.T) string {
+// (password "pw-" + name). Lines in extra are added to the configuration
+// (settings that leave the ACL as shipped). It returns the broker URL.
+func startMosquitto(t *testing.T, extra ...string) string {
 	t.Helper()
 	broker := tool(t, "mosquitto")
 	passwd := tool(t, "mosquitto_passwd")
@@ -48,7 +49,7 @@ func startMosquitto(t *testing.T) string {
 		"/etc/mosquitto/edge.acl", acl,
 		"persistence true", "persistence false",
 		"persistence_location /var/lib/mosquitto/", "",
-	).Replace(string(conf))
+	).Replace(string(conf)) + strings.Join(extra, "\n") + "\n"
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto drops to user "mosquitto", who cannot
 		// read the test's private temporary folder.
