@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // (edge_agent_*, edge_module_*, edge_device_info), without the device
 // label, sampled at each scrape from the same sources as the reports,
 // plus process_* of the agent process (github.com/VictoriaMetrics/metrics;
-// read from /proc, not runtime.ReadMemStats). modules gives each module's
+// read from /proc, not runtime.ReadMemStats) and go_goroutines. modules gives each module's
 // status (its serving version and state); dropped the reports not sent.
 func Handler(c *Collector, modules func() []wire.ModuleStatus, dropped func() uint64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -36,6 +37,9 @@ func Handler(c *Collector, modules func() []wire.ModuleStatus, dropped func() ui
 		WritePrometheus(bw, &m, status)
 		vm.WriteProcMetrics(bw)
 		vm.WriteFDMetrics(bw)
+		// The goroutine count without the rest of the go_* series, whose
+		// runtime.ReadMemStats stops the world: a leak's first sign.
+		fmt.Fprintf(bw, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 		bw.Flush()
 	})
 }

@@ -39,7 +39,8 @@
 //
 // Each worker writes a heartbeat every 100 ms; a worker silent for
 // Config.Silence, or with a guest call older than its deadline + 1s (a
-// runaway guest, which compiled wazero code never preempts), is killed
+// runaway guest, which compiled wazero code never preempts: a request, or
+// an instance's _initialize, while loading or refilling the pool), is killed
 // with SIGKILL and restarted with back-off. CrashLimit crashes within
 // CrashWindow mark the version unhealthy (Config.OnUnhealthy).
 //

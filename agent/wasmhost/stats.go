@@ -16,7 +16,9 @@ type Stats struct {
 	Running      int // calls in progress, abandoned ones included
 	Abandoned    int // calls past their deadline that have not returned
 	// OldestCall is the age of the oldest call in progress, abandoned ones
-	// included: what a watchdog heartbeat reports.
+	// included, or of the oldest instance creation (the guest's
+	// _initialize) in progress on the module's engine: what a watchdog
+	// heartbeat reports.
 	OldestCall time.Duration
 
 	Requests     uint64
@@ -149,6 +151,7 @@ func (m *Module) Stats() Stats {
 		s.OldestCall = max(s.OldestCall, in.age(now))
 	}
 	m.mu.Unlock()
+	s.OldestCall = max(s.OldestCall, m.e.inits.oldest(now))
 	return s
 }
 
