@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/agent/hostlink"
 	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
@@ -69,6 +70,7 @@ type proc struct {
 	beats     chan worker.Heartbeat // closed at EOF
 	oomKills  int                   // by the memory cap; set before exited closes
 	gate      *os.File              // write end of the gate pipe; nil when not gated
+	link      *hostlink.Conn        // the host link (fd 7); nil without Config.Link
 	// Guarded by runner.mu:
 	last      worker.Heartbeat    // this process's latest heartbeat
 	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
@@ -156,6 +158,16 @@ func (r *runner) lastCrashReason() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lastCrash
+}
+
+// link returns the host link of the running worker, or nil.
+func (r *runner) link() *hostlink.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil {
+		return nil
+	}
+	return r.proc.link
 }
 
 func (r *runner) probeAddr() string {
@@ -302,6 +314,15 @@ func (r *runner) start() (*proc, error) {
 		}
 		defer gateR.Close()
 	}
+	var linkConn net.Conn
+	var linkW *os.File // the worker's end, fd 7
+	if r.spec.wcfg.Link {
+		if linkConn, linkW, err = hostlink.Pair(); err != nil {
+			hbR.Close()
+			return nil, err
+		}
+		defer linkW.Close()
+	}
 
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
@@ -309,8 +330,11 @@ func (r *runner) start() (*proc, error) {
 		cmd.Stdout = outW
 		cmd.Stderr = outW
 		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
-		if gateR != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6
+		if gateR != nil || linkW != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6 (nil: closed in the child)
+		}
+		if linkW != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, linkW) // fd 7
 		}
 		return cmd
 	}
@@ -337,12 +361,19 @@ func (r *runner) start() (*proc, error) {
 		if gateW != nil {
 			gateW.Close()
 		}
+		if linkConn != nil {
+			linkConn.Close()
+		}
 		if cg != nil {
 			cg.remove()
 		}
 		return nil, err
 	}
 	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16), gate: gateW}
+	if linkConn != nil {
+		p.link = hostlink.New(linkConn)
+		go p.link.Serve(func(f hostlink.Frame) { r.handleLink(p.link, f) })
+	}
 	go r.copyOutput(outR)
 	go func() {
 		defer hbR.Close()
@@ -368,6 +399,9 @@ func (r *runner) start() (*proc, error) {
 	}()
 	go func() {
 		cmd.Wait()
+		if p.link != nil {
+			p.link.Close() // calls waiting on the worker fail at once
+		}
 		if gateW != nil {
 			r.mu.Lock() // open writes under it
 			gateW.Close()

@@ -77,8 +77,16 @@
 // deadline; its --wait (default 15m) only bounds that.
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
-// environment variable, else DefaultControl. Flags may be written -flag or
-// --flag, before or after positional arguments.
+// environment variable, else DefaultControl. An https:// controller's
+// certificate is verified against --ca-file, else EDGE_CA_FILE, else the
+// system's CAs. Flags may be written -flag or --flag, before or after
+// positional arguments; the controller flags (--control, --ca-file,
+// --json) also before the command (globals.go).
+//
+// device add, rotate and remove are the device life cycle (devices.go):
+// add refuses an id registered already (409) and names rotate; add and
+// rotate print the password once or write it to a new 0600 file
+// (--password-file).
 //
 // edgectl links neither wazero nor an MQTT client: it talks HTTP to the
 // controller, and to OCI registries for publish and push oci://.

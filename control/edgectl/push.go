@@ -37,6 +37,7 @@ type pushOptions struct {
 
 	allowUnregistered bool
 	staged            stagedOptions
+	msg               messagingOptions
 	registry          registryFlags
 }
 
@@ -64,6 +65,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 	o.staged.register(fs)
+	o.msg.register(fs)
 	o.registry.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
@@ -88,6 +90,9 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	m := o.manifest(src.name, src.module, time.Now())
+	if err := o.msg.apply(m); err != nil {
+		return err
+	}
 	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)

@@ -213,6 +213,9 @@ func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, pa
 	if last := f.lastPublished[ds.Device]; ds.Generation < last {
 		return nil // a newer one is out: never send an older one after it
 	}
+	if f.removed.has(ds.Device) {
+		return nil // read before the device was removed: its topic stays empty
+	}
 	if !f.Leading() { // checked last, right before the publish
 		return errNotLeader
 	}
