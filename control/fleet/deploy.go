@@ -123,13 +123,19 @@ func newID() string {
 // publishDesired publishes one device's desired state, retained, QoS 1, if
 // this controller leads; otherwise the leader publishes it (leader.go).
 func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
+	f.sendDesired(ctx, ds, false)
+}
+
+// sendDesired is publishDesired; again publishes a generation already
+// published (Republish).
+func (f *Fleet) sendDesired(ctx context.Context, ds *wire.DesiredState, again bool) {
 	f.inv.setDesired(ds)
 	b, err := json.Marshal(ds)
 	if err != nil {
 		f.log.Error("encode desired state", "device", ds.Device, "err", err)
 		return
 	}
-	if err := f.publishDesiredNow(ctx, ds, b); err != nil {
+	if err := f.publishDesiredNow(ctx, ds, b, again); err != nil {
 		if errors.Is(err, errNotLeader) {
 			f.log.Debug("desired state stored; the leader publishes it", "device", ds.Device, "generation", ds.Generation)
 			return
@@ -163,7 +169,7 @@ func (f *Fleet) Republish(ctx context.Context) error {
 		f.log.Error("desired states that cannot be read are not republished; deploy to those devices again", "err", bad)
 	}
 	for i := range all {
-		f.publishDesired(ctx, &all[i])
+		f.sendDesired(ctx, &all[i], true)
 	}
 	f.log.Info("desired states republished", "devices", len(all))
 	return nil

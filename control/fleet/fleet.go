@@ -78,6 +78,7 @@ type Fleet struct {
 	lead          leadership
 	desiredMu     sync.Mutex       // one desired-state publish at a time
 	lastPublished map[string]int64 // device → generation this leader published
+	unmarked      map[string]int64 // published, not recorded in the store yet
 
 	fetches chan fetchReq
 
@@ -133,6 +134,7 @@ func New(cfg Config) *Fleet {
 
 		lead:          leadership{holder: cfg.Holder, ttl: cfg.LeaseTTL},
 		lastPublished: map[string]int64{},
+		unmarked:      map[string]int64{},
 
 		rolloutTick: cfg.RolloutTick,
 		rolloutKick: make(chan struct{}, 1),

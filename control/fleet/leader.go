@@ -61,6 +61,32 @@ type leadership struct {
 	mu         sync.Mutex
 	token      int64     // 0: not leader
 	validUntil time.Time // local monotonic clock
+
+	hookMu sync.Mutex
+	hook   func(leading bool) // SetLeadershipHook
+	hooked bool               // what hook was last told
+}
+
+// SetLeadershipHook has hook called with true when this controller
+// becomes leader and false when it stops (the server subscribes to
+// metrics reports only while leading). It is called at once with the
+// present state.
+func (f *Fleet) SetLeadershipHook(hook func(leading bool)) {
+	f.lead.hookMu.Lock()
+	f.lead.hook = hook
+	f.lead.hookMu.Unlock()
+	f.tellHook(f.Leading(), true)
+}
+
+// tellHook tells the hook leading if it changed (or always with force).
+func (f *Fleet) tellHook(leading, force bool) {
+	f.lead.hookMu.Lock()
+	defer f.lead.hookMu.Unlock()
+	if f.lead.hook == nil || (!force && f.lead.hooked == leading) {
+		return
+	}
+	f.lead.hooked = leading
+	f.lead.hook(leading)
 }
 
 // newHolder names this controller in the lease: host, process and a
@@ -135,13 +161,18 @@ func (f *Fleet) runLeader(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			f.flushPublished(fctx)
+			cancel()
 			f.resign()
+			f.tellHook(false, false)
 			return
 		case <-t.C:
 		}
 		if f.tryLead(ctx) {
 			f.elected(ctx)
 		}
+		f.tellHook(f.Leading(), false)
 	}
 }
 
@@ -184,6 +215,7 @@ func (f *Fleet) runPublisher(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		f.flushPublished(ctx)
 		if !f.Leading() {
 			continue
 		}
@@ -197,21 +229,36 @@ func (f *Fleet) runPublisher(ctx context.Context) {
 		for i := range states {
 			f.publishDesired(ctx, &states[i])
 		}
+		f.flushPublished(ctx)
+	}
+}
+
+// flushPublished records the publishes since the last flush, in one
+// transaction.
+func (f *Fleet) flushPublished(ctx context.Context) {
+	f.desiredMu.Lock()
+	marks := f.unmarked
+	f.unmarked = map[string]int64{}
+	f.desiredMu.Unlock()
+	if err := f.store.MarkAllPublished(ctx, marks); err != nil && ctx.Err() == nil {
+		f.log.Warn("record desired states published (they will be published again)", "err", err)
 	}
 }
 
 // errNotLeader: this controller does not hold the leader lease.
 var errNotLeader = errors.New("not the leader")
 
-// publishDesiredNow publishes ds if this controller leads and ds is not
-// older than what it published to the device before, and records it
-// published. Publishes are one at a time, so the retained message of a
-// device is the newest this leader sent.
-func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, payload []byte) error {
+// publishDesiredNow publishes ds if this controller leads and ds is newer
+// than what it published to the device before (again: not older), and
+// records it published (in the database at the next flushPublished, a
+// push's devices in one transaction). Publishes are one at a time, so the
+// retained message of a device is the newest this leader sent.
+func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, payload []byte, again bool) error {
 	f.desiredMu.Lock()
 	defer f.desiredMu.Unlock()
-	if last := f.lastPublished[ds.Device]; ds.Generation < last {
-		return nil // a newer one is out: never send an older one after it
+	last := f.lastPublished[ds.Device]
+	if ds.Generation < last || (ds.Generation == last && !again) {
+		return nil // never an older one after a newer one
 	}
 	if f.removed.has(ds.Device) {
 		return nil // read before the device was removed: its topic stays empty
@@ -223,8 +270,6 @@ func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, pa
 		return err
 	}
 	f.lastPublished[ds.Device] = ds.Generation
-	if err := f.store.MarkPublished(ctx, ds.Device, ds.Generation); err != nil {
-		f.log.Warn("record desired state published (it will be published again)", "device", ds.Device, "err", err)
-	}
+	f.unmarked[ds.Device] = ds.Generation
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,9 @@ type Client struct {
 	cfg     Config
 	timeout time.Duration
 	log     *slog.Logger
+
+	dynMu sync.Mutex
+	dyn   map[string]bool // filters subscribed with Subscribe, again on every connection
 }
 
 // New returns a client that is not connected yet: it can be handed to
@@ -69,7 +73,7 @@ func New(cfg Config) *Client {
 	if cfg.Wait == 0 {
 		cfg.Wait = 10 * time.Second
 	}
-	cl := &Client{cfg: cfg, timeout: cfg.Timeout, log: cfg.Logger}
+	cl := &Client{cfg: cfg, timeout: cfg.Timeout, log: cfg.Logger, dyn: map[string]bool{}}
 	var connectedOnce atomic.Bool
 	opts := paho.NewClientOptions().
 		AddBroker(cfg.Broker).
@@ -158,13 +162,23 @@ func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
 func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }
 
 func (cl *Client) subscribe(cfg Config) error {
-	if len(cfg.Filters) == 0 {
-		return nil
-	}
 	filters := map[string]byte{}
 	for _, f := range cfg.Filters {
 		filters[f] = 1
 	}
+	cl.dynMu.Lock()
+	for f := range cl.dyn {
+		filters[f] = 1
+	}
+	cl.dynMu.Unlock()
+	if len(filters) == 0 {
+		return nil
+	}
+	return cl.subscribeMultiple(filters)
+}
+
+func (cl *Client) subscribeMultiple(filters map[string]byte) error {
+	cfg := cl.cfg
 	tok := cl.c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
 		cfg.Handler(m.Topic(), m.Payload())
 	})
@@ -181,6 +195,40 @@ func (cl *Client) subscribe(cfg Config) error {
 	}
 	return nil
 }
+
+// Subscribe subscribes to filter (QoS 1) now if connected, and on every
+// connection until Unsubscribe: a subscription only some of the time (the
+// leader's).
+func (cl *Client) Subscribe(filter string) error {
+	cl.dynMu.Lock()
+	cl.dyn[filter] = true
+	cl.dynMu.Unlock()
+	if !cl.c.IsConnectionOpen() {
+		return nil // subscribed on connection
+	}
+	return cl.subscribeMultiple(map[string]byte{filter: 1})
+}
+
+// Unsubscribe ends a subscription Subscribe made.
+func (cl *Client) Unsubscribe(filter string) error {
+	cl.dynMu.Lock()
+	delete(cl.dyn, filter)
+	cl.dynMu.Unlock()
+	if !cl.c.IsConnectionOpen() {
+		return nil
+	}
+	tok := cl.c.Unsubscribe(filter)
+	if !tok.WaitTimeout(cl.timeout) {
+		return fmt.Errorf("unsubscribe %s: %w", filter, ErrTimeout)
+	}
+	return tok.Error()
+}
+
+// SharedFilter is filter as a shared subscription of group: the broker
+// hands each matching message to one of the group's subscribers
+// ($share/GROUP/FILTER: MQTT 5, and Mosquitto, EMQX and HiveMQ for 3.1.1
+// clients too).
+func SharedFilter(group, filter string) string { return "$share/" + group + "/" + filter }
 
 // Publish publishes payload and waits until the broker acknowledged it
 // (QoS 1) or it was written (QoS 0). An acknowledgement means only that

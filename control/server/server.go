@@ -44,6 +44,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
+	// adminToken is the admin token this start created (first start,
+	// --new-admin-token), "" otherwise.
+	adminToken string
 
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
 	brokerTLS *tls.Config // towards an external ssl:// broker
@@ -85,6 +88,9 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
+	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
+		return err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
@@ -96,14 +102,15 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 
 	mc := mqttc.Config{
 		Broker: cfg.Broker, ClientID: cfg.ClientID, Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
-		CleanSession: cfg.CleanSession, TLS: s.brokerTLS,
-		Filters: []string{
-			wire.DeviceWildcard(wire.KindStatus), wire.DeviceWildcard(wire.KindEvents),
-			wire.DeviceWildcard(wire.KindMetrics), wire.DeviceWildcard(wire.KindFetch),
-			wire.DeviceWildcard(wire.KindLogs),
-		},
-		Handler: s.fleet.HandleMessage,
-		Wait:    cfg.BrokerWait,
+		// On a shared database (replicas) the session is clean: the broker
+		// would otherwise keep handing a dead replica its share of the
+		// reports (shared subscriptions of an offline persistent session
+		// queue for it), while the live ones could take them.
+		CleanSession: cfg.CleanSession || cfg.DB != "",
+		TLS:          s.brokerTLS,
+		Filters:      ingestFilters(cfg.Broker != ""),
+		Handler:      s.fleet.HandleMessage,
+		Wait:         cfg.BrokerWait,
 		OnConnect: func() {
 			if err := s.fleet.Republish(runCtx); err != nil {
 				log.Error("republish desired states", "err", err)
@@ -130,6 +137,23 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	// republishes every desired state through it.
 	s.client = mqttc.New(mc)
 	s.fleet.SetPublisher(s.client)
+	if cfg.Broker != "" {
+		// Metrics reports go to the leader alone: it computes each
+		// device's increases from consecutive reports and feeds the
+		// rollout gates, which a report split among replicas would break.
+		metrics := wire.DeviceWildcard(wire.KindMetrics)
+		s.fleet.SetLeadershipHook(func(leading bool) {
+			var err error
+			if leading {
+				err = s.client.Subscribe(metrics)
+			} else {
+				err = s.client.Unsubscribe(metrics)
+			}
+			if err != nil {
+				log.Error("metrics subscription", "leading", leading, "err", err)
+			}
+		})
+	}
 	if err := s.client.Connect(ctx); err != nil {
 		return err
 	}
@@ -154,6 +178,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Hosts: cfg.apiHosts(), SessionTTL: cfg.SessionTTL,
 			Sessions: sessions,
 			Registry: registry,
 		}),
@@ -179,6 +204,34 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	return nil
 }
 
+// shareGroup is the shared-subscription group of the controllers of one
+// fleet.
+const shareGroup = "edge-control"
+
+// ingestFilters are the controller's subscriptions. With an external
+// broker, where several controllers (replicas) may connect, each device
+// report goes to one of them: statuses, events and fetch requests through
+// shared subscriptions (any replica stores them or serves the chunks),
+// log answers to every replica (the one whose API call asked is waiting
+// for it), metrics to the leader alone (SetLeadershipHook). The embedded
+// broker has one controller: plain subscriptions.
+func ingestFilters(external bool) []string {
+	shared := []string{wire.KindStatus, wire.KindEvents, wire.KindFetch}
+	var out []string
+	for _, k := range shared {
+		f := wire.DeviceWildcard(k)
+		if external {
+			f = mqttc.SharedFilter(shareGroup, f)
+		}
+		out = append(out, f)
+	}
+	out = append(out, wire.DeviceWildcard(wire.KindLogs))
+	if !external {
+		out = append(out, wire.DeviceWildcard(wire.KindMetrics))
+	}
+	return out
+}
+
 // collectBlobs removes unreferenced blobs BlobGrace after their upload,
 // checking every tenth of the grace period (at most every 10 minutes).
 func (s *Server) collectBlobs(ctx context.Context) {
@@ -201,6 +254,10 @@ func (s *Server) collectBlobs(ctx context.Context) {
 		}
 	}
 }
+
+// NewAdminToken is the admin token this start created and wrote to
+// DATA/admin.token (first start, --new-admin-token), or "".
+func (s *Server) NewAdminToken() string { return s.adminToken }
 
 // URL is the base URL of the HTTP API: https:// with TLS.
 func (s *Server) URL() string {
@@ -282,13 +339,9 @@ func loadTrust(files []string) (wire.Keyring, error) {
 
 // registryClient is the client of the OCI registries modules are pulled
 // from (edgectl push oci://...). A --registry-config that cannot be read
-// is a start-up error, not an anonymous pull later.
+// or parsed is a start-up error (Validate checks it exists), not an
+// anonymous pull later.
 func registryClient(cfg Config) (*ociwasm.Client, error) {
-	if cfg.RegistryConfig != "" {
-		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
-			return nil, fmt.Errorf("--registry-config: %w", err)
-		}
-	}
 	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
 		UserAgent: "edge-control/" + buildinfo.Version})
 	if err != nil {

@@ -11,11 +11,19 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// PutStatus records a device's status report, seen at now.
+// PutStatus records a device's status report, seen at now. An online
+// status older (by the agent's clock) than the one stored is left out:
+// with several controllers taking a device's reports from one shared
+// subscription, two of its statuses may be stored out of order. An offline
+// status (a Last Will, which carries the time its session began, or a
+// clean stop), or one without a time, always applies.
 func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
+	}
+	if st.Online && !st.Time.IsZero() {
+		return s.putOnline(ctx, st, string(b), now)
 	}
 	_, err = s.db.ExecContext(ctx, s.engine.upsert("devices", []string{"id"},
 		[]string{"id", "online", "last_seen", "status"}, []string{"online", "last_seen", "status"}),
@@ -28,6 +36,24 @@ func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) e
 
 // putMetricsSQL records a device's latest metrics report and when it
 // arrived.
+func (s *Store) putOnline(ctx context.Context, st *wire.Status, status string, now time.Time) error {
+	at := nanos(st.Time)
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen = ?, status = ?, reported = ? WHERE id = ? AND reported <= ?`,
+		true, nanos(now), status, at, st.Device, at)
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", st.Device, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	// No row yet, or a newer status in it (then this does nothing).
+	if _, err := s.db.ExecContext(ctx, s.engine.insertIgnore("devices", []string{"id"}, []string{"id", "online", "last_seen", "status", "reported"}),
+		st.Device, true, nanos(now), status, at); err != nil {
+		return fmt.Errorf("status of %s: %w", st.Device, err)
+	}
+	return nil
+}
+
 func (s *Store) putMetricsSQL() string {
 	return s.engine.upsert("devices", []string{"id"}, []string{"id", "last_seen", "metrics"}, []string{"last_seen", "metrics"})
 }

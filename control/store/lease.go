@@ -152,9 +152,30 @@ func (s *Store) Unpublished(ctx context.Context, limit int) ([]wire.DesiredState
 // MarkPublished records that generation of device's desired state was
 // published (never lowering what was recorded).
 func (s *Store) MarkPublished(ctx context.Context, device string, generation int64) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE desired SET published = ? WHERE device = ? AND published < ?`,
-		generation, device, generation); err != nil {
-		return fmt.Errorf("mark desired state of %s published: %w", device, err)
+	return s.MarkAllPublished(ctx, map[string]int64{device: generation})
+}
+
+// MarkAllPublished is MarkPublished for many devices (device → generation),
+// in one transaction: one commit (one fsync on SQLite) for a whole push.
+func (s *Store) MarkAllPublished(ctx context.Context, gens map[string]int64) error {
+	if len(gens) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE desired SET published = ? WHERE device = ? AND published < ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for dev, gen := range gens {
+			if _, err := st.ExecContext(ctx, gen, dev, gen); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark desired states published: %w", err)
 	}
 	return nil
 }

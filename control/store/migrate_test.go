@@ -128,3 +128,33 @@ func TestConcurrentDesiredChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusOrder: of two online statuses stored out of order (two
+// controllers on one shared subscription), the newer stays; an offline
+// status (a Last Will carries its session's start time) always applies.
+func TestStatusOrder(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *testEnv) {
+		ctx := context.Background()
+		s := e.open(t, Options{})
+		put := func(online bool, at time.Time, version string) {
+			t.Helper()
+			if err := s.PutStatus(ctx, &wire.Status{Device: "pi-1", Online: online, Time: at, AgentVersion: version}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(online bool, version string) {
+			t.Helper()
+			d, err := s.Device(ctx, "pi-1")
+			if err != nil || d.Status == nil || d.Online != online || d.Status.AgentVersion != version {
+				t.Fatalf("device = %+v (%v), want online %v with %s", d, err, online, version)
+			}
+		}
+		put(true, t0.Add(2*time.Second), "new")
+		put(true, t0.Add(time.Second), "old") // handled late
+		check(true, "new")
+		put(false, t0, "will")
+		check(false, "will")
+		put(true, t0.Add(3*time.Second), "back")
+		check(true, "back")
+	})
+}
