@@ -42,7 +42,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust rust-testdata race qemu fuzz bench pushbench ingestbench fleetbench demo dist screenshots vendor clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz fuzzlong bench pushbench msgbench ingestbench fleetbench demo dist screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -114,11 +114,34 @@ fuzz: build ## run every fuzz target for FUZZTIME each (default 10s)
 	  done; \
 	done
 
+# The parsers that read network bytes, for the recorded long run
+# (docs/HARDENING.md): manifest and envelope, chunk frames and their
+# reassembly, desired state, API and MQTT bodies (wire.Decode), topics, the
+# ABI frames, order JSON, what the controller ingests (metrics and logs),
+# module tables. FUZZLONG is per target: an exec count (1000000x) or a time.
+FUZZLONG     ?= 1000000x
+FUZZLONG_SET := \
+  ./wire:FuzzDecodeChunk ./wire:FuzzReassemble ./wire:FuzzVerifyEnvelope ./wire:FuzzVerifyPayload \
+  ./wire:FuzzDecode ./wire:FuzzParseDeviceTopic ./agent/session:FuzzParseDesired \
+  ./modules/abi:FuzzDecodeRequest ./modules/abi:FuzzDecodeResponse ./modules/abi:FuzzDecodeSQLRequest \
+  ./modules/abi:FuzzDecodeSQLResult ./modules/abi:FuzzDecodeFetch ./modules/orders:FuzzDecodeOrder \
+  ./control/fleet:FuzzIngest ./agent/wasmhost:FuzzCapTables ./internal/mqttdial:FuzzConn
+fuzzlong: ## fuzz each network parser for FUZZLONG (default 10^6 executions each); prints each target's count
+	@for t in $(FUZZLONG_SET); do \
+	  pkg=$${t%%:*}; f=$${t##*:}; echo "fuzzlong $$pkg $$f $(FUZZLONG)"; \
+	  start=$$(date +%s); out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZLONG) $$pkg 2>&1); st=$$?; \
+	  echo "$$out" | grep 'fuzz: elapsed' | tail -1; echo "$$out" | tail -2; echo "took $$(($$(date +%s)-start))s"; \
+	  [ $$st -eq 0 ] || { echo "$$out" | tail -40; exit 1; }; \
+	done
+
 bench: build ## measure Wasm vs native, start times and memory; writes docs/BENCHMARKS.md
 	$(GO) run ./tests/bench -bin $(CURDIR)/$(BIN) -out docs/BENCHMARKS.md
 
 pushbench: build ## measure push → serving time on one device
 	$(GO) run ./tests/pushbench -bin $(BIN)
+
+msgbench: ## module messaging on one device: messages/s into a guest and the broker → guest → publish → broker round trip (BROKER=tcp://HOST:PORT for another broker)
+	$(GO) run ./tests/msgbench $(if $(BROKER),-broker $(BROKER))
 
 ingestbench: build ## find how many devices (tests/devsim, 10 s interval) edge-control ingests before falling behind; writes docs/BENCHMARKS.md
 	$(GO) run ./tests/ingestbench -bin $(BIN) -out docs/BENCHMARKS.md

@@ -3,7 +3,8 @@
 # MQTT broker, one edge-agent registered as device demo-1, an operator key
 # from `edgectl keygen`, `edgectl push` of the order service to the device,
 # then the seed article's curl workflow against the device; then it keeps
-# serving (dashboard included) until Ctrl-C. Everything lives in a temporary
+# serving (dashboard included) until Ctrl-C. edgectl authenticates with the
+# admin token the controller wrote to its data folder at its first start. Everything lives in a temporary
 # folder that is removed on exit.
 #
 # DEMO_ONESHOT=1 exits after the workflow (tests/e2e TestDemoScript).
@@ -83,6 +84,15 @@ echo "$ready"
 control_url=$(grep -oE 'http://[0-9.:]+' <<<"$ready")
 mqtt_addr=$(grep -oE 'tcp://[0-9.:]+' <<<"$ready")
 
+say "operator token"
+# The controller's first start created an admin token, printed it once and
+# wrote it to its data folder (0600). edgectl reads it from EDGE_TOKEN.
+token_file="$work/control/admin.token"
+[[ -s "$token_file" ]] || fail "edge-control wrote no $token_file" "$control_log"
+printf '\033[1m$ export EDGE_TOKEN=$(cat %s)\033[0m\n' "$token_file"
+EDGE_TOKEN=$(cat "$token_file")
+export EDGE_TOKEN
+
 say "operator signing key"
 run "$BIN/edgectl" keygen --out "$work/keys"
 
@@ -131,7 +141,8 @@ if [[ -n "${DEMO_ONESHOT:-}" ]]; then exit 0; fi  # used by the end-to-end test
 cat <<EOF
 
 The order service runs on device $DEVICE at $url
-Dashboard: $control_url
+Dashboard: $control_url (sign in with the token in $token_file)
+Token:     export EDGE_TOKEN=\$(cat $token_file)
 Try:       $BIN/edgectl devices --control $control_url
            $BIN/edgectl deployments --control $control_url
 Logs:      $control_log

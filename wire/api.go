@@ -3,8 +3,10 @@ package wire
 import "time"
 
 // Controller HTTP API, version 1. Bodies are JSON unless noted, read with
-// Decode within their limits (limits.go; 413 beyond). Errors are answered
-// with a 4xx/5xx status and an APIError body.
+// Decode within their limits (limits.go; 413 beyond), and sent as
+// application/json (415 otherwise). Errors are answered with a 4xx/5xx
+// status and an APIError body. Every route but /healthz needs an operator
+// token (token.go: 401 without, 403 for a read token on a change).
 //
 //	PUT  /api/v1/blobs/{sha256}        raw module bytes; 201, or 200 if known; 413 over
 //	                                   MaxModuleSize, 429 too many at once, 507 over

@@ -244,6 +244,15 @@ func (m *Manifest) validateMessaging() []string {
 	return errs
 }
 
+// ValidateMessaging checks only the messaging block and the timers, as
+// Validate does (edgectl checks its flags with it before signing).
+func (m *Manifest) ValidateMessaging() error {
+	if errs := m.validateMessaging(); len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrManifest, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
 // PublishRate is the module's publish rate per second.
 func (msg *Messaging) PublishRate() int {
 	if msg.Rate == 0 {

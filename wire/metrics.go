@@ -75,6 +75,16 @@ type ModuleMetrics struct {
 	RSSBytes   int64   `json:"rss_bytes"` // the worker process
 	PSSBytes   int64   `json:"pss_bytes"`
 	CPUSeconds float64 `json:"cpu_seconds"`
+
+	// Messaging of the module (on the version serving), since the agent
+	// started, like WorkerRestarts: messages queued for it, acknowledged
+	// by the guest, retried, dead letters (dropped by the guest, out of
+	// attempts, queue full, module removed), and messages it published.
+	MessagesReceived  uint64 `json:"messages_received,omitempty"`
+	MessagesDelivered uint64 `json:"messages_delivered,omitempty"`
+	MessageRetries    uint64 `json:"message_retries,omitempty"`
+	DeadLetters       uint64 `json:"dead_letters,omitempty"`
+	MessagesPublished uint64 `json:"messages_published,omitempty"`
 }
 
 // LatencyBuckets are the upper bounds, in seconds, of the request latency

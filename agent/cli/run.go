@@ -37,23 +37,23 @@ import (
 // runConfig is the configuration of `edge-agent run`: defaults, then the
 // --config file (JSON, these field names), then flags.
 type runConfig struct {
-	ID           string            `json:"id"`
-	Broker       string            `json:"broker"`
-	Password     string            `json:"password,omitempty"`
-	PasswordFile string            `json:"password_file,omitempty"`
+	ID           string `json:"id"`
+	Broker       string `json:"broker"`
+	Password     string `json:"password,omitempty"`
+	PasswordFile string `json:"password_file,omitempty"`
 	// CAFile verifies the broker's certificate (ssl:// brokers; default:
 	// the system's roots); CertFile and KeyFile are the device's client
 	// certificate, for a broker that identifies devices by certificate.
-	CAFile   string `json:"ca_file,omitempty"`
-	CertFile string `json:"cert_file,omitempty"`
-	KeyFile  string `json:"key_file,omitempty"`
-	Data         string            `json:"data,omitempty"`
-	Trust        []string          `json:"trust,omitempty"` // PEM public key files (edgectl keygen)
-	Labels       map[string]string `json:"labels,omitempty"`
-	DB           map[string]string `json:"db,omitempty"`           // named bindings: name → DSN
-	Board        string            `json:"board,omitempty"`        // profile name; default $EDGE_BOARD, else detected
-	Pool         int               `json:"pool,omitempty"`         // overrides the board profile
-	MemoryPages  uint32            `json:"memory_pages,omitempty"` // overrides the board profile
+	CAFile      string            `json:"ca_file,omitempty"`
+	CertFile    string            `json:"cert_file,omitempty"`
+	KeyFile     string            `json:"key_file,omitempty"`
+	Data        string            `json:"data,omitempty"`
+	Trust       []string          `json:"trust,omitempty"` // PEM public key files (edgectl keygen)
+	Labels      map[string]string `json:"labels,omitempty"`
+	DB          map[string]string `json:"db,omitempty"`           // named bindings: name → DSN
+	Board       string            `json:"board,omitempty"`        // profile name; default $EDGE_BOARD, else detected
+	Pool        int               `json:"pool,omitempty"`         // overrides the board profile
+	MemoryPages uint32            `json:"memory_pages,omitempty"` // overrides the board profile
 	// WorkerLauncher runs workers through a command (a sandbox such as
 	// bwrap, or qemu-user in the emulated tests): launcher + agent + "worker".
 	WorkerLauncher []string `json:"worker_launcher,omitempty"`
@@ -448,10 +448,13 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 		return err
 	}
 	supCfg.Logs = parts.logs
+	// Modules publish and receive messages through the agent's session.
+	supCfg.Device, supCfg.Bus = cfg.ID, sess
 	sup, err := supervisor.New(supCfg)
 	if err != nil {
 		return err
 	}
+	sess.SetAppHandler(sup.Receive)
 	rec = reconcile.New(reconcile.Config{
 		Device: cfg.ID, Labels: cfg.Labels, Keys: keys, Store: st,
 		Fetcher: sess, Deployer: sup, Reporter: sess,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // (edge_agent_*, edge_module_*, edge_device_info), without the device
 // label, sampled at each scrape from the same sources as the reports,
 // plus process_* of the agent process (github.com/VictoriaMetrics/metrics;
-// read from /proc, not runtime.ReadMemStats). modules gives each module's
+// read from /proc, not runtime.ReadMemStats) and go_goroutines. modules gives each module's
 // status (its serving version and state); dropped the reports not sent.
 func Handler(c *Collector, modules func() []wire.ModuleStatus, dropped func() uint64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -36,6 +37,9 @@ func Handler(c *Collector, modules func() []wire.ModuleStatus, dropped func() ui
 		WritePrometheus(bw, &m, status)
 		vm.WriteProcMetrics(bw)
 		vm.WriteFDMetrics(bw)
+		// The goroutine count without the rest of the go_* series, whose
+		// runtime.ReadMemStats stops the world: a leak's first sign.
+		fmt.Fprintf(bw, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 		bw.Flush()
 	})
 }
@@ -119,6 +123,11 @@ var moduleSeries = []struct {
 	{"edge_module_sql_seconds_total", "counter", "Time spent in SQL host calls.", func(e *wire.ModuleMetrics) float64 { return e.SQLSeconds }},
 	{"edge_module_cpu_seconds_total", "counter", "CPU time of the module version's worker process.", func(e *wire.ModuleMetrics) float64 { return e.CPUSeconds }},
 	{"edge_module_logs_dropped_total", "counter", "Module log lines over its budget.", func(e *wire.ModuleMetrics) float64 { return float64(e.LogsDropped) }},
+	{"edge_module_messages_received_total", "counter", "MQTT messages queued for the module (on its serving version; since the agent started).", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesReceived) }},
+	{"edge_module_messages_delivered_total", "counter", "Messages the guest acknowledged.", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesDelivered) }},
+	{"edge_module_message_retries_total", "counter", "Message deliveries that failed and were retried.", func(e *wire.ModuleMetrics) float64 { return float64(e.MessageRetries) }},
+	{"edge_module_dead_letters_total", "counter", "Messages given up: dropped by the guest, out of attempts, queue full, module removed.", func(e *wire.ModuleMetrics) float64 { return float64(e.DeadLetters) }},
+	{"edge_module_messages_published_total", "counter", "Messages the module published.", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesPublished) }},
 	{"edge_module_instances", "gauge", "Live guest instances of a module version.", func(e *wire.ModuleMetrics) float64 { return float64(e.Instances) }},
 	{"edge_module_worker_rss_bytes", "gauge", "Resident memory of the module version's worker process.", func(e *wire.ModuleMetrics) float64 { return float64(e.RSSBytes) }},
 	{"edge_module_worker_pss_bytes", "gauge", "Proportional set size of the worker process.", func(e *wire.ModuleMetrics) float64 { return float64(e.PSSBytes) }},

@@ -108,4 +108,7 @@ func TestPrometheusExposition(t *testing.T) {
 	if !strings.Contains(string(body), "process_cpu_seconds_user_total") && !strings.Contains(string(body), "process_cpu_seconds_total") {
 		t.Errorf("no process metrics")
 	}
+	if value("go_goroutines", nil) <= 0 {
+		t.Errorf("no go_goroutines")
+	}
 }

@@ -91,14 +91,7 @@ func (s *Session) connectUntilUp(ctx context.Context) bool {
 			return true
 		}
 		f := s.noteFailure(err)
-		level := "retrying"
-		switch {
-		case f.Permanent():
-			level = "retrying; check the device id and password (or client certificate)"
-		case f.Kind == mqttdial.KindTLS:
-			level = "retrying; check --ca-file (the CA of the broker's certificate) and --cert/--key"
-		}
-		s.log.Warn("mqtt connect failed; "+level, "broker", s.cfg.Broker, "attempt", attempt,
+		s.log.Warn("mqtt connect failed; retrying"+hint(f), "broker", s.cfg.Broker, "attempt", attempt,
 			"reason", f.Kind, "err", err, "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
@@ -125,6 +118,18 @@ func (s *Session) onConnectionNotification(_ mqtt.Client, n mqtt.ConnectionNotif
 			return
 		}
 		f := s.noteFailure(n.Reason)
-		s.log.Warn("mqtt reconnect failed; retrying with back-off", "broker", s.cfg.Broker, "reason", f.Kind, "err", n.Reason)
+		s.log.Warn("mqtt reconnect failed; retrying with back-off"+hint(f), "broker", s.cfg.Broker, "reason", f.Kind, "err", n.Reason)
 	}
+}
+
+// hint tells the operator what to check after a failure that retrying
+// alone will not cure.
+func hint(f *mqttdial.Failure) string {
+	switch {
+	case f.Permanent():
+		return "; check the device id and password (or client certificate): was the device removed or its password rotated?"
+	case f.Kind == mqttdial.KindTLS:
+		return "; check --ca-file (the CA of the broker's certificate) and --cert/--key"
+	}
+	return ""
 }

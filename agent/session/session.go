@@ -105,6 +105,7 @@ type Session struct {
 	statusKick chan struct{}        // PublishStatus wakes the status publisher (cap 1)
 	logReqs    chan wire.LogRequest // for the log answerer (cap maxLogRequests)
 	logs       LogSource            // nil: log requests are not answered
+	app        appState             // module messaging (app.go)
 }
 
 // New builds a Session; Start connects it. outbox is the store's.
@@ -152,6 +153,7 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
 		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
+		SetDefaultPublishHandler(s.onAnyMessage).
 		SetConnectionNotificationHandler(s.onConnectionNotification).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			s.mu.Lock()
@@ -233,6 +235,10 @@ func (s *Session) onConnect() {
 		}
 		return
 	}
+	s.app.mu.Lock()
+	app := maps.Clone(s.app.want)
+	s.app.mu.Unlock()
+	s.subscribeApp(app)
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()

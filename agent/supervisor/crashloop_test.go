@@ -182,12 +182,13 @@ func TestCrashLoopRestoresLastGood(t *testing.T) {
 	}
 	crashLoop(t, s, 3)
 
-	ev := rep.waitEvent(t, "2.0.0", wire.StateRolledBack, 30*time.Second)
+	// Generous: starting last-good compiles it, which takes seconds on a loaded machine.
+	ev := rep.waitEvent(t, "2.0.0", wire.StateRolledBack, 90*time.Second)
 	t.Logf("event: %s %s: %s", ev.Version, ev.State, ev.Reason)
 	if !strings.Contains(ev.Reason, "crash loop: 3 crashes in 1m") || !strings.Contains(ev.Reason, "data kept") || ev.Deployment != "dep-2.0.0" {
 		t.Errorf("event = %+v; want deployment dep-2.0.0 and reason \"crash loop: 3 crashes in 1m ...; data kept ...\"", ev)
 	}
-	rep.waitEvent(t, "1.0.0", wire.StateRunning, 5*time.Second)
+	rep.waitEvent(t, "1.0.0", wire.StateRunning, 30*time.Second)
 	if got := s.Running()["orders"]; got != "1.0.0" {
 		t.Errorf("running %q, want 1.0.0", got)
 	}

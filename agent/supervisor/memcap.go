@@ -28,8 +28,10 @@ import (
 // Where that is not possible (cgroup v1 or hybrid, no delegation, not
 // writable) the cap is not enforced and New logs why. There is no
 // fallback: RLIMIT_AS breaks wazero (it reserves large address ranges),
-// and GOMEMLIMIT counts guest linear memory as Go heap, so a limit near
-// the guest's size makes the worker collect garbage continuously.
+// and GOMEMLIMIT cannot bound a guest: guest linear memory is reserved
+// with mmap outside the Go heap (wasmhost's instanceAllocator), so the
+// runtime neither counts nor limits it. The worker's own heap is kept
+// small by its GOGC once serving (worker.servingGOGC).
 
 // memCap creates worker cgroups under the agent's own cgroup.
 type memCap struct {

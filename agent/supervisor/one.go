@@ -36,6 +36,7 @@ func (s *Supervisor) RunOne(ctx context.Context, name string, wcfg worker.Config
 	s.mu.Lock()
 	s.one = r
 	s.mu.Unlock()
+	s.kickTriggers()
 	if ready != nil {
 		ready()
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/agent/hostlink"
 	"github.com/edgeplane/edge/agent/logring"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/wire"
@@ -69,6 +70,7 @@ type proc struct {
 	beats     chan worker.Heartbeat // closed at EOF
 	oomKills  int                   // by the memory cap; set before exited closes
 	gate      *os.File              // write end of the gate pipe; nil when not gated
+	link      *hostlink.Conn        // the host link (fd 7); nil without Config.Link
 	// Guarded by runner.mu:
 	last      worker.Heartbeat    // this process's latest heartbeat
 	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
@@ -156,6 +158,16 @@ func (r *runner) lastCrashReason() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lastCrash
+}
+
+// link returns the host link of the running worker, or nil.
+func (r *runner) link() *hostlink.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc == nil {
+		return nil
+	}
+	return r.proc.link
 }
 
 func (r *runner) probeAddr() string {
@@ -302,6 +314,15 @@ func (r *runner) start() (*proc, error) {
 		}
 		defer gateR.Close()
 	}
+	var linkConn net.Conn
+	var linkW *os.File // the worker's end, fd 7
+	if r.spec.wcfg.Link {
+		if linkConn, linkW, err = hostlink.Pair(); err != nil {
+			hbR.Close()
+			return nil, err
+		}
+		defer linkW.Close()
+	}
 
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(r.s.cfg.Exe, r.s.cfg.Args...)
@@ -309,8 +330,11 @@ func (r *runner) start() (*proc, error) {
 		cmd.Stdout = outW
 		cmd.Stderr = outW
 		cmd.ExtraFiles = []*os.File{r.ln, hbW, pf} // fds 3, 4, 5
-		if gateR != nil {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6
+		if gateR != nil || linkW != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, gateR) // fd 6 (nil: closed in the child)
+		}
+		if linkW != nil {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, linkW) // fd 7
 		}
 		return cmd
 	}
@@ -337,12 +361,19 @@ func (r *runner) start() (*proc, error) {
 		if gateW != nil {
 			gateW.Close()
 		}
+		if linkConn != nil {
+			linkConn.Close()
+		}
 		if cg != nil {
 			cg.remove()
 		}
 		return nil, err
 	}
 	p := &proc{cmd: cmd, probeAddr: pln.Addr().String(), exited: make(chan struct{}), beats: make(chan worker.Heartbeat, 16), gate: gateW}
+	if linkConn != nil {
+		p.link = hostlink.New(linkConn)
+		go p.link.Serve(func(f hostlink.Frame) { r.handleLink(p.link, f) })
+	}
 	go r.copyOutput(outR)
 	go func() {
 		defer hbR.Close()
@@ -368,6 +399,9 @@ func (r *runner) start() (*proc, error) {
 	}()
 	go func() {
 		cmd.Wait()
+		if p.link != nil {
+			p.link.Close() // calls waiting on the worker fail at once
+		}
 		if gateW != nil {
 			r.mu.Lock() // open writes under it
 			gateW.Close()
@@ -427,8 +461,39 @@ func (r *runner) watch(p *proc) string {
 	// board gets FirstBeat, not Silence; ReadyTimeout bounds the start.
 	serving := false
 	killed := ""
-	tick := time.NewTicker(25 * time.Millisecond)
+	kill := func(why string) {
+		if killed == "" {
+			killed = why
+			p.cmd.Process.Kill()
+		}
+	}
+	beat := func(hb worker.Heartbeat) {
+		last = time.Now()
+		serving = serving || hb.Ready
+		r.mu.Lock()
+		r.hb, p.last = hb, hb
+		if hb.Metrics != nil {
+			p.metrics = hb.Metrics
+		}
+		if hb.Err != "" {
+			r.lastErr = hb.Err
+		}
+		first := hb.Ready && !r.everReady
+		if hb.Ready {
+			r.everReady = true
+		}
+		r.mu.Unlock()
+		if first {
+			close(r.ready)
+		}
+		if time.Duration(hb.OldestCallMS)*time.Millisecond > runaway {
+			kill(fmt.Sprintf("guest call running for %dms, past its deadline + 1s: killed", hb.OldestCallMS))
+		}
+	}
+	const every = 25 * time.Millisecond
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	lastTick := time.Now()
 	beats := p.beats
 	for {
 		select {
@@ -437,50 +502,9 @@ func (r *runner) watch(p *proc) string {
 				beats = nil
 				continue
 			}
-			last = time.Now()
-			serving = serving || hb.Ready
-			r.mu.Lock()
-			r.hb, p.last = hb, hb
-			if hb.Metrics != nil {
-				p.metrics = hb.Metrics
-			}
-			if hb.Err != "" {
-				r.lastErr = hb.Err
-			}
-			first := hb.Ready && !r.everReady
-			if hb.Ready {
-				r.everReady = true
-			}
-			r.mu.Unlock()
-			if first {
-				close(r.ready)
-			}
-			if killed == "" && time.Duration(hb.OldestCallMS)*time.Millisecond > runaway {
-				killed = fmt.Sprintf("guest call running for %dms, past its deadline + 1s: killed", hb.OldestCallMS)
-				p.cmd.Process.Kill()
-			}
+			beat(hb)
 		case <-p.exited:
-			// The pipe ends with the process: take the beats still
-			// queued, the final one with its complete counters among them.
-			// (Bounded: a launcher's child could keep the pipe open.)
-			drain := time.After(time.Second)
-			for beats != nil {
-				select {
-				case hb, ok := <-beats:
-					if !ok {
-						beats = nil
-						continue
-					}
-					r.mu.Lock()
-					r.hb, p.last = hb, hb
-					if hb.Metrics != nil {
-						p.metrics = hb.Metrics
-					}
-					r.mu.Unlock()
-				case <-drain:
-					beats = nil
-				}
-			}
+			r.drainFinal(p, beats)
 			if killed != "" {
 				return killed
 			}
@@ -489,7 +513,35 @@ func (r *runner) watch(p *proc) string {
 			}
 			return "worker exited: " + p.cmd.ProcessState.String()
 		case <-tick.C:
+			// Not the tick's own time: a ticker keeps one tick, sent
+			// before this process was stopped or starved.
+			now := time.Now()
+			// A tick that comes late means this process was not scheduled
+			// either (a starved board, a loaded CI machine): the beats the
+			// worker wrote meanwhile may still be in the pipe or the
+			// channel. Silence is judged only after taking every beat
+			// already queued, and not at all on a late tick: the worker
+			// gets the next round, so a supervisor that was itself
+			// asleep never kills a worker for its own absence.
+			late := now.Sub(lastTick) > max(4*every, cfg.Silence/2)
+			lastTick = now
 			if killed != "" {
+				continue
+			}
+		queued:
+			for beats != nil {
+				select {
+				case hb, ok := <-beats:
+					if !ok {
+						beats = nil
+						break queued
+					}
+					beat(hb)
+				default:
+					break queued
+				}
+			}
+			if late || killed != "" {
 				continue
 			}
 			limit := cfg.Silence
@@ -498,13 +550,34 @@ func (r *runner) watch(p *proc) string {
 			}
 			if last.IsZero() {
 				if time.Since(started) > cfg.FirstBeat {
-					killed = fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat)
-					p.cmd.Process.Kill()
+					kill(fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat))
 				}
 			} else if time.Since(last) > limit {
-				killed = fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond))
-				p.cmd.Process.Kill()
+				kill(fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond)))
 			}
+		}
+	}
+}
+
+// drainFinal takes the beats still queued when the process has exited,
+// the final one with its complete counters among them. (Bounded: a
+// launcher's child could keep the pipe open.)
+func (r *runner) drainFinal(p *proc, beats <-chan worker.Heartbeat) {
+	drain := time.After(time.Second)
+	for beats != nil {
+		select {
+		case hb, ok := <-beats:
+			if !ok {
+				return
+			}
+			r.mu.Lock()
+			r.hb, p.last = hb, hb
+			if hb.Metrics != nil {
+				p.metrics = hb.Metrics
+			}
+			r.mu.Unlock()
+		case <-drain:
+			return
 		}
 	}
 }

@@ -39,7 +39,8 @@
 //
 // Each worker writes a heartbeat every 100 ms; a worker silent for
 // Config.Silence, or with a guest call older than its deadline + 1s (a
-// runaway guest, which compiled wazero code never preempts), is killed
+// runaway guest, which compiled wazero code never preempts: a request, or
+// an instance's _initialize, while loading or refilling the pool), is killed
 // with SIGKILL and restarted with back-off. CrashLimit crashes within
 // CrashWindow mark the version unhealthy (Config.OnUnhealthy).
 //
@@ -48,6 +49,13 @@
 // (Config.Logs). ModuleMetrics reports each version's metrics (from the
 // heartbeats, with restarts and the worker's /proc memory and CPU), and
 // ServingChanged tells when what serves changes.
+//
+// Modules reach MQTT through the supervisor (Config.Bus, the agent's
+// session): each worker has a host link (fd 7, package hostlink) over
+// which its guest publishes, in the module's namespace, and receives the
+// messages of its manifest's filters from a queue per module that the
+// supervisor delivers to the version serving, and its timers' ticks
+// (msgqueue.go, triggers.go; docs/ABI.md 3.1 and 3.2).
 //
 // Each worker can be capped in memory (Config.WorkerMemory) through a
 // cgroup v2 child of the agent's cgroup; see memcap.go for the mechanism
@@ -67,6 +75,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgeplane/edge/agent/logring"
@@ -120,6 +129,13 @@ type Config struct {
 	// a crash's output), for the controller's log requests.
 	Logs *logring.Set
 	Log  *slog.Logger
+	// Device is the agent's device id and Bus its MQTT session, through
+	// which modules publish (in edge/v1/dev/DEVICE/app/MODULE/) and
+	// receive the messages of their subscriptions (Receive). Without
+	// them a guest's publish is answered unavailable; timers run anyway.
+	Device string
+	Bus    Bus
+
 	// OnUnhealthy is called, once per running version, when its worker
 	// crashed CrashLimit times within CrashWindow; reason reads "crash
 	// loop: N crashes in 1m (last: ...)". It runs on the version's restart
@@ -198,6 +214,16 @@ type Supervisor struct {
 	ended    []endedRun           // versions that stopped lately, newest last
 	restarts map[string]uint64    // worker restarts by name@version, since New
 	changed  chan struct{}        // closed and replaced when what serves changes
+
+	// Triggers (triggers.go, msgqueue.go), guarded by tmu.
+	tmu      sync.Mutex
+	trig     map[string]*modTriggers
+	msgCount map[string]*msgCounters
+	msgBase  uint64        // high bits of message ids: the start time
+	msgSeq   atomic.Uint64 // low bits
+	trigKick chan struct{}
+	trigStop context.CancelFunc
+	trigDone chan struct{}
 }
 
 var _ reconcile.Deployer = (*Supervisor)(nil)
@@ -220,7 +246,12 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
-		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{})}
+		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{}),
+		trig: map[string]*modTriggers{}, msgCount: map[string]*msgCounters{},
+		msgBase: uint64(time.Now().Unix()) << 32, trigKick: make(chan struct{}, 1), trigDone: make(chan struct{})}
+	tctx, stop := context.WithCancel(context.Background())
+	s.trigStop = stop
+	go s.triggerLoop(tctx)
 	mem, err := setupMemCap(cfg.cgroupRoot, cfg.selfCgroup, os.Getpid(), cfg.WorkerMemory)
 	switch {
 	case cfg.WorkerMemory <= 0:
@@ -378,6 +409,15 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 	}}, nil
 }
 
+// specFor is spec with the messaging part of the worker's config.
+func (s *Supervisor) specFor(m *wire.Manifest, wasmPath string) (spec, error) {
+	sp, err := s.spec(m, wasmPath)
+	if err == nil {
+		s.workerConfigMessaging(&sp)
+	}
+	return sp, err
+}
+
 func (s *Supervisor) drainTimeout(r *runner) time.Duration {
 	return r.spec.wcfg.Deadline() + s.cfg.DrainTimeout
 }
@@ -457,7 +497,7 @@ func (s *Supervisor) Deploy(ctx context.Context, m *wire.Manifest, wasmPath stri
 	if old != nil && old.spec.m.Version == m.Version && old.spec.m.SHA256 == m.SHA256 && oldPort == m.Port {
 		return nil // already serving
 	}
-	sp, err := s.spec(m, wasmPath)
+	sp, err := s.specFor(m, wasmPath)
 	if err != nil {
 		return err
 	}
@@ -652,6 +692,8 @@ func (s *Supervisor) Close(ctx context.Context) error {
 		wg.Go(func() { s.Stop(ctx, name) })
 	}
 	wg.Wait()
+	s.trigStop()
+	<-s.trigDone
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for port, pl := range s.ports {

@@ -474,3 +474,62 @@ func TestRunawayGuestKilled(t *testing.T) {
 		t.Fatalf("after restart: %d", resp.StatusCode)
 	}
 }
+
+// TestStarvedSupervisorKeepsWorker stops the supervisor (this test
+// process) for a second, as a loaded board or CI machine may leave it
+// unscheduled, while its worker goes on writing heartbeats. On resuming,
+// the watchdog's ticker had fired long ago and the beats were still in the
+// pipe: it used to judge the silence first and kill the healthy worker
+// ("heartbeat silent for 1s"). It now takes the queued beats first and
+// judges nothing on a tick that came late.
+func TestStarvedSupervisorKeepsWorker(t *testing.T) {
+	s := newSupervisor(t, t.TempDir())
+	port := freePort(t)
+	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	r := s.mods["orders"].cur
+	s.mu.Unlock()
+	r.mu.Lock()
+	pid := r.proc.cmd.Process.Pid
+	r.mu.Unlock()
+	for round := range 3 {
+		stopper := exec.Command("sh", "-c", fmt.Sprintf("kill -STOP %d; sleep 1; kill -CONT %d", os.Getpid(), os.Getpid()))
+		if err := stopper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		stopper.Wait() // returns once this process runs again
+		time.Sleep(300 * time.Millisecond)
+		r.mu.Lock()
+		newPID, crashes, lastErr := r.proc.cmd.Process.Pid, r.total, r.lastCrash
+		r.mu.Unlock()
+		if newPID != pid || crashes != 0 {
+			t.Fatalf("round %d: worker replaced after the supervisor slept (pid %d→%d, crashes %d, last error %q)", round, pid, newPID, crashes, lastErr)
+		}
+	}
+	if code, err := get(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || code >= 500 {
+		t.Fatalf("after the supervisor slept: %d %v", code, err)
+	}
+	// A worker that is itself stopped is still killed for its silence.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		crashes, why := r.total, r.lastCrash
+		r.mu.Unlock()
+		if crashes == 1 {
+			if !strings.Contains(why, "heartbeat silent") {
+				t.Fatalf("stopped worker killed for %q, want its heartbeat silence", why)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("stopped worker not killed within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

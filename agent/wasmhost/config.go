@@ -162,6 +162,16 @@ type Config struct {
 	// port) or "example.com:8443". Everything else is denied.
 	AllowHosts []string
 
+	// Publish is the module's grant to publish (msg_publish) and
+	// Publisher what sends it; a nil Publisher answers every publish
+	// CodeUnavailable.
+	Publish   PublishPolicy
+	Publisher Publisher
+	// Triggers are the trigger exports (abi.ExportOnMessage,
+	// abi.ExportOnTimer) the manifest declares: Load refuses a guest that
+	// lacks one or speaks ABI version 1.
+	Triggers []string
+
 	// ServerHeader is the Server header the Handler sets when the guest sets
 	// none; default "edge-agent".
 	ServerHeader string

@@ -62,6 +62,14 @@
 // stdout and stderr share a per-module budget (logwriter.go), stdout and
 // stderr gathered into whole lines per call.
 //
+// # Triggers and publishing (ABI version 2)
+//
+// Module.Deliver and Module.Tick call the guest's edge_on_message and
+// edge_on_timer on the same pool, deadline and imports as a request
+// (hosttrigger.go); what to do with the guest's status is the caller's.
+// msg_publish checks the module's PublishPolicy (allow-list, payload
+// size, rate) and hands the message to Config.Publisher (hostmsg.go).
+//
 // The package keeps no global state: every Engine and Module is independent,
 // logs through the *slog.Logger it was given, and reports its counters
 // through Module.Stats.

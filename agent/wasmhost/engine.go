@@ -56,6 +56,7 @@ type Engine struct {
 	cacheDir string
 	log      *slog.Logger
 	mu       sync.Mutex // serialises compiles and cache purges
+	inits    inits      // instances being created (see OldestInit)
 }
 
 // Resolve returns the engine kind NewEngine would use here for kind:

@@ -31,6 +31,7 @@ type hostEnv struct {
 	writes   writeCounter // committed writes, for Stats
 	sql      sqlCounter   // SQL host calls and their time, for Stats
 	logs     *logLimiter  // shared by the log import, stdout and stderr
+	pub      *publishGate // msg_publish
 
 	breakersMu sync.Mutex
 	breakers   map[string]*breaker.Breaker // http_fetch, by host:port
@@ -45,6 +46,7 @@ func newHostEnv(cfg *Config) *hostEnv {
 		settings: cfg.Settings,
 		allow:    newAllowList(cfg.AllowHosts),
 		logs:     newLogLimiter(cfg.Logger, &cfg.Limits),
+		pub:      newPublishGate(cfg.Publish, cfg.Publisher),
 	}
 	if h.db != nil {
 		h.stmts = newStmtCache(h.db, 256)
@@ -76,6 +78,7 @@ func (h *hostEnv) instantiate(ctx context.Context, rt wazero.Runtime) error {
 	fn(abi.FnSQL, h.hostSQL, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnHTTPFetch, h.hostFetch, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnResultRead, h.hostResultRead, []api.ValueType{i32, i32}, []api.ValueType{i32})
+	fn(abi.FnMsgPublish, h.hostMsgPublish, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("instantiate host module %q: %w", abi.ImportModule, err)
 	}

@@ -15,6 +15,7 @@ import (
 // Module is a compiled module with its pool of warm instances. It is safe
 // for concurrent use.
 type Module struct {
+	e      *Engine
 	cfg    Config
 	log    *slog.Logger
 	engine EngineKind
@@ -53,6 +54,10 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	wasm, err := capTables(wasm, MaxTableEntries)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
+	}
 	env := newHostEnv(&cfg)
 	c, err := e.compile(ctx, wasm, &cfg, env)
 	if err != nil {
@@ -65,6 +70,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
 	}
 	m := &Module{
+		e:        e,
 		cfg:      cfg,
 		log:      cfg.Logger,
 		engine:   e.kind,
@@ -86,8 +92,15 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 		env.close()
 		return nil, err
 	}
-	m.live = 1
 	m.abiVersion = in.abiVersion
+	if err := checkTriggers(c.code, m.abiVersion, cfg.Triggers); err != nil {
+		in.close()
+		m.bgCancel()
+		c.close(ctx)
+		env.close()
+		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
+	}
+	m.live = 1
 	m.idle <- in
 	go m.maintain()
 	go func() { defer close(m.logsDone); env.logs.run(m.bgCtx, cfg.Limits.LogReportInterval) }()

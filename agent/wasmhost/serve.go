@@ -11,8 +11,9 @@ import (
 )
 
 type callResult struct {
-	resp abi.Response
-	err  error
+	resp   abi.Response
+	status int32 // a trigger's
+	err    error
 }
 
 // Serve runs one request on a pooled instance and returns the guest's
@@ -34,7 +35,14 @@ func (m *Module) serve(ctx context.Context, req *abi.Request) (abi.Response, err
 	if int64(len(req.Body)) > lim.MaxRequestBody {
 		return abi.Response{}, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, len(req.Body), lim.MaxRequestBody)
 	}
-	deadline := time.Now().Add(lim.Deadline)
+	r := m.dispatch(ctx, callJob{req: req, maxResp: lim.MaxResponseBytes})
+	return r.resp, r.err
+}
+
+// dispatch runs j on a pooled instance within the deadline: the earlier
+// of ctx's and Limits.Deadline.
+func (m *Module) dispatch(ctx context.Context, j callJob) callResult {
+	deadline := time.Now().Add(m.cfg.Limits.Deadline)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -43,7 +51,7 @@ func (m *Module) serve(ctx context.Context, req *abi.Request) (abi.Response, err
 
 	in, err := m.acquire(cctx)
 	if err != nil {
-		return abi.Response{}, err
+		return callResult{err: err}
 	}
 	in.state.Store(stateRunning)
 	in.started.Store(time.Now().UnixNano())
@@ -60,33 +68,45 @@ func (m *Module) serve(ctx context.Context, req *abi.Request) (abi.Response, err
 	// instance back in the pool right after answering, before this caller
 	// may have read it.
 	done := doneChans.Get().(chan callResult)
-	in.jobs <- callJob{ctx: cctx, req: req, maxResp: lim.MaxResponseBytes, done: done}
+	j.ctx, j.done = cctx, done
+	in.jobs <- j
 	select {
 	case r := <-done:
 		doneChans.Put(done)
-		return r.resp, r.err
+		return r
 	case <-cctx.Done():
 		if !in.state.CompareAndSwap(stateRunning, stateAbandoned) {
 			r := <-done // it finished just now
 			doneChans.Put(done)
-			return r.resp, r.err
+			return r
 		}
 		// The worker will not send on done (its CAS fails), but done is
 		// left to the collector rather than shared with a later call.
 		m.abandon(in)
 		m.log.Warn("wasm call abandoned at its deadline", "instance", in.id, "mode", m.cfg.Deadline.String())
-		return abi.Response{}, fmt.Errorf("%w: %w", ErrTimeout, cctx.Err())
+		return callResult{err: fmt.Errorf("%w: %w", ErrTimeout, cctx.Err())}
 	}
 }
 
 var errAbandoned = errors.New("abandoned")
 
-// callJob is one request handed to an instance's worker.
+// callJob is one request, or one trigger, handed to an instance's worker.
 type callJob struct {
 	ctx     context.Context
-	req     *abi.Request
+	req     *abi.Request // a request; nil for a trigger
 	maxResp int
+	export  string // a trigger: the export to call with frame
+	frame   []byte
 	done    chan callResult // capacity 1; sent to only if the caller still waits
+}
+
+func (in *instance) run(j *callJob) callResult {
+	if j.req == nil {
+		st, err := in.callTrigger(j.ctx, j.export, j.frame)
+		return callResult{status: st, err: err}
+	}
+	resp, err := in.call(j.ctx, j.req, j.maxResp)
+	return callResult{resp: resp, err: err}
 }
 
 // doneChans recycles the answer channels: a channel goes back only empty,
@@ -99,15 +119,15 @@ var doneChans = sync.Pool{New: func() any { return make(chan callResult, 1) }}
 // gave up at its deadline ends the instance.
 func (m *Module) work(in *instance) {
 	for j := range in.jobs {
-		resp, err := in.call(j.ctx, j.req, j.maxResp)
+		r := in.run(&j)
 		if in.state.CompareAndSwap(stateRunning, stateIdle) {
 			// finish before answering would be one more hand-off on the
 			// caller's path; answer first, as the per-call goroutine did.
-			j.done <- callResult{resp, err}
-			m.finish(in, err, false) // closes in.jobs unless in goes back to the pool
+			j.done <- r
+			m.finish(in, r.err, false) // closes in.jobs unless in goes back to the pool
 			continue
 		}
-		m.log.Warn("abandoned wasm call returned", "instance", in.id, "err", err)
+		m.log.Warn("abandoned wasm call returned", "instance", in.id, "err", r.err)
 		m.finish(in, errAbandoned, true) // closes the instance and in.jobs
 		return
 	}

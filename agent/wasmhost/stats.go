@@ -16,7 +16,9 @@ type Stats struct {
 	Running      int // calls in progress, abandoned ones included
 	Abandoned    int // calls past their deadline that have not returned
 	// OldestCall is the age of the oldest call in progress, abandoned ones
-	// included: what a watchdog heartbeat reports.
+	// included, or of the oldest instance creation (the guest's
+	// _initialize) in progress on the module's engine: what a watchdog
+	// heartbeat reports.
 	OldestCall time.Duration
 
 	Requests     uint64
@@ -48,6 +50,16 @@ type Stats struct {
 	// LogsDropped counts guest log records dropped over the module's log
 	// budget (Limits.LogRecordsPerSecond, LogBytesPerSecond).
 	LogsDropped uint64
+
+	// Triggers counts calls of edge_on_message and edge_on_timer;
+	// TriggerErrors those that trapped, timed out or found no instance
+	// (a status other than TriggerOK is the guest's answer, not an error).
+	Triggers      uint64
+	TriggerErrors uint64
+	// Published counts msg_publish calls the host sent on;
+	// PublishRefused those it refused (allow-list, size, rate, broker).
+	Published      uint64
+	PublishRefused uint64
 }
 
 // sqlCounter counts SQL host calls and the time they took.
@@ -76,6 +88,7 @@ type counters struct {
 	requests, errors, traps, memLimits, timeouts, badResp, tooLarge, unavailable atomic.Uint64
 	created, discarded                                                           atomic.Uint64
 	bodyTimeouts, bodyBusy                                                       atomic.Uint64
+	triggers, triggerErrors                                                      atomic.Uint64
 }
 
 func (c *counters) count(err error) {
@@ -123,6 +136,10 @@ func (m *Module) Stats() Stats {
 		SQLCalls:           m.env.sql.calls.Load(),
 		SQLTime:            time.Duration(m.env.sql.nanos.Load()),
 		LogsDropped:        m.env.logs.dropped(),
+		Triggers:           m.stats.triggers.Load(),
+		TriggerErrors:      m.stats.triggerErrors.Load(),
+		Published:          m.env.pub.sent.Load(),
+		PublishRefused:     m.env.pub.refused.Load(),
 	}
 	m.mu.Lock()
 	s.Instances = m.live
@@ -134,6 +151,7 @@ func (m *Module) Stats() Stats {
 		s.OldestCall = max(s.OldestCall, in.age(now))
 	}
 	m.mu.Unlock()
+	s.OldestCall = max(s.OldestCall, m.e.inits.oldest(now))
 	return s
 }
 

@@ -65,38 +65,73 @@ func (l *lines) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// beats runs w's heartbeat loop while during runs (in a synctest
+// bubble), then ends it and returns the heartbeats it wrote.
+func beats(t *testing.T, during func(w *Worker)) []Heartbeat {
+	t.Helper()
+	w, err := New(Config{Module: "x", Name: "t"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out lines
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.beat(ctx, &out, func() {}); close(done) }()
+	during(w)
+	cancel()
+	<-done
+	var hbs []Heartbeat
+	sc := bufio.NewScanner(&out.b)
+	for sc.Scan() {
+		var hb Heartbeat
+		if err := json.Unmarshal(sc.Bytes(), &hb); err != nil {
+			t.Fatal(err)
+		}
+		hbs = append(hbs, hb)
+	}
+	return hbs
+}
+
 // TestMetricsOncePerSecond: heartbeats go every 100 ms, the metrics in at
 // most one a second, and in the final one.
 func TestMetricsOncePerSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w, err := New(Config{Module: "x", Name: "t"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out lines
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { w.beat(ctx, &out, func() {}); close(done) }()
-		time.Sleep(3050 * time.Millisecond)
-		cancel()
-		<-done
-		sc := bufio.NewScanner(&out.b)
-		var beats, withMetrics int
-		var last Heartbeat
-		for sc.Scan() {
-			last = Heartbeat{}
-			if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
-				t.Fatal(err)
-			}
-			beats++
-			if last.Metrics != nil {
+		hbs := beats(t, func(*Worker) { time.Sleep(3050 * time.Millisecond) })
+		withMetrics := 0
+		for _, hb := range hbs {
+			if hb.Metrics != nil {
 				withMetrics++
 			}
 		}
 		// 31 beats (0, 0.1 s, ... 3.0 s) and the final one; metrics at 0,
 		// 1, 2, 3 s and in the final.
-		if beats != 32 || withMetrics != 5 || !last.Final || last.Metrics == nil {
-			t.Errorf("%d beats, %d with metrics, last %+v; want 32, 5, final with metrics", beats, withMetrics, last)
+		last := hbs[len(hbs)-1]
+		if len(hbs) != 32 || withMetrics != 5 || !last.Final || last.Metrics == nil {
+			t.Errorf("%d beats, %d with metrics, last %+v; want 32, 5, final with metrics", len(hbs), withMetrics, last)
+		}
+	})
+}
+
+// TestReadyBeatsAtOnce: the heartbeat that says ready goes out when the
+// worker becomes ready, not at the next tick (the supervisor waits for it
+// before it probes and switches).
+func TestReadyBeatsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hbs := beats(t, func(w *Worker) {
+			time.Sleep(30 * time.Millisecond) // between ticks
+			w.ready.Store(true)
+			w.beatNow()
+			synctest.Wait()
+		})
+		var got []bool
+		for _, hb := range hbs {
+			if !hb.Final {
+				got = append(got, hb.Ready)
+			}
+		}
+		// The beat at 0 (not ready) and the one at 30 ms (ready).
+		if len(got) != 2 || got[0] || !got[1] {
+			t.Errorf("heartbeats before the final one, ready: %v; want [false true]", got)
 		}
 	})
 }

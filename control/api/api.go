@@ -16,16 +16,22 @@
 //	429 too many uploads (or log      500 the controller's fault
 //	    requests) at once             502 a registry failed a pull, or served
 //	507 blob storage quota reached        other bytes than the signed ones
-//	                                  504 a device did not answer (logs), a
-//	                                      registry did not in UploadTimeout
+//	                                      (or did not finish in UploadTimeout)
+//	                                  504 a device did not answer (logs)
 //
-// The API carries no authentication yet: bind it to loopback (the default) or
-// put it behind an authenticating proxy. Deployments are signed by the
-// operator, so API access alone cannot make a board run unsigned code, but
-// it can register devices and withhold or re-push signed versions. The
-// operator's actions that need no key (ops.go: plans, rollouts and their
-// pause/resume/abort, cancels, central labels, quarantine clears) change
-// what is delivered, never what is trusted.
+// Every route requires an operator token with a role (routes.go: the
+// access table; access.go: the checks, in order), and requests a browser
+// sends for another site, or under a Host name the controller is not known
+// by, are refused:
+//
+//	401 no or bad credentials     403 role too low, foreign Origin
+//	415 not application/json      421 unknown Host (DNS rebinding)
+//
+// Deployments are signed by the operator, so even an admin token cannot
+// make a board run unsigned code; it can register devices and withhold or
+// re-push signed versions. The operator's actions that need no key (ops.go:
+// plans, rollouts and their pause/resume/abort, cancels, central labels,
+// quarantine clears) change what is delivered, never what is trusted.
 package api
 
 import (
@@ -34,6 +40,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/edgeplane/edge/control/dashboard"
@@ -52,6 +59,11 @@ type Handler struct {
 	mux     *http.ServeMux
 	opts    Options
 	uploads chan struct{} // one token per upload in progress
+
+	dash     *dashboard.Handler
+	table    []route         // the access table as registered (routes.go)
+	hosts    map[string]bool // Options.Hosts, lower case
+	sessions sessions        // the dashboard's (session.go)
 }
 
 // Options bound uploads; zero values take the defaults noted.
@@ -62,6 +74,12 @@ type Options struct {
 	// Metrics serves GET /metrics and ControllerMetrics GET
 	// /metrics/controller (package prom); nil: not served.
 	Metrics, ControllerMetrics http.Handler
+	// Hosts are the names this controller answers to besides IP
+	// literals and localhost (421 for any other Host; access.go): its
+	// listen address's name and --public-host.
+	Hosts []string
+	// SessionTTL bounds a dashboard session (DefaultSessionTTL).
+	SessionTTL time.Duration
 	// Sessions closes a device's live session when it is removed or its
 	// password rotated; nil with an external broker.
 	Sessions Sessions
@@ -91,42 +109,19 @@ func New(st *store.Store, fl *fleet.Fleet, log *slog.Logger, opts Options) *Hand
 	if opts.UploadTimeout <= 0 {
 		opts.UploadTimeout = DefaultUploadTimeout
 	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
 	h := &Handler{store: st, fleet: fl, log: log, now: time.Now, mux: http.NewServeMux(),
-		opts: opts, uploads: make(chan struct{}, opts.MaxUploads)}
-	p := wire.APIPrefix
-	h.mux.HandleFunc("PUT "+p+"/blobs/{sha256}", h.putBlob)
-	h.mux.HandleFunc("POST "+p+"/blobs/{sha256}/pull", h.pullBlob)
-	h.mux.HandleFunc("POST "+p+"/deployments", h.postDeployment)
-	h.mux.HandleFunc("GET "+p+"/deployments/{id}", h.getDeployment)
-	h.mux.HandleFunc("GET "+p+"/deployments", h.listDeployments)
-	h.mux.HandleFunc("GET "+p+"/devices", h.listDevices)
-	h.mux.HandleFunc("GET "+p+"/devices/{id}", h.getDevice)
-	h.mux.HandleFunc("POST "+p+"/devices", h.postDevice)
-	h.mux.HandleFunc("GET "+p+"/devices/{id}/detail", h.getDeviceDetail)
-	h.mux.HandleFunc("GET "+p+"/devices/{id}/logs", h.getLogs)
-	h.mux.HandleFunc("GET "+p+"/modules", h.listModules)
-	h.mux.HandleFunc("GET "+p+"/history", h.getHistory)
-	if opts.Metrics != nil {
-		h.mux.Handle("GET /metrics", opts.Metrics)
+		opts: opts, uploads: make(chan struct{}, opts.MaxUploads), dash: dashboard.New(log), hosts: map[string]bool{}}
+	for _, name := range opts.Hosts {
+		h.hosts[strings.TrimSuffix(strings.ToLower(name), ".")] = true
 	}
-	if opts.ControllerMetrics != nil {
-		h.mux.Handle("GET /metrics/controller", opts.ControllerMetrics)
+	for _, rt := range h.routes(opts.Metrics, opts.ControllerMetrics) {
+		h.handle(rt)
 	}
-	h.opsRoutes(p)
-	h.deviceRoutes(p)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		noSniff(w)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok"))
-	})
-	h.mux.HandleFunc(p+"/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, errors.New("no such API endpoint"))
-	})
-	dashboard.New(log).Register(h.mux)
 	return h
 }
-
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // noSniff keeps a browser from reading an answer as anything but its
 // content type, and from rendering it as a document that runs code:

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -20,6 +21,12 @@ import (
 
 // newHandler returns the API on a store of its own holding the statuses.
 func newHandler(t *testing.T, statuses ...*wire.Status) *Handler {
+	t.Helper()
+	return newHandlerOpts(t, Options{}, statuses...)
+}
+
+// newHandlerOpts is newHandler with options.
+func newHandlerOpts(t *testing.T, opts Options, statuses ...*wire.Status) *Handler {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir(), store.Options{})
@@ -33,7 +40,17 @@ func newHandler(t *testing.T, statuses ...*wire.Status) *Handler {
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
-	return New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{})
+	return New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, opts)
+}
+
+// issue creates a token of role on h's store.
+func issue(t *testing.T, h *Handler, name string, role auth.Role) string {
+	t.Helper()
+	tc, err := IssueToken(context.Background(), h.store, name, role, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc.Secret
 }
 
 // TestAnswerToAStalledReader: a client that asks for a large answer and
@@ -50,7 +67,9 @@ func TestAnswerToAStalledReader(t *testing.T) {
 		id := fmt.Sprintf("dev-%d", i)
 		devices = append(devices, &wire.Status{Device: id, Online: true, Labels: map[string]string{"note": strings.Repeat("x", 60<<10)}})
 	}
-	srv := httptest.NewUnstartedServer(newHandler(t, devices...))
+	h := newHandler(t, devices...)
+	token := issue(t, h, "admin", auth.RoleAdmin)
+	srv := httptest.NewUnstartedServer(h)
 	closed := make(chan struct{})
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
@@ -66,7 +85,7 @@ func TestAnswerToAStalledReader(t *testing.T) {
 	}
 	defer c.Close()
 	c.(*net.TCPConn).SetReadBuffer(4 << 10)
-	fmt.Fprintf(c, "GET /api/v1/devices HTTP/1.1\r\nHost: test\r\n\r\n")
+	fmt.Fprintf(c, "GET /api/v1/devices HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n", token)
 	// Not reading: the server gives up on the answer at its deadline and
 	// closes the connection.
 	select {
@@ -91,7 +110,9 @@ func TestAnswerToAStalledReader(t *testing.T) {
 // browser not to sniff it and not to run anything in it. Device-supplied
 // text (a label, a reason) travels in these answers.
 func TestAnswersAreNotDocuments(t *testing.T) {
-	srv := httptest.NewServer(newHandler(t, &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}}))
+	h := newHandler(t, &wire.Status{Device: "pi-1", Online: true, Labels: map[string]string{"note": "<script>alert(1)</script>"}})
+	token := issue(t, h, "admin", auth.RoleAdmin)
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, tt := range []struct{ method, path string }{
 		{"GET", "/api/v1/devices"},
@@ -102,6 +123,8 @@ func TestAnswersAreNotDocuments(t *testing.T) {
 		{"GET", "/healthz"},
 	} {
 		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader("{"))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -16,13 +16,6 @@ type Sessions interface {
 	Disconnect(id string) bool
 }
 
-// deviceRoutes registers the device life cycle beyond POST /devices:
-// rotating a password and removing a device.
-func (h *Handler) deviceRoutes(p string) {
-	h.mux.HandleFunc("POST "+p+"/devices/{id}/rotate", h.rotateDevice)
-	h.mux.HandleFunc("DELETE "+p+"/devices/{id}", h.removeDevice)
-}
-
 // addDevice registers a device and answers its password, once. A device
 // that has a password already is refused (409): a second registration
 // would lock the running agent out; rotating is a separate, explicit act.

@@ -11,26 +11,25 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// opsRoutes registers the operator's actions beyond a push: plans,
-// staged rollouts, cancels, central labels and quarantine clears.
-func (h *Handler) opsRoutes(p string) {
-	h.mux.HandleFunc("POST "+p+"/plan", h.postPlan)
-	h.mux.HandleFunc("POST "+p+"/deployments/{id}/cancel", h.cancelDeployment)
-	h.mux.HandleFunc("POST "+p+"/rollouts", h.postRollout)
-	h.mux.HandleFunc("GET "+p+"/rollouts", h.listRollouts)
-	h.mux.HandleFunc("GET "+p+"/rollouts/{id}", h.getRollout)
-	h.mux.HandleFunc("POST "+p+"/rollouts/{id}/{action}", h.rolloutAction)
-	h.mux.HandleFunc("GET "+p+"/devices/{id}/labels", h.getLabels)
-	h.mux.HandleFunc("POST "+p+"/devices/{id}/labels", h.postLabels)
-	h.mux.HandleFunc("POST "+p+"/devices/{id}/quarantine/clear", h.clearQuarantine)
-}
-
 // answer writes v with code, or maps err to its status: the one place
 // where the fleet's and the store's errors become HTTP statuses.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, v any, err error) {
 	switch {
 	case err == nil:
 		writeJSON(w, code, v)
+	case errors.Is(err, errNoCredentials), errors.Is(err, errBadCredentials):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="edge-control"`)
+		writeError(w, http.StatusUnauthorized, err)
+	case errors.Is(err, errForbidden), errors.Is(err, errForeignOrigin):
+		writeError(w, http.StatusForbidden, err)
+	case errors.Is(err, errMisdirected):
+		writeError(w, http.StatusMisdirectedRequest, err)
+	case errors.Is(err, errMediaType):
+		writeError(w, http.StatusUnsupportedMediaType, err)
+	case errors.Is(err, errNoEndpoint):
+		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, errInvalid):
+		writeError(w, http.StatusBadRequest, err)
 	case errors.Is(err, wire.ErrTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, fleet.ErrUntrusted):

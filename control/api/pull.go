@@ -50,8 +50,17 @@ func (h *Handler) pullBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ref, err := h.store.Blob(r.Context(), sha); err == nil && ref.Size == req.Size {
-		// Content-addressed: the bytes were checked when they were stored.
-		h.blobStored(w, ref, false, src.String())
+		// Content-addressed: the bytes were checked when they were
+		// stored, and the registry is not asked again. Stored "again"
+		// all the same (PutBlobFrom reads nothing of a known blob): that
+		// refreshes its upload time, so garbage collection does not take
+		// it before the deployment that follows.
+		ref, created, err := h.store.PutBlobFrom(r.Context(), sha, http.NoBody, h.now())
+		if err != nil {
+			h.blobError(w, r, err, http.StatusInternalServerError)
+			return
+		}
+		h.blobStored(w, ref, created, src.String())
 		return
 	}
 	release, ok := h.takeUpload(w)
@@ -91,8 +100,6 @@ func (h *Handler) registryError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.Is(err, ociwasm.ErrNotFound), errors.Is(err, ociwasm.ErrMediaType), errors.Is(err, ociwasm.ErrDigest),
 		errors.Is(err, ociwasm.ErrUnreachable), errors.Is(err, ociwasm.ErrAuth):
 		writeError(w, http.StatusBadGateway, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, fmt.Errorf("pull from the registry: %w", err))
 	case errors.Is(err, wire.ErrTooLarge), errors.Is(err, store.ErrQuota), errors.Is(err, store.ErrDigest), errors.Is(err, store.ErrEmpty):
 		h.blobError(w, r, err, http.StatusBadGateway)
 	default:

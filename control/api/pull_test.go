@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/fleet"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/internal/ociwasm"
@@ -26,6 +27,7 @@ import (
 // published there.
 type pullEnv struct {
 	h     *Handler
+	token string // admin
 	st    *store.Store
 	dir   string
 	reg   *harness.Registry
@@ -49,6 +51,7 @@ func newPullEnv(t *testing.T, quota int64) *pullEnv {
 	}
 	log := slog.New(slog.DiscardHandler)
 	e.h = New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, Options{Registry: e.cl})
+	e.token = issue(t, e.h, "admin", auth.RoleAdmin)
 	e.bytes = append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte{0, 3, 2, 'x', 'y'}, 2000)...)
 	ref, _ := ociwasm.ParseReference("oci://" + e.reg.Addr + "/edge/orders:1.0.0")
 	if e.pub, err = e.cl.Publish(ctx, ref, e.bytes, "orders", time.Now()); err != nil {
@@ -61,7 +64,11 @@ func (e *pullEnv) pull(t *testing.T, sha, source string, size int64) (int, strin
 	t.Helper()
 	body, _ := json.Marshal(wire.BlobPullRequest{Source: source, Size: size})
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/blobs/"+sha+"/pull", bytes.NewReader(body)))
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/blobs/"+sha+"/pull", bytes.NewReader(body))
+	req.Host = "localhost" // not httptest's example.com, which the controller does not answer to
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Content-Type", "application/json")
+	e.h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 
@@ -102,10 +109,19 @@ func TestPullBlob(t *testing.T) {
 	if len(got) != int(ref.Stored) {
 		t.Errorf("chunks hold %d bytes, want %d", len(got), ref.Stored)
 	}
-	// Known: answered from the store, the registry is not asked.
+	// Known: answered from the store, the registry is not asked, and the
+	// blob's upload time is refreshed as an upload's would be: garbage
+	// collection of unreferenced blobs does not take it from under the
+	// deployment that follows.
 	e.reg.Stop(t)
+	later := time.Now().Add(2 * time.Hour)
+	e.h.now = func() time.Time { return later }
 	if code, body := e.pull(t, sha, e.pub.Ref.String(), size); code != http.StatusOK {
 		t.Errorf("pull again with the registry down: %d %s, want 200", code, body)
+	}
+	removed, _, err := e.st.CollectBlobs(context.Background(), later.Add(-time.Hour))
+	if err != nil || len(removed) != 0 {
+		t.Errorf("blobs collected after a pull refreshed them: %v, %v", removed, err)
 	}
 }
 

@@ -12,6 +12,20 @@
 // without an ACL check: otherwise a device could leave a retained message on
 // another device's desired topic.
 //
+// With Config.TLS the device listener speaks MQTTS, and the controller's
+// client connects through a second, plain listener on a random loopback
+// port (ControlAddr) that admits auth.ControlUser only, while
+// auth.ControlUser is refused on the device listener. With a TLS
+// configuration that requires client certificates (edge-control
+// --client-ca), a device is identified by its verified certificate's
+// CommonName (tlsfiles.Identity), must be registered, and must send that
+// id (or nothing) as username and that id as client id; a password, if
+// sent, must match too.
+//
+// Disconnect ends a device's session without its Last Will and discards
+// its persistent session: the controller calls it when a device is
+// removed or its password rotated.
+//
 // The broker bounds every packet (MaxPacketSize): module bytes travel as
 // chunks of wire.ChunkSize, well below it.
 package broker

@@ -42,6 +42,7 @@ const (
 	pageDevice   = "device"
 	pageModule   = "module"
 	pageNotFound = "notfound"
+	pageLogin    = "login"
 )
 
 // New returns the dashboard. The pages and assets are embedded at build
@@ -54,18 +55,37 @@ func New(log *slog.Logger) *Handler {
 	}
 	h := &Handler{log: log, b: b, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"asset": b.URL, "panel": func(id, title string) panel { return panel{id, title} }}
-	for _, p := range []string{pageFleet, pageDevice, pageModule, pageNotFound} {
+	for _, p := range []string{pageFleet, pageDevice, pageModule, pageNotFound, pageLogin} {
 		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return h
 }
 
-// Register adds the dashboard's routes to mux.
+// Route is one of the dashboard's routes. The controller's API mounts
+// them behind its access table (control/api/routes.go), which says who may
+// see each.
+type Route struct {
+	Pattern string // http.ServeMux pattern
+	Handler http.HandlerFunc
+}
+
+// Routes of the dashboard: its pages and their assets. The sign-in page is
+// served by the API (it checks tokens) with Login.
+func (h *Handler) Routes() []Route {
+	return []Route{
+		{"GET /{$}", h.fleet},
+		{"GET /devices/{id}", h.device},
+		{"GET /modules/{name}", h.module},
+		{"GET " + AssetPrefix + "{version}/{file...}", h.asset},
+	}
+}
+
+// Register adds the dashboard's routes to mux, with no access control
+// (the package's own tests).
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", h.fleet)
-	mux.HandleFunc("GET /devices/{id}", h.device)
-	mux.HandleFunc("GET /modules/{name}", h.module)
-	mux.HandleFunc("GET "+AssetPrefix+"{version}/{file...}", h.asset)
+	for _, r := range h.Routes() {
+		mux.HandleFunc(r.Pattern, r.Handler)
+	}
 }
 
 // panel is a titled section the page's script fills (template "panel").
@@ -78,7 +98,10 @@ type pageData struct {
 	Device string
 	Module string
 	Login  string
+	Logout string
 	PollMS int64
+	// The sign-in page: where to go after it, and why the last try failed.
+	Next, Problem string
 }
 
 func (h *Handler) fleet(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +140,7 @@ func securityHeaders(w http.ResponseWriter) {
 
 // render writes a page with no-cache and an ETag of its bytes.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, d pageData) {
-	d.Login, d.PollMS = LoginPath, PollInterval.Milliseconds()
+	d.Login, d.Logout, d.PollMS = LoginPath, LogoutPath, PollInterval.Milliseconds()
 	var buf bytes.Buffer
 	if err := h.pages[d.Page].Execute(&buf, d); err != nil {
 		h.log.Error("render dashboard page", "page", d.Page, "err", err)

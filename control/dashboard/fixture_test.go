@@ -83,7 +83,7 @@ func newFront(t *testing.T, ctl *controller, sims ...*simDevice) *front {
 // controller has no such endpoint.
 func (f *front) orFixture(name string, fixture http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.Get(f.ctl.url + r.URL.RequestURI())
+		resp, err := f.ctl.hc.Get(f.ctl.url + r.URL.RequestURI())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -120,7 +120,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // device fetches one device from the real controller.
 func (f *front) device(id string) (wire.Device, int) {
-	resp, err := http.Get(f.ctl.url + "/api/v1/devices/" + url.PathEscape(id))
+	resp, err := f.ctl.hc.Get(f.ctl.url + "/api/v1/devices/" + url.PathEscape(id))
 	if err != nil {
 		return wire.Device{}, http.StatusBadGateway
 	}
@@ -165,7 +165,7 @@ func (f *front) detail(w http.ResponseWriter, r *http.Request) {
 
 // modules: the controller's inventory summed up per module.
 func (f *front) modules(w http.ResponseWriter, r *http.Request) {
-	resp, err := http.Get(f.ctl.url + "/api/v1/devices")
+	resp, err := f.ctl.hc.Get(f.ctl.url + "/api/v1/devices")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return

@@ -44,6 +44,7 @@ func TestDashboard(t *testing.T) {
 		d.report(120, 0)
 	}
 	f := newFront(t, ctl, pi1, pi3)
+	b.Login(f.srv.URL, ctl.token)
 
 	// Fleet overview.
 	b.Open(f.srv.URL + "/")
@@ -156,6 +157,7 @@ func TestDashboardPausesWhenHidden(t *testing.T) {
 	b := browser.New(t)
 	ctl := startController(t)
 	f := newFront(t, ctl)
+	b.Login(f.srv.URL, ctl.token)
 	b.Open(f.srv.URL + "/")
 	b.WaitText("#devices", "No device registered")
 	b.WaitText("#live", "live · updated")

@@ -20,15 +20,18 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/control/server"
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
 // controller is the real edge-control, in process, on free ports, with its
 // embedded broker.
 type controller struct {
-	t   *testing.T
-	srv *server.Server
-	url string
+	t     *testing.T
+	srv   *server.Server
+	url   string
+	token string       // the admin token of its first start
+	hc    *http.Client // sends token
 }
 
 func startController(t *testing.T) *controller {
@@ -52,7 +55,7 @@ func startController(t *testing.T) *controller {
 			t.Errorf("close controller: %v", err)
 		}
 	})
-	return &controller{t: t, srv: s, url: "http://" + s.HTTPAddr()}
+	return &controller{t: t, srv: s, url: "http://" + s.HTTPAddr(), token: s.NewAdminToken(), hc: harness.Client(s.NewAdminToken())}
 }
 
 type tWriter struct{ t *testing.T }
@@ -73,7 +76,7 @@ func (c *controller) call(method, path string, body io.Reader, out any) {
 	if body != nil && method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -26,8 +26,9 @@ const (
 
 // client talks to the controller's HTTP API (wire/api.go).
 type client struct {
-	base string // scheme://host[:port][/prefix], no trailing slash
-	hc   *http.Client
+	base  string // scheme://host[:port][/prefix], no trailing slash
+	hc    *http.Client
+	token string // operator token, sent as Authorization: Bearer
 }
 
 func newClient(addr string) (*client, error) {
@@ -63,6 +64,9 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return c.transportError(method, u, err)
@@ -73,7 +77,7 @@ func (c *client) do(ctx context.Context, timeout time.Duration, method, path, co
 		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: plainToTLS(errorMessage(data))}
+		return &APIError{Method: method, URL: u, Status: resp.StatusCode, Message: plainToTLS(errorMessage(data)) + c.authHint(resp.StatusCode)}
 	}
 	if out == nil {
 		return nil

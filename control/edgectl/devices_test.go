@@ -28,6 +28,7 @@ func startControl(t *testing.T, mod func(*server.Config)) *server.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken()) // what edgectl authenticates with (config.go)
 	return s
 }
 

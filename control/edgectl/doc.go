@@ -48,6 +48,20 @@
 // a plan (POST /api/v1/plan): the module's epoch, and whether every node
 // is known (a typo fails before anything is signed or sent).
 //
+// # Modules from OCI registries
+//
+// "publish FILE oci://REGISTRY/REPO:TAG" stores a module in a registry as
+// a Wasm artifact (package internal/ociwasm) and signs nothing. "push
+// oci://REGISTRY/REPO:TAG" resolves the tag once, reads the module by
+// digest and checks it as a file is checked, signs its sha256 (the
+// operator signs what edgectl verified, never a digest it was told), and
+// asks the controller to pull that manifest digest (POST
+// /api/v1/blobs/{sha256}/pull) instead of uploading: the controller checks
+// the bytes against the signed sha256 before it stores them. Credentials
+// come from the Docker config.json (or --registry-config), or
+// EDGE_REGISTRY_USER/EDGE_REGISTRY_PASSWORD/EDGE_REGISTRY_TOKEN; plain
+// HTTP only to loopback or with --plain-http.
+//
 // # Deployment states
 //
 // Per device, "edgectl push" and "edgectl deployment ID" show pending, the
@@ -63,9 +77,20 @@
 // deadline; its --wait (default 15m) only bounds that.
 //
 // The controller's address comes from --control, else the EDGE_CONTROL
-// environment variable, else DefaultControl. Flags may be written -flag or
-// --flag, before or after positional arguments.
+// environment variable, else the config file, else DefaultControl; the
+// operator token (sent as "Authorization: Bearer") from --token-file, else
+// EDGE_TOKEN, else the config file (config.go). "token create|list|revoke"
+// manage tokens and need an admin token. An https:// controller's
+// certificate is verified against --ca-file, else EDGE_CA_FILE, else the
+// system's CAs. Flags may be written -flag or --flag, before or after
+// positional arguments; the controller flags (--control, --ca-file,
+// --token-file, --json) also before the command (globals.go).
+//
+// device add, rotate and remove are the device life cycle (devices.go):
+// add refuses an id registered already (409) and names rotate; add and
+// rotate print the password once or write it to a new 0600 file
+// (--password-file).
 //
 // edgectl links neither wazero nor an MQTT client: it talks HTTP to the
-// controller only.
+// controller, and to OCI registries for publish and push oci://.
 package edgectl

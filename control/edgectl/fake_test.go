@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/internal/ociwasm"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -32,8 +33,10 @@ type fakeControl struct {
 
 	mu       sync.Mutex
 	blobs    map[string][]byte
-	manifest *wire.Manifest // last deployed
-	steps    [][]string     // device states per poll; the last repeats
+	pulls    []wire.BlobPullRequest
+	pullOpts ociwasm.Options // the credentials the fake pulls with
+	manifest *wire.Manifest  // last deployed
+	steps    [][]string      // device states per poll; the last repeats
 	reasons  map[string]string
 	polls    int
 	devices  []wire.Device
@@ -44,6 +47,7 @@ func newFakeControl(t *testing.T, pub ed25519.PublicKey, steps ...[]string) *fak
 	f := &fakeControl{t: t, pub: pub, blobs: map[string][]byte{}, steps: steps, reasons: map[string]string{}, created: time.Now().UTC()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /api/v1/blobs/{sha256}", f.putBlob)
+	mux.HandleFunc("POST /api/v1/blobs/{sha256}/pull", f.pullBlob)
 	mux.HandleFunc("POST /api/v1/plan", f.postPlan)
 	mux.HandleFunc("POST /api/v1/deployments", f.postDeployment)
 	mux.HandleFunc("GET /api/v1/deployments/{id}", f.getDeployment)

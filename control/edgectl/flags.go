@@ -9,23 +9,33 @@ import (
 
 // apiFlags are the flags of every command that talks to the controller.
 type apiFlags struct {
-	control string
-	json    bool
-	caFile  string
+	control   string
+	tokenFile string
+	json      bool
+	caFile    string
 }
 
 func (a *apiFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else "+DefaultControl+")")
+	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else the config file's, else "+DefaultControl+")")
+	fs.StringVar(&a.tokenFile, "token-file", "", "read the operator token from `FILE` (default: $EDGE_TOKEN, else the config file's)")
 	fs.BoolVar(&a.json, "json", false, "print stable JSON on stdout")
 	fs.StringVar(&a.caFile, "ca-file", "", "CA certificate `file` (PEM) the controller's HTTPS certificate is verified with (default: $EDGE_CA_FILE, else the system's CAs)")
 }
 
 // client returns a client for the controller chosen by --control,
-// EDGE_CONTROL or the default, in that order.
+// EDGE_CONTROL, the config file or the default, in that order, with the
+// token of --token-file, EDGE_TOKEN or the config file (config.go).
 func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
+	conf, _, err := cl.loadConfig()
+	if err != nil {
+		return nil, err
+	}
 	addr := a.control
 	if addr == "" {
 		addr = cl.getenv("EDGE_CONTROL")
+	}
+	if addr == "" {
+		addr = conf.Control
 	}
 	if addr == "" {
 		addr = DefaultControl
@@ -40,6 +50,16 @@ func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
 	}
 	if err := c.useCA(caFile); err != nil {
 		return nil, usagef(cmd, "%s: %v", cmd, err)
+	}
+	switch {
+	case a.tokenFile != "":
+		if c.token, err = readTokenFile(a.tokenFile); err != nil {
+			return nil, err
+		}
+	case cl.getenv("EDGE_TOKEN") != "":
+		c.token = strings.TrimSpace(cl.getenv("EDGE_TOKEN"))
+	default:
+		c.token = conf.Token
 	}
 	return c, nil
 }

@@ -6,7 +6,7 @@ import "strings"
 // talks to the controller takes (apiFlags), which may also come before the
 // command: `edgectl --control URL push ...`.
 var (
-	globalValueFlags = []string{"control", "ca-file"}
+	globalValueFlags = []string{"control", "ca-file", "token-file"}
 	globalBoolFlags  = []string{"json"}
 )
 
@@ -36,7 +36,7 @@ func hoistGlobals(args []string) ([]string, string) {
 			globals = append(globals, args[i], args[i+1])
 			i += 2
 		default:
-			return nil, "unknown flag before the command: " + args[i] + " (global flags: --control, --ca-file, --json)"
+			return nil, "unknown flag before the command: " + args[i] + " (global flags: --control, --ca-file, --token-file, --json)"
 		}
 	}
 	if len(globals) == 0 {

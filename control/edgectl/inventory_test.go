@@ -33,7 +33,8 @@ func startRealFleet(t *testing.T) *realFleet {
 	}
 	t.Cleanup(func() { s.Close() })
 	control := "http://" + s.HTTPAddr()
-	creds, err := devsim.Register(ctx, control, []string{"pi-1", "pi-2"}, 2)
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken()) // edgectl reads it (config.go)
+	creds, err := devsim.Register(ctx, control, s.NewAdminToken(), []string{"pi-1", "pi-2"}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,6 +37,8 @@ type pushOptions struct {
 
 	allowUnregistered bool
 	staged            stagedOptions
+	msg               messagingOptions
+	registry          registryFlags
 }
 
 func runPush(ctx context.Context, cl *cli, args []string) error {
@@ -64,11 +65,13 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 	o.staged.register(fs)
+	o.msg.register(fs)
+	o.registry.register(fs)
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(cmd, pos, "FILE.wasm"); err != nil {
+	if err := wantArgs(cmd, pos, "FILE.wasm|oci://REGISTRY/REPOSITORY:TAG"); err != nil {
 		return err
 	}
 	c, err := o.api.client(cl, cmd)
@@ -78,15 +81,18 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	module, err := readModule(pos[0])
-	if err != nil {
-		return err
-	}
 	key, err := readPrivateKey(o.key, cl.stderr)
 	if err != nil {
 		return err
 	}
-	m := o.manifest(pos[0], module, time.Now())
+	src, err := o.registry.load(ctx, cl, cmd, pos[0])
+	if err != nil {
+		return err
+	}
+	m := o.manifest(src.name, src.module, time.Now())
+	if err := o.msg.apply(m); err != nil {
+		return err
+	}
 	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
@@ -100,9 +106,9 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fmt.Fprintf(cl.stderr, "signed %s %s (sha256 %.12s, %d bytes) with key %s, valid until %s\n",
 		m.Name, m.Version, m.SHA256, m.Size, m.KeyID, m.Expires.Format(time.RFC3339))
 	if o.staged.waves != "" {
-		return pushStaged(ctx, cl, c, o, m, env, module, plan, key)
+		return pushStaged(ctx, cl, c, o, m, env, src, plan, key)
 	}
-	return push(ctx, cl, c, o, m, env, module)
+	return push(ctx, cl, c, o, m, env, src)
 }
 
 // check validates the flags that do not need the module.
@@ -144,11 +150,12 @@ func (o *pushOptions) check() error {
 	return nil
 }
 
-// manifest builds the manifest of module read from path.
-func (o *pushOptions) manifest(path string, module []byte, now time.Time) *wire.Manifest {
+// manifest builds the manifest of module, named --name or else
+// defaultName.
+func (o *pushOptions) manifest(defaultName string, module []byte, now time.Time) *wire.Manifest {
 	name := o.name
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(path), ".wasm")
+		name = defaultName
 	}
 	sum := sha256.Sum256(module)
 	created := now.UTC().Truncate(time.Second)
@@ -191,15 +198,21 @@ func readModule(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", path, err)
 	}
+	return module, checkModule(path, module)
+}
+
+// checkModule refuses anything but a core Wasm module within the size
+// limit; path names where it came from.
+func checkModule(path string, module []byte) error {
 	switch {
 	case len(module) > wire.MaxModuleSize:
-		return nil, fmt.Errorf("module %s: larger than the %d MiB limit", path, wire.MaxModuleSize>>20)
+		return fmt.Errorf("module %s: larger than the %d MiB limit", path, wire.MaxModuleSize>>20)
 	case len(module) < len(wasmHeader) || !bytes.HasPrefix(module, wasmHeader[:4]):
-		return nil, fmt.Errorf("module %s: not a WebAssembly module (no \\0asm magic)", path)
+		return fmt.Errorf("module %s: not a WebAssembly module (no \\0asm magic)", path)
 	case !bytes.HasPrefix(module, wasmHeader):
-		return nil, fmt.Errorf("module %s: WebAssembly binary version %x is not a core module (version 1); components are not supported", path, module[4:8])
+		return fmt.Errorf("module %s: WebAssembly binary version %x is not a core module (version 1); components are not supported", path, module[4:8])
 	}
-	return module, nil
+	return nil
 }
 
 // readPrivateKey reads a key file written by keygen and warns when other

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -69,6 +70,28 @@ func TestPushRunning(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("manifest %s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// TestPushMessaging: the messaging flags make a schema 3 manifest.
+func TestPushMessaging(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateRunning})
+	code, _, stderr := run(t, "push", testModule(t, "telemetry.wasm"), "--key", key, "--version", "1.0.0", "--control", f.srv.URL,
+		"--node", "pi-1", "--port", "8082", "--publish", "alerts/#", "--publish", "summary",
+		"--subscribe", "edge/v1/dev/{device}/in/readings/#", "--subscribe-qos0", "edge/v1/dev/+/app/sensor/temp",
+		"--publish-rate", "50", "--publish-max", "2048", "--timer", "sample=1s", "--timer", "flush=1m")
+	if code != ExitOK {
+		t.Fatalf("push: exit %d\n%s", code, stderr)
+	}
+	m := f.manifest
+	want := wire.Messaging{Publish: []string{"alerts/#", "summary"}, Rate: 50, MaxPayload: 2048, Subscribe: []wire.Subscription{
+		{Filter: "edge/v1/dev/{device}/in/readings/#", QoS: 1}, {Filter: "edge/v1/dev/+/app/sensor/temp"}}}
+	if m.Schema != wire.ManifestSchemaPlatform || !reflect.DeepEqual(m.Messaging, want) {
+		t.Errorf("manifest schema %d, messaging %+v; want schema 3, %+v", m.Schema, m.Messaging, want)
+	}
+	if wantT := []wire.Timer{{Name: "flush", EveryMS: 60000}, {Name: "sample", EveryMS: 1000}}; !reflect.DeepEqual(m.Timers, wantT) {
+		t.Errorf("timers %+v, want %+v", m.Timers, wantT)
 	}
 }
 
@@ -235,6 +258,10 @@ func TestUsageErrors(t *testing.T) {
 		{"push bad http-allow", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--http-allow", "https://x"}},
 		{"push negative expires", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--expires", "-1h"}},
 		{"push bad duration", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--wait", "soon"}},
+		{"push subscribe control topic", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "80", "--subscribe", "edge/v1/dev/{device}/desired"}},
+		{"push bad timer", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "80", "--timer", "t=soon"}},
+		{"push fast timer", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "80", "--timer", "t=1ms"}},
+		{"push bad publish", []string{"push", mod, "--key", key, "--version", "1.0.0", "--node", "a", "--port", "80", "--publish", "a/#/b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -72,7 +72,7 @@ func (s *stagedOptions) gate() wire.Gate {
 // targets the devices that run it), which the controller publishes only
 // if the gate fails or the operator aborts. Then it follows the rollout.
 func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope,
-	module []byte, plan *wire.Plan, key ed25519.PrivateKey) error {
+	module *moduleSource, plan *wire.Plan, key ed25519.PrivateKey) error {
 	now := time.Now()
 	var rollbacks []wire.Envelope
 	for _, src := range plan.Sources {
@@ -84,10 +84,9 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 		fmt.Fprintf(cl.stderr, "signed the rollback to %s %s for %d device(s), used only if the gate fails (valid until %s)\n",
 			m.Name, src.Version, len(src.Devices), now.Add(o.staged.rollbackExpires).UTC().Format(time.RFC3339))
 	}
-	if err := c.putBlob(ctx, m.SHA256, module); err != nil {
-		return fmt.Errorf("upload %s: %w", m.Name, err)
+	if err := module.deliver(ctx, cl, c, m); err != nil {
+		return err
 	}
-	fmt.Fprintf(cl.stderr, "uploaded %d bytes to %s\n", len(module), c.base)
 	r, err := c.createRollout(ctx, wire.RolloutRequest{Envelope: *env, Rollbacks: rollbacks,
 		Waves: strings.Split(o.staged.waves, ","), Gate: o.staged.gate(), AllowUnregistered: o.allowUnregistered})
 	if err != nil {

@@ -35,7 +35,8 @@ var commands []command
 func init() {
 	commands = []command{
 		{"keygen", "--out DIR [--force]", "create the operator's ed25519 signing key pair", runKeygen},
-		{"push", "FILE.wasm --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it, deploy it (in waves with a health gate) and wait for the devices", runPush},
+		{"push", "(FILE.wasm | oci://REGISTRY/REPO:TAG) --key KEY --version V --port P (--node ID | --label K=V)... [--waves 1,10%,100%]", "sign a module, upload it (or have the controller pull it from the registry), deploy it (in waves with a health gate) and wait for the devices", runPush},
+		{"publish", "FILE.wasm oci://REGISTRY/REPO:TAG", "push a module to an OCI registry as a Wasm artifact (signs nothing; push oci://... signs and deploys it)", runPublish},
 		{"devices", "", "list the fleet: per module the serving version, port, state, and the last attempt when it differs", runDevices},
 		{"device add", "ID [--password-file PATH]", "register a device; prints its broker password once (or writes it to a new 0600 file)", runDeviceAdd},
 		{"device rotate", "ID [--password-file PATH]", "give a device a new password; the old one and its live session end at once", runDeviceRotate},
@@ -56,6 +57,9 @@ func init() {
 		{"label", "ID [K=V | K-]...", "show, set (K=V) or remove (K-) a device's central labels", runLabel},
 		{"quarantine list", "[DEVICE]", "show the modules devices quarantined", runQuarantineList},
 		{"quarantine clear", "DEVICE MODULE", "let a device try a module's quarantined versions again", runQuarantineClear},
+		{"token create", "--role read|admin --name NAME [--out FILE]", "create an operator token (admin only); printed once", runTokenCreate},
+		{"token list", "", "list operator tokens: id, name, role, revoked (admin only)", runTokenList},
+		{"token revoke", "ID", "revoke an operator token (admin only)", runTokenRevoke},
 		{"version", "[--json]", "print edgectl's version (also --version)", runVersion},
 		{"help", "[COMMAND]", "show this help, or one command's flags", nil},
 	}
@@ -163,13 +167,14 @@ func exitCode(err error, stdout, stderr io.Writer) int {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "edgectl: sign, push and watch Wasm modules on an edgeplane fleet.\n\n")
-	fmt.Fprintf(w, "Usage:\n  edgectl [--control URL] [--ca-file FILE] [--json] <command> [flags]\n\nCommands:\n")
+	fmt.Fprintf(w, "Usage:\n  edgectl [--control URL] [--ca-file FILE] [--token-file FILE] [--json] <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace(c.name+" "+c.args), c.summary)
 	}
 	fmt.Fprintf(w, `
 Flags of every command that talks to the controller:
-  --control URL   controller address (default: $EDGE_CONTROL, else %s)
+  --control URL   controller address (default: $EDGE_CONTROL, else the config file's, else %s)
+  --token-file F  read the operator token from F (default: $EDGE_TOKEN, else the config file's)
   --ca-file FILE  CA certificate (PEM) an https:// controller's certificate is
                   verified with (default: $EDGE_CA_FILE, else the system's CAs)
   --json          print stable JSON (the wire API types) on stdout instead of text
@@ -179,6 +184,9 @@ Results go to stdout; progress and diagnostics to stderr.
 Exit codes: 0 ok, 1 operation failed (e.g. a device rejected the module, a
 newer push superseded it, a staged rollout rolled back), 2 usage error, 3
 timeout (a device timed out at the deployment's deadline, or --wait elapsed).
+Config file: $EDGECTL_CONFIG, else ~/.config/edgectl/config.json (mode 0600):
+{"control": "URL", "token": "TOKEN"}. Flags win over the environment, the
+environment over the file.
 Key files: edgectl keygen writes DIR/edge.key (private, 0600, never leaves
 this machine) and DIR/edge.pub (for the agents).
 `, DefaultControl)

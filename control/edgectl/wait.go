@@ -18,11 +18,10 @@ import (
 var pollInterval = 300 * time.Millisecond
 
 // push uploads the module, creates the deployment and waits for it.
-func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope, module []byte) error {
-	if err := c.putBlob(ctx, m.SHA256, module); err != nil {
-		return fmt.Errorf("upload %s: %w", m.Name, err)
+func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope, src *moduleSource) error {
+	if err := src.deliver(ctx, cl, c, m); err != nil {
+		return err
 	}
-	fmt.Fprintf(cl.stderr, "uploaded %d bytes to %s\n", len(module), c.base)
 	d, err := c.deploy(ctx, env, o.allowUnregistered)
 	if err != nil {
 		return fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)

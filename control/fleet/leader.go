@@ -260,6 +260,9 @@ func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, pa
 	if ds.Generation < last || (ds.Generation == last && !again) {
 		return nil // never an older one after a newer one
 	}
+	if f.removed.has(ds.Device) {
+		return nil // read before the device was removed: its topic stays empty
+	}
 	if !f.Leading() { // checked last, right before the publish
 		return errNotLeader
 	}

@@ -35,6 +35,10 @@ var retainedKinds = []string{wire.KindDesired, wire.KindStatus}
 //  3. its retained topics are emptied on the broker, so nothing it
 //     subscribes to again (under a new registration) replays old state.
 //
+// With several replicas, the others learn of the removal when they start
+// (Load): until then their ingest still takes the device's reports, which
+// only an external broker (the replicas' case) would still pass on.
+//
 // store.ErrNotFound when the controller knows nothing of id. A failure to
 // clear the retained topics is returned after the removal itself took
 // effect (the caller may retry: removing again answers ErrNotFound, and
@@ -50,9 +54,14 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	}
 	f.removed.add(id)
 	f.inv.remove(id)
+	f.metrics.forget(id)
 	if closeSession != nil {
 		r.SessionClosed = closeSession(id)
 	}
+	// After any publish of its desired state already under way here
+	// (publishDesiredNow, which skips removed devices from now on).
+	f.desiredMu.Lock()
+	defer f.desiredMu.Unlock()
 	var errs []error
 	for _, k := range retainedKinds {
 		topic := wire.DeviceTopic(id, k)
@@ -105,4 +114,18 @@ func (inv *inventory) remove(id string) {
 	delete(inv.events, id)
 	delete(inv.devices, id)
 	inv.mu.Unlock()
+}
+
+// forget drops the metrics ingest holds for id, so that no later flush
+// writes them back (a flush already under way may still: its window is
+// that one write).
+func (m *metricsState) forget(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.devices, id)
+	for k := range m.points {
+		if k.device == id {
+			delete(m.points, k)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,8 @@ type Config struct {
 	// DeployTimeout: a device that has not reached a terminal state this
 	// long after a deployment was created is marked timed_out.
 	DeployTimeout time.Duration
+
+	AuthConfig // the HTTP API's tokens, sessions and Host names (authconfig.go)
 }
 
 // DefaultConfig returns the defaults.
@@ -87,6 +90,7 @@ func DefaultConfig() Config {
 
 		DeployTimeout: fleet.DefaultDeployTimeout,
 		LeaseTTL:      fleet.DefaultLeaseTTL,
+		AuthConfig:    AuthConfig{SessionTTL: api.DefaultSessionTTL},
 	}
 }
 
@@ -160,6 +164,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
 		"`duration` after which a device that has not finished a deployment (running, rejected, failed, rolled back) is marked timed_out")
+	registerAuthFlags(fs, &cfg.AuthConfig)
 	registerTLSFlags(fs, &cfg.TLS)
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", cfg.LeaseTTL,
 		"replicas on one --db: TTL of the leader lease (the leader publishes desired states and drives rollouts; another takes over within about this long of its death)")
@@ -217,6 +222,11 @@ func (c *Config) Validate() error {
 	if c.DeployTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("--deploy-timeout %v: want at least 1s", c.DeployTimeout))
 	}
+	if c.RegistryConfig != "" {
+		if _, err := os.Stat(c.RegistryConfig); err != nil {
+			errs = append(errs, fmt.Errorf("--registry-config: %w", err))
+		}
+	}
 	for _, h := range c.RegistryPlainHTTP {
 		if h == "" || strings.ContainsAny(h, "/ @") {
 			errs = append(errs, fmt.Errorf("--registry-plain-http %q: want HOST or HOST:PORT", h))
@@ -224,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {
 		errs = append(errs, errors.New("--broker-user/--broker-password need --broker"))
+	}
+	if err := c.AuthConfig.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.TLS.validate(c)...)
 	if len(errs) > 0 {

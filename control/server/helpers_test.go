@@ -119,6 +119,10 @@ func request(t *testing.T, s *Server, method, path string, body any) (int, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, s))
+	if r != nil && !strings.Contains(path, "/blobs/") {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := httpClient(t, s).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -129,6 +133,32 @@ func request(t *testing.T, s *Server, method, path string, body any) (int, []byt
 		t.Fatalf("%s %s: read: %v", method, path, err)
 	}
 	return resp.StatusCode, data
+}
+
+// adminToken is the admin token s wrote to its data folder at its first
+// start.
+func adminToken(t *testing.T, s *Server) string {
+	t.Helper()
+	token, err := ReadAdminToken(s.cfg.DataDir)
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
+	}
+	return token
+}
+
+// get makes an authenticated GET of path (with an admin token).
+func get(t *testing.T, s *Server, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+s.HTTPAddr()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, s))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 func wantCode(t *testing.T, what string, got, want int) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/edgeplane/edge/internal/buildinfo"
@@ -66,7 +67,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mqtt := s.BrokerURL()
 	log.Info("ready", "http", s.URL(), "mqtt", mqtt, "data", cfg.DataDir)
+	// The ready line stays the first line of stdout (scripts read it).
 	fmt.Fprintf(stdout, "edge-control: http on %s, mqtt on %s\n", s.URL(), mqtt)
+	if t := s.NewAdminToken(); t != "" {
+		// Once, on stdout (not in the log): the file keeps it.
+		path := filepath.Join(cfg.DataDir, AdminTokenFile)
+		log.Info("admin token created", "file", path)
+		fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	if err := s.Close(); err != nil {

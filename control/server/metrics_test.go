@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,7 @@ import (
 // does.
 func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := get(t, s, "/metrics")
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(resp.Body)
@@ -188,10 +184,7 @@ func TestMetricsExposition(t *testing.T) {
 	}
 
 	// /metrics/controller: the controller's own health, no fleet series.
-	resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics/controller")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := get(t, s, "/metrics/controller")
 	defer resp.Body.Close()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	ctl, err := p.TextToMetricFamilies(resp.Body)

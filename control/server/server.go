@@ -44,6 +44,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
+	// adminToken is the admin token this start created (first start,
+	// --new-admin-token), "" otherwise.
+	adminToken string
 
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
 	brokerTLS *tls.Config // towards an external ssl:// broker
@@ -84,6 +87,9 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
 		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -172,6 +178,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		Handler: api.New(s.store, s.fleet, log.With("component", "api"), api.Options{
 			MaxUploads: cfg.MaxUploads, UploadIdle: cfg.UploadIdle,
 			Metrics: prom.Handler(pc, true), ControllerMetrics: prom.Handler(pc, false),
+			Hosts: cfg.apiHosts(), SessionTTL: cfg.SessionTTL,
 			Sessions: sessions,
 			Registry: registry,
 		}),
@@ -247,6 +254,10 @@ func (s *Server) collectBlobs(ctx context.Context) {
 		}
 	}
 }
+
+// NewAdminToken is the admin token this start created and wrote to
+// DATA/admin.token (first start, --new-admin-token), or "".
+func (s *Server) NewAdminToken() string { return s.adminToken }
 
 // URL is the base URL of the HTTP API: https:// with TLS.
 func (s *Server) URL() string {
@@ -328,13 +339,9 @@ func loadTrust(files []string) (wire.Keyring, error) {
 
 // registryClient is the client of the OCI registries modules are pulled
 // from (edgectl push oci://...). A --registry-config that cannot be read
-// is a start-up error, not an anonymous pull later.
+// or parsed is a start-up error (Validate checks it exists), not an
+// anonymous pull later.
 func registryClient(cfg Config) (*ociwasm.Client, error) {
-	if cfg.RegistryConfig != "" {
-		if _, err := os.Stat(cfg.RegistryConfig); err != nil {
-			return nil, fmt.Errorf("--registry-config: %w", err)
-		}
-	}
 	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
 		UserAgent: "edge-control/" + buildinfo.Version})
 	if err != nil {

@@ -154,7 +154,9 @@ func TestHTTPS(t *testing.T) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = clientTLS(t, ca.File, "", "")
-	resp, err = (&http.Client{Transport: tr}).Get(s.URL() + "/api/v1/devices")
+	req, _ := http.NewRequest("GET", s.URL()+"/api/v1/devices", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, s))
+	resp, err = (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		t.Fatalf("HTTPS with the CA: %v", err)
 	}

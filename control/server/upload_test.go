@@ -23,7 +23,8 @@ func stalledRequest(t *testing.T, s *Server, method, path string, length, sent i
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n", method, path, length)
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		method, path, adminToken(t, s), length)
 	if _, err := c.Write(make([]byte, sent)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +101,7 @@ func TestUploadLimits(t *testing.T) {
 	blob := moduleBytes(100 << 10)
 	eventually(t, "two uploads in progress", func() bool { return s.store.BlobUsage().Uploading > 0 })
 	req, _ := http.NewRequest("PUT", "http://"+s.HTTPAddr()+"/api/v1/blobs/"+digest(blob), strings.NewReader(string(blob)))
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, s))
 	var resp *http.Response
 	eventually(t, "429 while both slots are taken", func() bool {
 		var err error

@@ -37,6 +37,7 @@ var migrations = []migration{
 	{3, "agent time of each device's stored status", migrateStatusTime},
 	{4, "revision of each rollout document", migrateRolloutRev},
 	{5, "removed devices (remove.go)", migrateRemoved},
+	{6, "operator tokens (tokens.go)", migrateTokens},
 }
 
 // SchemaVersion is the schema this controller writes.
@@ -246,4 +247,19 @@ func migrateRemoved(ctx context.Context, m *migrator) error {
 )`+mysqlTable)
 	}
 	return m.exec(ctx, removedSchema)
+}
+
+// migrateTokens adds tokens (tokens.go).
+func migrateTokens(ctx context.Context, m *migrator) error {
+	if m.engine == engineMySQL {
+		return m.exec(ctx, `CREATE TABLE IF NOT EXISTS tokens (
+	id      VARCHAR(64) NOT NULL PRIMARY KEY,
+	name    VARCHAR(255) NOT NULL,
+	role    VARCHAR(16) NOT NULL,
+	hash    VARBINARY(64) NOT NULL,
+	created BIGINT NOT NULL,
+	revoked BIGINT NOT NULL DEFAULT 0
+)`+mysqlTable)
+	}
+	return m.exec(ctx, tokenSchema)
 }

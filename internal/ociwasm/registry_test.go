@@ -94,8 +94,9 @@ func TestPublishResolveFetch(t *testing.T) {
 		t.Errorf("manifest %+v: not the Wasm OCI layout", m)
 	}
 
-	// Publishing again to another tag reuses the blobs and names the same
-	// manifest when created is the same; a moved tag resolves anew.
+	// Publishing another module to the same tag moves it: the tag
+	// resolves to the new manifest, the pinned reference still reaches
+	// the first.
 	mod2 := module("v2")
 	pub2, err := c.Publish(ctx, ref, mod2, "orders", time.Now())
 	if err != nil {
@@ -267,4 +268,27 @@ func TestParseManifest(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.err)
 		}
 	}
+}
+
+// FuzzParseManifest: a registry's manifest bytes either fail with one of
+// the package's errors or give a module layer within the limits.
+func FuzzParseManifest(f *testing.F) {
+	cfg := ocispec.Descriptor{MediaType: ConfigMediaType, Digest: "sha256:" + hex64, Size: 2}
+	ok, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg,
+		Layers: []ocispec.Descriptor{{MediaType: LayerMediaType, Digest: "sha256:" + hex64, Size: 10}}})
+	f.Add(ok)
+	f.Add([]byte(`{"schemaVersion":2,"layers":[{"mediaType":"application/wasm","digest":"sha256:00","size":-1}]}`))
+	f.Add([]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := parseManifest(ocispec.MediaTypeImageManifest, b)
+		if err != nil {
+			if !errors.Is(err, ErrMediaType) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("parseManifest(%q): %v is neither ErrMediaType nor ErrTooLarge", b, err)
+			}
+			return
+		}
+		if len(l.SHA256) != 64 || l.Size <= 0 || l.Size > wire.MaxModuleSize {
+			t.Fatalf("parseManifest(%q) = %+v", b, l)
+		}
+	})
 }

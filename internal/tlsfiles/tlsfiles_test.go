@@ -12,7 +12,7 @@ func TestLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1:7080": true, "127.8.9.10:1": true, "[::1]:1884": true, "localhost:7080": true, "LOCALHOST:1": true,
 		"0.0.0.0:7080": false, ":7080": false, "[::]:1883": false, "192.168.1.2:80": false, "controller.lan:443": false,
-		"127.0.0.1": false, // no port: not a listen address
+		"127.0.0.1":            false, // no port: not a listen address
 		"[::ffff:127.0.0.1]:1": true,
 	} {
 		if got := Loopback(addr); got != want {

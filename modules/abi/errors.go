@@ -25,6 +25,7 @@ var codeNames = map[ErrorCode]string{
 	CodeTooLarge:    "too large",
 	CodeTimeout:     "timeout",
 	CodeBadTx:       "bad transaction",
+	CodeLimited:     "limited",
 }
 
 func (c ErrorCode) String() string {

@@ -18,6 +18,7 @@ var (
 	ErrTooLarge    = errors.New("edge: too large")       // request or result over the host's limit
 	ErrTimeout     = errors.New("edge: deadline passed") // also matches context.DeadlineExceeded
 	ErrBadTx       = errors.New("edge: bad transaction") // unknown or finished transaction
+	ErrLimited     = errors.New("edge: rate limited")    // over a rate (Publish); retry later
 	// ErrHostCall reports a host import that failed at the ABI level
 	// (bad pointer, malformed frame): a bug in the guest or the host.
 	ErrHostCall = errors.New("edge: host call failed")
@@ -31,6 +32,7 @@ var codeErrors = map[abi.ErrorCode]error{
 	abi.CodeTooLarge:    ErrTooLarge,
 	abi.CodeTimeout:     ErrTimeout,
 	abi.CodeBadTx:       ErrBadTx,
+	abi.CodeLimited:     ErrLimited,
 }
 
 // HostError is a failure the host reported for a call.

@@ -94,6 +94,11 @@ func stopProc(cmd *exec.Cmd) {
 func (bd *board) edgectl(args ...string) (string, error) {
 	var out, diag bytes.Buffer
 	cmd := exec.Command(filepath.Join(bd.b.bin, "edgectl"), args...)
+	// The controller wrote its admin token at its first start.
+	cmd.Env = os.Environ()
+	if tok, err := os.ReadFile(filepath.Join(bd.dir, "control", "admin.token")); err == nil {
+		cmd.Env = append(cmd.Env, "EDGE_TOKEN="+strings.TrimSpace(string(tok)))
+	}
 	cmd.Stdout, cmd.Stderr = &out, &diag
 	if err := cmd.Run(); err != nil {
 		return out.String(), fmt.Errorf("edgectl %s: %v\n%s%s", args[0], err, &out, &diag)

@@ -120,6 +120,19 @@ func (b *Browser) Open(url string) {
 	b.Run("open "+url, chromedp.Navigate(url))
 }
 
+// Login signs in to the dashboard at base as a person does: the sign-in
+// page's form, with token typed in. It waits for the fleet page the form
+// leads to.
+func (b *Browser) Login(base, token string) {
+	b.t.Helper()
+	b.Open(base + "/login")
+	b.Run("sign in at "+base,
+		chromedp.SetValue(chromedp.CSS("#token"), token),
+		chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS(`main[data-page="fleet"]`)),
+	)
+}
+
 // Eval evaluates a JavaScript expression and decodes its value into T.
 func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()

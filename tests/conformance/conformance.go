@@ -51,7 +51,8 @@ type Config struct {
 	ExactErrors bool
 	// Clients and PerClient size the concurrency case; default 16 × 5.
 	Clients, PerClient int
-	// Timeout of one request; default 60 s (an interpreted guest is slow).
+	// Timeout of one request; default 150 s (an interpreted guest is slow,
+	// more so on a loaded machine; the agents get a 2 m deadline).
 	Timeout time.Duration
 }
 
@@ -66,7 +67,7 @@ func (c Config) withDefaults() Config {
 		c.PerClient = 5
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 60 * time.Second
+		c.Timeout = 150 * time.Second
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
 	return c

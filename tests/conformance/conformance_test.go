@@ -49,9 +49,12 @@ func TestConformance(t *testing.T) {
 	serve := func(module func(testing.TB) string, engine string) func(*testing.T, func() string) string {
 		return func(t *testing.T, dsn func() string) string {
 			wasm := module(t)
+			// A long deadline: the suite compares answers, not speed, and
+			// the interpreter inserting a body's worth of orders into
+			// MariaDB passed the default 30 s on a loaded CI machine.
 			_, base := harness.Start(t, agentReady, nil, 2*time.Minute, harness.Bin(t, "edge-agent"),
 				"serve", wasm, "--http", "127.0.0.1:0", "--db", dsn(),
-				"--data", state, "--engine", engine)
+				"--data", state, "--engine", engine, "--deadline", "2m")
 			return base
 		}
 	}

@@ -19,8 +19,9 @@ import (
 
 // startMosquitto runs a real mosquitto with deploy/mosquitto's ACL and
 // settings on a free loopback port, with users edge-control, dev-a, dev-b
-// (password "pw-" + name). It returns the broker URL.
-func startMosquitto(t *testing.T) string {
+// (password "pw-" + name). Lines in extra are added to the configuration
+// (settings that leave the ACL as shipped). It returns the broker URL.
+func startMosquitto(t *testing.T, extra ...string) string {
 	t.Helper()
 	broker := tool(t, "mosquitto")
 	passwd := tool(t, "mosquitto_passwd")
@@ -48,7 +49,7 @@ func startMosquitto(t *testing.T) string {
 		"/etc/mosquitto/edge.acl", acl,
 		"persistence true", "persistence false",
 		"persistence_location /var/lib/mosquitto/", "",
-	).Replace(string(conf))
+	).Replace(string(conf)) + strings.Join(extra, "\n") + "\n"
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto drops to user "mosquitto", who cannot
 		// read the test's private temporary folder.
@@ -219,21 +220,23 @@ func TestMosquittoACL(t *testing.T) {
 // packet limit of the path (wire.MaxPacketSize), the same the embedded
 // broker and both clients use.
 func TestMosquittoPacketLimit(t *testing.T) {
-	conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", "edge.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("max_packet_size %d", wire.MaxPacketSize)
-	found := false
-	for _, line := range strings.Split(string(conf), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "max_packet_size") {
-			found = true
-			if strings.TrimSpace(line) != want {
-				t.Errorf("deploy/mosquitto/edge.conf has %q, want %q (wire.MaxPacketSize)", strings.TrimSpace(line), want)
+	for _, file := range []string{"edge.conf", "edge-tls.conf"} {
+		conf, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "mosquitto", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("max_packet_size %d", wire.MaxPacketSize)
+		found := false
+		for _, line := range strings.Split(string(conf), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "max_packet_size") {
+				found = true
+				if strings.TrimSpace(line) != want {
+					t.Errorf("deploy/mosquitto/%s has %q, want %q (wire.MaxPacketSize)", file, strings.TrimSpace(line), want)
+				}
 			}
 		}
-	}
-	if !found {
-		t.Errorf("deploy/mosquitto/edge.conf sets no max_packet_size, want %q", want)
+		if !found {
+			t.Errorf("deploy/mosquitto/%s sets no max_packet_size, want %q", file, want)
+		}
 	}
 }

@@ -21,7 +21,7 @@ func TestFetchBlobs(t *testing.T) {
 	base := "http://" + s.HTTPAddr()
 	ctx := context.Background()
 	ids := []string{"fetch-1", "fetch-2", "fetch-3"}
-	creds, err := Register(ctx, base, ids, 3)
+	creds, err := Register(ctx, base, s.NewAdminToken(), ids, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,9 +218,9 @@ func (s *Sim) Close() {
 }
 
 // Register registers devices with the controller at control (its HTTP
-// API, http://host:port), at most parallel at once, and returns their
-// credentials in order.
-func Register(ctx context.Context, control string, ids []string, parallel int) ([]Credentials, error) {
+// API, http://host:port) with an admin token, at most parallel at once,
+// and returns their credentials in order.
+func Register(ctx context.Context, control, token string, ids []string, parallel int) ([]Credentials, error) {
 	out := make([]Credentials, len(ids))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -229,14 +229,14 @@ func Register(ctx context.Context, control string, ids []string, parallel int) (
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i], errs[i] = register(ctx, control, id)
+			out[i], errs[i] = register(ctx, control, token, id)
 		})
 	}
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
 
-func register(ctx context.Context, control, id string) (Credentials, error) {
+func register(ctx context.Context, control, token, id string) (Credentials, error) {
 	var cr Credentials
 	body, _ := json.Marshal(wire.DeviceCredentialsRequest{ID: id})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, control+wire.APIPrefix+"/devices", bytes.NewReader(body))
@@ -244,6 +244,7 @@ func register(ctx context.Context, control, id string) (Credentials, error) {
 		return cr, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return cr, fmt.Errorf("register %s: %w", id, err)

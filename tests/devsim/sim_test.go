@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/edgeplane/edge/control/server"
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -29,12 +30,17 @@ func startControl(t *testing.T) *server.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	hc = harness.Client(s.NewAdminToken())
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken()) // for edgectl.Run
 	return s
 }
 
+// hc sends the admin token of the controller the test started.
+var hc *http.Client
+
 func getJSON(t *testing.T, url string, out any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := hc.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +57,7 @@ func getJSON(t *testing.T, url string, out any) {
 // applied reads how many reports the controller applied.
 func applied(t *testing.T, base string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := hc.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func TestSimulatedFleet(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("sim-%02d", i)
 	}
-	creds, err := Register(ctx, base, ids, 4)
+	creds, err := Register(ctx, base, s.NewAdminToken(), ids, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

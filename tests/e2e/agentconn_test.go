@@ -20,6 +20,7 @@ type agentStatus struct {
 		Failed     int    `json:"failed_attempts"`
 		LastError  string `json:"last_error"`
 		LastReason string `json:"last_error_reason"`
+		Lost       uint64 `json:"connections_lost"`
 	} `json:"connection"`
 	Generation int64 `json:"generation"`
 	Modules    []struct {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -25,6 +26,15 @@ func TestDashboardRealAgent(t *testing.T) {
 	}
 	runWorkflow(t, fmt.Sprintf("http://127.0.0.1:%d", port), seedWorkflow(t))
 
+	// A read token is enough to watch: sign in with one made by edgectl.
+	out, errOut, code := edgectl(t, "token", "create", "--role", "read", "--name", "dashboard", "--control", f.control, "--json")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &tok) != nil || tok.Token == "" {
+		t.Fatalf("edgectl token create = %d\n%s%s", code, out, errOut)
+	}
+	b.Login(f.control, tok.Token)
 	b.Open(f.control + "/")
 	// (The port shows once the agent reports it: wire.ModuleStatus.Port.)
 	row := b.WaitText("table.devices tbody tr:nth-child(1)", "pi-1", "online", "orders", "1.1.0", "running")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/internal/freeport"
+	"github.com/edgeplane/edge/tests/harness"
 )
 
 var (
@@ -39,6 +40,7 @@ func edgectl(t *testing.T, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin(t, "edgectl"), args...)
+	cmd.Env = harness.EdgectlEnvFor(args) // the token of the --control controller
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -83,6 +85,7 @@ func (f *fleet) startControl(t *testing.T) {
 		t.Fatalf("cannot parse edge-control ready line %q", line)
 	}
 	f.control, f.mqtt, f.ctl = m[1], m[2], ctl
+	harness.ControlToken(t, f.dataDir, f.control)
 }
 
 // device registers id and returns the agent arguments for it.

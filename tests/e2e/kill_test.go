@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -70,7 +71,7 @@ func servedVersion(control, id, module string, since time.Time) (version, detail
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", control+wire.APIPrefix+"/devices/"+id, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(harness.Authorize(req))
 	if err != nil {
 		return "", "", err
 	}

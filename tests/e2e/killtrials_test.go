@@ -103,7 +103,7 @@ func TestKillTrials(t *testing.T) {
 	for w := range 2 {
 		wg.Go(func() { orders.run(ctx, int64(w)) })
 	}
-	ops := &deployOps{f: f, port: port, file: file}
+	ops := &deployOps{f: f, node: "kt", port: port, file: file}
 	wg.Go(func() { ops.run(ctx, t) })
 
 	store := storeView{dir: filepath.Join(dataDir, "store")}
@@ -299,6 +299,16 @@ type orderLoad struct {
 	mu     sync.Mutex
 	ids    []int64
 	failed atomic.Int64
+	errs   []string // the first few failures
+}
+
+func (o *orderLoad) fail(msg string) {
+	o.failed.Add(1)
+	o.mu.Lock()
+	if len(o.errs) < 5 {
+		o.errs = append(o.errs, time.Now().Format("15:04:05.000 ")+msg)
+	}
+	o.mu.Unlock()
 }
 
 func (o *orderLoad) run(ctx context.Context, worker int64) {
@@ -309,7 +319,9 @@ func (o *orderLoad) run(ctx context.Context, worker int64) {
 		req, _ := http.NewRequestWithContext(ctx, "POST", o.base+"/create_order", strings.NewReader(body))
 		resp, err := client.Do(req)
 		if err != nil {
-			o.failed.Add(1)
+			if ctx.Err() == nil {
+				o.fail(err.Error())
+			}
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
@@ -320,7 +332,7 @@ func (o *orderLoad) run(ctx context.Context, worker int64) {
 			o.ids = append(o.ids, id)
 			o.mu.Unlock()
 		} else {
-			o.failed.Add(1)
+			o.fail(fmt.Sprintf("%d %.200s", resp.StatusCode, b))
 		}
 	}
 }
@@ -341,6 +353,7 @@ func (o *orderLoad) ackedIDs() []int64 {
 // rolls back to the version before, without pause.
 type deployOps struct {
 	f    *fleet
+	node string
 	port int
 	file func(n int) string
 
@@ -354,10 +367,10 @@ func (d *deployOps) run(ctx context.Context, t *testing.T) {
 	for n := 2; ctx.Err() == nil; n++ {
 		version := fmt.Sprintf("1.0.%d", n)
 		kind, args := "push", []string{"push", d.file(n), "--control", d.f.control, "--key", key, "--name", "orders",
-			"--version", version, "--node", "kt", "--db", "sqlite", "--port", fmt.Sprint(d.port), "--wait", "25s", "--json"}
+			"--version", version, "--node", d.node, "--db", "sqlite", "--port", fmt.Sprint(d.port), "--wait", "25s", "--json"}
 		if n%5 == 0 {
 			kind, args = "rollback", []string{"rollback", "orders", "--to", prev, "--control", d.f.control, "--key", key,
-				"--node", "kt", "--wait", "25s", "--json"}
+				"--node", d.node, "--wait", "25s", "--json"}
 		}
 		cmd := exec.CommandContext(ctx, bin(t, "edgectl"), args...)
 		var out, errOut bytes.Buffer

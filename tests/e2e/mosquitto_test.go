@@ -9,6 +9,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -31,12 +32,14 @@ func TestMosquitto(t *testing.T) {
 	// Registered first, so it runs last, once the programs have stopped.
 	t.Cleanup(func() { cleanBroker(t, broker, run, device, controlID) })
 
+	ctlData := t.TempDir()
 	ctl, line := start(t, controlReady, nil, bin(t, "edge-control"),
-		"--data", t.TempDir(), "--http", "127.0.0.1:0", "--broker", broker, "--client-id", controlID)
+		"--data", ctlData, "--http", "127.0.0.1:0", "--broker", broker, "--client-id", controlID)
 	m := controlHTTP.FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("cannot parse edge-control ready line %q", line)
 	}
+	harness.ControlToken(t, ctlData, m[1])
 	f := &fleet{control: m[1], ctl: ctl, keyDir: t.TempDir()}
 	if out, errOut, code := edgectl(t, "keygen", "--out", f.keyDir, "--force"); code != 0 {
 		t.Fatalf("edgectl keygen = %d\n%s%s", code, out, errOut)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -32,7 +33,7 @@ func (f *fleet) api(t *testing.T, method, path string, body, out any) (int, stri
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(harness.Authorize(req))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -55,6 +55,8 @@ func TestStartupFailures(t *testing.T) {
 		{"control: broker unknown host", control, []string{"--data", data(), "--http", "127.0.0.1:0", "--broker", "tcp://no-such-broker.invalid:1883", "--broker-wait", "2s"}, 1, []string{"DNS lookup failed"}},
 		{"control: broker refuses the password", control, []string{"--data", data(), "--http", "127.0.0.1:0", "--broker", "tcp://" + f.mqtt, "--broker-user", "ctl", "--broker-password", "wrong", "--client-id", "ctl"}, 1, []string{"tcp://" + f.mqtt, "not authorized"}},
 		{"control: trust file missing", control, []string{"--data", data(), "--trust", filepath.Join(dir, "none.pub")}, 2, []string{"--trust", "no such file"}},
+		{"control: registry config missing", control, []string{"--data", data(), "--registry-config", filepath.Join(dir, "none.json")}, 2, []string{"--registry-config", "no such file"}},
+		{"control: registry config not JSON", control, []string{"--data", data(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--registry-config", file}, 1, []string{"--registry-config", file}},
 		{"control: unknown flag", control, []string{"--no-such-flag"}, 2, []string{"no-such-flag"}},
 		{"agent run: data folder is a file", agent, []string{"run", "--id", "d1", "--broker", "tcp://" + refused, "--trust", pub, "--data", file}, 1, []string{"data folder", file, "not a directory"}},
 		{"agent run: data folder in use", agent, []string{"run", "--id", "d2", "--broker", "tcp://" + refused, "--trust", pub, "--data", busy}, 1, []string{"data folder", "another edge-agent is running"}},

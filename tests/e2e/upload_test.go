@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/tests/harness"
 )
 
 // moduleStream is a reproducible stream of n module-like bytes (an eighth
@@ -78,6 +80,7 @@ func TestConcurrentUploadsMemory(t *testing.T) {
 	ctl, line := start(t, controlReady, nil, bin(t, "edge-control"),
 		"--data", data, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--max-uploads", "6", "--blob-quota", "2GiB")
 	base := controlAddrs.FindStringSubmatch(line)[1]
+	harness.ControlToken(t, data, base)
 	const size = 64 << 20
 	var wg sync.WaitGroup
 	errs := make(chan error, 6)
@@ -89,7 +92,7 @@ func TestConcurrentUploadsMemory(t *testing.T) {
 			sha := hex.EncodeToString(h.Sum(nil))
 			req, _ := http.NewRequest("PUT", base+"/api/v1/blobs/"+sha, newModuleStream(byte(i), size))
 			req.ContentLength = size
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := http.DefaultClient.Do(harness.Authorize(req))
 			if err != nil {
 				errs <- err
 				return

@@ -196,9 +196,16 @@ func runOne(cfg config, broker string, log io.Writer) (result, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The controller wrote its admin token at its first start.
+	tok, err := os.ReadFile(filepath.Join(dir, "control", harness.AdminTokenFile))
+	if err != nil {
+		return r, fmt.Errorf("admin token: %w", err)
+	}
+	token := strings.TrimSpace(string(tok))
 	ctx := context.Background()
 	edgectl := func(args ...string) (string, error) {
 		cmd := exec.Command(filepath.Join(cfg.bin, "edgectl"), args...)
+		cmd.Env = append(os.Environ(), "EDGE_TOKEN="+token)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
@@ -217,7 +224,7 @@ func runOne(cfg config, broker string, log io.Writer) (result, error) {
 		ids[i] = fmt.Sprintf("fleet-%05d", i+1)
 	}
 	t0 := time.Now()
-	creds, err := devsim.Register(ctx, httpBase, ids, cfg.registerParallel)
+	creds, err := devsim.Register(ctx, httpBase, token, ids, cfg.registerParallel)
 	if err != nil {
 		return r, err
 	}
@@ -239,7 +246,7 @@ func runOne(cfg config, broker string, log io.Writer) (result, error) {
 		return r, err
 	}
 	for {
-		s, err := scrape(httpBase)
+		s, err := scrape(httpBase, token)
 		if err != nil {
 			return r, err
 		}
@@ -261,14 +268,14 @@ func runOne(cfg config, broker string, log io.Writer) (result, error) {
 
 	// Steady state.
 	pubA := targets.Stats().Published + rest.Stats().Published
-	a, err := scrape(httpBase)
+	a, err := scrape(httpBase, token)
 	if err != nil {
 		return r, err
 	}
 	mA := procCPU(mosq)
 	time.Sleep(time.Duration(cfg.measure) * cfg.interval)
 	pubZ := targets.Stats().Published + rest.Stats().Published
-	z, err := scrape(httpBase)
+	z, err := scrape(httpBase, token)
 	if err != nil {
 		return r, err
 	}
@@ -292,7 +299,7 @@ func runOne(cfg config, broker string, log io.Writer) (result, error) {
 	if err != nil {
 		return r, err
 	}
-	p, err := scrape(httpBase)
+	p, err := scrape(httpBase, token)
 	if err != nil {
 		return r, err
 	}
@@ -337,9 +344,14 @@ type samples map[string]float64
 
 func (s samples) at() time.Time { return time.Unix(0, int64(s["_at"])) }
 
-func scrape(base string) (samples, error) {
+func scrape(base, token string) (samples, error) {
 	at := time.Now()
-	resp, err := http.Get(base + "/metrics/controller")
+	req, err := http.NewRequest("GET", base+"/metrics/controller", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

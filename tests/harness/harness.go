@@ -247,7 +247,8 @@ func (p *Proc) Stop(t testing.TB) {
 }
 
 // Call makes one HTTP request (30 s timeout) and returns status and body;
-// a request that gets no answer fails the test.
+// a request that gets no answer fails the test. A request to a controller
+// whose token was registered (ControlToken) carries it.
 func Call(t testing.TB, method, url, body string) (int, string) {
 	t.Helper()
 	status, b, err := TryCall(method, url, body, 30*time.Second)
@@ -269,6 +270,7 @@ func TryCall(method, url, body string, timeout time.Duration) (int, string, erro
 	if err != nil {
 		return 0, "", err
 	}
+	Authorize(req) // a controller's registered token (token.go)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err

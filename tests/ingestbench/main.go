@@ -88,6 +88,7 @@ type bench struct {
 	load     string // load average at the start
 	http     string // http://host:port
 	mqtt     string // host:port
+	token    string // the controller's admin token
 }
 
 // errScrape is a /metrics answer other than 200 (a scrape over the
@@ -110,6 +111,11 @@ func (b *bench) start() error {
 	for time.Now().Before(deadline) {
 		if m := readyRe.FindStringSubmatch(b.ctlOut.String()); m != nil {
 			b.http, b.mqtt = m[1], m[2]
+			tok, err := os.ReadFile(filepath.Join(b.dir, harness.AdminTokenFile))
+			if err != nil {
+				return fmt.Errorf("admin token: %w", err)
+			}
+			b.token = strings.TrimSpace(string(tok))
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -155,7 +161,12 @@ func (b *bench) scrapeFleet() (sample, error) { return b.scrapePath("/metrics") 
 
 func (b *bench) scrapePath(path string) (sample, error) {
 	s := sample{at: time.Now(), lag: wire.NewHistogram()}
-	resp, err := http.Get(b.http + path)
+	req, err := http.NewRequest("GET", b.http+path, nil)
+	if err != nil {
+		return s, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return s, err
 	}
@@ -244,7 +255,7 @@ func (b *bench) run(counts []int) (string, error) {
 		ids[i] = fmt.Sprintf("bench-%05d", i+1)
 	}
 	t0 := time.Now()
-	creds, err := devsim.Register(ctx, b.http, ids, 8)
+	creds, err := devsim.Register(ctx, b.http, b.token, ids, 8)
 	if err != nil {
 		return "", err
 	}

@@ -210,7 +210,9 @@ func (b *bench) run() error {
 	if _, err := b.edgectl("keygen", "--out", keys, "--force"); err != nil {
 		return err
 	}
-	out, err := b.edgectl("device", "add", device, "--control", b.control, "--json")
+	// The controller wrote its admin token at its first start.
+	tokenFile := filepath.Join(b.dir, "control", harness.AdminTokenFile)
+	out, err := b.edgectl("device", "add", device, "--control", b.control, "--token-file", tokenFile, "--json")
 	if err != nil {
 		return err
 	}
@@ -260,7 +262,7 @@ func (b *bench) run() error {
 		if err := os.WriteFile(file, withCustomSection(wasm, "pushbench", []byte(version)), 0o644); err != nil {
 			return t0, created, 0, err
 		}
-		cmd := exec.Command(filepath.Join(b.bin, "edgectl"), "push", file, "--control", b.control,
+		cmd := exec.Command(filepath.Join(b.bin, "edgectl"), "push", file, "--control", b.control, "--token-file", tokenFile,
 			"--key", filepath.Join(keys, "edge.key"), "--name", "orders", "--version", version,
 			"--node", device, "--db", "sqlite", "--port", fmt.Sprint(port), "--wait", "2m")
 		var out bytes.Buffer

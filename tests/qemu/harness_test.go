@@ -16,6 +16,10 @@ var (
 	readFile = harness.ReadFile
 	repoRoot = harness.RepoRoot
 	tryCall  = harness.TryCall
+	// controlToken registers a controller's admin token: call and edgectl
+	// send it.
+	controlToken = harness.ControlToken
+	edgectlEnv   = harness.EdgectlEnvFor
 )
 
 type proc = harness.Proc

@@ -162,13 +162,15 @@ func runAgentArch(t *testing.T, a arch, emu string, fig *figures) {
 		fig.size = st.Size()
 	}
 
+	ctlData := t.TempDir()
 	_, line := start(t, controlReady, time.Minute, hostBin(t, "edge-control"),
-		"--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+		"--data", ctlData, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 	m := controlAddrs.FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("cannot parse edge-control ready line %q", line)
 	}
 	control, mqtt := m[1], m[2]
+	controlToken(t, ctlData, control) // edgectl and call send it
 	keys := t.TempDir()
 	if out, code := edgectl(t, "keygen", "--out", keys, "--force"); code != 0 {
 		t.Fatalf("edgectl keygen = %d\n%s", code, out)
@@ -357,6 +359,7 @@ func edgectl(t *testing.T, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hostBin(t, "edgectl"), args...)
+	cmd.Env = edgectlEnv(args)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	rate := fs.Float64("rate", 5, "requests per second each device's module answers")
 	serve := fs.String("serve", "orders@1.0.0", "module@version each device serves from the start (\"\": none until a push)")
 	parallel := fs.Int("parallel", 16, "registrations and connections at once")
+	tokenFile := fs.String("token-file", "", "admin token `file` (default: $EDGE_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -48,7 +49,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		ids[i] = fmt.Sprintf("%s-%05d", *prefix, i+1)
 	}
 	start := time.Now()
-	creds, err := devsim.Register(ctx, *control, ids, *parallel)
+	token := os.Getenv("EDGE_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "devsim:", err)
+			return 2
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	creds, err := devsim.Register(ctx, *control, token, ids, *parallel)
 	if err != nil {
 		fmt.Fprintln(stderr, "devsim:", err)
 		return 1

@@ -1,0 +1,91 @@
+package edgectl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The operator's token and controller address, each taken from the first
+// of:
+//
+//	token    --token-file FILE   $EDGE_TOKEN     config "token"
+//	address  --control URL       $EDGE_CONTROL   config "control"   DefaultControl
+//
+// The config file is $EDGECTL_CONFIG, else $XDG_CONFIG_HOME/edgectl/config.json,
+// else ~/.config/edgectl/config.json: {"control": URL, "token": TOKEN}. A
+// file that holds a token and that others may read (mode beyond 0600) is
+// refused, as ssh refuses such a key. There is no --token flag: a command
+// line is visible to every user of the machine (ps).
+
+// config is edgectl's config file.
+type config struct {
+	Control string `json:"control,omitempty"`
+	Token   string `json:"token,omitempty"`
+}
+
+// configPath is where edgectl looks for its config file.
+func (cl *cli) configPath() string {
+	if p := cl.getenv("EDGECTL_CONFIG"); p != "" {
+		return p
+	}
+	if d := cl.getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "edgectl", "config.json")
+	}
+	if h := cl.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".config", "edgectl", "config.json")
+	}
+	return ""
+}
+
+// loadConfig reads the config file; a missing file is an empty config.
+func (cl *cli) loadConfig() (config, string, error) {
+	path := cl.configPath()
+	if path == "" {
+		return config{}, "", nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return config{}, path, nil
+	}
+	if err != nil {
+		return config{}, path, fmt.Errorf("config file: %w", err)
+	}
+	var c config
+	if strings.TrimSpace(string(b)) == "" {
+		return c, path, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return config{}, path, fmt.Errorf("config file %s: want {\"control\": URL, \"token\": TOKEN}: %w", path, err)
+	}
+	if c.Token != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return config{}, path, fmt.Errorf("config file: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return config{}, path, fmt.Errorf("config file %s holds a token and is readable by others (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), path)
+		}
+	}
+	return c, path, nil
+}
+
+// readTokenFile reads a token from a file (--token-file, the controller's
+// admin.token), trimmed of surrounding white space.
+func readTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" || strings.ContainsAny(t, " \t\r\n") {
+		return "", fmt.Errorf("token file %s: want one token", path)
+	}
+	return t, nil
+}

@@ -1,0 +1,174 @@
+package edgectl
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeplane/edge/wire"
+)
+
+// createToken runs token create and returns the new token.
+func createToken(t *testing.T, ctl, role, name string) wire.TokenCreated {
+	t.Helper()
+	code, out, errOut := run(t, "token", "create", "--role", role, "--name", name, "--json", ctl)
+	var tc wire.TokenCreated
+	if code != ExitOK || json.Unmarshal([]byte(out), &tc) != nil || tc.Secret == "" || tc.Role != role || tc.Name != name {
+		t.Fatalf("token create --role %s --name %s: %d %s%s", role, name, code, out, errOut)
+	}
+	return tc
+}
+
+// TestTokenCommands: create, list and revoke against a real controller,
+// what a read token may do, and the bad input tried by hand: no role, a
+// role that does not exist, a bad name, a revoked token, revoking the last
+// admin token, revoking twice, an id that is no token's.
+func TestTokenCommands(t *testing.T) {
+	t.Setenv("EDGECTL_CONFIG", filepath.Join(t.TempDir(), "none.json"))
+	s := startControl(t, nil)
+	ctl := "--control=" + s.URL()
+	read := createToken(t, ctl, "read", "grafana")
+
+	file := filepath.Join(t.TempDir(), "prom.token")
+	code, out, errOut := run(t, "token", "create", "--role", "read", "--name", "prometheus", "--out", file, ctl)
+	st, err := os.Stat(file)
+	if code != ExitOK || err != nil || st.Mode().Perm() != 0o600 || strings.Contains(out, "edge_") {
+		t.Fatalf("token create --out: %d %q %q, file %v (want 0600, and the token not printed)", code, out, errOut, err)
+	}
+	code, out, _ = run(t, "token", "list", ctl)
+	if code != ExitOK || !strings.Contains(out, "grafana") || !strings.Contains(out, "prometheus") || !strings.Contains(out, "admin") {
+		t.Errorf("token list: %d\n%s", code, out)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "create", "--name", "x"}, "--role read or --role admin"},
+		{[]string{"token", "create", "--role", "root", "--name", "x"}, "--role read or --role admin"},
+		{[]string{"token", "create", "--role", "read", "--name", "bad name"}, "invalid token name"},
+		{[]string{"token", "create", "--role", "read"}, "invalid token name"},
+		{[]string{"token", "revoke"}, "missing ID"},
+	} {
+		if code, _, errOut := run(t, append(tt.args, ctl)...); code != ExitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: %d %q, want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+
+	// A read token watches but changes nothing, and lists no tokens.
+	t.Setenv("EDGE_TOKEN", read.Secret)
+	if code, _, errOut := run(t, "devices", ctl); code != ExitOK {
+		t.Errorf("devices with a read token: %d %s", code, errOut)
+	}
+	for _, args := range [][]string{{"device", "add", "pi-1"}, {"token", "list"}, {"token", "create", "--role", "admin", "--name", "me"}} {
+		if code, _, errOut := run(t, append(args, ctl)...); code != ExitFailed || !strings.Contains(errOut, "Forbidden") {
+			t.Errorf("%q with a read token: %d %q, want 1 and Forbidden", args, code, errOut)
+		}
+	}
+
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken())
+	if code, out, errOut := run(t, "token", "revoke", read.ID, ctl); code != ExitOK || !strings.Contains(out, "revoked") {
+		t.Errorf("token revoke: %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := run(t, "token", "revoke", read.ID, ctl); code != ExitFailed || !strings.Contains(errOut, "Conflict") {
+		t.Errorf("token revoke twice: %d %q, want 1 and Conflict", code, errOut)
+	}
+	if code, _, errOut := run(t, "token", "revoke", "nosuchtoken", ctl); code != ExitFailed || !strings.Contains(errOut, "Not Found") {
+		t.Errorf("token revoke of an unknown id: %d %q, want 1 and Not Found", code, errOut)
+	}
+	t.Setenv("EDGE_TOKEN", read.Secret)
+	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, "Unauthorized") || !strings.Contains(errOut, "token was refused") {
+		t.Errorf("devices with a revoked token: %d %q, want 1, Unauthorized and a hint", code, errOut)
+	}
+
+	// The last admin token cannot be revoked: the operators would be locked out.
+	t.Setenv("EDGE_TOKEN", s.NewAdminToken())
+	code, out, _ = run(t, "token", "list", "--json", ctl)
+	var ts []wire.Token
+	if code != ExitOK || json.Unmarshal([]byte(out), &ts) != nil {
+		t.Fatalf("token list --json: %d %s", code, out)
+	}
+	for _, tk := range ts {
+		if tk.Role == "admin" {
+			if code, _, errOut := run(t, "token", "revoke", tk.ID, ctl); code != ExitFailed || !strings.Contains(errOut, "last active admin token") {
+				t.Errorf("revoke the last admin token: %d %q", code, errOut)
+			}
+		}
+	}
+}
+
+// TestTokenSources: the token comes from --token-file, else EDGE_TOKEN,
+// else the config file; the address from --control, else EDGE_CONTROL,
+// else the config file. A config file others may read, or that is not
+// the expected JSON, is refused; with no token at all the error says
+// where edgectl looked.
+func TestTokenSources(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config.json")
+	t.Setenv("EDGECTL_CONFIG", conf)
+	s := startControl(t, nil)
+	ctl := "--control=" + s.URL()
+	admin := s.NewAdminToken()
+	read := createToken(t, ctl, "read", "grafana").Secret
+	readFile := filepath.Join(dir, "read.token")
+	if err := os.WriteFile(readFile, []byte(read+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeConf := func(c config, mode os.FileMode) {
+		b, _ := json.Marshal(c)
+		os.Remove(conf)
+		if err := os.WriteFile(conf, b, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// token list needs admin: it tells which token was sent.
+	tokenList := func(args ...string) int {
+		code, _, _ := run(t, append([]string{"token", "list"}, args...)...)
+		return code
+	}
+
+	writeConf(config{Control: s.URL(), Token: read}, 0o600)
+	t.Setenv("EDGE_TOKEN", "")
+	if code, _, errOut := run(t, "devices"); code != ExitOK {
+		t.Errorf("address and token from the config file: %d %s", code, errOut)
+	}
+	if got := tokenList(); got != ExitFailed {
+		t.Errorf("token list with the config's read token: %d, want 1", got)
+	}
+	t.Setenv("EDGE_TOKEN", admin)
+	if got := tokenList(); got != ExitOK {
+		t.Errorf("EDGE_TOKEN (admin) over the config's read token: %d, want 0", got)
+	}
+	if got := tokenList("--token-file", readFile); got != ExitFailed {
+		t.Errorf("--token-file (read) over EDGE_TOKEN (admin): %d, want 1", got)
+	}
+	if got := tokenList("--token-file", filepath.Join(dir, "none")); got != ExitFailed {
+		t.Errorf("--token-file of a missing file: %d, want 1", got)
+	}
+	t.Setenv("EDGE_CONTROL", "http://127.0.0.1:1")
+	if got := tokenList(); got != ExitFailed {
+		t.Errorf("EDGE_CONTROL over the config's address: %d, want 1 (nothing listens there)", got)
+	}
+	if got := tokenList(ctl); got != ExitOK {
+		t.Errorf("--control over EDGE_CONTROL: %d, want 0", got)
+	}
+
+	writeConf(config{Control: s.URL(), Token: read}, 0o644)
+	t.Setenv("EDGE_TOKEN", "")
+	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, "readable by others") {
+		t.Errorf("config file of mode 0644 with a token: %d %q, want 1 and a chmod hint", code, errOut)
+	}
+	if err := os.WriteFile(conf, []byte(`{"tokn": "x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, "config file") {
+		t.Errorf("config file with an unknown key: %d %q", code, errOut)
+	}
+	writeConf(config{Control: s.URL()}, 0o644) // no token: readable is fine
+	t.Setenv("EDGE_CONTROL", "")
+	if code, _, errOut := run(t, "devices"); code != ExitFailed || !strings.Contains(errOut, "no token: set EDGE_TOKEN") {
+		t.Errorf("no token anywhere: %d %q, want 1 and where edgectl looked", code, errOut)
+	}
+}
