@@ -86,7 +86,9 @@ func serveBody(m *Module, body []byte) (abi.Response, error) {
 // waitFor polls cond until it holds or 5 s pass.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	// Generous: a guest's second of loop takes tens of seconds on a
+	// machine loaded by other builds and tests.
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
