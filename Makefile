@@ -47,7 +47,7 @@ export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm ## build the three programs, orders.wasm, orders-native and orders-rs.wasm (Rust, when the toolchain is installed)
+build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm $(BIN)/telemetry.wasm ## build the three programs, orders.wasm, orders-native, orders-rs.wasm (Rust, when the toolchain is installed) and telemetry.wasm
 
 $(BIN)/edge-agent: FORCE
 	$(GOBUILD) -o $@ ./cmd/edge-agent
@@ -59,6 +59,8 @@ $(BIN)/orders-native: FORCE
 	$(GOBUILD) -o $@ ./modules/orders/native
 $(BIN)/orders.wasm: FORCE
 	$(WASMBUILD) -o $@ ./modules/orders/wasm
+$(BIN)/telemetry.wasm: FORCE
+	$(WASMBUILD) -o $@ ./modules/telemetry/wasm
 $(BIN)/orders-rs.wasm: FORCE
 ifeq ($(RUST_OK),yes)
 	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p orders-rs
