@@ -144,20 +144,27 @@ run "$BIN/edgectl" push "$BIN/telemetry.wasm" --control "$control_url" --key "$w
   --timer summary=5s --config threshold=30 ||
   fail "edgectl push telemetry failed" "$agent_log" "$control_log"
 if command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null; then
-  # A sensor board of its own: it publishes readings under its id, which
-  # the broker lets every device (demo-1 included) read.
-  scred=$("$BIN/edgectl" device add sensor-1 --control "$control_url" --json 2>"$work/device-add.err") ||
-    fail "edgectl device add sensor-1 failed" "$work/device-add.err"
-  spass=$(sed -n 's/.*"password": *"\([^"]*\)".*/\1/p' <<<"$scred")
+  # A sensor board of its own publishes readings under its id, which the
+  # broker lets every device read (demo-1's agent included); a second one,
+  # a wall display, reads demo-1's alerts. The embedded broker binds a
+  # client id to its device, so each has its own credentials.
+  creds_of() { # device: its password
+    local c
+    c=$("$BIN/edgectl" device add "$1" --control "$control_url" --json 2>"$work/device-add.err") ||
+      fail "edgectl device add $1 failed" "$work/device-add.err"
+    sed -n 's/.*"password": *"\([^"]*\)".*/\1/p' <<<"$c"
+  }
+  spass=$(creds_of sensor-1)
+  dpass=$(creds_of display-1)
   mhost=${mqtt_addr#tcp://}
-  mopts=(-h "${mhost%:*}" -p "${mhost##*:}" -u sensor-1 -P "$spass" -q 1)
-  mosquitto_sub "${mopts[@]}" -i sensor-1-alerts -t "edge/v1/dev/$DEVICE/app/telemetry/alerts/#" -C 1 -W 30 -v \
-    >"$work/alert.txt" 2>&1 &
+  mopts=(-h "${mhost%:*}" -p "${mhost##*:}" -q 1)
+  mosquitto_sub "${mopts[@]}" -i display-1 -u display-1 -P "$dpass" \
+    -t "edge/v1/dev/$DEVICE/app/telemetry/alerts/#" -C 1 -W 30 -v >"$work/alert.txt" 2>&1 &
   sub=$!
   sleep 1
   for v in 21.5 22.0 23.25 35.5; do
     printf '\033[1m$ mosquitto_pub -t edge/v1/dev/sensor-1/app/sensor/readings/t1 -m %s\033[0m\n' "$v"
-    mosquitto_pub "${mopts[@]}" -i sensor-1-pub -t edge/v1/dev/sensor-1/app/sensor/readings/t1 -m "$v" ||
+    mosquitto_pub "${mopts[@]}" -i sensor-1 -u sensor-1 -P "$spass" -t edge/v1/dev/sensor-1/app/sensor/readings/t1 -m "$v" ||
       fail "mosquitto_pub failed"
   done
   wait "$sub" || fail "no alert published within 30 s" "$work/alert.txt" "$agent_log"

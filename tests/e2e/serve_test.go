@@ -195,7 +195,11 @@ func TestDemoScript(t *testing.T) {
 	}
 	// The script deploys through edge-control and edgectl push: its
 	// progress ends with the device running the module.
-	for _, want := range []string{`{"status":true}`, `"shipping_address":"123 Main St"`, "(HTTP 400)", "demo-1: running"} {
+	// Then the telemetry module: readings over MQTT from a sensor device,
+	// an alert above the threshold, the window in key-value state and the
+	// order count from a call to the order service (5 orders by then).
+	for _, want := range []string{`{"status":true}`, `"shipping_address":"123 Main St"`, "(HTTP 400)", "demo-1: running",
+		`alert received:`, `"value":35.5}`, `"sensor-1/t1":{"count":4,"window":4,"min":21.5,"max":35.5`, `"orders":5}`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
