@@ -98,10 +98,12 @@ func TestTLSEmbedded(t *testing.T) {
 	ca := harness.NewCA(t, "edge test CA")
 	devCA := harness.NewCA(t, "edge device CA")
 	cert, key := ca.Issue(t, "controller", harness.CertOptions{})
-	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", t.TempDir(),
+	ctlData := t.TempDir()
+	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", ctlData,
 		"--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--client-ca", devCA.File)
 	defer ctl.Stop(t)
 	m := tlsAddrs.FindStringSubmatch(line)
+	harness.ControlToken(t, ctlData, m[1])
 	f := &tlsFleet{control: m[1], broker: m[2], ca: ca}
 	f.keygen(t)
 
@@ -232,12 +234,14 @@ func TestTLSMosquittoCerts(t *testing.T) {
 	broker := mosquittoTLS(t, ca, false)
 	ctlCert, ctlKey := ca.Issue(t, "edge-control", harness.CertOptions{Client: true})
 	httpCert, httpKey := ca.Issue(t, "controller", harness.CertOptions{})
-	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0",
+	ctlData := t.TempDir()
+	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", ctlData, "--http", "127.0.0.1:0",
 		"--tls-cert", httpCert, "--tls-key", httpKey,
 		"--broker", broker, "--broker-ca", ca.File, "--broker-cert", ctlCert, "--broker-key", ctlKey, "--client-id", "edge-control")
 	defer ctl.Stop(t)
 	m := tlsAddrs.FindStringSubmatch(line)
 	f := &tlsFleet{control: m[1], broker: broker, ca: ca}
+	harness.ControlToken(t, ctlData, m[1])
 	f.keygen(t)
 	if out, errOut, code := f.edgectl(t, "device", "add", "pi-mq", "--password-file", filepath.Join(t.TempDir(), "pw")); code != 0 {
 		t.Fatalf("device add = %d\n%s%s", code, out, errOut)
@@ -288,7 +292,8 @@ func TestTLSMosquittoCerts(t *testing.T) {
 func TestTLSMosquittoPasswords(t *testing.T) {
 	ca := harness.NewCA(t, "edge test CA")
 	broker := mosquittoTLS(t, ca, true, "edge-control", "pi-pw")
-	ctl, line := start(t, controlSSLReady, nil, bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0",
+	ctlData := t.TempDir()
+	ctl, line := start(t, controlSSLReady, nil, bin(t, "edge-control"), "--data", ctlData, "--http", "127.0.0.1:0",
 		"--broker", broker, "--broker-ca", ca.File, "--broker-user", "edge-control", "--broker-password", "pw-edge-control",
 		"--client-id", "edge-control")
 	defer ctl.Stop(t)
@@ -296,6 +301,7 @@ func TestTLSMosquittoPasswords(t *testing.T) {
 	if mm == nil {
 		t.Fatalf("ready line %q", line)
 	}
+	harness.ControlToken(t, ctlData, mm[1])
 	keyDir := t.TempDir()
 	if out, errOut, code := edgectl(t, "keygen", "--out", keyDir, "--force"); code != 0 {
 		t.Fatalf("keygen = %d %s%s", code, out, errOut)
