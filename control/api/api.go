@@ -9,10 +9,11 @@
 // errors as wire.APIError:
 //
 //	400 malformed or invalid      408 body not received in time
-//	403 signature not trusted     409 not in the present state (a rollout in
-//	404 unknown                       progress, an action its state refuses),
-//	413 over a size limit             or a device would exceed wire.MaxModules
-//	    (names it)                    (names it)
+//	403 signature not trusted,    409 not in the present state (a rollout in
+//	    registry not allowed          progress, an action its state refuses),
+//	404 unknown                       or a device would exceed wire.MaxModules
+//	413 over a size limit             (names it)
+//	    (names it)
 //	429 too many uploads (or log      500 the controller's fault
 //	    requests) at once             502 a registry failed a pull, or served
 //	507 blob storage quota reached        other bytes than the signed ones
