@@ -128,9 +128,12 @@ func TestKillDuringDeploy(t *testing.T) {
 		return p
 	}
 	pushCmd := func(ctx context.Context, version string) *exec.Cmd {
-		return exec.CommandContext(ctx, bin(t, "edgectl"), "push", file(version), "--control", f.control,
+		args := []string{"push", file(version), "--control", f.control,
 			"--key", filepath.Join(f.keyDir, "edge.key"), "--name", "orders", "--version", version,
-			"--node", "k", "--db", "sqlite", "--port", fmt.Sprint(port), "--wait", "60s")
+			"--node", "k", "--db", "sqlite", "--port", fmt.Sprint(port), "--wait", "60s"}
+		cmd := exec.CommandContext(ctx, bin(t, "edgectl"), args...)
+		cmd.Env = harness.EdgectlEnvFor(args) // the controller's token
+		return cmd
 	}
 
 	if out, _, code := f.push(t, file("1.0.0"), "1.0.0", "k", port); code != 0 {
