@@ -42,12 +42,12 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust rust-testdata race qemu fuzz fuzzlong bench pushbench msgbench ingestbench fleetbench demo dist screenshots vendor clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz fuzzlong soak bench pushbench msgbench tlsbench ingestbench fleetbench demo dist screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm ## build the three programs, orders.wasm, orders-native and orders-rs.wasm (Rust, when the toolchain is installed)
+build: $(BIN)/edge-agent $(BIN)/edge-control $(BIN)/edgectl $(BIN)/orders.wasm $(BIN)/orders-native $(BIN)/orders-rs.wasm $(BIN)/telemetry.wasm ## build the three programs, orders.wasm, orders-native, orders-rs.wasm (Rust, when the toolchain is installed) and telemetry.wasm
 
 $(BIN)/edge-agent: FORCE
 	$(GOBUILD) -o $@ ./cmd/edge-agent
@@ -59,6 +59,8 @@ $(BIN)/orders-native: FORCE
 	$(GOBUILD) -o $@ ./modules/orders/native
 $(BIN)/orders.wasm: FORCE
 	$(WASMBUILD) -o $@ ./modules/orders/wasm
+$(BIN)/telemetry.wasm: FORCE
+	$(WASMBUILD) -o $@ ./modules/telemetry/wasm
 $(BIN)/orders-rs.wasm: FORCE
 ifeq ($(RUST_OK),yes)
 	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p orders-rs
@@ -129,16 +131,24 @@ FUZZLONG_SET := \
 fuzzlong: ## fuzz each network parser for FUZZLONG (default 10^6 executions each); prints each target's count
 	@for t in $(FUZZLONG_SET); do \
 	  pkg=$${t%%:*}; f=$${t##*:}; echo "fuzzlong $$pkg $$f $(FUZZLONG)"; \
-	  start=$$(date +%s); out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZLONG) $$pkg 2>&1); st=$$?; \
+	  start=$$(date +%s); out=$$($(GO) test -timeout 0 -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZLONG) $$pkg 2>&1); st=$$?; \
 	  echo "$$out" | grep 'fuzz: elapsed' | tail -1; echo "$$out" | tail -2; echo "took $$(($$(date +%s)-start))s"; \
 	  [ $$st -eq 0 ] || { echo "$$out" | tail -40; exit 1; }; \
 	done
+
+# Not part of test: minutes of traffic. EDGE_SOAK sets the duration.
+EDGE_SOAK ?= 3m
+soak: build ## orders under sustained writes with deploys, rollbacks and controller/broker restarts for EDGE_SOAK (3m): no order lost, agent RSS bounded, no fd or goroutine growth
+	EDGE_BIN=$(CURDIR)/$(BIN) EDGE_SOAK=$(EDGE_SOAK) $(GO) test -tags soak -count=1 -v -run '^TestSoak$$' -timeout 2h ./tests/e2e
 
 bench: build ## measure Wasm vs native, start times and memory; writes docs/BENCHMARKS.md
 	$(GO) run ./tests/bench -bin $(CURDIR)/$(BIN) -out docs/BENCHMARKS.md
 
 pushbench: build ## measure push → serving time on one device
 	$(GO) run ./tests/pushbench -bin $(BIN)
+
+tlsbench: ## what TLS costs the embedded broker: connects/s, CPU per connect, heap per idle connection (plain, MQTTS with passwords, with client certificates)
+	$(GO) run ./tests/tlsbench
 
 msgbench: ## module messaging on one device: messages/s into a guest and the broker → guest → publish → broker round trip (BROKER=tcp://HOST:PORT for another broker)
 	$(GO) run ./tests/msgbench $(if $(BROKER),-broker $(BROKER))

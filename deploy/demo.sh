@@ -4,8 +4,8 @@
 # from `edgectl keygen`, `edgectl push` of the order service to the device,
 # then the seed article's curl workflow against the device; then it keeps
 # serving (dashboard included) until Ctrl-C. edgectl authenticates with the
-# admin token the controller wrote to its data folder at its first start. Everything lives in a temporary
-# folder that is removed on exit.
+# admin token the controller wrote to its data folder at its first start.
+# Everything lives in a temporary folder that is removed on exit.
 #
 # DEMO_ONESHOT=1 exits after the workflow (tests/e2e TestDemoScript).
 # BIN=folder picks the built programs (default bin).
@@ -58,15 +58,13 @@ wait_for() {
   return 1
 }
 
-# free_port: a loopback TCP port nothing listens on right now.
+# free_port: a loopback TCP port nothing listens on right now, below the
+# kernel's ephemeral range (where outgoing connections take their source
+# ports, so a port from there may be gone before the module binds it).
 free_port() {
-  if command -v python3 >/dev/null; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-    return
-  fi
   local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   return 1
@@ -85,8 +83,8 @@ control_url=$(grep -oE 'http://[0-9.:]+' <<<"$ready")
 mqtt_addr=$(grep -oE 'tcp://[0-9.:]+' <<<"$ready")
 
 say "operator token"
-# The controller's first start created an admin token, printed it once and
-# wrote it to its data folder (0600). edgectl reads it from EDGE_TOKEN.
+# The controller's first start created an admin token and wrote it to
+# its data folder (0600). edgectl reads it from EDGE_TOKEN.
 token_file="$work/control/admin.token"
 [[ -s "$token_file" ]] || fail "edge-control wrote no $token_file" "$control_log"
 printf '\033[1m$ export EDGE_TOKEN=$(cat %s)\033[0m\n' "$token_file"
@@ -137,10 +135,47 @@ step "query again"                    "$url/orders"
 step "insert one record"              "$url/create_order" -X POST -d @$DEMO/order.json
 step "bad JSON is a 400, not a crash" "$url/create_order" -X POST -d '{"order_id":'
 
+say "telemetry: a second module with MQTT triggers, key-value state and a call to the order service"
+tport=$(free_port) || fail "no free port"
+turl="http://127.0.0.1:$tport"
+run "$BIN/edgectl" push "$BIN/telemetry.wasm" --control "$control_url" --key "$work/keys/edge.key" \
+  --name telemetry --version 1.0.0 --node "$DEVICE" --port "$tport" --kv --call orders \
+  --subscribe 'edge/v1/dev/+/app/sensor/readings/#' --publish 'alerts/#' --publish summary \
+  --timer summary=5s --config threshold=30 ||
+  fail "edgectl push telemetry failed" "$agent_log" "$control_log"
+if command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null; then
+  # A sensor board of its own: it publishes readings under its id, which
+  # the broker lets every device (demo-1 included) read.
+  scred=$("$BIN/edgectl" device add sensor-1 --control "$control_url" --json 2>"$work/device-add.err") ||
+    fail "edgectl device add sensor-1 failed" "$work/device-add.err"
+  spass=$(sed -n 's/.*"password": *"\([^"]*\)".*/\1/p' <<<"$scred")
+  mhost=${mqtt_addr#tcp://}
+  mopts=(-h "${mhost%:*}" -p "${mhost##*:}" -u sensor-1 -P "$spass" -q 1)
+  mosquitto_sub "${mopts[@]}" -i sensor-1-alerts -t "edge/v1/dev/$DEVICE/app/telemetry/alerts/#" -C 1 -W 30 -v \
+    >"$work/alert.txt" 2>&1 &
+  sub=$!
+  sleep 1
+  for v in 21.5 22.0 23.25 35.5; do
+    printf '\033[1m$ mosquitto_pub -t edge/v1/dev/sensor-1/app/sensor/readings/t1 -m %s\033[0m\n' "$v"
+    mosquitto_pub "${mopts[@]}" -i sensor-1-pub -t edge/v1/dev/sensor-1/app/sensor/readings/t1 -m "$v" ||
+      fail "mosquitto_pub failed"
+  done
+  wait "$sub" || fail "no alert published within 30 s" "$work/alert.txt" "$agent_log"
+  printf '\033[1malert received:\033[0m %s\n' "$(cat "$work/alert.txt")"
+  for _ in $(seq 1 100); do # the readings are applied one at a time
+    curl -sS "$turl/summary" | grep -q '"count":4' && break
+    sleep 0.2
+  done
+  step "the rolling window per sensor, and the order count from the order service" "$turl/summary"
+else
+  echo "(mosquitto_pub/mosquitto_sub not installed: no readings sent)"
+  step "the telemetry module's summary" "$turl/summary"
+fi
+
 if [[ -n "${DEMO_ONESHOT:-}" ]]; then exit 0; fi  # used by the end-to-end test
 cat <<EOF
 
-The order service runs on device $DEVICE at $url
+The order service runs on device $DEVICE at $url, telemetry at $turl
 Dashboard: $control_url (sign in with the token in $token_file)
 Token:     export EDGE_TOKEN=\$(cat $token_file)
 Try:       $BIN/edgectl devices --control $control_url

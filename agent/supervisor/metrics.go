@@ -60,6 +60,7 @@ func (s *Supervisor) restarted(name, version string) {
 
 // servingChangedLocked tells the waiters of ServingChanged. s.mu is held.
 func (s *Supervisor) servingChangedLocked() {
+	s.writeRoutesLocked()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.kickTriggers()

@@ -454,8 +454,16 @@ func (r *runner) copyOutput(out *os.File) {
 func (r *runner) watch(p *proc) string {
 	cfg := &r.s.cfg
 	runaway := r.spec.wcfg.Deadline() + time.Second
-	started := time.Now()
 	var last time.Time // of the last heartbeat
+	// silent is the silence the supervisor observed since the last
+	// heartbeat (or the start): each tick adds the time since the
+	// previous tick, but at most maxStep. A supervisor that did not run
+	// for a while (stopped, a stall of the machine, swapping) did not
+	// watch its workers, whose beats wait in the pipe meanwhile; counting
+	// that time as their silence killed healthy workers. A worker that is
+	// really silent is still killed, after Silence of observed time, even
+	// by a supervisor whose every tick comes late.
+	var silent time.Duration
 	// serving: this process has reported ready. Until then it is loading
 	// and compiling and takes no traffic, so a starved heartbeat on a busy
 	// board gets FirstBeat, not Silence; ReadyTimeout bounds the start.
@@ -468,7 +476,7 @@ func (r *runner) watch(p *proc) string {
 		}
 	}
 	beat := func(hb worker.Heartbeat) {
-		last = time.Now()
+		last, silent = time.Now(), 0
 		serving = serving || hb.Ready
 		r.mu.Lock()
 		r.hb, p.last = hb, hb
@@ -491,6 +499,7 @@ func (r *runner) watch(p *proc) string {
 		}
 	}
 	const every = 25 * time.Millisecond
+	const maxStep = 2 * every
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastTick := time.Now()
@@ -513,21 +522,15 @@ func (r *runner) watch(p *proc) string {
 			}
 			return "worker exited: " + p.cmd.ProcessState.String()
 		case <-tick.C:
-			// Not the tick's own time: a ticker keeps one tick, sent
-			// before this process was stopped or starved.
+			// The clock, not the tick's value: a ticker keeps one tick,
+			// sent before this process was stopped or starved.
 			now := time.Now()
-			// A tick that comes late means this process was not scheduled
-			// either (a starved board, a loaded CI machine): the beats the
-			// worker wrote meanwhile may still be in the pipe or the
-			// channel. Silence is judged only after taking every beat
-			// already queued, and not at all on a late tick: the worker
-			// gets the next round, so a supervisor that was itself
-			// asleep never kills a worker for its own absence.
-			late := now.Sub(lastTick) > max(4*every, cfg.Silence/2)
+			silent += min(now.Sub(lastTick), maxStep)
 			lastTick = now
 			if killed != "" {
 				continue
 			}
+			// Beats already queued count before any judgement.
 		queued:
 			for beats != nil {
 				select {
@@ -541,18 +544,17 @@ func (r *runner) watch(p *proc) string {
 					break queued
 				}
 			}
-			if late || killed != "" {
+			if killed != "" {
 				continue
 			}
 			limit := cfg.Silence
 			if !serving {
 				limit = max(cfg.Silence, cfg.FirstBeat)
 			}
-			if last.IsZero() {
-				if time.Since(started) > cfg.FirstBeat {
-					kill(fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat))
-				}
-			} else if time.Since(last) > limit {
+			switch {
+			case last.IsZero() && silent > cfg.FirstBeat:
+				kill(fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat))
+			case !last.IsZero() && silent > limit:
 				kill(fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond)))
 			}
 		}

@@ -15,9 +15,11 @@ import (
 //
 //	token    --token-file FILE   $EDGE_TOKEN     config "token"
 //	address  --control URL       $EDGE_CONTROL   config "control"   DefaultControl
+//	CA       --ca-file FILE      $EDGE_CA_FILE   config "ca_file"   the system's CAs
 //
 // The config file is $EDGECTL_CONFIG, else $XDG_CONFIG_HOME/edgectl/config.json,
-// else ~/.config/edgectl/config.json: {"control": URL, "token": TOKEN}. A
+// else ~/.config/edgectl/config.json: {"control": URL, "token": TOKEN,
+// "ca_file": FILE}. A
 // file that holds a token and that others may read (mode beyond 0600) is
 // refused, as ssh refuses such a key. There is no --token flag: a command
 // line is visible to every user of the machine (ps).
@@ -26,6 +28,7 @@ import (
 type config struct {
 	Control string `json:"control,omitempty"`
 	Token   string `json:"token,omitempty"`
+	CAFile  string `json:"ca_file,omitempty"` // the controller's CA (PEM), for https://
 }
 
 // configPath is where edgectl looks for its config file.

@@ -138,7 +138,8 @@ func TestGlobalFlags(t *testing.T) {
 }
 
 // TestHTTPS: edgectl against an HTTPS controller, with and without the
-// CA, through the flag and the environment; the bad input tried by hand:
+// CA, through the flag, the environment and the config file; the bad
+// input tried by hand:
 // no CA, another CA, an expired certificate, http:// against the HTTPS
 // port, https:// against a plain controller, --ca-file with http://, a CA
 // file that holds no certificate.
@@ -160,6 +161,15 @@ func TestHTTPS(t *testing.T) {
 		t.Errorf("with EDGE_CA_FILE: %d %s", code, errOut)
 	}
 	t.Setenv("EDGE_CA_FILE", "")
+	conf := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(conf, []byte(`{"ca_file": "`+ca.File+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDGECTL_CONFIG", conf)
+	if code, _, errOut := run(t, "devices"); code != ExitOK {
+		t.Errorf("with the config file's ca_file: %d %s", code, errOut)
+	}
+	t.Setenv("EDGECTL_CONFIG", filepath.Join(t.TempDir(), "none.json"))
 
 	for _, tc := range []struct {
 		name string

@@ -19,7 +19,7 @@ func (a *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.control, "control", "", "controller `URL` (default: $EDGE_CONTROL, else the config file's, else "+DefaultControl+")")
 	fs.StringVar(&a.tokenFile, "token-file", "", "read the operator token from `FILE` (default: $EDGE_TOKEN, else the config file's)")
 	fs.BoolVar(&a.json, "json", false, "print stable JSON on stdout")
-	fs.StringVar(&a.caFile, "ca-file", "", "CA certificate `file` (PEM) the controller's HTTPS certificate is verified with (default: $EDGE_CA_FILE, else the system's CAs)")
+	fs.StringVar(&a.caFile, "ca-file", "", "CA certificate `file` (PEM) the controller's HTTPS certificate is verified with (default: $EDGE_CA_FILE, else the config file's ca_file, else the system's CAs)")
 }
 
 // client returns a client for the controller chosen by --control,
@@ -47,6 +47,9 @@ func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
 	caFile := a.caFile
 	if caFile == "" {
 		caFile = cl.getenv("EDGE_CA_FILE")
+	}
+	if caFile == "" {
+		caFile = conf.CAFile
 	}
 	if err := c.useCA(caFile); err != nil {
 		return nil, usagef(cmd, "%s: %v", cmd, err)

@@ -119,6 +119,17 @@
 //	                                              │
 //	              API views, History, /metrics ◀──┘
 //
+// # Replicas
+//
+// Several controllers may share one MySQL database and one broker
+// (leader.go): any serves the API and ingests the reports the broker's
+// shared subscriptions hand it; the holder of the leader lease alone
+// publishes desired states (those the others stored included), drives
+// rollouts and deadlines, and takes the metrics reports. A leader checks
+// its lease, by its own monotonic clock, before each publish and rollout
+// step; each desired state's generation fences what a stale leader could
+// still send, since agents refuse a generation older than theirs.
+//
 // # Defensive ingestion
 //
 // Everything read from MQTT is untrusted: the device id comes from the topic

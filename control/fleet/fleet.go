@@ -120,7 +120,7 @@ func New(cfg Config) *Fleet {
 	if cfg.Holder == "" {
 		cfg.Holder = newHolder()
 	}
-	return &Fleet{
+	f := &Fleet{
 		store:   cfg.Store,
 		trust:   cfg.Trust,
 		log:     cfg.Logger,
@@ -140,6 +140,10 @@ func New(cfg Config) *Fleet {
 		rolloutKick: make(chan struct{}, 1),
 		live:        map[string]*live{},
 	}
+	if f.store != nil {
+		f.store.SetPublisher(f.Leading)
+	}
+	return f
 }
 
 // SetPublisher sets the MQTT publisher (the client is created after the

@@ -106,6 +106,23 @@ func (s *Store) GetLease(ctx context.Context, name string) (Lease, error) {
 	return l, nil
 }
 
+// SetPublisher tells the store how to know whether this controller
+// publishes the desired states it writes (holds the leader lease): those
+// are recorded published as they are written, and Unpublished lists only
+// the other replicas' writes.
+func (s *Store) SetPublisher(publishes func() bool) {
+	s.pubMu.Lock()
+	s.publishes = publishes
+	s.pubMu.Unlock()
+}
+
+func (s *Store) publisher() bool {
+	s.pubMu.Lock()
+	p := s.publishes
+	s.pubMu.Unlock()
+	return p != nil && p()
+}
+
 // Unpublished returns up to limit desired states stored since the leader
 // last published them (by a controller that does not publish: a replica
 // that is not the leader), in device order.

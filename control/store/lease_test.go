@@ -111,3 +111,27 @@ func TestSaveRolloutStale(t *testing.T) {
 		}
 	})
 }
+
+// TestPublisherWritesArePublished: what the publishing controller writes
+// is recorded published as written (it publishes it next); only other
+// controllers' writes are left for its poll.
+func TestPublisherWritesArePublished(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *testEnv) {
+		ctx := context.Background()
+		leader, other := e.open(t, Options{}), e.open(t, Options{})
+		leader.SetPublisher(func() bool { return true })
+		other.SetPublisher(func() bool { return false })
+		if _, _, err := leader.SetLabels(ctx, "pi-1", map[string]string{"a": "1"}, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+		if un, _ := leader.Unpublished(ctx, 10); len(un) != 0 {
+			t.Errorf("the leader's own write is unpublished: %+v", un)
+		}
+		if _, _, err := other.SetLabels(ctx, "pi-1", map[string]string{"a": "2"}, nil, t0); err != nil {
+			t.Fatal(err)
+		}
+		if un, _ := leader.Unpublished(ctx, 10); len(un) != 1 || un[0].Generation != 2 {
+			t.Errorf("unpublished = %+v, want the other controller's generation 2", un)
+		}
+	})
+}

@@ -42,9 +42,17 @@ func (s *Store) writeDesired(ctx context.Context, tx *sql.Tx, ds *wire.DesiredSt
 		return fmt.Errorf("desired state of %s: %w", ds.Device, &wire.SizeError{
 			What: "desired state of device " + ds.Device, Size: int64(len(state)), Limit: wire.MaxDesiredSize})
 	}
+	// Written by the leader, which publishes it next (and everything
+	// again should it die first: its successor republishes all), it is
+	// recorded published at once; by another replica, left for the
+	// leader's poll (Unpublished).
+	var published int64
+	if s.publisher() {
+		published = ds.Generation
+	}
 	if _, err := tx.ExecContext(ctx, s.engine.upsert("desired", []string{"device"},
-		[]string{"device", "generation", "state"}, []string{"generation", "state"}),
-		ds.Device, ds.Generation, string(state)); err != nil {
+		[]string{"device", "generation", "state", "published"}, []string{"generation", "state", "published"}),
+		ds.Device, ds.Generation, string(state), published); err != nil {
 		return fmt.Errorf("desired state of %s: %w", ds.Device, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers driver "sqlite"
@@ -30,6 +31,9 @@ type Store struct {
 	engine  engine
 	blobDir string
 	quota   quota
+
+	pubMu     sync.Mutex
+	publishes func() bool // SetPublisher
 }
 
 // Options tune a Store; the zero value keeps everything in the folder

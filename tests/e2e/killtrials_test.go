@@ -57,7 +57,7 @@ func TestKillTrials(t *testing.T) {
 	t.Logf("%d trials, seed %d (EDGE_KILL_SEED to replay the choices)", trials, seed)
 	rng := rand.New(rand.NewPCG(seed, 12))
 
-	f := startFleet(t, "--deploy-timeout", "20s")
+	f := startFleet(t, "--deploy-timeout", "60s") // a cold compile on a loaded machine takes 20 s and more
 	agent := bin(t, "edge-agent")
 	args := f.device(t, "kt")
 	args = append(args, "--grace", "300ms", "--metrics-interval", "0")

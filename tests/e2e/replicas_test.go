@@ -107,6 +107,7 @@ func TestReplicas(t *testing.T) {
 		ids = append(ids, fmt.Sprintf("rep-%s-d%d", run, i))
 	}
 	clientIDs := []string{}
+	var token string
 	t.Cleanup(func() {
 		for _, id := range ids {
 			cleanBroker(t, broker, run+"-"+id, id, id)
@@ -120,14 +121,22 @@ func TestReplicas(t *testing.T) {
 		cid := fmt.Sprintf("edge-control-rep-%s-%d", run, i)
 		clientIDs = append(clientIDs, cid)
 		var line string
+		data := t.TempDir()
 		r.p, line = start(t, controlReady, []string{"EDGE_CONTROL_DB=" + dsn}, bin(t, "edge-control"),
-			"--data", t.TempDir(), "--blobs", blobs, "--http", "127.0.0.1:0", "--broker", broker,
+			"--data", data, "--blobs", blobs, "--http", "127.0.0.1:0", "--broker", broker,
 			"--client-id", cid, "--lease-ttl", ttl.String(), "--deploy-timeout", "3m")
 		m := controlHTTP.FindStringSubmatch(line)
 		if m == nil {
 			t.Fatalf("cannot parse edge-control ready line %q", line)
 		}
 		r.control = m[1]
+		// The first replica makes the admin token, in the shared database
+		// (and its data folder); the others take it as it is.
+		if i == 1 {
+			token = harness.ControlToken(t, data, r.control)
+		} else {
+			harness.RegisterToken(t, r.control, token)
+		}
 		reps = append(reps, r)
 	}
 	leader := func(among []*replica) *replica {
@@ -268,9 +277,8 @@ func TestReplicas(t *testing.T) {
 	waitUntil(t, third.name+" to take the lease", 5*ttl, func() bool { return third.leading(t) })
 	// A change the paused leader never saw: central labels, a new
 	// generation for the first device.
-	body := `{"set":{"zone":"b"}}`
-	if status, msg := call(t, "POST", third.control+"/api/v1/devices/"+ids[0]+"/labels", body); status != 200 {
-		t.Fatalf("set labels through %s = %d %s", third.name, status, msg)
+	if out, errOut, code := edgectl(t, "label", ids[0], "zone=b", "--control", third.control); code != 0 {
+		t.Fatalf("edgectl label through %s = %d\n%s%s", third.name, code, out, errOut)
 	}
 	waitUntil(t, "the labels' desired state to be delivered", 10*time.Second, func() bool {
 		log.mu.Lock()

@@ -98,11 +98,13 @@ func TestTLSEmbedded(t *testing.T) {
 	ca := harness.NewCA(t, "edge test CA")
 	devCA := harness.NewCA(t, "edge device CA")
 	cert, key := ca.Issue(t, "controller", harness.CertOptions{})
-	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", t.TempDir(),
+	data := t.TempDir()
+	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", data,
 		"--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--client-ca", devCA.File)
 	defer ctl.Stop(t)
 	m := tlsAddrs.FindStringSubmatch(line)
 	f := &tlsFleet{control: m[1], broker: m[2], ca: ca}
+	harness.ControlToken(t, data, f.control) // edgectl gets it as EDGE_TOKEN
 	f.keygen(t)
 
 	pwFile := filepath.Join(t.TempDir(), "pi-tls.password")
@@ -232,12 +234,14 @@ func TestTLSMosquittoCerts(t *testing.T) {
 	broker := mosquittoTLS(t, ca, false)
 	ctlCert, ctlKey := ca.Issue(t, "edge-control", harness.CertOptions{Client: true})
 	httpCert, httpKey := ca.Issue(t, "controller", harness.CertOptions{})
-	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0",
+	data := t.TempDir()
+	ctl, line := start(t, controlTLSReady, nil, bin(t, "edge-control"), "--data", data, "--http", "127.0.0.1:0",
 		"--tls-cert", httpCert, "--tls-key", httpKey,
 		"--broker", broker, "--broker-ca", ca.File, "--broker-cert", ctlCert, "--broker-key", ctlKey, "--client-id", "edge-control")
 	defer ctl.Stop(t)
 	m := tlsAddrs.FindStringSubmatch(line)
 	f := &tlsFleet{control: m[1], broker: broker, ca: ca}
+	harness.ControlToken(t, data, f.control)
 	f.keygen(t)
 	if out, errOut, code := f.edgectl(t, "device", "add", "pi-mq", "--password-file", filepath.Join(t.TempDir(), "pw")); code != 0 {
 		t.Fatalf("device add = %d\n%s%s", code, out, errOut)
@@ -288,7 +292,19 @@ func TestTLSMosquittoCerts(t *testing.T) {
 func TestTLSMosquittoPasswords(t *testing.T) {
 	ca := harness.NewCA(t, "edge test CA")
 	broker := mosquittoTLS(t, ca, true, "edge-control", "pi-pw")
-	ctl, line := start(t, controlSSLReady, nil, bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0",
+	wrong := harness.NewCA(t, "another CA")
+
+	// A controller given the wrong CA gives up at start, saying why.
+	cmd := exec.Command(bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0", "--broker", broker,
+		"--broker-ca", wrong.File, "--broker-user", "edge-control", "--broker-password", "pw-edge-control", "--broker-wait", "1s")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "TLS handshake failed") ||
+		!strings.Contains(string(out), "check --broker-ca") {
+		t.Errorf("edge-control with the wrong --broker-ca: %v\n%s; want exit 1 naming the TLS failure and --broker-ca", err, out)
+	}
+
+	data := t.TempDir()
+	ctl, line := start(t, controlSSLReady, nil, bin(t, "edge-control"), "--data", data, "--http", "127.0.0.1:0",
 		"--broker", broker, "--broker-ca", ca.File, "--broker-user", "edge-control", "--broker-password", "pw-edge-control",
 		"--client-id", "edge-control")
 	defer ctl.Stop(t)
@@ -296,6 +312,7 @@ func TestTLSMosquittoPasswords(t *testing.T) {
 	if mm == nil {
 		t.Fatalf("ready line %q", line)
 	}
+	harness.ControlToken(t, data, mm[1])
 	keyDir := t.TempDir()
 	if out, errOut, code := edgectl(t, "keygen", "--out", keyDir, "--force"); code != 0 {
 		t.Fatalf("keygen = %d %s%s", code, out, errOut)
@@ -308,7 +325,6 @@ func TestTLSMosquittoPasswords(t *testing.T) {
 	args := []string{"run", "--id", "pi-pw", "--broker", broker, "--password-file", pw,
 		"--data", t.TempDir(), "--trust", filepath.Join(keyDir, "edge.pub")}
 
-	wrong := harness.NewCA(t, "another CA")
 	bad, _ := start(t, agentRunning, nil, bin(t, "edge-agent"), append(args, "--ca-file", wrong.File)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(bad.Out.String(), "retrying; check --ca-file") {

@@ -54,6 +54,7 @@ var builds = [][]string{
 	{"go", "build", "-o", "edge-control", "./cmd/edge-control"},
 	{"go", "build", "-o", "edgectl", "./cmd/edgectl"},
 	{"env", "GOOS=wasip1", "GOARCH=wasm", "go", "build", "-buildmode=c-shared", "-o", "orders.wasm", "./modules/orders/wasm"},
+	{"env", "GOOS=wasip1", "GOARCH=wasm", "go", "build", "-buildmode=c-shared", "-o", "telemetry.wasm", "./modules/telemetry/wasm"},
 }
 
 // BinDir returns the folder holding the built programs: EDGE_BIN, or a

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/internal/freeport"
+
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -93,15 +95,11 @@ http:
 // Stop stops the registry (a registry that goes down under a test).
 func (r *Registry) Stop(t testing.TB) { r.Proc.Stop(t) }
 
-// freePort returns a loopback TCP port nothing listens on now.
+// freePort returns a loopback port for a server started later, from below
+// the ephemeral range (internal/freeport).
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.MustPick(t.Fatal)
 }
 
 // LyingRegistry serves the registry at addr on another loopback port and

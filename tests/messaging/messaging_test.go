@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -188,12 +189,8 @@ func newRig(t *testing.T, tg target, device string) *rig {
 }
 
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Helper()
+	return freeport.MustPick(t.Fatal)
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +31,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgeplane/edge/internal/freeport"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -216,14 +217,7 @@ func latency(ctl mqtt.Client, echoes chan string, rounds int) ([]time.Duration, 
 	return out, nil
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Pick() }
 
 func waitFor(d time.Duration, ok func() bool) error {
 	end := time.Now().Add(d)
