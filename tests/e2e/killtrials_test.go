@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -373,6 +374,7 @@ func (d *deployOps) run(ctx context.Context, t *testing.T) {
 				"--node", d.node, "--wait", "25s", "--json"}
 		}
 		cmd := exec.CommandContext(ctx, bin(t, "edgectl"), args...)
+		cmd.Env = harness.EdgectlEnvFor(args) // the controller's operator token
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
