@@ -42,7 +42,7 @@ EDGE_TEST_MYSQL ?=
 EDGE_TEST_MQTT  ?=
 export EDGE_TEST_MYSQL EDGE_TEST_MQTT
 
-.PHONY: help build test test-rust rust-testdata race qemu fuzz fuzzlong soak bench pushbench msgbench ingestbench fleetbench demo dist screenshots vendor clean
+.PHONY: help build test test-rust rust-testdata race qemu fuzz fuzzlong soak bench pushbench msgbench tlsbench ingestbench fleetbench demo dist screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -144,6 +144,9 @@ bench: build ## measure Wasm vs native, start times and memory; writes docs/BENC
 
 pushbench: build ## measure push → serving time on one device
 	$(GO) run ./tests/pushbench -bin $(BIN)
+
+tlsbench: ## what TLS costs the embedded broker: connects/s, CPU per connect, heap per idle connection (plain, MQTTS with passwords, with client certificates)
+	$(GO) run ./tests/tlsbench
 
 msgbench: ## module messaging on one device: messages/s into a guest and the broker → guest → publish → broker round trip (BROKER=tcp://HOST:PORT for another broker)
 	$(GO) run ./tests/msgbench $(if $(BROKER),-broker $(BROKER))

@@ -4,8 +4,8 @@
 # from `edgectl keygen`, `edgectl push` of the order service to the device,
 # then the seed article's curl workflow against the device; then it keeps
 # serving (dashboard included) until Ctrl-C. edgectl authenticates with the
-# admin token the controller wrote to its data folder at its first start. Everything lives in a temporary
-# folder that is removed on exit.
+# admin token the controller wrote to its data folder at its first start.
+# Everything lives in a temporary folder that is removed on exit.
 #
 # DEMO_ONESHOT=1 exits after the workflow (tests/e2e TestDemoScript).
 # BIN=folder picks the built programs (default bin).
@@ -85,8 +85,8 @@ control_url=$(grep -oE 'http://[0-9.:]+' <<<"$ready")
 mqtt_addr=$(grep -oE 'tcp://[0-9.:]+' <<<"$ready")
 
 say "operator token"
-# The controller's first start created an admin token, printed it once and
-# wrote it to its data folder (0600). edgectl reads it from EDGE_TOKEN.
+# The controller's first start created an admin token and wrote it to
+# its data folder (0600). edgectl reads it from EDGE_TOKEN.
 token_file="$work/control/admin.token"
 [[ -s "$token_file" ]] || fail "edge-control wrote no $token_file" "$control_log"
 printf '\033[1m$ export EDGE_TOKEN=$(cat %s)\033[0m\n' "$token_file"

@@ -13,7 +13,8 @@ import "time"
 //	                                   the controller's quota, 408 if it stalls
 //	POST /api/v1/blobs/{sha256}/pull  BlobPullRequest → BlobRef: the controller pulls the
 //	                                   module from an OCI registry; 201, or 200 if known;
-//	                                   502 when the registry fails or serves other bytes
+//	                                   502 when the registry fails or serves other bytes,
+//	                                   403 for a registry edge-control --registry-allow omits
 //	POST /api/v1/plan                  PlanRequest → Plan: devices, epoch, sources (signs nothing)
 //	POST /api/v1/deployments           DeployRequest → Deployment; 400 for a node never
 //	                                   registered (unless allow_unregistered) or no target

@@ -116,6 +116,10 @@ type Limits struct {
 // Capabilities grant host imports beyond SQL and logging.
 type Capabilities struct {
 	HTTPAllow []string `json:"http_allow,omitempty"` // hosts (host or host:port) http_fetch may reach
+
+	// Schema 3 (capabilities.go).
+	KV   *KVGrant `json:"kv,omitempty"`   // the key-value store; nil: none
+	Call []string `json:"call,omitempty"` // modules on the device the call import may reach
 }
 
 // Probe is the health check run before traffic switches to a new version:

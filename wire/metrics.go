@@ -76,10 +76,11 @@ type ModuleMetrics struct {
 	PSSBytes   int64   `json:"pss_bytes"`
 	CPUSeconds float64 `json:"cpu_seconds"`
 
-	// Messaging of the module (on the version serving), since the agent
-	// started, like WorkerRestarts: messages queued for it, acknowledged
-	// by the guest, retried, dead letters (dropped by the guest, out of
-	// attempts, queue full, module removed), and messages it published.
+	// Messaging of this version (what happened while it served), since
+	// the agent started, like WorkerRestarts: messages queued for it,
+	// acknowledged by the guest, retried, dead letters (dropped by the
+	// guest, out of attempts, queue full, module removed), and messages
+	// it published.
 	MessagesReceived  uint64 `json:"messages_received,omitempty"`
 	MessagesDelivered uint64 `json:"messages_delivered,omitempty"`
 	MessageRetries    uint64 `json:"message_retries,omitempty"`

@@ -25,6 +25,7 @@ func (m *Manifest) platformFields() []string {
 	if len(m.Timers) > 0 {
 		used = append(used, "timers")
 	}
+	used = append(used, m.kvCallFields()...)
 	return used
 }
 
@@ -33,5 +34,6 @@ func (m *Manifest) platformFields() []string {
 func (m *Manifest) validatePlatform() []string {
 	var errs []string
 	errs = append(errs, m.validateMessaging()...)
+	errs = append(errs, m.validateCapabilities()...)
 	return errs
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/agent/worker"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/kvstore"
 )
 
 // serveConfig is the configuration of `edge-agent serve`.
@@ -39,6 +40,7 @@ type serveConfig struct {
 	engine       string
 	settings     multiFlag
 	allowHosts   multiFlag
+	kv           string
 	logLevel     string
 	inProcess    bool
 	workerMemory string
@@ -63,6 +65,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.engine, "engine", "auto", "wazero engine: auto, compiler or interpreter")
 	fs.Var(&c.settings, "config", "`key=value` the module reads with config_get (repeatable)")
 	fs.Var(&c.allowHosts, "http-allow", "`host` the module may call with http_fetch (repeatable)")
+	fs.StringVar(&c.kv, "kv", "", "the module's key-value store: a SQLite `FILE`, created if missing, with the default quotas (none: the kv import is denied)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -235,6 +238,7 @@ func serveInWorker(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdo
 		Settings:          cfg.settingsMap(),
 		AllowHosts:        cfg.allowHosts,
 	}
+	wcfg.ModuleName, wcfg.KV = wcfg.Name, cfg.kv
 	if cfg.db != "" {
 		// Fail here, with the flag's name, rather than in the worker.
 		if _, err := dbbind.Parse(cfg.db); err != nil {
@@ -297,6 +301,13 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		}
 		defer db.Close()
 	}
+	var kv *kvstore.Store
+	if cfg.kv != "" {
+		if kv, err = kvstore.Open(ctx, cfg.kv, kvstore.Limits{}); err != nil {
+			return err
+		}
+		defer kv.Close()
+	}
 	kind, _ := parseEngine(cfg.engine)
 	engine, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, CacheDir: cacheDir(cfg.data), Logger: log})
 	if err != nil {
@@ -321,6 +332,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Wr
 		DB:         db,
 		Settings:   settings,
 		AllowHosts: cfg.allowHosts,
+		KV:         kv,
 		Logger:     log,
 	})
 	if err != nil {

@@ -120,7 +120,15 @@ func DecodeOutcome(b []byte) (o Outcome, status int32, detail string, err error)
 // Pair returns the two ends of a new link: the supervisor's as a Conn's
 // net.Conn, the worker's as a file to pass as its fd 7.
 func Pair() (net.Conn, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Close-on-exec set under the fork lock (SOCK_CLOEXEC is not on
+	// every system): no other child inherits either end.
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("host link: socketpair: %w", err)
 	}

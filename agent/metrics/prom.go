@@ -123,7 +123,7 @@ var moduleSeries = []struct {
 	{"edge_module_sql_seconds_total", "counter", "Time spent in SQL host calls.", func(e *wire.ModuleMetrics) float64 { return e.SQLSeconds }},
 	{"edge_module_cpu_seconds_total", "counter", "CPU time of the module version's worker process.", func(e *wire.ModuleMetrics) float64 { return e.CPUSeconds }},
 	{"edge_module_logs_dropped_total", "counter", "Module log lines over its budget.", func(e *wire.ModuleMetrics) float64 { return float64(e.LogsDropped) }},
-	{"edge_module_messages_received_total", "counter", "MQTT messages queued for the module (on its serving version; since the agent started).", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesReceived) }},
+	{"edge_module_messages_received_total", "counter", "MQTT messages queued for the module while this version served (since the agent started).", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesReceived) }},
 	{"edge_module_messages_delivered_total", "counter", "Messages the guest acknowledged.", func(e *wire.ModuleMetrics) float64 { return float64(e.MessagesDelivered) }},
 	{"edge_module_message_retries_total", "counter", "Message deliveries that failed and were retried.", func(e *wire.ModuleMetrics) float64 { return float64(e.MessageRetries) }},
 	{"edge_module_dead_letters_total", "counter", "Messages given up: dropped by the guest, out of attempts, queue full, module removed.", func(e *wire.ModuleMetrics) float64 { return float64(e.DeadLetters) }},

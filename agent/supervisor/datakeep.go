@@ -35,6 +35,7 @@ type switchData struct {
 	copyErr   error
 	schema    string // schema fingerprint; "" when unknown
 	schemaErr error
+	kv        *kvSwitch // the key-value store; nil if the module has none
 }
 
 // atSwitch notes the schema of the database of dsn and, for SQLite, writes
@@ -214,18 +215,32 @@ func (d *switchData) report(ctx context.Context, version string, t writeTally) s
 		return ""
 	}
 	var b strings.Builder
+	if d.db.Dialect != "" {
+		d.reportDB(ctx, &b, version, t)
+	}
+	if d.kv != nil {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(d.kv.report(ctx))
+	}
+	return b.String()
+}
+
+// reportDB is the database's part of report.
+func (d *switchData) reportDB(ctx context.Context, b *strings.Builder, version string, t writeTally) {
 	b.WriteString("data kept as it is, not restored (a rollback never undoes a confirmed write): ")
 	least := ""
 	if t.inexact {
 		least = "at least "
 	}
-	fmt.Fprintf(&b, "%s committed %s%s (%s)", version, least, plural(t.writes, "write"), plural(t.rows, "row"))
+	fmt.Fprintf(b, "%s committed %s%s (%s)", version, least, plural(t.writes, "write"), plural(t.rows, "row"))
 	after, err := schemaFingerprint(context.WithoutCancel(ctx), d.db)
 	switch {
 	case d.schemaErr != nil:
-		fmt.Fprintf(&b, "; schema change unknown (at the switch: %v)", d.schemaErr)
+		fmt.Fprintf(b, "; schema change unknown (at the switch: %v)", d.schemaErr)
 	case err != nil:
-		fmt.Fprintf(&b, "; schema change unknown (%v)", err)
+		fmt.Fprintf(b, "; schema change unknown (%v)", err)
 	case after != d.schema:
 		b.WriteString(" and CHANGED THE SCHEMA since the switch")
 		if d.db.Dialect == dbbind.MySQL {
@@ -236,11 +251,10 @@ func (d *switchData) report(ctx context.Context, version string, t writeTally) s
 	}
 	switch {
 	case d.copy != "":
-		fmt.Fprintf(&b, "; safety copy of the database at the switch: %s", d.copy)
+		fmt.Fprintf(b, "; safety copy of the database at the switch: %s", d.copy)
 	case d.copyErr != nil:
-		fmt.Fprintf(&b, "; no safety copy: %v", d.copyErr)
+		fmt.Fprintf(b, "; no safety copy: %v", d.copyErr)
 	}
-	return b.String()
 }
 
 func plural(n uint64, word string) string {

@@ -60,6 +60,7 @@ func (s *Supervisor) restarted(name, version string) {
 
 // servingChangedLocked tells the waiters of ServingChanged. s.mu is held.
 func (s *Supervisor) servingChangedLocked() {
+	s.writeRoutesLocked()
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.kickTriggers()
@@ -158,14 +159,11 @@ func (s *Supervisor) ModuleMetrics(since time.Time) []wire.ModuleMetrics {
 		byKey[key] = *m
 	}
 	out := make([]wire.ModuleMetrics, 0, len(byKey))
-	serving := s.Running()
 	for key, m := range byKey {
 		m.WorkerRestarts = restarts[key]
-		if serving[m.Name] == m.Version {
-			st := s.MessagingStats(m.Name)
-			m.MessagesReceived, m.MessagesDelivered, m.MessageRetries = st.Received, st.Delivered, st.Retries
-			m.DeadLetters, m.MessagesPublished = st.Dead, st.Published
-		}
+		st := s.VersionMessagingStats(m.Name, m.Version)
+		m.MessagesReceived, m.MessagesDelivered, m.MessageRetries = st.Received, st.Delivered, st.Retries
+		m.DeadLetters, m.MessagesPublished = st.Dead, st.Published
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b wire.ModuleMetrics) int {

@@ -82,7 +82,7 @@ func (s *Supervisor) publish(m *wire.Manifest, r *abi.PublishRequest) abi.ErrorC
 	err := s.cfg.Bus.Publish(ctx, wire.AppTopic(s.cfg.Device, m.Name, r.Topic), r.Payload, r.QoS, r.Retain)
 	switch {
 	case err == nil:
-		s.msgStats(m.Name).published.Add(1)
+		s.msgStats(m.Name, m.Version).published.Add(1)
 		return 0
 	case errors.Is(err, context.DeadlineExceeded):
 		return abi.CodeTimeout

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,24 +53,54 @@ type msgCounters struct {
 	received, delivered, retries, dead, published atomic.Uint64
 }
 
-// msgStats returns the counters of module name, created on first use.
-func (s *Supervisor) msgStats(name string) *msgCounters {
+// msgStats returns the counters of version of module name, created on
+// first use. A message counts for the version serving when it happened:
+// the one it was delivered to, the one that published.
+func (s *Supervisor) msgStats(name, version string) *msgCounters {
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
-	c := s.msgCount[name]
+	key := name + "@" + version
+	c := s.msgCount[key]
 	if c == nil {
 		c = &msgCounters{}
-		s.msgCount[name] = c
+		s.msgCount[key] = c
 	}
 	return c
 }
 
-// MessagingStats returns the messaging counters of module name.
-func (s *Supervisor) MessagingStats(name string) MsgStats {
-	c := s.msgStats(name)
-	st := MsgStats{Received: c.received.Load(), Delivered: c.delivered.Load(), Retries: c.retries.Load(),
+// servingVersion is the version of module name serving now, or "".
+func (s *Supervisor) servingVersion(name string) string {
+	if r := s.servingRunner(name); r != nil {
+		return r.spec.m.Version
+	}
+	return ""
+}
+
+func (c *msgCounters) stats() MsgStats {
+	return MsgStats{Received: c.received.Load(), Delivered: c.delivered.Load(), Retries: c.retries.Load(),
 		Dead: c.dead.Load(), Published: c.published.Load()}
+}
+
+// VersionMessagingStats returns the messaging counters of one version.
+func (s *Supervisor) VersionMessagingStats(name, version string) MsgStats {
+	return s.msgStats(name, version).stats()
+}
+
+// MessagingStats returns the messaging counters of module name, all its
+// versions together, and how many messages wait now.
+func (s *Supervisor) MessagingStats(name string) MsgStats {
+	var st MsgStats
 	s.tmu.Lock()
+	for key, c := range s.msgCount {
+		if n, _, _ := strings.Cut(key, "@"); n == name {
+			v := c.stats()
+			st.Received += v.Received
+			st.Delivered += v.Delivered
+			st.Retries += v.Retries
+			st.Dead += v.Dead
+			st.Published += v.Published
+		}
+	}
 	if mt := s.trig[name]; mt != nil {
 		mt.q.mu.Lock()
 		st.Queued = len(mt.q.items)
@@ -184,7 +215,7 @@ func (s *Supervisor) Receive(topic string, payload []byte, qos byte, retained bo
 	for _, t := range targets {
 		m := abi.Message{ID: s.msgBase | s.msgSeq.Add(1), Filter: t.filter, Topic: topic,
 			Payload: payload, QoS: min(qos, 1), Retain: retained}
-		c := s.msgStats(t.mt.name)
+		c := s.msgStats(t.mt.name, s.servingVersion(t.mt.name))
 		c.received.Add(1)
 		if !t.mt.q.put(m, QueueWait) {
 			c.dead.Add(1)
@@ -196,7 +227,6 @@ func (s *Supervisor) Receive(topic string, payload []byte, qos byte, retained bo
 // deliverLoop delivers module name's queue until ctx ends.
 func (s *Supervisor) deliverLoop(ctx context.Context, mt *modTriggers) {
 	defer close(mt.qdone)
-	c := s.msgStats(mt.name)
 	for {
 		it := mt.q.head()
 		if it == nil {
@@ -218,6 +248,7 @@ func (s *Supervisor) deliverLoop(ctx context.Context, mt *modTriggers) {
 			}
 			continue
 		}
+		c := s.msgStats(mt.name, r.spec.m.Version)
 		it.msg.Attempt = uint32(it.attempts + 1)
 		o, status, err := deliverOnce(ctx, link, r.spec.wcfg.Deadline()+2*time.Second, &it.msg)
 		switch {

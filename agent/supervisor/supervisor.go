@@ -215,6 +215,7 @@ type Supervisor struct {
 	restarts map[string]uint64    // worker restarts by name@version, since New
 	changed  chan struct{}        // closed and replaced when what serves changes
 
+	callSecret string // the device's secret of module calls (capabilities.go)
 	// Triggers (triggers.go, msgqueue.go), guarded by tmu.
 	tmu      sync.Mutex
 	trig     map[string]*modTriggers
@@ -245,10 +246,20 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	secret, err := newCallSecret()
+	if err != nil {
+		return nil, err
+	}
 	s := &Supervisor{cfg: cfg, log: cfg.Log, ports: map[int]*portListener{}, mods: map[string]*module{},
 		runners: map[*runner]struct{}{}, restarts: map[string]uint64{}, changed: make(chan struct{}),
 		trig: map[string]*modTriggers{}, msgCount: map[string]*msgCounters{},
-		msgBase: uint64(time.Now().Unix()) << 32, trigKick: make(chan struct{}, 1), trigDone: make(chan struct{})}
+		msgBase: uint64(time.Now().Unix()) << 32, trigKick: make(chan struct{}, 1), trigDone: make(chan struct{}),
+		callSecret: secret}
+	// No routes from an earlier run: its addresses may belong to anything
+	// by now, and calls carry the call secret.
+	s.mu.Lock()
+	s.writeRoutesLocked()
+	s.mu.Unlock()
 	tctx, stop := context.WithCancel(context.Background())
 	s.trigStop = stop
 	go s.triggerLoop(tctx)
@@ -392,6 +403,10 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 	if err != nil {
 		return spec{}, err
 	}
+	caps, err := s.capabilities(m)
+	if err != nil {
+		return spec{}, err
+	}
 	return spec{m: m, wasmPath: wasmPath, wcfg: worker.Config{
 		Module:       wasmPath,
 		Name:         m.Name + "@" + m.Version,
@@ -406,6 +421,7 @@ func (s *Supervisor) spec(m *wire.Manifest, wasmPath string) (spec, error) {
 		Settings:     m.Config,
 		AllowHosts:   m.Capabilities.HTTPAllow,
 		Gated:        true, // no client request before the switch
+		Capabilities: caps,
 	}}, nil
 }
 
@@ -576,6 +592,15 @@ func (s *Supervisor) noteData(ctx context.Context, r *runner) (*switchData, erro
 	m := r.spec.m
 	copyAt := time.Now()
 	data, err := s.atSwitch(ctx, m.Name, r.spec.wcfg.DB)
+	if kv := r.spec.wcfg.KV; kv != "" && err == nil {
+		if data == nil {
+			data = &switchData{}
+		}
+		data.kv = s.kvAtSwitch(ctx, m.Name, kv)
+		if data.kv.copyErr != nil {
+			s.log.Warn("no safety copy of the key-value store before the switch", "module", m.Name, "version", m.Version, "err", data.kv.copyErr)
+		}
+	}
 	switch {
 	case err != nil:
 		return nil, err

@@ -26,9 +26,10 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// Built once by TestMain: the agent binary (workers are it re-executed)
-// and the order service module.
-var agentBin, ordersWasm string
+// Built once by TestMain: the agent binary (workers are it re-executed),
+// the order service module and the capabilities test guest
+// (tests/guests/capguest).
+var agentBin, ordersWasm, capWasm string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
@@ -45,11 +46,14 @@ func TestMain(m *testing.M) {
 		root := repoRoot()
 		agentBin = filepath.Join(dir, "edge-agent")
 		ordersWasm = filepath.Join(dir, "orders.wasm")
+		capWasm = filepath.Join(dir, "capguest.wasm")
 		builds := []*exec.Cmd{
 			exec.Command("go", "build", "-o", agentBin, "./cmd/edge-agent"),
 			exec.Command("go", "build", "-buildmode=c-shared", "-o", ordersWasm, "./modules/orders/wasm"),
+			exec.Command("go", "build", "-buildmode=c-shared", "-o", capWasm, "./tests/guests/capguest"),
 		}
 		builds[1].Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		builds[2].Env = builds[1].Env
 		for _, c := range builds {
 			c.Dir, c.Stderr = root, os.Stderr
 			if err := c.Run(); err != nil {
@@ -66,7 +70,7 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	return freeport.MustPick(t.Fatal)
 }

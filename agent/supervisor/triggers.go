@@ -16,10 +16,11 @@ type modTriggers struct {
 	name string
 	subs []wire.Subscription // of the serving version, guarded by Supervisor.tmu
 
-	q      *msgQueue
-	qstop  context.CancelFunc
-	qdone  chan struct{}
-	runner *runner // whose timers run; nil: none
+	q       *msgQueue
+	qstop   context.CancelFunc
+	qdone   chan struct{}
+	runner  *runner // whose timers run; nil: none
+	version string  // of the version serving last
 
 	tstop context.CancelFunc
 	tdone chan struct{}
@@ -98,6 +99,7 @@ func (s *Supervisor) syncTriggers() {
 			go s.deliverLoop(qctx, mt)
 		}
 		mt.subs = m.Messaging.Subscribe
+		mt.version = m.Version
 		s.tmu.Unlock()
 		for _, sub := range m.Messaging.Subscribe {
 			f := wire.ExpandFilter(sub.Filter, s.cfg.Device)
@@ -132,7 +134,7 @@ func (s *Supervisor) stopTriggers(mt *modTriggers) {
 	mt.qstop()
 	<-mt.qdone
 	if n := mt.q.drain(); n > 0 {
-		s.msgStats(mt.name).dead.Add(uint64(n))
+		s.msgStats(mt.name, mt.version).dead.Add(uint64(n))
 		s.log.Warn("module stopped with messages queued: dropped", "module", mt.name, "messages", n)
 	}
 }

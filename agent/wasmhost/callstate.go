@@ -21,6 +21,9 @@ type callState struct {
 	nextTx    uint32
 	sqlCalls  int
 	fetchCall int
+	kvCalls   int
+	modCalls  int
+	chain     []string // modules this request came through (call import), the first caller first
 }
 
 type callStateKey struct{}
@@ -53,6 +56,9 @@ func (st *callState) begin(ctx context.Context) {
 	st.nextTx = 0
 	st.sqlCalls = 0
 	st.fetchCall = 0
+	st.kvCalls = 0
+	st.modCalls = 0
+	st.chain = chainFrom(ctx)
 }
 
 // end rolls back open transactions and drops the pending result.

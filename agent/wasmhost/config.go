@@ -2,8 +2,11 @@ package wasmhost
 
 import (
 	"database/sql"
+
 	"fmt"
+	"github.com/edgeplane/edge/internal/kvstore"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -53,6 +56,8 @@ type Limits struct {
 	MaxSQLCalls      int           // sql calls per request; default 1000
 	MaxFetchCalls    int           // http_fetch calls per request; default 16
 	FetchTimeout     time.Duration // when the guest asks for none; default 5 s
+	MaxKVCalls       int           // kv calls per request; default 1000
+	MaxModuleCalls   int           // call (another module) calls per request; default 32
 
 	// Guest log output (the log import, stdout and stderr together) per
 	// module: records and bytes per second, with bursts of LogBurst worth
@@ -84,6 +89,8 @@ const (
 	DefaultMaxSQLCalls         = 1000
 	DefaultMaxFetchCalls       = 16
 	DefaultFetchTimeout        = 5 * time.Second
+	DefaultMaxKVCalls          = 1000
+	DefaultMaxModuleCalls      = 32
 	DefaultPoolSize            = 2
 
 	DefaultLogRecordsPerSecond = 100
@@ -132,6 +139,8 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxResultBytes, DefaultMaxResultBytes)
 	def(&l.MaxSQLCalls, DefaultMaxSQLCalls)
 	def(&l.MaxFetchCalls, DefaultMaxFetchCalls)
+	def(&l.MaxKVCalls, DefaultMaxKVCalls)
+	def(&l.MaxModuleCalls, DefaultMaxModuleCalls)
 	if l.FetchTimeout <= 0 {
 		l.FetchTimeout = DefaultFetchTimeout
 	}
@@ -161,6 +170,19 @@ type Config struct {
 	// AllowHosts are the hosts http_fetch may reach: "example.com" (any
 	// port) or "example.com:8443". Everything else is denied.
 	AllowHosts []string
+	// KV is the module's key-value store (kvstore.Open, owned by the
+	// caller); nil denies the kv import.
+	KV *kvstore.Store
+	// Calls are the modules the call import may reach (the manifest's
+	// capabilities.call), found through Router; nil Router denies every
+	// call. Module is this module's name, the Edge-Caller of its calls
+	// (default: Name up to an '@'). CallSecret is the device's secret that
+	// module calls carry (see hostcallmod.go): the Handler believes a
+	// request's call headers only when it carries it; "" believes none.
+	Calls      []string
+	Router     Router
+	Module     string
+	CallSecret string
 
 	// Publish is the module's grant to publish (msg_publish) and
 	// Publisher what sends it; a nil Publisher answers every publish
@@ -192,6 +214,14 @@ func (c Config) withDefaults(log *slog.Logger) Config {
 	c.Logger = c.Logger.With("module", c.Name)
 	c.Limits = c.Limits.withDefaults()
 	return c
+}
+
+func (c *Config) moduleName() string {
+	if c.Module != "" {
+		return c.Module
+	}
+	name, _, _ := strings.Cut(c.Name, "@")
+	return name
 }
 
 func (c Config) validate() error {

@@ -62,6 +62,15 @@
 // stdout and stderr share a per-module budget (logwriter.go), stdout and
 // stderr gathered into whole lines per call.
 //
+// # Key-value state and module calls
+//
+// The kv import runs against the module's kvstore.Store (Config.KV),
+// opened by whoever runs the module (a worker: its module's file). The
+// call import sends a request to another module's listener, found through
+// Config.Router, with headers only hosts set and a secret that proves
+// them (hostcallmod.go); the Handler believes those headers only with the
+// secret and removes them from every request.
+//
 // # Triggers and publishing (ABI version 2)
 //
 // Module.Deliver and Module.Tick call the guest's edge_on_message and

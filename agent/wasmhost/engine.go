@@ -166,7 +166,7 @@ func (e *Engine) compileOnce(ctx context.Context, wasm []byte, cfg *Config, h *h
 		return nil, err
 	}
 	cctx := experimental.WithCompilationWorkers(ctx, goruntime.NumCPU())
-	code, err := c.rt.CompileModule(cctx, wasm)
+	code, err := c.rt.CompileModule(cctx, mergeDataSegments(wasm))
 	if err != nil {
 		c.close(ctx)
 		return nil, fmt.Errorf("compile module %s: %w", cfg.Name, err)

@@ -33,6 +33,8 @@ type handler struct{ m *Module }
 
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m := h.m
+	ctx, cancel := m.trustCall(r)
+	defer cancel()
 	bd, err := m.readBody(w, r)
 	defer bd.release()
 	if err != nil {
@@ -50,7 +52,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
 		return
 	}
-	resp, err := m.Serve(r.Context(), &req)
+	resp, err := m.Serve(ctx, &req)
 	bd.release() // the guest has its own copy
 	// Writing the response is bounded too: a client that does not read
 	// it must not hold the connection and its buffers.

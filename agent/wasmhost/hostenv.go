@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgeplane/edge/internal/breaker"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/kvstore"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -27,11 +28,19 @@ type hostEnv struct {
 	stmts    *stmtCache
 	settings map[string]string
 	allow    allowList
-	client   *http.Client
-	writes   writeCounter // committed writes, for Stats
-	sql      sqlCounter   // SQL host calls and their time, for Stats
-	logs     *logLimiter  // shared by the log import, stdout and stderr
-	pub      *publishGate // msg_publish
+	kv       *kvstore.Store // nil: the kv import is denied
+
+	module     string          // the module's name: Edge-Caller of its calls
+	router     Router          // nil: the call import is denied
+	calls      map[string]bool // modules the call import may reach
+	callSecret string
+	modClient  *http.Client // module calls
+
+	client *http.Client
+	writes writeCounter // committed writes, for Stats
+	sql    sqlCounter   // SQL host calls and their time, for Stats
+	logs   *logLimiter  // shared by the log import, stdout and stderr
+	pub    *publishGate // msg_publish
 
 	breakersMu sync.Mutex
 	breakers   map[string]*breaker.Breaker // http_fetch, by host:port
@@ -39,20 +48,29 @@ type hostEnv struct {
 
 func newHostEnv(cfg *Config) *hostEnv {
 	h := &hostEnv{
-		name:     cfg.Name,
-		log:      cfg.Logger,
-		limits:   cfg.Limits,
-		db:       cfg.DB,
-		settings: cfg.Settings,
-		allow:    newAllowList(cfg.AllowHosts),
-		logs:     newLogLimiter(cfg.Logger, &cfg.Limits),
-		pub:      newPublishGate(cfg.Publish, cfg.Publisher),
+		name:       cfg.Name,
+		log:        cfg.Logger,
+		limits:     cfg.Limits,
+		db:         cfg.DB,
+		settings:   cfg.Settings,
+		allow:      newAllowList(cfg.AllowHosts),
+		kv:         cfg.KV,
+		module:     cfg.moduleName(),
+		router:     cfg.Router,
+		calls:      map[string]bool{},
+		callSecret: cfg.CallSecret,
+		logs:       newLogLimiter(cfg.Logger, &cfg.Limits),
+		pub:        newPublishGate(cfg.Publish, cfg.Publisher),
 	}
 	if h.db != nil {
 		h.stmts = newStmtCache(h.db, 256)
 		h.localDB = dbbind.IsLocal(h.db)
 	}
+	for _, c := range cfg.Calls {
+		h.calls[c] = true
+	}
 	h.client = h.newHTTPClient()
+	h.modClient = newModuleClient()
 	return h
 }
 
@@ -61,6 +79,7 @@ func (h *hostEnv) close() {
 		h.stmts.close()
 	}
 	h.client.CloseIdleConnections()
+	h.modClient.CloseIdleConnections()
 }
 
 // instantiate adds WASI and the "edge" host module to rt.
@@ -78,6 +97,8 @@ func (h *hostEnv) instantiate(ctx context.Context, rt wazero.Runtime) error {
 	fn(abi.FnSQL, h.hostSQL, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnHTTPFetch, h.hostFetch, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnResultRead, h.hostResultRead, []api.ValueType{i32, i32}, []api.ValueType{i32})
+	fn(abi.FnKV, h.hostKV, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
+	fn(abi.FnCall, h.hostCall, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32})
 	fn(abi.FnMsgPublish, h.hostMsgPublish, []api.ValueType{i32, i32}, []api.ValueType{i32})
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("instantiate host module %q: %w", abi.ImportModule, err)

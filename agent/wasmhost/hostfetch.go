@@ -165,21 +165,26 @@ var errBodyTooLarge = errors.New("response body too large")
 // roundTrip sends req and reads the response body, at most
 // Limits.MaxResultBytes of it, within req's context.
 func (h *hostEnv) roundTrip(req *http.Request) (*http.Response, []byte, error) {
-	resp, err := h.client.Do(req)
+	return h.roundTripWith(h.client, req)
+}
+
+// roundTripWith is roundTrip with client c.
+func (h *hostEnv) roundTripWith(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	limit := int64(h.limits.MaxResultBytes)
 	if resp.ContentLength > limit {
-		return nil, nil, fmt.Errorf("%w: %d bytes, over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, resp.ContentLength, limit)
+		return nil, nil, fmt.Errorf("%w: %d bytes, over the host's limit of %d bytes per result", errBodyTooLarge, resp.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read response: %w", err)
 	}
 	if int64(len(body)) > limit {
-		return nil, nil, fmt.Errorf("%w: over the host's limit of %d bytes per http_fetch result", errBodyTooLarge, limit)
+		return nil, nil, fmt.Errorf("%w: over the host's limit of %d bytes per result", errBodyTooLarge, limit)
 	}
 	return resp, body, nil
 }

@@ -25,6 +25,11 @@
 //	       in (the worker answers them only while it serves)
 //	stdin  the Config as JSON
 //
+// The module's key-value store (Capabilities.KV) is a SQLite file the
+// worker opens itself, the same file for every version of the module; its
+// calls to other modules go straight to their listeners, found in the
+// supervisor's routes file (routes.go).
+//
 // On SIGTERM the worker drains: it closes its copy of the listener, answers
 // requests on open connections with "Connection: close", waits for its
 // connections to go, then exits. Plain http.Server.Shutdown loses requests
@@ -54,6 +59,7 @@ import (
 	"github.com/edgeplane/edge/agent/httpserve"
 	"github.com/edgeplane/edge/agent/wasmhost"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/kvstore"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -108,6 +114,27 @@ type Config struct {
 	PublishRate       int      `json:"publish_rate,omitempty"`
 	PublishMaxPayload int      `json:"publish_max_payload,omitempty"`
 	Triggers          []string `json:"triggers,omitempty"`
+	// Platform capabilities (issue 11): see below.
+	Capabilities
+}
+
+// Capabilities are the key-value store and module calls a worker's module
+// is granted.
+type Capabilities struct {
+	// ModuleName is the module's name: its calls' Edge-Caller.
+	ModuleName string `json:"module_name,omitempty"`
+	// KV is the SQLite file of the module's key-value store ("": none),
+	// with its quotas (0: kvstore's defaults). Every version of the
+	// module opens the same file.
+	KV         string `json:"kv,omitempty"`
+	KVMaxKeys  int64  `json:"kv_max_keys,omitempty"`
+	KVMaxBytes int64  `json:"kv_max_bytes,omitempty"`
+	// Calls are the modules the module may call, found in the Routes
+	// file; CallSecret is the device's secret of module calls (see
+	// wasmhost's hostcallmod.go).
+	Calls      []string `json:"calls,omitempty"`
+	Routes     string   `json:"routes,omitempty"`
+	CallSecret string   `json:"call_secret,omitempty"`
 }
 
 // Heartbeat is one line on the heartbeat pipe.
@@ -204,6 +231,15 @@ type Worker struct {
 	gate     io.Reader     // nil: accept on the listener at once
 	nudge    chan struct{} // a heartbeat now, not at the next tick
 	link     *hostlink.Conn
+	kv       *kvstore.Store // the module's key-value store; nil: none
+}
+
+// router is the wasmhost.Router of the config's routes file, or nil.
+func (w *Worker) router() wasmhost.Router {
+	if w.cfg.Routes == "" {
+		return nil
+	}
+	return &routeFile{path: w.cfg.Routes}
 }
 
 // New returns a worker for cfg.
@@ -311,6 +347,11 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		close(beatDone)
 	}
 
+	defer func() { // after the module's close (defers run last first)
+		if w.kv != nil {
+			w.kv.Close()
+		}
+	}()
 	if w.link != nil {
 		linkCtx := context.WithoutCancel(ctx)
 		go w.link.Serve(func(f hostlink.Frame) { w.handleLink(linkCtx, f) })
@@ -456,6 +497,16 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 			return nil, nil, err
 		}
 	}
+	if w.cfg.KV != "" {
+		kv, err := kvstore.Open(ctx, w.cfg.KV, kvstore.Limits{MaxKeys: w.cfg.KVMaxKeys, MaxBytes: w.cfg.KVMaxBytes})
+		if err != nil {
+			if db != nil {
+				db.Close()
+			}
+			return nil, nil, err
+		}
+		w.kv = kv
+	}
 	kind, _ := w.cfg.engine()
 	mode, _ := w.cfg.mode()
 	engine, err := wasmhost.NewEngine(wasmhost.EngineConfig{Kind: kind, CacheDir: w.cfg.CacheDir, Logger: w.log})
@@ -482,6 +533,11 @@ func (w *Worker) load(ctx context.Context, pool int) (*wasmhost.Module, *sql.DB,
 		DB:         db,
 		Settings:   w.cfg.Settings,
 		AllowHosts: w.cfg.AllowHosts,
+		KV:         w.kv,
+		Calls:      w.cfg.Calls,
+		Router:     w.router(),
+		Module:     w.cfg.ModuleName,
+		CallSecret: w.cfg.CallSecret,
 		Publish: wasmhost.PublishPolicy{
 			Allow: w.cfg.PublishAllow, Rate: w.cfg.PublishRate, MaxPayload: w.cfg.PublishMaxPayload,
 		},

@@ -9,10 +9,11 @@
 // errors as wire.APIError:
 //
 //	400 malformed or invalid      408 body not received in time
-//	403 signature not trusted     409 not in the present state (a rollout in
-//	404 unknown                       progress, an action its state refuses),
-//	413 over a size limit             or a device would exceed wire.MaxModules
-//	    (names it)                    (names it)
+//	403 signature not trusted,    409 not in the present state (a rollout in
+//	    registry not allowed          progress, an action its state refuses),
+//	404 unknown                       or a device would exceed wire.MaxModules
+//	413 over a size limit             (names it)
+//	    (names it)
 //	429 too many uploads (or log      500 the controller's fault
 //	    requests) at once             502 a registry failed a pull, or served
 //	507 blob storage quota reached        other bytes than the signed ones
@@ -60,10 +61,9 @@ type Handler struct {
 	opts    Options
 	uploads chan struct{} // one token per upload in progress
 
-	dash     *dashboard.Handler
-	table    []route         // the access table as registered (routes.go)
-	hosts    map[string]bool // Options.Hosts, lower case
-	sessions sessions        // the dashboard's (session.go)
+	dash  *dashboard.Handler
+	table []route         // the access table as registered (routes.go)
+	hosts map[string]bool // Options.Hosts, lower case
 }
 
 // Options bound uploads; zero values take the defaults noted.

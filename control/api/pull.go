@@ -20,7 +20,9 @@ import (
 // (507), one of MaxUploads (429). A registry that cannot be reached,
 // refuses the controller's credentials, lacks the artifact, serves
 // something that is not a Wasm module or other bytes than the signed ones
-// is answered 502 with the reason; nothing is stored.
+// is answered 502 with the reason, a registry the controller is not
+// allowed to pull from (edge-control --registry-allow) 403; nothing is
+// stored.
 func (h *Handler) pullBlob(w http.ResponseWriter, r *http.Request) {
 	sha := r.PathValue("sha256")
 	if !store.ValidDigest(sha) {
@@ -97,6 +99,8 @@ func (h *Handler) registryError(w http.ResponseWriter, r *http.Request, err erro
 		writeError(w, http.StatusRequestEntityTooLarge, err)
 	case errors.Is(err, ociwasm.ErrReference):
 		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ociwasm.ErrNotAllowed):
+		writeError(w, http.StatusForbidden, err)
 	case errors.Is(err, ociwasm.ErrNotFound), errors.Is(err, ociwasm.ErrMediaType), errors.Is(err, ociwasm.ErrDigest),
 		errors.Is(err, ociwasm.ErrUnreachable), errors.Is(err, ociwasm.ErrAuth):
 		writeError(w, http.StatusBadGateway, err)

@@ -184,3 +184,20 @@ func TestPullBlobQuota(t *testing.T) {
 	}
 	e.nothingStored(t, e.pub.Module.SHA256)
 }
+
+// TestPullBlobNotAllowed: edge-control --registry-allow keeps pulls to the
+// registries it names.
+func TestPullBlobNotAllowed(t *testing.T) {
+	e := newPullEnv(t, 0)
+	cl, err := ociwasm.NewClient(ociwasm.Options{Allow: []string{"ghcr.io"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	e.h = New(e.st, fleet.New(fleet.Config{Store: e.st, Logger: log}), log, Options{Registry: cl})
+	code, body := e.pull(t, e.pub.Module.SHA256, e.pub.Ref.String(), e.pub.Module.Size)
+	if code != http.StatusForbidden || !strings.Contains(body, "not one of ghcr.io") {
+		t.Errorf("pull from a registry not allowed: %d %s, want 403", code, body)
+	}
+	e.nothingStored(t, e.pub.Module.SHA256)
+}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/dashboard"
+	"github.com/edgeplane/edge/control/store"
 )
 
 // The dashboard signs in with an operator token (a read token is enough):
@@ -20,83 +20,44 @@ import (
 // script reads it), SameSite=Strict (no other site's page makes the
 // browser send it), Secure when the controller serves TLS, and lives
 // Options.SessionTTL. The controller keeps SHA-256 of each session id, the
-// token it was opened with and its end, in memory: a restart signs
-// everyone out, sign-out ends the session on the server, and revoking the
-// token ends its sessions (each request looks the token up again).
+// token it was opened with and its end, in its database (store.Session:
+// replicas share them, at most store.MaxSessions): sign-out ends the
+// session on the server, and revoking the token ends its sessions (each
+// request looks the token up again).
 
 const sessionCookie = "edge_session"
-
-// maxSessions bounds the sessions kept; beyond it the oldest ends.
-const maxSessions = 1024
 
 // DefaultSessionTTL is how long a dashboard session lasts.
 const DefaultSessionTTL = 12 * time.Hour
 
-type session struct {
-	tokenID string
-	expires time.Time
-}
-
-type sessions struct {
-	mu sync.Mutex
-	m  map[[32]byte]session
-}
-
-func (s *sessions) open(tokenID string, now, expires time.Time) string {
+// openSession stores a new session of tokenID and returns the cookie's
+// value.
+func (h *Handler) openSession(ctx context.Context, tokenID string) (string, error) {
 	id, hash := auth.SessionID()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[[32]byte]session{}
+	now := h.now()
+	if err := h.store.OpenSession(ctx, hash[:], tokenID, now, now.Add(h.opts.SessionTTL)); err != nil {
+		return "", err
 	}
-	if len(s.m) >= maxSessions {
-		var oldest [32]byte
-		var first time.Time
-		for k, v := range s.m {
-			if !v.expires.After(now) {
-				delete(s.m, k)
-				continue
-			}
-			if first.IsZero() || v.expires.Before(first) {
-				oldest, first = k, v.expires
-			}
-		}
-		if len(s.m) >= maxSessions {
-			delete(s.m, oldest)
-		}
-	}
-	s.m[hash] = session{tokenID: tokenID, expires: expires}
-	return id
+	return id, nil
 }
 
-func (s *sessions) get(id string, now time.Time) (session, bool) {
-	hash := sha256.Sum256([]byte(id))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[hash]
-	if ok && !v.expires.After(now) {
-		delete(s.m, hash)
-		return session{}, false
-	}
-	return v, ok
-}
-
-func (s *sessions) end(id string) {
-	hash := sha256.Sum256([]byte(id))
-	s.mu.Lock()
-	delete(s.m, hash)
-	s.mu.Unlock()
+func sessionHash(id string) []byte {
+	sum := sha256.Sum256([]byte(id))
+	return sum[:]
 }
 
 // checkSession verifies a session cookie's value and the token behind it.
 func (h *Handler) checkSession(ctx context.Context, id string) (principal, error) {
-	sess, ok := h.sessions.get(id, h.now())
-	if !ok {
+	tokenID, _, err := h.store.Session(ctx, sessionHash(id), h.now())
+	if errors.Is(err, store.ErrNotFound) {
 		return principal{}, fmt.Errorf("%w: session expired or ended; sign in again at %s", errBadCredentials, dashboard.LoginPath)
 	}
-	t, err := h.store.TokenByID(ctx, sess.tokenID)
+	if err != nil {
+		return principal{}, err
+	}
+	t, err := h.store.TokenByID(ctx, tokenID)
 	if err != nil || !t.Revoked.IsZero() {
-		h.sessions.end(id)
+		h.store.EndSession(ctx, sessionHash(id))
 		return principal{}, fmt.Errorf("%w: the session's token was revoked; sign in again at %s", errBadCredentials, dashboard.LoginPath)
 	}
 	role, err := auth.ParseRole(t.Role)
@@ -138,8 +99,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.dash.Login(w, r, http.StatusUnauthorized, next, "That token was not accepted: it is malformed, unknown or revoked.")
 		return
 	}
-	now := h.now()
-	id := h.sessions.open(p.tokenID, now, now.Add(h.opts.SessionTTL))
+	id, err := h.openSession(r.Context(), p.tokenID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", MaxAge: int(h.opts.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
@@ -151,7 +115,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 // logout ends the session and clears the cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		h.sessions.end(c.Value)
+		if err := h.store.EndSession(r.Context(), sessionHash(c.Value)); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})

@@ -163,20 +163,3 @@ func TestSessionEnds(t *testing.T) {
 		t.Errorf("session of a revoked token: %d, want 401", got)
 	}
 }
-
-// TestSessionsBounded: sign-ins beyond maxSessions end the oldest
-// session, not the controller's memory.
-func TestSessionsBounded(t *testing.T) {
-	var s sessions
-	now := time.Now()
-	first := s.open("t1", now, now.Add(time.Hour))
-	for i := range maxSessions + 10 {
-		s.open("t1", now, now.Add(2*time.Hour+time.Duration(i)))
-	}
-	if len(s.m) != maxSessions {
-		t.Errorf("%d sessions kept, want %d", len(s.m), maxSessions)
-	}
-	if _, ok := s.get(first, now); ok {
-		t.Error("the oldest session survived the bound")
-	}
-}

@@ -15,7 +15,6 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -113,9 +112,6 @@ func ValidTokenID(id string) bool {
 func CheckSecret(hash []byte, secret string) bool {
 	return CheckPassword(hash, secret) == nil
 }
-
-// EqualHash compares two hashes in constant time.
-func EqualHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
 // SessionID returns a fresh random session identifier and its hash (the
 // dashboard's cookie holds the identifier; the controller keeps the hash).

@@ -17,6 +17,16 @@
 // page live. A 401 from any endpoint turns the page into a "not signed in"
 // notice linking to /login.
 //
+// # Signing in
+//
+// The sign-in page (Login, at LoginPath) is a plain form, no script, that
+// posts an operator token; the API (control/api/session.go) checks it and
+// sets the session cookie every page's fetches carry, and decides which
+// routes need a session (control/api/routes.go: the pages need the read
+// role, the assets nothing). Every page has a sign-out form posting to
+// LogoutPath. This package serves no route of its own without the API's
+// access table in front of it (Routes; Register is for its own tests).
+//
 // # Caching and content types
 //
 //	/ui/{version}/{file}   assets; version is a hash of every embedded file,

@@ -79,8 +79,7 @@
 // The controller's address comes from --control, else the EDGE_CONTROL
 // environment variable, else the config file, else DefaultControl; the
 // operator token (sent as "Authorization: Bearer") from --token-file, else
-// EDGE_TOKEN, else the config file (config.go). "token create|list|revoke"
-// manage tokens and need an admin token. An https:// controller's
+// EDGE_TOKEN, else the config file (config.go). An https:// controller's
 // certificate is verified against --ca-file, else EDGE_CA_FILE, else the
 // system's CAs. Flags may be written -flag or --flag, before or after
 // positional arguments; the controller flags (--control, --ca-file,
@@ -89,7 +88,8 @@
 // device add, rotate and remove are the device life cycle (devices.go):
 // add refuses an id registered already (409) and names rotate; add and
 // rotate print the password once or write it to a new 0600 file
-// (--password-file).
+// (--password-file). "token create|list|revoke" manage operator tokens
+// and need an admin token (token.go).
 //
 // edgectl links neither wazero nor an MQTT client: it talks HTTP to the
 // controller, and to OCI registries for publish and push oci://.

@@ -28,6 +28,10 @@ type pushOptions struct {
 	probe       string
 	expires     time.Duration
 	httpAllow   listFlag
+	kv          bool
+	kvKeys      int64
+	kvBytes     int64
+	calls       listFlag
 	config      mapFlag
 	memoryPages uint
 	deadline    time.Duration
@@ -56,6 +60,10 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.StringVar(&o.probe, "probe", "", "health probe `PATH` checked before traffic switches (default /)")
 	fs.DurationVar(&o.expires, "expires", 720*time.Hour, "signature validity `DURATION`")
 	fs.Var(&o.httpAllow, "http-allow", "`HOST` or HOST:PORT the module may fetch from (repeatable)")
+	fs.BoolVar(&o.kv, "kv", false, "grant the module its key-value store (kept on each device across versions)")
+	fs.Int64Var(&o.kvKeys, "kv-keys", 0, "key-value quota: at most `N` keys (0: agent default, 10000); implies --kv")
+	fs.Int64Var(&o.kvBytes, "kv-bytes", 0, "key-value quota: at most `N` bytes of keys and values (0: agent default, 16 MiB); implies --kv")
+	fs.Var(&o.calls, "call", "`MODULE` on the same device the module may call (repeatable)")
 	fs.Var(&o.config, "config", "configuration value `K=V` for the module (repeatable)")
 	fs.UintVar(&o.memoryPages, "memory-pages", 0, "max 64 KiB memory `pages` per instance (0: agent default)")
 	fs.DurationVar(&o.deadline, "deadline", 0, "per-request `DURATION` limit (0: agent default)")
@@ -123,8 +131,8 @@ func (o *pushOptions) check() error {
 		return usagef(cmd, "push: give at least one --node ID or --label K=V: a manifest without targets reaches no device")
 	case o.expires <= 0:
 		return usagef(cmd, "push: --expires must be positive")
-	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0:
-		return usagef(cmd, "push: --wait, --deadline, --body-bytes and --pool must not be negative")
+	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0 || o.kvKeys < 0 || o.kvBytes < 0:
+		return usagef(cmd, "push: --wait, --deadline, --body-bytes, --pool, --kv-keys and --kv-bytes must not be negative")
 	case o.deadline > 0 && o.deadline < time.Millisecond:
 		return usagef(cmd, "push: --deadline %v is under a millisecond", o.deadline)
 	case o.memoryPages > 65536:
@@ -140,6 +148,11 @@ func (o *pushOptions) check() error {
 	for _, n := range o.nodes {
 		if err := wire.ValidateDeviceID(n); err != nil {
 			return usagef(cmd, "push: --node: %v", err)
+		}
+	}
+	for _, c := range o.calls {
+		if err := wire.ValidateModuleName(c); err != nil {
+			return usagef(cmd, "push: --call: %v", err)
 		}
 	}
 	for _, h := range o.httpAllow {
@@ -179,6 +192,11 @@ func (o *pushOptions) manifest(defaultName string, module []byte, now time.Time)
 		Pool:        o.pool,
 	}
 	m.Capabilities.HTTPAllow = o.httpAllow
+	if o.kv || o.kvKeys > 0 || o.kvBytes > 0 {
+		m.Capabilities.KV = &wire.KVGrant{MaxKeys: o.kvKeys, MaxBytes: o.kvBytes}
+	}
+	m.Capabilities.Call = o.calls
+	m.Schema = m.LowestSchema()
 	m.Probe.Path = o.probe
 	return m
 }

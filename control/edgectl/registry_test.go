@@ -137,6 +137,13 @@ func TestPublishThenPushOCI(t *testing.T) {
 		}
 	}
 
+	// A digest reference: nothing to resolve, the same artifact.
+	code, stdout, stderr = run(t, "push", p.Reference, "--key", key, "--version", "1.4.1",
+		"--control", f.srv.URL, "--node", "pi-1", "--port", "8080")
+	if code != ExitOK || len(f.pulls) != 2 || f.pulls[1].Source != p.Reference || f.manifest.Version != "1.4.1" {
+		t.Errorf("push by digest: exit %d, pulls %+v\n%s%s", code, f.pulls, stdout, stderr)
+	}
+
 	// Environment credentials: wrong ones are refused with the reason.
 	t.Setenv("EDGE_REGISTRY_PASSWORD", "wrong")
 	if code, _, stderr := run(t, "publish", mod, tag); code != ExitFailed || !strings.Contains(stderr, "refused access") {

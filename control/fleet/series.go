@@ -39,7 +39,10 @@ type Totals struct {
 	SQLSeconds     float64
 	CPUSeconds     float64
 	LogsDropped    uint64
-	Latency        wire.Histogram
+	// Module messaging (counted per agent process, like WorkerRestarts).
+	MessagesDelivered uint64
+	DeadLetters       uint64
+	Latency           wire.Histogram
 }
 
 // Series is one (module, version) of a device: its latest raw report and
@@ -287,6 +290,8 @@ func increase(prev, cur *wire.ModuleMetrics, sameWorker, sameAgent bool) (inc To
 	inc.LogsDropped = delta(cur.LogsDropped, prev.LogsDropped, same)
 	inc.WorkerRestarts = delta(cur.WorkerRestarts, prev.WorkerRestarts, sameAgent)
 	inc.Rejections = delta(cur.Rejections, prev.Rejections, sameAgent)
+	inc.MessagesDelivered = delta(cur.MessagesDelivered, prev.MessagesDelivered, sameAgent)
+	inc.DeadLetters = delta(cur.DeadLetters, prev.DeadLetters, sameAgent)
 	inc.Latency = wire.NewHistogram()
 	histSame := same && len(prev.Latency.Counts) == len(cur.Latency.Counts)
 	for i, c := range cur.Latency.Counts {
@@ -317,6 +322,8 @@ func (t *Totals) add(o *Totals) {
 	t.SQLSeconds += o.SQLSeconds
 	t.CPUSeconds += o.CPUSeconds
 	t.LogsDropped += o.LogsDropped
+	t.MessagesDelivered += o.MessagesDelivered
+	t.DeadLetters += o.DeadLetters
 	t.Latency.Add(o.Latency)
 }
 

@@ -146,7 +146,11 @@ func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("mqtt connect %s as %q: %w", cfg.Broker, cfg.Username, f)
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return fmt.Errorf("mqtt connect %s: %w (gave up after %d attempts in %s)", cfg.Broker, f, attempt, cfg.Wait)
+			hint := ""
+			if f.Kind == mqttdial.KindTLS {
+				hint = "; check --broker-ca (the CA of the broker's certificate) and --broker-cert/--broker-key"
+			}
+			return fmt.Errorf("mqtt connect %s: %w (gave up after %d attempts in %s%s)", cfg.Broker, f, attempt, cfg.Wait, hint)
 		}
 		cfg.Logger.Warn("mqtt connect failed; retrying", "broker", cfg.Broker, "attempt", attempt, "reason", f.Kind, "err", err, "retry_in", backoff)
 		select {

@@ -38,6 +38,8 @@ var (
 	moduleSQLTime   = desc("edge_module_sql_seconds_total", "Time spent in SQL host calls.", devMod...)
 	moduleCPU       = desc("edge_module_cpu_seconds_total", "CPU time of the module version's worker process.", devMod...)
 	moduleLogsDrop  = desc("edge_module_logs_dropped_total", "Module log lines over its budget.", devMod...)
+	moduleDelivered = desc("edge_module_messages_delivered_total", "MQTT messages a module version's guest acknowledged.", devMod...)
+	moduleDead      = desc("edge_module_dead_letters_total", "MQTT messages given up for a module version: dropped by the guest, out of attempts, queue full, module removed.", devMod...)
 	moduleLatency   = desc("edge_module_request_duration_seconds", "Time to answer a request, as the worker's HTTP server saw it.", devMod...)
 	moduleInstances = desc("edge_module_instances", "Live guest instances of a module version.", devMod...)
 	moduleRSS       = desc("edge_module_worker_rss_bytes", "Resident memory of the module version's worker process.", devMod...)
@@ -54,7 +56,7 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{deviceUp, deviceInfo, deviceReport, agentRSS, agentPSS, agentCPU, agentDiskFree,
 		agentDiskTotal, agentReconnects, agentConnected, agentDropped, agentLogsDrop, agentEvents, agentStart,
 		moduleInfo, moduleRequests, moduleResponses, moduleTraps, moduleTimeouts, moduleRestarts, moduleRejects,
-		moduleSQLCalls, moduleSQLTime, moduleCPU, moduleLogsDrop, moduleLatency, moduleInstances, moduleRSS, modulePSS, moduleStart} {
+		moduleSQLCalls, moduleSQLTime, moduleCPU, moduleLogsDrop, moduleDelivered, moduleDead, moduleLatency, moduleInstances, moduleRSS, modulePSS, moduleStart} {
 		ch <- d
 	}
 }
@@ -133,6 +135,8 @@ func collectSeries(ch chan<- prometheus.Metric, id string, s *fleet.SeriesSnapsh
 	counter(ch, moduleSQLTime, t.SQLSeconds, l...)
 	counter(ch, moduleCPU, t.CPUSeconds, l...)
 	counter(ch, moduleLogsDrop, float64(t.LogsDropped), l...)
+	counter(ch, moduleDelivered, float64(t.MessagesDelivered), l...)
+	counter(ch, moduleDead, float64(t.DeadLetters), l...)
 	count, buckets := histogram(t.Latency)
 	ch <- prometheus.MustNewConstHistogram(moduleLatency, count, t.Latency.Sum, buckets, l...)
 	gauge(ch, moduleInstances, float64(s.Last.Instances), l...)

@@ -26,6 +26,7 @@
 //	edge_module_requests_total{device,module,version}
 //	edge_module_responses_total{device,module,version,class}   class 1xx..5xx
 //	edge_module_{traps,timeouts,worker_restarts,rejections,sql_calls,logs_dropped}_total
+//	edge_module_{messages_delivered,dead_letters}_total        MQTT messages (issue 11)
 //	edge_module_{sql,cpu}_seconds_total
 //	edge_module_request_duration_seconds             histogram, wire.LatencyBuckets
 //	edge_module_instances, edge_module_worker_{rss,pss}_bytes, edge_module_start_time_seconds

@@ -155,9 +155,11 @@ func TestAdminTokenBootstrap(t *testing.T) {
 	}
 }
 
-// TestMainPrintsAdminTokenOnce: edge-control's first start prints the
-// admin token once on stdout, after the ready line (scripts read the first
-// line), never in the log; a second start prints none.
+// TestMainPrintsAdminTokenOnce: edge-control's first start says where the
+// admin token is, after the ready line (scripts read the first line);
+// the token itself goes to a terminal only (here stdout is a buffer, as
+// under systemd, where stdout is the journal), and never to the log; a
+// second start says nothing of it.
 func TestMainPrintsAdminTokenOnce(t *testing.T) {
 	dir := t.TempDir()
 	runMain := func() (stdout, stderr string) {
@@ -182,11 +184,11 @@ func TestMainPrintsAdminTokenOnce(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "edge-control: http on ") ||
-		!strings.HasSuffix(lines[1], ": "+token) || !strings.Contains(lines[1], filepath.Join(dir, AdminTokenFile)) {
-		t.Errorf("first start printed:\n%s\nwant the ready line, then the token %s and its file", out, token)
+		!strings.Contains(lines[1], "admin token written to "+filepath.Join(dir, AdminTokenFile)) {
+		t.Errorf("first start printed:\n%s\nwant the ready line, then where the admin token is", out)
 	}
-	if strings.Contains(logs, token) {
-		t.Error("the admin token is in the log")
+	if strings.Contains(out, token) || strings.Contains(logs, token) {
+		t.Error("the admin token went to stdout that is no terminal, or to the log")
 	}
 	if out, _ := runMain(); strings.Contains(out, "admin token") || strings.Contains(out, token) {
 		t.Errorf("second start printed a token:\n%s", out)

@@ -56,6 +56,7 @@ type Config struct {
 	// for loopback registries and those listed.
 	RegistryConfig    string
 	RegistryPlainHTTP []string
+	RegistryAllow     []string // none: any
 
 	AllowAnonymous bool     // embedded broker: let clients without a password in, with full access
 	TrustFiles     []string // public keys (PEM) deployments must be signed by; none: not checked here
@@ -160,6 +161,7 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.BlobGrace, "blob-grace", cfg.BlobGrace, "uploaded blobs no deployment references are removed this long after their upload")
 	fs.StringVar(&cfg.RegistryConfig, "registry-config", cfg.RegistryConfig,
 		"Docker config.json `file` (auths, credsStore, credHelpers) with the credentials to pull modules from OCI registries (default: anonymous)")
+	fs.Var(listFlag{&cfg.RegistryAllow}, "registry-allow", "pull modules only from this OCI registry `HOST` or HOST:PORT; repeatable (default: any registry an API caller names)")
 	fs.Var(listFlag{&cfg.RegistryPlainHTTP}, "registry-plain-http", "OCI registry `HOST` or HOST:PORT to pull from over plain HTTP (loopback ones always are); repeatable")
 	fs.Var(listFlag{&cfg.TrustFiles}, "trust", "public key `file` (PEM) deployments must be signed by; repeatable")
 	fs.DurationVar(&cfg.DeployTimeout, "deploy-timeout", cfg.DeployTimeout,
@@ -227,9 +229,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--registry-config: %w", err))
 		}
 	}
-	for _, h := range c.RegistryPlainHTTP {
-		if h == "" || strings.ContainsAny(h, "/ @") {
-			errs = append(errs, fmt.Errorf("--registry-plain-http %q: want HOST or HOST:PORT", h))
+	for _, l := range []struct {
+		flag  string
+		hosts []string
+	}{{"--registry-plain-http", c.RegistryPlainHTTP}, {"--registry-allow", c.RegistryAllow}} {
+		for _, h := range l.hosts {
+			if h == "" || strings.ContainsAny(h, "/ @") {
+				errs = append(errs, fmt.Errorf("%s %q: want HOST or HOST:PORT", l.flag, h))
+			}
 		}
 	}
 	if (c.BrokerUser != "" || c.BrokerPassword != "") && c.Broker == "" {

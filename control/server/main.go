@@ -70,10 +70,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The ready line stays the first line of stdout (scripts read it).
 	fmt.Fprintf(stdout, "edge-control: http on %s, mqtt on %s\n", s.URL(), mqtt)
 	if t := s.NewAdminToken(); t != "" {
-		// Once, on stdout (not in the log): the file keeps it.
+		// Once, on a terminal only: under systemd stdout is the journal,
+		// which more people read and keep longer than the 0600 file.
 		path := filepath.Join(cfg.DataDir, AdminTokenFile)
 		log.Info("admin token created", "file", path)
-		fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
+		if isTerminal(stdout) {
+			fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
+		} else {
+			fmt.Fprintf(stdout, "edge-control: admin token written to %s (mode 0600)\n", path)
+		}
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -82,4 +87,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// isTerminal reports whether w is a character device: a terminal (or
+// /dev/null, which loses what it is given), never the journal's socket
+// or a file.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -342,7 +342,7 @@ func loadTrust(files []string) (wire.Keyring, error) {
 // or parsed is a start-up error (Validate checks it exists), not an
 // anonymous pull later.
 func registryClient(cfg Config) (*ociwasm.Client, error) {
-	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP,
+	c, err := ociwasm.NewClient(ociwasm.Options{ConfigFile: cfg.RegistryConfig, PlainHTTP: cfg.RegistryPlainHTTP, Allow: cfg.RegistryAllow,
 		UserAgent: "edge-control/" + buildinfo.Version})
 	if err != nil {
 		return nil, fmt.Errorf("--registry-config: %w", err)

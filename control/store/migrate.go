@@ -38,6 +38,7 @@ var migrations = []migration{
 	{4, "revision of each rollout document", migrateRolloutRev},
 	{5, "removed devices (remove.go)", migrateRemoved},
 	{6, "operator tokens (tokens.go)", migrateTokens},
+	{7, "dashboard sessions (sessions.go)", migrateSessions},
 }
 
 // SchemaVersion is the schema this controller writes.

@@ -67,38 +67,51 @@ func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
 // an unknown id, ErrConflict for one already revoked, and ErrLastAdmin when
 // id is the last active admin token (which would lock every operator out).
 func (s *Store) RevokeToken(ctx context.Context, id string, now time.Time) (Token, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return Token{}, fmt.Errorf("revoke token %s: %w", id, err)
-	}
-	defer tx.Rollback()
 	var t Token
-	var created, revoked int64
-	err = tx.QueryRowContext(ctx, `SELECT id, name, role, created, revoked FROM tokens WHERE id = ?`, id).
-		Scan(&t.ID, &t.Name, &t.Role, &created, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Token{}, fmt.Errorf("token %s: %w", id, ErrNotFound)
-	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The admin rows are read FOR UPDATE (MySQL): two controllers
+		// revoking the last two admin tokens at once cannot both see
+		// the other one still active.
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, role, created, revoked FROM tokens WHERE id = ? OR role = 'admin'`+s.engine.forUpdate(), id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		found, otherAdmins := false, 0
+		var revoked int64
+		for rows.Next() {
+			var r Token
+			var created, rev int64
+			if err := rows.Scan(&r.ID, &r.Name, &r.Role, &created, &rev); err != nil {
+				return err
+			}
+			switch {
+			case r.ID == id:
+				found, t, revoked = true, r, rev
+				t.Created = fromNanos(created)
+			case rev == 0:
+				otherAdmins++
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		switch {
+		case !found:
+			return fmt.Errorf("token %s: %w", id, ErrNotFound)
+		case revoked != 0:
+			return fmt.Errorf("token %s was revoked at %s: %w", id, fromNanos(revoked).Format(time.RFC3339), ErrConflict)
+		case t.Role == "admin" && otherAdmins == 0:
+			return fmt.Errorf("token %s: %w", id, ErrLastAdmin)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE id = ?`, nanos(now), id)
+		return err
+	})
 	if err != nil {
-		return Token{}, fmt.Errorf("revoke token %s: %w", id, err)
-	}
-	t.Created = fromNanos(created)
-	if revoked != 0 {
-		return Token{}, fmt.Errorf("token %s was revoked at %s: %w", id, fromNanos(revoked).Format(time.RFC3339), ErrConflict)
-	}
-	if t.Role == "admin" {
-		var others int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE role = 'admin' AND revoked = 0 AND id <> ?`, id).Scan(&others); err != nil {
-			return Token{}, fmt.Errorf("revoke token %s: %w", id, err)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+			return Token{}, err
 		}
-		if others == 0 {
-			return Token{}, fmt.Errorf("token %s: %w", id, ErrLastAdmin)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE id = ?`, nanos(now), id); err != nil {
-		return Token{}, fmt.Errorf("revoke token %s: %w", id, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return Token{}, fmt.Errorf("revoke token %s: %w", id, err)
 	}
 	t.Revoked = now

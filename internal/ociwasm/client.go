@@ -34,6 +34,8 @@ var (
 	ErrUnreachable = errors.New("registry unreachable")
 	// ErrAuth: the registry refused the credentials (or wants some).
 	ErrAuth = errors.New("registry refused access")
+	// ErrNotAllowed: the registry is not in Options.Allow.
+	ErrNotAllowed = errors.New("registry not allowed")
 )
 
 // Options configure a Client. The zero value speaks HTTPS anonymously.
@@ -50,6 +52,9 @@ type Options struct {
 	// PlainHTTP lists registries (host or host:port) spoken to over plain
 	// HTTP besides loopback ones.
 	PlainHTTP []string
+	// Allow, when not empty, lists the only registries (host or
+	// host:port) the client talks to.
+	Allow []string
 	// UserAgent is sent with every request.
 	UserAgent string
 	// Transport carries the requests (tests); nil: a clone of
@@ -117,14 +122,17 @@ func (c *Client) credential(ctx context.Context, host string) (auth.Credential, 
 // plainHTTP reports whether registry (host[:port]) is spoken to over
 // plain HTTP.
 func (c *Client) plainHTTP(registry string) bool {
-	if loopback(registry) {
-		return true
-	}
+	return loopback(registry) || listed(c.opts.PlainHTTP, registry)
+}
+
+// listed reports whether registry (host[:port]) is in list, by host:port
+// or by host alone.
+func listed(list []string, registry string) bool {
 	host := registry
 	if h, _, err := net.SplitHostPort(registry); err == nil {
 		host = h
 	}
-	for _, p := range c.opts.PlainHTTP {
+	for _, p := range list {
 		if strings.EqualFold(p, registry) || strings.EqualFold(p, host) {
 			return true
 		}
@@ -134,6 +142,9 @@ func (c *Client) plainHTTP(registry string) bool {
 
 // repository returns the remote repository of ref.
 func (c *Client) repository(ref Reference) (*remote.Repository, error) {
+	if len(c.opts.Allow) > 0 && !listed(c.opts.Allow, ref.Registry) {
+		return nil, fmt.Errorf("%s: %w: %s is not one of %s", ref, ErrNotAllowed, ref.Registry, strings.Join(c.opts.Allow, ", "))
+	}
 	repo, err := remote.NewRepository(ref.Registry + "/" + ref.Repository)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrReference, err)

@@ -88,6 +88,26 @@ func TestPlainHTTP(t *testing.T) {
 	}
 }
 
+func TestAllow(t *testing.T) {
+	c, err := NewClient(Options{Allow: []string{"ghcr.io", "registry.lan:5000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]bool{
+		"oci://ghcr.io/a/b:1": true, "oci://ghcr.io:443/a/b:1": true, "oci://registry.lan:5000/a:1": true,
+		"oci://registry.lan/a:1": false, "oci://registry.lan:5001/a:1": false, "oci://127.0.0.1:5000/a:1": false, "oci://evil.io/a:1": false,
+	} {
+		r, err := ParseReference(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.repository(r)
+		if got := err == nil; got != want || (err != nil && !errors.Is(err, ErrNotAllowed)) {
+			t.Errorf("%s: %v, want allowed %v", ref, err, want)
+		}
+	}
+}
+
 // FuzzParseReference: any string parses or fails with ErrReference, and
 // what parses prints back as itself and parses to the same.
 func FuzzParseReference(f *testing.F) {

@@ -33,6 +33,8 @@
 //	sql(reqPtr, reqLen, bufPtr, bufCap i32) i32
 //	http_fetch(reqPtr, reqLen, bufPtr, bufCap i32) i32
 //	result_read(bufPtr, bufCap i32) i32
+//	kv(reqPtr, reqLen, bufPtr, bufCap i32) i32
+//	call(reqPtr, reqLen, bufPtr, bufCap i32) i32
 //
 // Calls that return data use one rule: a result n ≥ 0 is the length of the
 // result. If n ≤ bufCap it was written to buf; otherwise nothing was written,
@@ -85,7 +87,20 @@ const (
 	FnSQL        = "sql"
 	FnHTTPFetch  = "http_fetch"
 	FnResultRead = "result_read"
+	FnKV         = "kv"   // key-value state (kv.go)
+	FnCall       = "call" // another module on the device (call.go)
 )
+
+// HeaderCaller is the request header that names the calling module in a
+// request that came from another module through the call import. The host
+// sets it and removes it from every request that did not come through a
+// call, so a callee can trust it.
+const HeaderCaller = "Edge-Caller"
+
+// MaxCallDepth is how many module-to-module calls one client request may
+// go through: a → b → c → d → e is four; a fifth is refused (CodeDenied),
+// as is any call to a module already in the chain (a loop).
+const MaxCallDepth = 4
 
 // Guest export names.
 const (

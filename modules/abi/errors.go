@@ -15,6 +15,7 @@ const (
 	CodeTooLarge    ErrorCode = 5 // result exceeds the host's limit
 	CodeTimeout     ErrorCode = 6 // the request's deadline passed
 	CodeBadTx       ErrorCode = 7 // unknown or finished transaction
+	CodeConflict    ErrorCode = 9 // kv compare-and-set: the key has another version (8 is CodeLimited, msg.go)
 )
 
 var codeNames = map[ErrorCode]string{
@@ -26,6 +27,7 @@ var codeNames = map[ErrorCode]string{
 	CodeTimeout:     "timeout",
 	CodeBadTx:       "bad transaction",
 	CodeLimited:     "limited",
+	CodeConflict:    "conflict",
 }
 
 func (c ErrorCode) String() string {
@@ -56,4 +58,14 @@ func appendError(b []byte, e *Error) []byte {
 
 func (d *decoder) error() *Error {
 	return &Error{Code: ErrorCode(d.u8("error code")), Message: d.str("error message")}
+}
+
+// appendOutcome starts a result frame: 1 and the error when e is set
+// (done: the frame is complete), else 0, after which the caller appends
+// what the operation returns.
+func appendOutcome(b []byte, e *Error) (out []byte, done bool) {
+	if e != nil {
+		return appendError(append(b, 1), e), true
+	}
+	return append(b, 0), false
 }

@@ -82,6 +82,38 @@ func FuzzDecodeFetch(f *testing.F) {
 	})
 }
 
+func FuzzDecodeKV(f *testing.F) {
+	f.Add(uint8(KVCompareAndSet), AppendKVRequest(nil, &KVRequest{Op: KVCompareAndSet, Key: "k", Value: []byte("v"), Version: 3}))
+	f.Add(uint8(KVGet), AppendKVResult(nil, KVGet, &KVResult{Found: true, Version: 2, Value: []byte("v")}))
+	f.Add(uint8(KVList), AppendKVResult(nil, KVList, &KVResult{Entries: []KVEntry{{"a", 1, []byte("x")}, {"b", 2, nil}}, More: true}))
+	f.Add(uint8(KVDelete), AppendKVResult(nil, KVDelete, &KVResult{Err: &Error{Code: CodeConflict, Message: "x"}}))
+	f.Fuzz(func(t *testing.T, op uint8, b []byte) {
+		if r, err := DecodeKVRequest(b); err == nil {
+			if got := AppendKVRequest(nil, &r); !bytes.Equal(got, b) {
+				t.Fatalf("request re-encoding differs:\n got %x\nwant %x", got, b)
+			}
+		}
+		if r, err := DecodeKVResult(KVOp(op), b); err == nil {
+			if got := AppendKVResult(nil, KVOp(op), &r); !bytes.Equal(got, b) {
+				t.Fatalf("result re-encoding differs:\n got %x\nwant %x", got, b)
+			}
+		}
+	})
+}
+
+func FuzzDecodeCallRequest(f *testing.F) {
+	f.Add(AppendCallRequest(nil, &CallRequest{Module: "orders", Method: "GET", URI: "/orders", Header: []Header{{"A", "b"}}, TimeoutMS: 5}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeCallRequest(b)
+		if err != nil {
+			return
+		}
+		if got := AppendCallRequest(nil, &r); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoding differs:\n got %x\nwant %x", got, b)
+		}
+	})
+}
+
 func FuzzDecodeMessaging(f *testing.F) {
 	f.Add(AppendPublishRequest(nil, &PublishRequest{Topic: "alerts/hot", Payload: []byte("x"), QoS: 1, Retain: true}))
 	f.Add(AppendMessage(nil, &Message{ID: 7, Attempt: 1, Filter: "a/#", Topic: "a/b", Payload: []byte("x"), QoS: 1}))

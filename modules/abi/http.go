@@ -146,11 +146,10 @@ func DecodeFetchRequest(b []byte) (FetchRequest, error) {
 
 // AppendFetchResult appends the encoding of r to b.
 func AppendFetchResult(b []byte, r *FetchResult) []byte {
-	if r.Err != nil {
-		b = append(b, 1)
-		return appendError(b, r.Err)
+	b, done := appendOutcome(b, r.Err)
+	if done {
+		return b
 	}
-	b = append(b, 0)
 	return AppendResponse(b, &r.Response)
 }
 

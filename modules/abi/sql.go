@@ -135,11 +135,10 @@ func DecodeSQLRequest(b []byte) (SQLRequest, error) {
 // AppendSQLResult appends the encoding of r, the answer to a request of
 // operation op, to b.
 func AppendSQLResult(b []byte, op SQLOp, r *SQLResult) []byte {
-	if r.Err != nil {
-		b = append(b, 1)
-		return appendError(b, r.Err)
+	b, done := appendOutcome(b, r.Err)
+	if done {
+		return b
 	}
-	b = append(b, 0)
 	switch op {
 	case OpQuery:
 		b = AppendColumns(b, r.Columns)

@@ -63,4 +63,14 @@
 // Wasm than natively). For hot reads, NewDB wraps the *sql.DB and its
 // QueryRows scans the host's result frame in place; natively it runs over
 // database/sql, with the same conversions in both builds.
+//
+// # Key-value state and calls to other modules
+//
+// KV returns the module's key-value store (Get, Set, CompareAndSet,
+// Update, List, Delete; ErrConflict when a compare-and-set lost a race),
+// and Call sends a request to another module on the device; both must be
+// granted by the signed manifest (capabilities.kv, capabilities.call),
+// else ErrDenied. A handler reads who called it with Caller(r). Natively,
+// the store is the SQLite file of $EDGE_KV and calls go to the base URL
+// in $EDGE_CALL_<MODULE>.
 package sdk

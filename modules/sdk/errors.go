@@ -12,13 +12,14 @@ import (
 // failures arrive as *HostError, which matches the sentinel of its code.
 var (
 	ErrInternal    = errors.New("edge: host internal error")
-	ErrUnavailable = errors.New("edge: unavailable")     // database or remote host unreachable
-	ErrBadRequest  = errors.New("edge: bad request")     // malformed query, bad argument, constraint
-	ErrDenied      = errors.New("edge: not granted")     // capability not granted to this module
-	ErrTooLarge    = errors.New("edge: too large")       // request or result over the host's limit
-	ErrTimeout     = errors.New("edge: deadline passed") // also matches context.DeadlineExceeded
-	ErrBadTx       = errors.New("edge: bad transaction") // unknown or finished transaction
-	ErrLimited     = errors.New("edge: rate limited")    // over a rate (Publish); retry later
+	ErrUnavailable = errors.New("edge: unavailable")      // database or remote host unreachable
+	ErrBadRequest  = errors.New("edge: bad request")      // malformed query, bad argument, constraint
+	ErrDenied      = errors.New("edge: not granted")      // capability not granted to this module
+	ErrTooLarge    = errors.New("edge: too large")        // request or result over the host's limit
+	ErrTimeout     = errors.New("edge: deadline passed")  // also matches context.DeadlineExceeded
+	ErrBadTx       = errors.New("edge: bad transaction")  // unknown or finished transaction
+	ErrConflict    = errors.New("edge: version conflict") // kv compare-and-set: the key changed
+	ErrLimited     = errors.New("edge: rate limited")     // over a rate (Publish); retry later
 	// ErrHostCall reports a host import that failed at the ABI level
 	// (bad pointer, malformed frame): a bug in the guest or the host.
 	ErrHostCall = errors.New("edge: host call failed")
@@ -32,6 +33,7 @@ var codeErrors = map[abi.ErrorCode]error{
 	abi.CodeTooLarge:    ErrTooLarge,
 	abi.CodeTimeout:     ErrTimeout,
 	abi.CodeBadTx:       ErrBadTx,
+	abi.CodeConflict:    ErrConflict,
 	abi.CodeLimited:     ErrLimited,
 }
 

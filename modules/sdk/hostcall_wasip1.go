@@ -24,6 +24,12 @@ func hostSQLCall(reqPtr unsafe.Pointer, reqLen uint32, bufPtr unsafe.Pointer, bu
 //go:wasmimport edge http_fetch
 func hostHTTPFetch(reqPtr unsafe.Pointer, reqLen uint32, bufPtr unsafe.Pointer, bufCap uint32) int32
 
+//go:wasmimport edge kv
+func hostKV(reqPtr unsafe.Pointer, reqLen uint32, bufPtr unsafe.Pointer, bufCap uint32) int32
+
+//go:wasmimport edge call
+func hostCall(reqPtr unsafe.Pointer, reqLen uint32, bufPtr unsafe.Pointer, bufCap uint32) int32
+
 //go:wasmimport edge result_read
 func hostResultRead(bufPtr unsafe.Pointer, bufCap uint32) int32
 

@@ -104,10 +104,15 @@ func New(t testing.TB) *Browser {
 	return b
 }
 
+// stepTimeout bounds one step in the browser: generous, because a page
+// with 2,000 rows renders in seconds on a machine loaded by other tests,
+// and a step that fails says what it waited for.
+const stepTimeout = 90 * time.Second
+
 // Run runs actions with a deadline, failing the test on an error.
 func (b *Browser) Run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("%s: %v", what, err)
@@ -136,7 +141,7 @@ func (b *Browser) Login(base, token string) {
 // Eval evaluates a JavaScript expression and decodes its value into T.
 func Eval[T any](b *Browser, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -156,7 +161,7 @@ func (b *Browser) Text(selector string) string {
 // WaitText waits until the element's text contains every one of want.
 func (b *Browser) WaitText(selector string, want ...string) string {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(stepTimeout)
 	for {
 		got := b.Text(selector)
 		missing := ""
@@ -170,7 +175,7 @@ func (b *Browser) WaitText(selector string, want ...string) string {
 			return got
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("%s does not show %q after 30 s; it shows:\n%s", selector, missing, got)
+			b.t.Fatalf("%s does not show %q after %s; it shows:\n%s", selector, missing, stepTimeout, got)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -288,6 +288,17 @@ func TestTLSMosquittoCerts(t *testing.T) {
 func TestTLSMosquittoPasswords(t *testing.T) {
 	ca := harness.NewCA(t, "edge test CA")
 	broker := mosquittoTLS(t, ca, true, "edge-control", "pi-pw")
+	wrong := harness.NewCA(t, "another CA")
+
+	// A controller given the wrong CA gives up at start, saying why.
+	cmd := exec.Command(bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0", "--broker", broker,
+		"--broker-ca", wrong.File, "--broker-user", "edge-control", "--broker-password", "pw-edge-control", "--broker-wait", "1s")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "TLS handshake failed") ||
+		!strings.Contains(string(out), "check --broker-ca") {
+		t.Errorf("edge-control with the wrong --broker-ca: %v\n%s; want exit 1 naming the TLS failure and --broker-ca", err, out)
+	}
+
 	ctl, line := start(t, controlSSLReady, nil, bin(t, "edge-control"), "--data", t.TempDir(), "--http", "127.0.0.1:0",
 		"--broker", broker, "--broker-ca", ca.File, "--broker-user", "edge-control", "--broker-password", "pw-edge-control",
 		"--client-id", "edge-control")
@@ -308,7 +319,6 @@ func TestTLSMosquittoPasswords(t *testing.T) {
 	args := []string{"run", "--id", "pi-pw", "--broker", broker, "--password-file", pw,
 		"--data", t.TempDir(), "--trust", filepath.Join(keyDir, "edge.pub")}
 
-	wrong := harness.NewCA(t, "another CA")
 	bad, _ := start(t, agentRunning, nil, bin(t, "edge-agent"), append(args, "--ca-file", wrong.File)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(bad.Out.String(), "retrying; check --ca-file") {

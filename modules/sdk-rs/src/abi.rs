@@ -23,6 +23,23 @@ pub const FN_CONFIG_GET: &str = "config_get";
 pub const FN_SQL: &str = "sql";
 pub const FN_HTTP_FETCH: &str = "http_fetch";
 pub const FN_RESULT_READ: &str = "result_read";
+/// Version 2: the module's key-value store (`kv.rs`).
+pub const FN_KV: &str = "kv";
+/// Version 2: another module on the device (`call.rs`).
+pub const FN_CALL: &str = "call";
+
+/// The header that names the calling module in a request that came through
+/// `call`; the host removes it from every other request.
+pub const HEADER_CALLER: &str = "Edge-Caller";
+/// How many module-to-module calls one client request may go through.
+pub const MAX_CALL_DEPTH: u32 = 4;
+
+/// Operations of a KvRequest.
+pub const KV_GET: u8 = 1;
+pub const KV_SET: u8 = 2;
+pub const KV_DELETE: u8 = 3;
+pub const KV_LIST: u8 = 4;
+pub const KV_COMPARE_AND_SET: u8 = 5;
 
 /// Guest export names.
 pub const EXPORT_VERSION: &str = "edge_abi_version";
@@ -52,6 +69,8 @@ pub enum ErrorCode {
     TooLarge,
     Timeout,
     BadTx,
+    /// Version 2: a kv compare-and-set found another version.
+    Conflict,
     /// A code this version does not know: treated as Internal.
     Other(u8),
 }
@@ -66,6 +85,7 @@ impl ErrorCode {
             5 => ErrorCode::TooLarge,
             6 => ErrorCode::Timeout,
             7 => ErrorCode::BadTx,
+            9 => ErrorCode::Conflict,
             c => ErrorCode::Other(c),
         }
     }
@@ -79,6 +99,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 5,
             ErrorCode::Timeout => 6,
             ErrorCode::BadTx => 7,
+            ErrorCode::Conflict => 9,
             ErrorCode::Other(c) => c,
         }
     }
@@ -94,6 +115,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::TooLarge => f.write_str("too large"),
             ErrorCode::Timeout => f.write_str("timeout"),
             ErrorCode::BadTx => f.write_str("bad transaction"),
+            ErrorCode::Conflict => f.write_str("conflict"),
             ErrorCode::Other(c) => write!(f, "code {}", c),
         }
     }
@@ -282,6 +304,111 @@ impl Response<'_> {
     }
 }
 
+/// The frame a guest passes to the kv import (version 2). Every op
+/// carries every field; the ones it does not use are empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvRequest<'a> {
+    pub op: u8,
+    /// The key; for KV_LIST the prefix.
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    /// KV_COMPARE_AND_SET, KV_DELETE: the version the key must have.
+    pub version: u64,
+    /// KV_LIST: start after this key.
+    pub after: &'a [u8],
+    /// KV_LIST: at most this many entries (0: the host's default).
+    pub limit: u32,
+}
+
+impl KvRequest<'_> {
+    pub fn encode(&self, b: &mut Vec<u8>) {
+        b.push(self.op);
+        put_bytes(b, self.key);
+        put_bytes(b, self.value);
+        put_u64(b, self.version);
+        put_bytes(b, self.after);
+        put_u32(b, self.limit);
+    }
+}
+
+/// One key of a KV_LIST result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvEntry<'a> {
+    pub key: &'a [u8],
+    pub version: u64,
+    pub value: &'a [u8],
+}
+
+/// The answer to a KvRequest; what it holds depends on the op (docs/ABI.md
+/// section 6.12).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvResult<'a> {
+    pub found: bool,
+    pub version: u64,
+    pub value: &'a [u8],
+    pub entries: Vec<KvEntry<'a>>,
+    pub more: bool,
+}
+
+/// The frame a guest passes to the call import (version 2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest<'a> {
+    pub module: &'a [u8],
+    pub method: &'a [u8],
+    pub uri: &'a [u8],
+    pub headers: Vec<Header<'a>>,
+    pub body: &'a [u8],
+    /// 0: what is left of the caller's deadline.
+    pub timeout_ms: u32,
+}
+
+impl CallRequest<'_> {
+    pub fn encode(&self, b: &mut Vec<u8>) {
+        put_bytes(b, self.module);
+        put_bytes(b, self.method);
+        put_bytes(b, self.uri);
+        put_headers(b, self.headers.len(), self.headers.iter().copied());
+        put_bytes(b, self.body);
+        put_u32(b, self.timeout_ms);
+    }
+}
+
+/// Decodes the KvResult frame answering a request of op `op`.
+pub fn decode_kv_result(op: u8, b: &[u8]) -> Result<Result<KvResult<'_>, HostError>, FrameError> {
+    let mut d = Decoder::new(b);
+    if let Err(e) = d.result_kind()? {
+        return Ok(Err(e));
+    }
+    let mut r = KvResult::default();
+    match op {
+        KV_GET => {
+            r.found = d.flag("found");
+            if r.found {
+                r.version = d.u64("version");
+                r.value = d.bytes("value");
+            }
+        }
+        KV_SET | KV_COMPARE_AND_SET => r.version = d.u64("version"),
+        KV_DELETE => r.found = d.flag("found"),
+        KV_LIST => {
+            let declared = d.u32("entry count") as usize;
+            // Each entry takes at least 16 bytes: two lengths and a version.
+            let n = d.count(declared, 16, "entry");
+            r.entries.reserve(n);
+            for _ in 0..n {
+                let key = d.bytes("key");
+                let version = d.u64("version");
+                let value = d.bytes("value");
+                r.entries.push(KvEntry { key, version, value });
+            }
+            r.more = d.flag("more");
+        }
+        _ => {}
+    }
+    d.finish()?;
+    Ok(Ok(r))
+}
+
 impl SqlRequest<'_> {
     pub fn encode(&self, b: &mut Vec<u8>) {
         encode_sql_request(b, self.op, self.tx, self.query, &self.args);
@@ -450,6 +577,18 @@ impl<'a> Decoder<'a> {
             out.push((a, b));
         }
         out
+    }
+
+    /// A u8 that must be 0 or 1.
+    fn flag(&mut self, what: &str) -> bool {
+        match self.u8(what) {
+            0 => false,
+            1 => true,
+            _ => {
+                self.fail(&format!("{} is neither 0 nor 1", what));
+                false
+            }
+        }
     }
 
     fn headers(&mut self) -> Vec<Header<'a>> {
@@ -858,6 +997,16 @@ mod tests {
             ("FnSQL", FN_SQL.into()),
             ("FnHTTPFetch", FN_HTTP_FETCH.into()),
             ("FnResultRead", FN_RESULT_READ.into()),
+            ("FnKV", FN_KV.into()),
+            ("FnCall", FN_CALL.into()),
+            ("HeaderCaller", HEADER_CALLER.into()),
+            ("MaxCallDepth", MAX_CALL_DEPTH.to_string()),
+            ("KVGet", KV_GET.to_string()),
+            ("KVSet", KV_SET.to_string()),
+            ("KVDelete", KV_DELETE.to_string()),
+            ("KVList", KV_LIST.to_string()),
+            ("KVCompareAndSet", KV_COMPARE_AND_SET.to_string()),
+            ("CodeConflict", ErrorCode::Conflict.to_u8().to_string()),
             ("ExportVersion", EXPORT_VERSION.into()),
             ("ExportAlloc", EXPORT_ALLOC.into()),
             ("ExportHandle", EXPORT_HANDLE.into()),

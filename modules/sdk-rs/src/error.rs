@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Timeout,
     /// Unknown or finished transaction.
     BadTx,
+    /// A key-value compare-and-set found another version: read and retry.
+    Conflict,
     /// A host import failed at the ABI level (bad pointer, malformed
     /// frame): a bug in the guest or the host.
     HostCall,
@@ -81,6 +83,7 @@ impl Error {
             ErrorCode::TooLarge => ErrorKind::TooLarge,
             ErrorCode::Timeout => ErrorKind::Timeout,
             ErrorCode::BadTx => ErrorKind::BadTx,
+            ErrorCode::Conflict => ErrorKind::Conflict,
         };
         Error { kind, op, code: Some(e.code), message: String::from_utf8_lossy(&e.message).into_owned() }
     }

@@ -20,6 +20,8 @@ mod imports {
         pub fn sql(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
         pub fn http_fetch(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
         pub fn result_read(buf_ptr: *mut u8, buf_cap: u32) -> i32;
+        pub fn kv(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
+        pub fn call(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
     }
 }
 
@@ -29,6 +31,8 @@ pub enum Import {
     ConfigGet,
     Sql,
     HttpFetch,
+    Kv,
+    Call,
 }
 
 impl Import {
@@ -37,6 +41,8 @@ impl Import {
             Import::ConfigGet => abi::FN_CONFIG_GET,
             Import::Sql => abi::FN_SQL,
             Import::HttpFetch => abi::FN_HTTP_FETCH,
+            Import::Kv => abi::FN_KV,
+            Import::Call => abi::FN_CALL,
         }
     }
 }
@@ -54,6 +60,8 @@ pub fn raw_call(f: Import, req_ptr: u32, req_len: u32, buf_ptr: u32, buf_cap: u3
             Import::ConfigGet => imports::config_get(rp, req_len, bp, buf_cap),
             Import::Sql => imports::sql(rp, req_len, bp, buf_cap),
             Import::HttpFetch => imports::http_fetch(rp, req_len, bp, buf_cap),
+            Import::Kv => imports::kv(rp, req_len, bp, buf_cap),
+            Import::Call => imports::call(rp, req_len, bp, buf_cap),
         }
     }
 }

@@ -39,6 +39,8 @@
 //!   `edge_handle` exports);
 //! - [`db`]: SQL with bound arguments, transactions, typed rows;
 //! - [`fetch`]: outbound HTTP to the hosts the agent allows;
+//! - [`kv`]: the module's key-value store (compare-and-set, list by prefix);
+//! - [`call`]: calls to another module on the device;
 //! - [`config`] and [`log`]: settings and logging through the host;
 //! - [`json`]: a JSON reader and writer without dependencies, which read and
 //!   write exactly as the Go SDK's do;
@@ -49,6 +51,7 @@
 //! the measurements behind that.
 
 pub mod abi;
+pub mod call;
 pub mod config;
 pub mod db;
 mod error;
@@ -58,6 +61,7 @@ pub mod host;
 mod http;
 mod isprint;
 pub mod json;
+pub mod kv;
 pub mod log;
 mod router;
 pub mod server;
