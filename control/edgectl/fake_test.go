@@ -41,6 +41,10 @@ type fakeControl struct {
 	polls    int
 	devices  []wire.Device
 	created  time.Time
+	// current is what the plan says each device is meant to run, and
+	// epoch the plan's epoch.
+	current map[string]*wire.PlanVersion
+	epoch   uint64
 }
 
 func newFakeControl(t *testing.T, pub ed25519.PublicKey, steps ...[]string) *fakeControl {
@@ -100,10 +104,12 @@ func (f *fakeControl) postPlan(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "decode: %v", err)
 		return
 	}
-	p := wire.Plan{Module: req.Module, Devices: []wire.PlanDevice{}}
+	f.mu.Lock()
+	p := wire.Plan{Module: req.Module, Devices: []wire.PlanDevice{}, Epoch: f.epoch}
 	for _, n := range req.Targets.Nodes {
-		p.Devices = append(p.Devices, wire.PlanDevice{ID: n, Registered: true})
+		p.Devices = append(p.Devices, wire.PlanDevice{ID: n, Registered: true, Current: f.current[n]})
 	}
+	f.mu.Unlock()
 	answer(w, http.StatusOK, p)
 }
 

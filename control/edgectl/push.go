@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/semver"
+
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -104,6 +106,9 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
+	}
+	if err := noDowngrade(m, plan); err != nil {
+		return err
 	}
 	m.Epoch = plan.Epoch
 	m.Schema = m.LowestSchema()
@@ -267,4 +272,24 @@ func signAndCheck(m *wire.Manifest, key ed25519.PrivateKey) (*wire.Envelope, err
 		return nil, fmt.Errorf("push: verified manifest differs from the signed one")
 	}
 	return env, nil
+}
+
+// noDowngrade refuses, before anything is signed, a push of a version
+// older than one a targeted device is meant to run: a push never goes
+// back, a rollback does (edgectl rollback). The agents refuse such a
+// manifest too, unless it carries a higher epoch than they have seen, and
+// the plan's epoch is above theirs after a staged rollout (it counts the
+// rollback statements the rollout signed in advance, so that those expire
+// once unused): a push signed at it would be installed as a rollback.
+func noDowngrade(m *wire.Manifest, plan *wire.Plan) error {
+	for _, d := range plan.Devices {
+		if d.Current == nil {
+			continue
+		}
+		if c, err := semver.Compare(m.Version, d.Current.Version); err == nil && c < 0 {
+			return fmt.Errorf("push %s %s: %s is meant to run %s %s, newer: a push never goes back; "+
+				"edgectl rollback %s --to %s signs a rollback", m.Name, m.Version, d.ID, m.Name, d.Current.Version, m.Name, m.Version)
+		}
+	}
+	return nil
 }

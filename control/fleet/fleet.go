@@ -166,7 +166,7 @@ func (f *Fleet) publish(ctx context.Context, topic string, qos byte, retained bo
 
 // fetchWorkers serve fetch requests concurrently, so one large transfer
 // does not hold up the others.
-const fetchWorkers = 4
+const fetchWorkers = 16
 
 // Run serves fetch requests, times out overdue deployments, drives staged
 // rollouts, applies metrics reports and stores their history until ctx is
