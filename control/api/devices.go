@@ -54,6 +54,11 @@ func (h *Handler) rotateDevice(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Sessions != nil {
 		closed = h.opts.Sessions.Disconnect(id)
 	}
+	// The session ended without its Last Will: say "offline" for it, or
+	// the inventory shows a locked-out device online.
+	if err := h.fleet.MarkOffline(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.log.Warn("device password rotated; marking it offline failed", "device", id, "err", err)
+	}
 	h.log.Info("device password rotated", "device", id, "session_closed", closed)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, wire.DeviceCredentials{ID: id, Password: pw})

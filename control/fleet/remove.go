@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -128,4 +129,31 @@ func (m *metricsState) forget(id string) {
 			delete(m.points, k)
 		}
 	}
+}
+
+// MarkOffline records that device id's session was closed by the
+// controller (its password rotated): its last status, marked offline, is
+// published retained on its status topic as its Last Will would have been
+// (the broker was told not to send that will), so that every replica and
+// a restarted controller see it offline until it reconnects with the new
+// password. The store is written directly too, in case the publish fails.
+func (f *Fleet) MarkOffline(ctx context.Context, id string) error {
+	d, err := f.store.Device(ctx, id)
+	if err != nil {
+		return err
+	}
+	st := wire.Status{Device: id}
+	if d.Status != nil {
+		st = *d.Status
+	}
+	st.Online, st.Time = false, f.now().UTC()
+	if err := f.store.PutStatus(ctx, &st, f.now()); err != nil {
+		return err
+	}
+	f.inv.setStatus(&st)
+	b, err := json.Marshal(&st)
+	if err != nil {
+		return err
+	}
+	return f.publish(ctx, wire.DeviceTopic(id, wire.KindStatus), 1, true, b)
 }

@@ -60,6 +60,17 @@ func TestDeviceRotate(t *testing.T) {
 	old := register(t, s, "pi-1")
 	d := connectDevice(t, broker, "pi-1", old)
 	lost := watchLost(d)
+	online := func() bool {
+		var dev wire.Device
+		wantCode(t, "device", call(t, s, "GET", "/api/v1/devices/pi-1", nil, &dev), 200)
+		return dev.Online
+	}
+	d.publish(wire.KindStatus, true, wire.Status{Device: "pi-1", Online: true, Time: time.Now().UTC()})
+	for deadline := time.Now().Add(10 * time.Second); !online(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("pi-1 not online after its status")
+		}
+	}
 
 	var cr wire.DeviceCredentials
 	wantCode(t, "rotate", call(t, s, "POST", "/api/v1/devices/pi-1/rotate", nil, &cr), 200)
@@ -67,6 +78,11 @@ func TestDeviceRotate(t *testing.T) {
 		t.Fatalf("rotate answered %+v", cr)
 	}
 	waitLost(t, "after rotate", lost)
+	// Its session was closed without its Last Will: the inventory must
+	// not go on showing the locked-out device online.
+	if online() {
+		t.Error("pi-1 still listed online after rotate closed its session")
+	}
 	if c, err := tryConnect(broker, dialOpts(broker, "pi-1", old, "pi-1")); err == nil {
 		c.Disconnect(50)
 		t.Error("the old password still connects after rotate")
