@@ -74,7 +74,9 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 say "controller with its embedded MQTT broker"
-"$BIN/edge-control" --data "$work/control" --http 127.0.0.1:0 --mqtt 127.0.0.1:0 >"$control_log" 2>&1 &
+# The controller and the agent run in sessions of their own (setsid): a
+# Ctrl-C reaches only this script, whose cleanup stops them in order.
+setsid "$BIN/edge-control" --data "$work/control" --http 127.0.0.1:0 --mqtt 127.0.0.1:0 >"$control_log" 2>&1 &
 control=$!
 ready=$(wait_for "$control_log" "$control" 'edge-control: http on http://[0-9.:]+, mqtt on tcp://[0-9.:]+') ||
   fail "edge-control did not become ready" "$control_log"
@@ -103,7 +105,9 @@ password=$(sed -n 's/.*"password": *"\([^"]*\)".*/\1/p' <<<"$cred")
 echo "device $DEVICE registered (password kept for the agent only)"
 
 say "agent for $DEVICE"
-"$BIN/edge-agent" run --id "$DEVICE" --broker "$mqtt_addr" --password "$password" \
+# The password goes in a 0600 file, not on the command line (ps shows those).
+(umask 077; printf '%s\n' "$password" >"$work/$DEVICE.pw")
+setsid "$BIN/edge-agent" run --id "$DEVICE" --broker "$mqtt_addr" --password-file "$work/$DEVICE.pw" \
   --data "$work/agent" --trust "$work/keys/edge.pub" --listen 127.0.0.1 >"$agent_log" 2>&1 &
 agent=$!
 wait_for "$agent_log" "$agent" 'edge-agent: running as .*' ||
