@@ -36,6 +36,7 @@ import (
 
 // Server is a running controller.
 type Server struct {
+	lock   *os.File // DATA/edge-control.lock, held while it runs
 	cfg    Config
 	log    *slog.Logger
 	store  *store.Store
@@ -82,6 +83,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 // start starts the parts in order; Close stops whichever were started.
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
+	if s.lock, err = lockData(cfg.DataDir); err != nil {
+		return err
+	}
 	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
 		if cfg.DB != "" {
 			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
@@ -314,6 +318,9 @@ func (s *Server) close() error {
 	s.wg.Wait()
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
+	}
+	if s.lock != nil {
+		s.lock.Close()
 	}
 	return errors.Join(errs...)
 }
