@@ -52,8 +52,15 @@ func TestRunOneStopsRunawayGuest(t *testing.T) {
 		t.Fatalf("before: %d, %v", code, err)
 	}
 	start := time.Now()
-	if code, err := post("\x02"); err != nil || code != http.StatusGatewayTimeout {
-		t.Errorf("runaway request: %d, %v; want 504", code, err)
+	code, err := post("\x02")
+	// A 504 at the deadline, or, when a garbage collection began while
+	// the guest spun (a stop-the-world waits for compiled guest code,
+	// which nothing preempts, and the whole worker freezes), no answer:
+	// the watchdog then kills the frozen worker for its silence. Either
+	// way the worker is replaced (checked below).
+	runawayErr := err
+	if err == nil && code != http.StatusGatewayTimeout {
+		t.Errorf("runaway request: %d; want 504 (or no answer from a frozen worker)", code)
 	}
 	t.Logf("runaway request answered after %s", time.Since(start).Round(time.Millisecond))
 	// The worker is killed (runaway call) and restarted on the socket.
@@ -68,7 +75,9 @@ func TestRunOneStopsRunawayGuest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("killed and restarted %s after the request (%s)", time.Since(start).Round(time.Millisecond), r.lastCrashReason())
-	var code int
+	if runawayErr != nil && !strings.Contains(r.lastCrashReason(), "heartbeat silent") && !strings.Contains(r.lastCrashReason(), "past its deadline") {
+		t.Errorf("runaway request got no answer (%v), and the worker was killed for %q", runawayErr, r.lastCrashReason())
+	}
 	for time.Now().Before(deadline) {
 		if code, err = post("after"); err == nil && code == 200 {
 			break

@@ -475,8 +475,11 @@ func (r *runner) watch(p *proc) string {
 			p.cmd.Process.Kill()
 		}
 	}
+	lastTick := time.Now()
 	beat := func(hb worker.Heartbeat) {
+		// Silence is counted from this beat, not from the tick before it.
 		last, silent = time.Now(), 0
+		lastTick = last
 		serving = serving || hb.Ready
 		r.mu.Lock()
 		r.hb, p.last = hb, hb
@@ -502,7 +505,6 @@ func (r *runner) watch(p *proc) string {
 	const maxStep = 2 * every
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	lastTick := time.Now()
 	beats := p.beats
 	for {
 		select {
