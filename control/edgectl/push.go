@@ -107,10 +107,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
 	}
-	if err := noDowngrade(m, plan); err != nil {
-		return err
-	}
-	m.Epoch = plan.Epoch
+	m.Epoch = pushEpoch(cl.stderr, m, plan)
 	m.Schema = m.LowestSchema()
 	env, err := signAndCheck(m, key)
 	if err != nil {
@@ -274,22 +271,32 @@ func signAndCheck(m *wire.Manifest, key ed25519.PrivateKey) (*wire.Envelope, err
 	return env, nil
 }
 
-// noDowngrade refuses, before anything is signed, a push of a version
-// older than one a targeted device is meant to run: a push never goes
-// back, a rollback does (edgectl rollback). The agents refuse such a
-// manifest too, unless it carries a higher epoch than they have seen, and
-// the plan's epoch is above theirs after a staged rollout (it counts the
-// rollback statements the rollout signed in advance, so that those expire
-// once unused): a push signed at it would be installed as a rollback.
-func noDowngrade(m *wire.Manifest, plan *wire.Plan) error {
+// pushEpoch is the epoch a push is signed at: the plan's, unless the
+// version is older than one a targeted device is meant to run. A push never
+// goes back (edgectl rollback does): the plan's epoch is above the
+// devices' after a staged rollout (it counts the rollback statements the
+// rollout signed in advance, so that those expire once unused), and a push
+// of an older version signed at it would be installed as a rollback. Such a
+// push is signed at the highest epoch the targeted devices run instead,
+// where they refuse it, and edgectl says so.
+func pushEpoch(stderr io.Writer, m *wire.Manifest, plan *wire.Plan) uint64 {
+	var older []string
+	var epoch uint64
+	newer := ""
 	for _, d := range plan.Devices {
 		if d.Current == nil {
 			continue
 		}
+		epoch = max(epoch, d.Current.Epoch)
 		if c, err := semver.Compare(m.Version, d.Current.Version); err == nil && c < 0 {
-			return fmt.Errorf("push %s %s: %s is meant to run %s %s, newer: a push never goes back; "+
-				"edgectl rollback %s --to %s signs a rollback", m.Name, m.Version, d.ID, m.Name, d.Current.Version, m.Name, m.Version)
+			older, newer = append(older, d.ID), d.Current.Version
 		}
 	}
-	return nil
+	if len(older) == 0 {
+		return plan.Epoch
+	}
+	fmt.Fprintf(stderr, "warning: %s %s is older than what %s is meant to run (%s): a push never goes back, "+
+		"the devices will refuse it; edgectl rollback %s --to %s signs a rollback\n",
+		m.Name, m.Version, strings.Join(older, ", "), newer, m.Name, m.Version)
+	return epoch
 }
