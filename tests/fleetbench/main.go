@@ -106,7 +106,7 @@ func run(cfg config, log io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	load := loadAverage()
+	load := harness.LoadAverage()
 	var rows []result
 	for _, b := range cfg.brokers {
 		r, err := runOne(cfg, strings.TrimSpace(b), log)
@@ -384,17 +384,7 @@ func procCPU(p *proc) float64 {
 	if p == nil || p.cmd.Process == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100
+	return harness.ProcessCPU(p.cmd.Process.Pid)
 }
 
 // procRSS is p's resident memory in bytes.
@@ -412,14 +402,6 @@ func procRSS(p *proc) float64 {
 	return 0
 }
 
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
-}
-
 func report(cfg config, moduleSize int64, rows []result, load string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Simulated fleet (`make fleetbench`)\n\n")
@@ -429,7 +411,7 @@ func report(cfg config, moduleSize int64, rows []result, load string) string {
 	fmt.Fprintf(&w, "MQTT connection and credentials, a retained status and a metrics report every %s. The push sends %s\n", cfg.interval, filepath.Base(cfg.module))
 	fmt.Fprintf(&w, "(%d bytes) to the %d devices labelled group=push, each fetching its gzip chunks over MQTT (window 16, as the agent);\n", moduleSize, cfg.targets)
 	fmt.Fprintf(&w, "the time is edgectl push's wall time until every targeted device acknowledged running. Load average at the start %s,\n", load)
-	fmt.Fprintf(&w, "at the end %s (other work on the machine competes for the same cores).\n\n", loadAverage())
+	fmt.Fprintf(&w, "at the end %s (other work on the machine competes for the same cores).\n\n", harness.LoadAverage())
 	fmt.Fprintf(&w, "| broker | register | connect | reports/s | applied/s | controller CPU | controller RSS | broker CPU / RSS | push → %d acknowledged | controller CPU in push | RSS after push | fetched |\n", cfg.targets)
 	fmt.Fprintf(&w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {

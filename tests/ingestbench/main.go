@@ -244,7 +244,7 @@ type step struct {
 }
 
 func (b *bench) run(counts []int) (string, error) {
-	b.load = loadAverage()
+	b.load = harness.LoadAverage()
 	if err := b.start(); err != nil {
 		return "", err
 	}
@@ -314,7 +314,7 @@ func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
 	// The simulator's counts are read right before each scrape starts:
 	// the two windows are the same (parsing a large exposition takes the
 	// bench seconds, which must not shorten one of them).
-	pubA, simA := sim.Stats().Published, processCPU()
+	pubA, simA := sim.Stats().Published, harness.ProcessCPU(0)
 	a, err := b.scrape()
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func (b *bench) measureStep(sim *devsim.Sim, st *step) error {
 		st.queueMax = max(st.queueMax, s.queue)
 	}
 	time.Sleep(b.interval)
-	pubB, simB := sim.Stats().Published, processCPU()
+	pubB, simB := sim.Stats().Published, harness.ProcessCPU(0)
 	z, err := b.scrape()
 	if err != nil {
 		return err
@@ -386,21 +386,6 @@ func avg(v []float64) float64 {
 	return s / float64(max(len(v), 1))
 }
 
-// processCPU is this process's CPU time in seconds (the simulator's).
-func processCPU() float64 {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	s, _ := strconv.ParseFloat(f[12], 64)
-	return (u + s) / 100 // USER_HZ
-}
-
 func (b *bench) report(res []step, register time.Duration, registered int) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Controller ingest (`make ingestbench`)\n\n")
@@ -410,7 +395,7 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 	fmt.Fprintf(&w, "its own MQTT connection and credentials, one module, a report every %s. Registering %d devices through the\n", b.interval, registered)
 	fmt.Fprintf(&w, "API took %s. Each step measures %d intervals once every device's status has arrived, reading\n", register.Round(time.Second), b.measure)
 	fmt.Fprintf(&w, "`/metrics/controller` each interval and the full `/metrics` once at the end. Load average at\n")
-	fmt.Fprintf(&w, "the start %s, at the end %s (other work on the machine competes for the same 2 cores).\n\n", b.load, loadAverage())
+	fmt.Fprintf(&w, "the start %s, at the end %s (other work on the machine competes for the same 2 cores).\n\n", b.load, harness.LoadAverage())
 	fmt.Fprintf(&w, "| devices | connect | reports/s offered | applied/s | dropped | ingest lag p99 | max queue | controller CPU | simulator CPU | controller RSS | full /metrics scrape | behind |\n")
 	fmt.Fprintf(&w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	best := 0
@@ -437,19 +422,6 @@ func (b *bench) report(res []step, register time.Duration, registered int) strin
 			best, b.interval, float64(best)/b.interval.Seconds())
 	}
 	return w.String()
-}
-
-// loadAverage is the 1-minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }
 
 func lagText(s float64) string {
