@@ -95,7 +95,32 @@ pub fn publish_retained(topic: &str, payload: &[u8], qos: QoS) -> Result<()> {
     send(topic, payload, qos, true)
 }
 
+/// What `set_native_publisher` installs.
+#[cfg(not(target_arch = "wasm32"))]
+pub type NativePublisher = Box<dyn FnMut(&str, &[u8], QoS, bool) -> Result<()>>;
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static NATIVE: std::cell::RefCell<Option<NativePublisher>> = std::cell::RefCell::new(None);
+}
+
+/// Outside Wasm (a module's tests on the build machine) makes `publish`
+/// on this thread call `f` with the topic, payload, QoS and retain flag;
+/// None restores the `Unavailable` error. The Go SDK's
+/// `SetNativePublisher`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn set_native_publisher(f: Option<NativePublisher>) {
+    NATIVE.with(|n| *n.borrow_mut() = f);
+}
+
 fn send(topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let native = NATIVE.with(|n| n.borrow_mut().as_mut().map(|f| f(topic, payload, qos, retain)));
+        if let Some(res) = native {
+            return res;
+        }
+    }
     let mut frame = Vec::with_capacity(10 + topic.len() + payload.len());
     abi::PublishRequest { topic: topic.as_bytes(), payload, qos: qos.to_u8(), retain }.encode(&mut frame);
     publish_result(topic, host::publish(&frame))
@@ -441,7 +466,7 @@ mod tests {
             .message("in/#", |seen: &mut Vec<String>, m: &Message| match &m.payload[..] {
                 b"fail" => Err(Failure::Retry("failing".into())),
                 b"drop" => Err(Failure::Drop("unwanted".into())),
-                b"host" => Err(publish("x", b"", QoS::AtMostOnce).unwrap_err().into()),
+                b"host" => Ok(publish("x", b"", QoS::AtMostOnce)?), // fails outside Wasm: a retry
                 p => {
                     seen.push(String::from_utf8_lossy(p).into_owned());
                     Ok(())
@@ -464,6 +489,19 @@ mod tests {
         assert_eq!(t.tick(&tick(9)), Outcome::Retry); // a timer's Drop is a failure like any other
         assert_eq!(t.tick(&Tick { name: "nope".into(), scheduled: UNIX_EPOCH, missed: 0 }), Outcome::Retry);
         assert_eq!(t.state(), &vec!["a".to_string(), "tick 2".into(), "tick 9".into()]);
+
+        // With a native publisher, handlers' publishes reach it.
+        let sent = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let log = sent.clone();
+        set_native_publisher(Some(Box::new(move |topic: &str, payload: &[u8], qos: QoS, retain: bool| {
+            log.borrow_mut().push((topic.to_string(), payload.to_vec(), qos, retain));
+            Ok(())
+        })));
+        assert_eq!(t.deliver(&message("in/#", b"host")), Outcome::Ack);
+        publish_retained("last", b"1", QoS::AtLeastOnce).unwrap();
+        set_native_publisher(None);
+        assert!(publish("x", b"", QoS::AtMostOnce).is_err());
+        assert_eq!(*sent.borrow(), vec![("x".to_string(), vec![], QoS::AtMostOnce, false), ("last".into(), b"1".to_vec(), QoS::AtLeastOnce, true)]);
         assert_eq!([Outcome::Ack, Outcome::Retry, Outcome::Drop].map(Outcome::to_i32), [0, 1, 2]);
     }
 
