@@ -104,10 +104,10 @@ thread_local! {
     static NATIVE: std::cell::RefCell<Option<NativePublisher>> = std::cell::RefCell::new(None);
 }
 
-/// Outside Wasm (a module's tests on the build machine) makes `publish`
-/// on this thread call `f` with the topic, payload, QoS and retain flag;
-/// None restores the `Unavailable` error. The Go SDK's
-/// `SetNativePublisher`.
+/// Makes `publish` and `publish_retained` on this thread call `f` with
+/// the topic, payload, QoS and retain flag, in a module's tests on the
+/// build machine (not in Wasm); None restores the `Unavailable` error. The
+/// Go SDK's `SetNativePublisher`.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn set_native_publisher(f: Option<NativePublisher>) {
     NATIVE.with(|n| *n.borrow_mut() = f);
