@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/internal/semver"
 
 	"github.com/edgeplane/edge/wire"
@@ -91,7 +92,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	key, err := readPrivateKey(o.key, cl.stderr)
+	key, err := readPrivateKey(o.key)
 	if err != nil {
 		return err
 	}
@@ -235,15 +236,12 @@ func checkModule(path string, module []byte) error {
 	return nil
 }
 
-// readPrivateKey reads a key file written by keygen and warns when other
-// users can read it.
-func readPrivateKey(path string, stderr io.Writer) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+// readPrivateKey reads a key file written by keygen: a secret file, refused
+// when other users may read it (internal/secretfile).
+func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	data, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(stderr, "warning: %s is accessible to other users (mode %04o); chmod 600 it\n", path, st.Mode().Perm())
 	}
 	key, err := wire.ParsePrivateKey(data)
 	if err != nil {

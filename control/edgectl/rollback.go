@@ -57,7 +57,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	priv, err := readPrivateKey(key, cl.stderr)
+	priv, err := readPrivateKey(key)
 	if err != nil {
 		return err
 	}
