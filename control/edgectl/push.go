@@ -43,6 +43,7 @@ type pushOptions struct {
 	wait        time.Duration
 
 	allowUnregistered bool
+	stopUnknown       bool
 	staged            stagedOptions
 	msg               messagingOptions
 	registry          registryFlags
@@ -75,6 +76,8 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.DurationVar(&o.wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device to finish (0: do not wait); the controller ends\n"+
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
+	fs.BoolVar(&o.stopUnknown, "stop-unknown", false, "push even to devices that run modules their desired state does not hold (a device removed and\n"+
+		"registered again), stopping those modules; without it such a push is refused, naming them")
 	o.staged.register(fs)
 	o.msg.register(fs)
 	o.registry.register(fs)
