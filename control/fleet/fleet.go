@@ -71,12 +71,15 @@ type Fleet struct {
 
 	removed removedSet // devices removed: ingest drops their messages (remove.go)
 
-	// deployMu serializes "store new desired state, publish it", so the
-	// retained message on a device's topic is always its newest generation.
+	// deployMu serializes "store new desired state, hand it to the
+	// publisher", so the inventory sees a device's states in the order of
+	// their generations (the publisher orders its publishes by generation
+	// itself: publish.go).
 	deployMu sync.Mutex
 
 	lead          leadership
-	desiredMu     sync.Mutex       // one desired-state publish at a time
+	queue         *publishQueue    // desired states for the publisher (publish.go)
+	desiredMu     sync.Mutex       // one batch of desired-state publishes at a time
 	lastPublished map[string]int64 // device → generation this leader published
 	unmarked      map[string]int64 // published, not recorded in the store yet
 
@@ -133,6 +136,7 @@ func New(cfg Config) *Fleet {
 		logs:    newLogWaiters(),
 
 		lead:          leadership{holder: cfg.Holder, ttl: cfg.LeaseTTL},
+		queue:         newPublishQueue(),
 		lastPublished: map[string]int64{},
 		unmarked:      map[string]int64{},
 
