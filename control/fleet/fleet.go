@@ -83,7 +83,8 @@ type Fleet struct {
 	lastPublished map[string]int64 // device → generation this leader published
 	unmarked      map[string]int64 // published, not recorded in the store yet
 
-	fetches chan fetchReq
+	fetches *fetchQueue
+	chunks  *chunkCache // frames of the chunks served lately (chunkcache.go)
 
 	metrics *metricsState // metrics ingest and the history not stored yet
 	inv     *inventory    // statuses, desired modules and events, in memory
@@ -130,7 +131,8 @@ func New(cfg Config) *Fleet {
 		now:     cfg.Now,
 		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
-		fetches: make(chan fetchReq, fetchQueue),
+		fetches: newFetchQueue(),
+		chunks:  newChunkCache(chunkCacheBytes),
 		metrics: newMetricsState(),
 		inv:     newInventory(),
 		logs:    newLogWaiters(),
@@ -189,16 +191,7 @@ func (f *Fleet) Run(ctx context.Context) {
 	}
 	wg.Go(func() { f.runFlush(ctx) })
 	for range fetchWorkers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case r := <-f.fetches:
-					f.serveFetch(ctx, r)
-				}
-			}
-		})
+		wg.Go(func() { f.runFetches(ctx) })
 	}
 	wg.Wait()
 }
