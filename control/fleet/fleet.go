@@ -84,7 +84,8 @@ type Fleet struct {
 	unmarked      map[string]int64 // published, not recorded in the store yet
 
 	fetches *fetchQueue
-	chunks  *chunkCache // frames of the chunks served lately (chunkcache.go)
+	reports *reportQueue // statuses and events not stored yet (reports.go)
+	chunks  *chunkCache  // frames of the chunks served lately (chunkcache.go)
 
 	metrics *metricsState // metrics ingest and the history not stored yet
 	inv     *inventory    // statuses, desired modules and events, in memory
@@ -132,6 +133,7 @@ func New(cfg Config) *Fleet {
 		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
 		fetches: newFetchQueue(),
+		reports: newReportQueue(),
 		chunks:  newChunkCache(chunkCacheBytes),
 		metrics: newMetricsState(),
 		inv:     newInventory(),
@@ -190,6 +192,7 @@ func (f *Fleet) Run(ctx context.Context) {
 		wg.Go(func() { f.runIngest(ctx, shard) })
 	}
 	wg.Go(func() { f.runFlush(ctx) })
+	wg.Go(func() { f.runReports(ctx) })
 	for range fetchWorkers {
 		wg.Go(func() { f.runFetches(ctx) })
 	}
