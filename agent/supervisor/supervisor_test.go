@@ -334,7 +334,7 @@ func TestDeployNoPort(t *testing.T) {
 // dropped order for an operator.
 func TestRollbackKeepsData(t *testing.T) {
 	s := newSupervisor(t, t.TempDir())
-	s.cfg.Grace = 5 * time.Second
+	s.cfg.Grace = 20 * time.Second // long enough to kill v2 inside it under load; the kill ends it early
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
@@ -359,7 +359,7 @@ func TestRollbackKeepsData(t *testing.T) {
 	call("POST", "/create_order", order(1, "before"))
 	errc := make(chan error, 1)
 	go func() { errc <- deploy(t, s, manifest("2.0.0", port, "/"), copyWasm(t, "v2.wasm")) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a compile under CI's load takes tens of seconds
 	for s.Running()["orders"] != "2.0.0" {
 		if time.Now().After(deadline) {
 			t.Fatal("v2 never switched in")
@@ -371,6 +371,7 @@ func TestRollbackKeepsData(t *testing.T) {
 	s.mu.Lock()
 	r := s.mods["orders"].cur
 	s.mu.Unlock()
+	deadline = time.Now().Add(10 * time.Second) // its own wait, not what the switch left of the first
 	for r.writes().writes < 1 { // v2's heartbeat carried the confirmed order
 		if time.Now().After(deadline) {
 			t.Fatal("v2's write never counted")
