@@ -68,20 +68,23 @@ ifeq ($(RUST_OK),yes)
 else
 	$(RUST_MISSING)
 endif
-$(BIN)/hostcalls-rs.wasm: FORCE
+# The Rust test guests: NAME-rs.wasm is the SDK's example
+# modules/sdk-rs/examples/NAME.rs (hostcalls, msgguest).
+$(BIN)/%-rs.wasm: FORCE
 ifeq ($(RUST_OK),yes)
-	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example hostcalls
-	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/hostcalls.wasm $@
+	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example $*
+	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/$*.wasm $@
 else
 	$(RUST_MISSING)
 endif
 FORCE:
 
-# The Rust ABI test guest is committed, like the .wat guests beside it, so
+# The Rust ABI test guests are committed, like the .wat guests beside it, so
 # agent/wasmhost's tests need no Rust toolchain; tests/rust checks that it
 # is current (and that the build is reproducible).
-rust-testdata: $(BIN)/hostcalls-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm from modules/sdk-rs/examples/hostcalls.rs
+rust-testdata: $(BIN)/hostcalls-rs.wasm $(BIN)/msgguest-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm and msgguest-rs.wasm from modules/sdk-rs/examples
 	cp $(BIN)/hostcalls-rs.wasm agent/wasmhost/testdata/hostcalls-rs.wasm
+	cp $(BIN)/msgguest-rs.wasm agent/wasmhost/testdata/msgguest-rs.wasm
 
 # One package at a time: several packages start real processes, brokers and
 # load, and on a 2-core machine running them side by side only adds noise to

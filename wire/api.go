@@ -71,6 +71,11 @@ type DeployRequest struct {
 	// AllowUnregistered lets the manifest's nodes name devices that never
 	// registered or reported (targets set up before the devices exist).
 	AllowUnregistered bool `json:"allow_unregistered,omitempty"`
+	// StopUnknown lets the push go to devices that run modules their
+	// desired state does not hold (a device removed and registered again),
+	// which the new desired state stops; without it such a push is refused
+	// (409) naming them.
+	StopUnknown bool `json:"stop_unknown,omitempty"`
 }
 
 // Deployment is the controller's view of one push.

@@ -62,6 +62,11 @@ func (f *Fleet) CreateRollout(ctx context.Context, req wire.RolloutRequest) (wir
 	if err != nil {
 		return wire.Rollout{}, fmt.Errorf("rollout %s %s: %w", m.Name, m.Version, err)
 	}
+	if !req.StopUnknown {
+		if err := v.checkUnknown(targets, m.Name, "rollout of "+m.Name+" "+m.Version); err != nil {
+			return wire.Rollout{}, err
+		}
+	}
 	slices.SortStableFunc(targets, func(a, b string) int { return -cmpBool(v.devices[a].Online, v.devices[b].Online) })
 	waves, err := splitWaves(req.Waves, len(targets))
 	if err != nil {
@@ -692,7 +697,7 @@ func (f *Fleet) removeModule(ctx context.Context, r *store.Rollout, devs []strin
 		f.deployMu.Lock()
 		ds, changed, err := f.store.RemoveModule(ctx, id, r.Module, dep, f.now())
 		if err == nil && changed {
-			f.publishDesired(ctx, &ds)
+			f.publishLater([]wire.DesiredState{ds}, false)
 		}
 		f.deployMu.Unlock()
 		if err != nil {

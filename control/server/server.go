@@ -14,10 +14,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/edgeplane/edge/internal/buildinfo"
 	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/internal/ociwasm"
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -85,6 +88,11 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
 	if s.lock, err = lockData(cfg.DataDir); err != nil {
 		return err
+	}
+	// An admin token left readable by others is refused, not served
+	// beside: whoever read it holds the fleet (internal/secretfile).
+	if err := secretfile.Check(filepath.Join(cfg.DataDir, AdminTokenFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: data folder: %w", ErrConfig, err)
 	}
 	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
 		if cfg.DB != "" {
