@@ -125,6 +125,13 @@ func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload 
 	if !decode(log, id, payload, &ev, &ev.Device) {
 		return
 	}
+	if ev.State == wire.StateIDConflict {
+		ev.Module, ev.Version, ev.Deployment = "", "", ""
+		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
+		f.recordEvent(ctx, log, &ev)
+		f.noteConflict(id, "agent", ev.Reason, f.now())
+		return
+	}
 	if !slices.Contains(knownStates, ev.State) {
 		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
 		return
