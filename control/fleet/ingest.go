@@ -89,6 +89,13 @@ func (f *Fleet) handleEvent(log logger, id string, payload []byte) {
 	if !decode(log, id, payload, &ev, &ev.Device) {
 		return
 	}
+	if ev.State == wire.StateIDConflict {
+		ev.Module, ev.Version, ev.Deployment = "", "", ""
+		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
+		f.queueEvent(log, &ev)
+		f.noteConflict(id, "agent", ev.Reason, f.now())
+		return
+	}
 	if !slices.Contains(knownStates, ev.State) {
 		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
 		return

@@ -134,7 +134,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		pw, _ := auth.NewPassword()
 		s.broker, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, Credentials: s.store, ControlPassword: pw,
-			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls,
+			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls, OnTakeover: s.fleet.NoteTakeover,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded mqtt broker: %w", err)
