@@ -24,7 +24,7 @@ import (
 func capManifest(name, version string, port int, kv *wire.KVGrant, calls ...string) *wire.Manifest {
 	m := &wire.Manifest{
 		Schema: wire.ManifestSchemaPlatform, Name: name, Version: version, SHA256: strings.Repeat(version[:1], 64),
-		Port: port, Probe: wire.Probe{Path: "/ping"}, Limits: wire.Limits{Pool: 2, DeadlineMS: 3000},
+		Port: port, Probe: wire.Probe{Path: "/ping"}, Limits: wire.Limits{Pool: 2, DeadlineMS: 10000}, // the default: CAS under a loaded CI machine took over 3 s
 	}
 	m.Capabilities.KV = kv
 	m.Capabilities.Call = calls
@@ -144,12 +144,7 @@ func TestKVAcrossSwitchAndRollback(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	must(t, "PUT", base+"/kv?key=k", "from v3", 200, "")
-	s.mu.Lock()
-	r := s.mods["cap"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	_, pid := current(s, "cap")
 	syscall.Kill(pid, syscall.SIGKILL)
 	rolled := <-errc
 	if !errors.Is(rolled, reconcile.ErrRolledBack) || s.Running()["cap"] != "2.0.0" {

@@ -468,6 +468,8 @@ func (r *runner) watch(p *proc) string {
 	// and compiling and takes no traffic, so a starved heartbeat on a busy
 	// board gets FirstBeat, not Silence; ReadyTimeout bounds the start.
 	serving := false
+	starved := false // logged once per process
+	var late lateBeat
 	killed := ""
 	kill := func(why string) {
 		if killed == "" {
@@ -479,6 +481,7 @@ func (r *runner) watch(p *proc) string {
 	beat := func(hb worker.Heartbeat) {
 		// Silence is counted from this beat, not from the tick before it.
 		last, silent = time.Now(), 0
+		late = lateBeat{}
 		lastTick = last
 		serving = serving || hb.Ready
 		r.mu.Lock()
@@ -557,6 +560,14 @@ func (r *runner) watch(p *proc) string {
 			case last.IsZero() && silent > cfg.FirstBeat:
 				kill(fmt.Sprintf("no heartbeat within %s of start: killed", cfg.FirstBeat))
 			case !last.IsZero() && silent > limit:
+				// A worker starved of CPU gets BusySilence (lateBeat).
+				if silent <= max(limit, cfg.BusySilence) && late.starved(p.cmd.Process.Pid, now) {
+					if !starved {
+						starved = true
+						r.s.log.Info("worker heartbeat late while it waits for a CPU; not killed", "module", r.spec.m.Name, "version", r.spec.m.Version, "pid", p.cmd.Process.Pid, "silent", silent.Round(time.Millisecond), "tolerated", cfg.BusySilence)
+					}
+					break
+				}
 				kill(fmt.Sprintf("heartbeat silent for %s: killed", time.Since(last).Round(time.Millisecond)))
 			}
 		}

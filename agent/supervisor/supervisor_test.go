@@ -70,6 +70,16 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// current is module's serving runner and the pid of its worker.
+func current(s *Supervisor, module string) (*runner, int) {
+	s.mu.Lock()
+	r := s.mods[module].cur
+	s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r, r.proc.cmd.Process.Pid
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	return freeport.MustPick(t.Fatal)
@@ -274,12 +284,7 @@ func TestKillRestarts(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	r := s.mods["orders"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	r, pid := current(s, "orders")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +339,7 @@ func TestDeployNoPort(t *testing.T) {
 // dropped order for an operator.
 func TestRollbackKeepsData(t *testing.T) {
 	s := newSupervisor(t, t.TempDir())
-	s.cfg.Grace = 5 * time.Second
+	s.cfg.Grace = 20 * time.Second // long enough to kill v2 inside it under load; the kill ends it early
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
@@ -359,7 +364,7 @@ func TestRollbackKeepsData(t *testing.T) {
 	call("POST", "/create_order", order(1, "before"))
 	errc := make(chan error, 1)
 	go func() { errc <- deploy(t, s, manifest("2.0.0", port, "/"), copyWasm(t, "v2.wasm")) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a compile under CI's load takes tens of seconds
 	for s.Running()["orders"] != "2.0.0" {
 		if time.Now().After(deadline) {
 			t.Fatal("v2 never switched in")
@@ -371,7 +376,8 @@ func TestRollbackKeepsData(t *testing.T) {
 	s.mu.Lock()
 	r := s.mods["orders"].cur
 	s.mu.Unlock()
-	for r.writes().writes < 1 { // v2's heartbeat carried the confirmed order
+	deadline = time.Now().Add(10 * time.Second) // its own wait, not what the switch left of the first
+	for r.writes().writes < 1 {                 // v2's heartbeat carried the confirmed order
 		if time.Now().After(deadline) {
 			t.Fatal("v2's write never counted")
 		}
@@ -492,12 +498,7 @@ func TestStarvedSupervisorKeepsWorker(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	r := s.mods["orders"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	r, pid := current(s, "orders")
 	for round := range 3 {
 		stopper := exec.Command("sh", "-c", fmt.Sprintf("kill -STOP %d; sleep 1; kill -CONT %d", os.Getpid(), os.Getpid()))
 		if err := stopper.Start(); err != nil {

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/edgeplane/edge/wire"
 )
@@ -42,6 +44,10 @@ type Config struct {
 	// connects through a second, plain listener on 127.0.0.1:0
 	// (ControlAddr) that admits auth.ControlUser and nobody else.
 	TLS *tls.Config
+
+	// WriteTimeout bounds one write to a client (0: DefaultWriteTimeout);
+	// a client that takes no bytes for this long is disconnected.
+	WriteTimeout time.Duration
 }
 
 // Listener ids: devices connect to listenerDevices; with TLS the
@@ -54,9 +60,10 @@ const (
 // Broker is a running embedded broker.
 type Broker struct {
 	srv     *mqtt.Server
-	ln      *listeners.TCP
-	control *listeners.TCP // nil without TLS: the controller uses ln
+	ln      *listeners.Net
+	control *listeners.Net // nil without TLS: the controller uses ln
 	tls     bool
+	log     *slog.Logger
 }
 
 // Start starts the broker listening on cfg.Addr.
@@ -80,7 +87,7 @@ func Start(cfg Config) (*Broker, error) {
 	})
 	hook := NewHook(cfg.Credentials, cfg.ControlPassword, cfg.AllowAnonymous, cfg.Logger.With("component", "mqtt-auth"))
 	hook.onTakeover = cfg.OnTakeover
-	b := &Broker{srv: srv, tls: cfg.TLS != nil}
+	b := &Broker{srv: srv, tls: cfg.TLS != nil, log: cfg.Logger.With("component", "mqtt-broker")}
 	if cfg.TLS != nil {
 		hook.controlListener = listenerControl
 		hook.clientCerts = cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert
@@ -88,19 +95,31 @@ func Start(cfg Config) (*Broker, error) {
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	b.ln = listeners.NewTCP(listeners.Config{ID: listenerDevices, Address: cfg.Addr, TLSConfig: cfg.TLS})
-	if err := srv.AddListener(b.ln); err != nil { // binds the socket
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	ln, err := listen(cfg.Addr, cfg.TLS, cfg.WriteTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
+	}
+	b.ln = listeners.NewNet(listenerDevices, ln)
+	if err := srv.AddListener(b.ln); err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
 	}
 	if cfg.TLS != nil {
-		b.control = listeners.NewTCP(listeners.Config{ID: listenerControl, Address: "127.0.0.1:0"})
-		if err := srv.AddListener(b.control); err != nil {
-			srv.Close()
+		cln, err := listen("127.0.0.1:0", nil, cfg.WriteTimeout)
+		if err == nil {
+			b.control = listeners.NewNet(listenerControl, cln)
+			err = srv.AddListener(b.control)
+		}
+		if err != nil {
+			b.Close()
 			return nil, fmt.Errorf("start broker's controller listener: %w", err)
 		}
 	}
 	if err := srv.Serve(); err != nil {
-		srv.Close()
+		b.Close()
 		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)
 	}
 	return b, nil
@@ -140,8 +159,37 @@ func (b *Broker) DialAddr() string {
 	return net.JoinHostPort(host, port)
 }
 
-// Close stops the broker and disconnects every client.
-func (b *Broker) Close() error { return b.srv.Close() }
+// closeGrace is how long Close lets mochi say DISCONNECT to every client
+// before it closes the connections of those that do not take it.
+const closeGrace = 2 * time.Second
+
+// Close stops the broker and disconnects every client, within about
+// closeGrace even when clients have stopped reading: mochi's graceful
+// close writes a DISCONNECT to each client under the lock that a write
+// blocked on a full socket holds, and waits for all of them.
+func (b *Broker) Close() error {
+	done := make(chan struct{})
+	go func() {
+		b.srv.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(closeGrace):
+	}
+	stuck := b.srv.Clients.GetAll()
+	for _, cl := range stuck {
+		cl.Stop(packets.ErrServerShuttingDown) // closes the connection: blocked writes fail
+	}
+	select {
+	case <-done:
+		b.log.Warn("broker stopped after closing the connections of clients that did not read", "clients", len(stuck))
+		return nil
+	case <-time.After(closeGrace):
+		return fmt.Errorf("close broker: clients still connected %s after their connections were closed", 2*closeGrace)
+	}
+}
 
 // Stats are the embedded broker's figures since it started.
 type Stats struct {

@@ -173,7 +173,15 @@ func connectSim(t *testing.T, broker, id, password string, st wire.Status) *simD
 	tok := d.c.Subscribe(wire.DeviceTopic(id, wire.KindDesired), 1, func(_ paho.Client, m paho.Message) {
 		var ds wire.DesiredState
 		if len(m.Payload()) > 0 && wire.Decode(m.Payload(), &ds) == nil {
-			d.desire <- ds
+			select { // never block paho's handler: the client would stop reading
+			case d.desire <- ds:
+			default:
+				select {
+				case <-d.desire:
+				default:
+				}
+				d.desire <- ds
+			}
 		}
 	})
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {

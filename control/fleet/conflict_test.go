@@ -54,6 +54,7 @@ func TestIDConflict(t *testing.T) {
 	if k := flagged("pi-2"); k == nil || k.Source != "agent" || k.Reason != "another agent seems to use device id pi-2" {
 		t.Fatalf("after the agent's event: %+v, want flagged by the agent", k)
 	}
+	f.storeReports(ctx)
 	detail, err := f.DeviceDetail(ctx, "pi-2")
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,8 +11,9 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// Deploy records a deployment of the module env signs, updates the desired
-// state of every targeted device and publishes it. The envelope's payload
+// Deploy records a deployment of the module env signs and updates the
+// desired state of every targeted device; the leader publishes those in
+// the background, right after (publish.go). The envelope's payload
 // must be a valid manifest naming a blob uploaded before, with the same
 // size. Every node the manifest names must be known (registered, or
 // reported once) unless req.AllowUnregistered; label targets must match a
@@ -71,8 +71,9 @@ func (f *Fleet) checkEnvelope(ctx context.Context, env *wire.Envelope) (*wire.Ma
 	return m, ref, nil
 }
 
-// deploy stores d (its Now and Deadline are set here) and publishes the
-// desired states it changes.
+// deploy stores d (its Now and Deadline are set here) and hands the
+// desired states it changes to the publisher (publish.go): the caller, an
+// API request among them, does not wait for a thousand publishes.
 func (f *Fleet) deploy(ctx context.Context, d store.NewDeployment) error {
 	d.Now = f.now()
 	d.Deadline = d.Now.Add(f.timeout)
@@ -84,9 +85,7 @@ func (f *Fleet) deploy(ctx context.Context, d store.NewDeployment) error {
 	}
 	f.log.Info("deployment created", "deployment", d.ID, "module", d.Manifest.Name, "version", d.Manifest.Version,
 		"devices", d.Devices, "rollout", d.Rollout)
-	for i := range states {
-		f.publishDesired(ctx, &states[i])
-	}
+	f.publishLater(states, false)
 	return nil
 }
 
@@ -126,59 +125,4 @@ func newID() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return "d-" + hex.EncodeToString(b[:])
-}
-
-// publishDesired publishes one device's desired state, retained, QoS 1, if
-// this controller leads; otherwise the leader publishes it (leader.go).
-func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
-	f.sendDesired(ctx, ds, false)
-}
-
-// sendDesired is publishDesired; again publishes a generation already
-// published (Republish).
-func (f *Fleet) sendDesired(ctx context.Context, ds *wire.DesiredState, again bool) {
-	f.inv.setDesired(ds)
-	b, err := json.Marshal(ds)
-	if err != nil {
-		f.log.Error("encode desired state", "device", ds.Device, "err", err)
-		return
-	}
-	if err := f.publishDesiredNow(ctx, ds, b, again); err != nil {
-		if errors.Is(err, errNotLeader) {
-			f.log.Debug("desired state stored; the leader publishes it", "device", ds.Device, "generation", ds.Generation)
-			return
-		}
-		if errors.Is(err, wire.ErrTooLarge) {
-			// Deploy refuses what would grow a desired state this far; a
-			// state stored by an older controller stays unpublished, and
-			// the session and the other devices are unaffected.
-			f.log.Error("desired state too large to publish; deploy a smaller set of modules to this device", "device", ds.Device, "generation", ds.Generation, "err", err)
-			return
-		}
-		f.log.Warn("publish desired state (will retry on reconnect)", "device", ds.Device, "generation", ds.Generation, "err", err)
-		return
-	}
-	f.log.Debug("desired state published", "device", ds.Device, "generation", ds.Generation)
-}
-
-// Republish publishes every stored desired state again. The controller
-// calls it on every MQTT (re)connection.
-func (f *Fleet) Republish(ctx context.Context) error {
-	if !f.Leading() {
-		return nil // the leader does
-	}
-	f.deployMu.Lock()
-	defer f.deployMu.Unlock()
-	all, bad, err := f.store.AllDesired(ctx)
-	if err != nil {
-		return fmt.Errorf("republish: %w", err)
-	}
-	if bad != nil {
-		f.log.Error("desired states that cannot be read are not republished; deploy to those devices again", "err", bad)
-	}
-	for i := range all {
-		f.sendDesired(ctx, &all[i], true)
-	}
-	f.log.Info("desired states republished", "devices", len(all))
-	return nil
 }

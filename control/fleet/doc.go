@@ -10,8 +10,9 @@
 // and publishes it retained with QoS 1 on the device's desired topic. An
 // agent that was offline, restarted, or received a message twice simply
 // reconciles toward the latest state it sees; the generation lets it ignore
-// an older one. Publishing is serialized, so the retained message is always
-// the newest generation, and every desired state is re-published whenever
+// an older one. The publisher never sends a device a generation older than
+// one it sent before, so the retained message is always the newest
+// generation (publish.go), and every desired state is re-published whenever
 // the controller (re)connects, so a broker that lost its retained messages
 // converges again.
 //

@@ -73,16 +73,21 @@ type Fleet struct {
 
 	removed removedSet // devices removed: ingest drops their messages (remove.go)
 
-	// deployMu serializes "store new desired state, publish it", so the
-	// retained message on a device's topic is always its newest generation.
+	// deployMu serializes "store new desired state, hand it to the
+	// publisher", so the inventory sees a device's states in the order of
+	// their generations (the publisher orders its publishes by generation
+	// itself: publish.go).
 	deployMu sync.Mutex
 
 	lead          leadership
-	desiredMu     sync.Mutex       // one desired-state publish at a time
+	queue         *publishQueue    // desired states for the publisher (publish.go)
+	desiredMu     sync.Mutex       // one batch of desired-state publishes at a time
 	lastPublished map[string]int64 // device → generation this leader published
 	unmarked      map[string]int64 // published, not recorded in the store yet
 
-	fetches chan fetchReq
+	fetches *fetchQueue
+	reports *reportQueue // statuses and events not stored yet (reports.go)
+	chunks  *chunkCache  // frames of the chunks served lately (chunkcache.go)
 
 	metrics *metricsState // metrics ingest and the history not stored yet
 	inv     *inventory    // statuses, desired modules and events, in memory
@@ -129,12 +134,15 @@ func New(cfg Config) *Fleet {
 		now:     cfg.Now,
 		timeout: cfg.DeployTimeout,
 		pub:     cfg.Publisher,
-		fetches: make(chan fetchReq, fetchQueue),
+		fetches: newFetchQueue(),
+		reports: newReportQueue(),
+		chunks:  newChunkCache(chunkCacheBytes),
 		metrics: newMetricsState(),
 		inv:     newInventory(),
 		logs:    newLogWaiters(),
 
 		lead:          leadership{holder: cfg.Holder, ttl: cfg.LeaseTTL},
+		queue:         newPublishQueue(),
 		lastPublished: map[string]int64{},
 		unmarked:      map[string]int64{},
 
@@ -186,17 +194,9 @@ func (f *Fleet) Run(ctx context.Context) {
 		wg.Go(func() { f.runIngest(ctx, shard) })
 	}
 	wg.Go(func() { f.runFlush(ctx) })
+	wg.Go(func() { f.runReports(ctx) })
 	for range fetchWorkers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case r := <-f.fetches:
-					f.serveFetch(ctx, r)
-				}
-			}
-		})
+		wg.Go(func() { f.runFetches(ctx) })
 	}
 	wg.Wait()
 }

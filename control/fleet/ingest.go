@@ -1,10 +1,8 @@
 package fleet
 
 import (
-	"cmp"
 	"context"
 	"slices"
-	"time"
 	"unicode/utf8"
 
 	"github.com/edgeplane/edge/wire"
@@ -14,7 +12,6 @@ import (
 const (
 	maxReportSize = wire.MaxReportSize // status, event, metrics or fetch payload
 	maxReason     = wire.MaxReasonSize // bytes of an event's reason kept
-	ingestTimeout = 10 * time.Second
 )
 
 // knownStates are the module states an agent may report.
@@ -24,7 +21,8 @@ var knownStates = []string{
 }
 
 // HandleMessage ingests one MQTT message from a device topic. It never
-// blocks on MQTT: fetch requests and metrics reports are queued for Run.
+// blocks on MQTT nor on the database: statuses, events, fetch requests and
+// metrics reports are queued for Run (reports.go).
 func (f *Fleet) HandleMessage(topic string, payload []byte) {
 	id, kind, err := wire.ParseDeviceTopic(topic)
 	if err != nil {
@@ -43,13 +41,11 @@ func (f *Fleet) HandleMessage(topic string, payload []byte) {
 		log.Warn("mqtt message dropped: too large", "bytes", len(payload), "max", maxReportSize)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ingestTimeout)
-	defer cancel()
 	switch kind {
 	case wire.KindStatus:
-		f.handleStatus(ctx, log, id, payload)
+		f.handleStatus(log, id, payload)
 	case wire.KindEvents:
-		f.handleEvent(ctx, log, id, payload)
+		f.handleEvent(log, id, payload)
 	case wire.KindMetrics:
 		f.queueMetrics(id, payload)
 	case wire.KindFetch:
@@ -78,49 +74,17 @@ func decode(log interface{ Warn(string, ...any) }, id string, payload []byte, v 
 	return true
 }
 
-func (f *Fleet) handleStatus(ctx context.Context, log logger, id string, payload []byte) {
+// handleStatus decodes a status and queues it: statuses are stored
+// together (status.go).
+func (f *Fleet) handleStatus(log logger, id string, payload []byte) {
 	var st wire.Status
 	if !decode(log, id, payload, &st, &st.Device) {
 		return
 	}
-	if !st.Online && len(st.Modules) == 0 {
-		// A Last Will: the agent registers it when it connects, with what
-		// it says of itself (labels, board, version) but not its modules,
-		// which it cannot know then. Keep the modules and generation the
-		// device last reported (and its labels if the will has none),
-		// marked offline.
-		if prev, err := f.store.Device(ctx, id); err == nil && prev.Status != nil {
-			will := st
-			st = *prev.Status
-			st.Online, st.Time = false, will.Time
-			if will.Labels != nil {
-				st.Labels = will.Labels
-			}
-			st.AgentVersion = cmp.Or(will.AgentVersion, st.AgentVersion)
-			st.Arch, st.Board, st.Engine = cmp.Or(will.Arch, st.Arch), cmp.Or(will.Board, st.Board), cmp.Or(will.Engine, st.Engine)
-		}
-	}
-	if err := f.store.PutStatus(ctx, &st, f.now()); err != nil {
-		log.Error("store status", "err", err)
-		return
-	}
-	f.inv.setStatus(&st)
-	log.Debug("status stored", "online", st.Online, "generation", st.Generation)
-	// Level-triggered progress: the module states in the status say where
-	// each deployment stands even if an event was lost.
-	for _, m := range st.Modules {
-		if m.Deployment != "" && slices.Contains(knownStates, m.State) {
-			f.setState(ctx, log, m.Deployment, id, m.State, m.Error)
-		}
-		// The latest attempt, when it is not what serves (rejected,
-		// failed, rolled back, in progress), is only in Attempt.
-		if a := m.Attempt; a != nil && a.Deployment != "" && slices.Contains(knownStates, a.State) {
-			f.setState(ctx, log, a.Deployment, id, a.State, a.Reason)
-		}
-	}
+	f.queueStatus(st)
 }
 
-func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload []byte) {
+func (f *Fleet) handleEvent(log logger, id string, payload []byte) {
 	var ev wire.Event
 	if !decode(log, id, payload, &ev, &ev.Device) {
 		return
@@ -128,7 +92,7 @@ func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload 
 	if ev.State == wire.StateIDConflict {
 		ev.Module, ev.Version, ev.Deployment = "", "", ""
 		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
-		f.recordEvent(ctx, log, &ev)
+		f.queueEvent(log, &ev)
 		f.noteConflict(id, "agent", ev.Reason, f.now())
 		return
 	}
@@ -137,13 +101,12 @@ func (f *Fleet) handleEvent(ctx context.Context, log logger, id string, payload 
 		return
 	}
 	ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
-	f.recordEvent(ctx, log, &ev)
 	if ev.Deployment == "" {
 		log.Info("event without deployment", "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
-		return
+	} else {
+		log.Info("deployment event", "deployment", ev.Deployment, "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
 	}
-	log.Info("deployment event", "deployment", ev.Deployment, "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
-	f.setState(ctx, log, ev.Deployment, id, ev.State, ev.Reason)
+	f.queueEvent(log, &ev)
 }
 
 func (f *Fleet) setState(ctx context.Context, log logger, deployment, id, state, reason string) {

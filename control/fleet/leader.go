@@ -9,8 +9,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/edgeplane/edge/wire"
 )
 
 // # Leadership
@@ -205,18 +203,23 @@ func (f *Fleet) resign() {
 }
 
 // runPublisher publishes, while this controller leads, the desired states
-// other replicas stored.
+// this controller changed (at once: publishLater wakes it) and those other
+// replicas stored (polled every publishEvery).
 func (f *Fleet) runPublisher(ctx context.Context) {
 	t := time.NewTicker(publishEvery)
 	defer t.Stop()
 	for {
+		poll := false
 		select {
 		case <-ctx.Done():
 			return
+		case <-f.queue.wake:
 		case <-t.C:
+			poll = true
 		}
+		f.publishQueued(ctx)
 		f.flushPublished(ctx)
-		if !f.Leading() {
+		if !poll || !f.Leading() {
 			continue
 		}
 		states, err := f.store.Unpublished(ctx, 1000)
@@ -227,8 +230,9 @@ func (f *Fleet) runPublisher(ctx context.Context) {
 			continue
 		}
 		for i := range states {
-			f.publishDesired(ctx, &states[i])
+			f.inv.setDesired(&states[i])
 		}
+		f.publishStates(ctx, queuedStates(states, false))
 		f.flushPublished(ctx)
 	}
 }
@@ -247,29 +251,3 @@ func (f *Fleet) flushPublished(ctx context.Context) {
 
 // errNotLeader: this controller does not hold the leader lease.
 var errNotLeader = errors.New("not the leader")
-
-// publishDesiredNow publishes ds if this controller leads and ds is newer
-// than what it published to the device before (again: not older), and
-// records it published (in the database at the next flushPublished, a
-// push's devices in one transaction). Publishes are one at a time, so the
-// retained message of a device is the newest this leader sent.
-func (f *Fleet) publishDesiredNow(ctx context.Context, ds *wire.DesiredState, payload []byte, again bool) error {
-	f.desiredMu.Lock()
-	defer f.desiredMu.Unlock()
-	last := f.lastPublished[ds.Device]
-	if ds.Generation < last || (ds.Generation == last && !again) {
-		return nil // never an older one after a newer one
-	}
-	if f.removed.has(ds.Device) {
-		return nil // read before the device was removed: its topic stays empty
-	}
-	if !f.Leading() { // checked last, right before the publish
-		return errNotLeader
-	}
-	if err := f.publish(ctx, wire.DeviceTopic(ds.Device, wire.KindDesired), 1, true, payload); err != nil {
-		return err
-	}
-	f.lastPublished[ds.Device] = ds.Generation
-	f.unmarked[ds.Device] = ds.Generation
-	return nil
-}

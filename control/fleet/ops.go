@@ -112,14 +112,13 @@ func planVersion(deployment string, env *wire.Envelope) *wire.PlanVersion {
 }
 
 // CancelDeployment cancels deployment id where devices have not finished
-// it (store.CancelDeployment) and publishes their desired states.
+// it (store.CancelDeployment) and hands their desired states to the
+// publisher.
 func (f *Fleet) CancelDeployment(ctx context.Context, id string) (wire.CancelResult, error) {
 	f.deployMu.Lock()
 	states, devs, err := f.store.CancelDeployment(ctx, id, f.now())
 	if err == nil {
-		for i := range states {
-			f.publishDesired(ctx, &states[i])
-		}
+		f.publishLater(states, false)
 	}
 	f.deployMu.Unlock()
 	if err != nil {

@@ -697,7 +697,7 @@ func (f *Fleet) removeModule(ctx context.Context, r *store.Rollout, devs []strin
 		f.deployMu.Lock()
 		ds, changed, err := f.store.RemoveModule(ctx, id, r.Module, dep, f.now())
 		if err == nil && changed {
-			f.publishDesired(ctx, &ds)
+			f.publishLater([]wire.DesiredState{ds}, false)
 		}
 		f.deployMu.Unlock()
 		if err != nil {

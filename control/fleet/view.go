@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
-	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/internal/semver"
 	"github.com/edgeplane/edge/wire"
 )
@@ -165,30 +163,6 @@ func compareVersions(a, b string) int {
 func (f *Fleet) DeviceRegistered(id string) {
 	f.removed.del(id)
 	f.inv.addDevice(id)
-}
-
-// recordEvent keeps a device's event and folds it into the inventory.
-// Arrival times are made strictly increasing: they key the stored events.
-func (f *Fleet) recordEvent(ctx context.Context, log logger, ev *wire.Event) {
-	defer f.inv.addEvent(ev) // after it is stored: what a view shows, the detail lists
-	at := f.now()
-	f.evMu.Lock()
-	if !at.After(f.lastEvent) {
-		at = f.lastEvent.Add(time.Nanosecond)
-	}
-	f.lastEvent = at
-	f.evCount++
-	prune := f.evCount%50 == 0
-	f.evMu.Unlock()
-	if err := f.store.AddEvent(ctx, ev, at); err != nil {
-		log.Error("store event", "err", err)
-		return
-	}
-	if prune {
-		if err := f.store.PruneEvents(ctx, ev.Device, at.Add(-store.KeepQuarter)); err != nil {
-			log.Error("prune events", "err", err)
-		}
-	}
 }
 
 // Load fills the fleet's memory from the store at start: statuses,

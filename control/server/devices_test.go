@@ -160,7 +160,7 @@ func TestDeviceRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Disconnect(50)
-	tok := c.Subscribe(wire.DeviceTopic("pi-1", wire.KindDesired), 1, func(_ paho.Client, m paho.Message) { retained <- m })
+	tok := c.Subscribe(wire.DeviceTopic("pi-1", wire.KindDesired), 1, func(_ paho.Client, m paho.Message) { offer(retained, m) })
 	tok.WaitTimeout(5 * time.Second)
 	select {
 	case m := <-retained:

@@ -66,7 +66,8 @@ func TestGrafanaDashboard(t *testing.T) {
 	d.publish(wire.KindStatus, true, wire.Status{Device: "pi-1", Online: true, Time: time.Now(),
 		Modules: []wire.ModuleStatus{{Name: "orders", Version: "1.0.0", State: wire.StateRunning}}})
 	d.publish(wire.KindMetrics, false, agentReport("pi-1", 1, time.Now(), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour), 10))
-	fams := waitApplied(t, s, 1)
+	waitApplied(t, s, 1)
+	fams := waitUp(t, s, "pi-1")
 
 	used := 0
 	for expr, where := range exprs {

@@ -215,9 +215,9 @@ func connectDevice(t *testing.T, broker, id, password string) *device {
 				t.Errorf("device %s: bad desired state: %v", id, err)
 				return
 			}
-			d.desire <- ds
+			offer(d.desire, ds)
 		default:
-			d.chunks <- append([]byte(nil), m.Payload()...)
+			offer(d.chunks, append([]byte(nil), m.Payload()...))
 		}
 	})
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -229,6 +229,23 @@ func connectDevice(t *testing.T, broker, id, password string) *device {
 		}
 	}
 	return d
+}
+
+// offer hands v to ch without blocking paho's handler, dropping the
+// oldest value when ch is full: a handler that blocks stops the client
+// reading its socket, and the broker's writes to it then stall.
+func offer[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
 }
 
 func (d *device) publish(kind string, retained bool, v any) {

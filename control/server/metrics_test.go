@@ -32,6 +32,19 @@ func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 	return fams
 }
 
+// waitUp waits until the controller applied a status of device (statuses
+// and metrics take different paths: the reports may be applied first),
+// and returns the scrape that shows it.
+func waitUp(t *testing.T, s *Server, device string) map[string]*dto.MetricFamily {
+	t.Helper()
+	var fams map[string]*dto.MetricFamily
+	eventually(t, device+"'s status applied", func() bool {
+		fams = scrape(t, s)
+		return value(sample(fams, "edge_device_up", map[string]string{"device": device})) == 1
+	})
+	return fams
+}
+
 // sample finds the metric of family name whose labels include want.
 func sample(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
 	f := fams[name]
@@ -126,7 +139,8 @@ func TestMetricsExposition(t *testing.T) {
 	d.publish(wire.KindMetrics, false, agentReport("pi-1", 2, at.Add(10*time.Second), agent, w1, 250)) // duplicate
 	d.publish(wire.KindMetrics, false, []byte(`{"device":"pi-1","seq":`))                              // malformed
 	d.publish(wire.KindMetrics, false, agentReport("pi-1", 3, at.Add(20*time.Second), agent, w2, 30))  // worker restarted
-	fams := waitApplied(t, s, 3)
+	waitApplied(t, s, 3)
+	fams := waitUp(t, s, "pi-1")
 
 	mod := map[string]string{"device": "pi-1", "module": "orders", "version": "1.0.0"}
 	for _, tc := range []struct {

@@ -192,8 +192,12 @@ func moduleName(m wire.DesiredModule) string {
 // finished device; running → rolled_back, or timed_out → running from a
 // device that comes back, still apply).
 func (s *Store) SetDeviceState(ctx context.Context, deployment, device, state, reason string, now time.Time) (bool, error) {
+	return setDeviceState(ctx, s.db, deployment, device, state, reason, now)
+}
+
+func setDeviceState(ctx context.Context, ex execer, deployment, device, state, reason string, now time.Time) (bool, error) {
 	cond, args := notTerminal()
-	res, err := s.db.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
+	res, err := ex.ExecContext(ctx, `UPDATE deployment_devices SET state = ?, reason = ?, updated = ?
 		WHERE deployment = ? AND device = ? AND (state != ? OR (reason != ? AND ? != '')) AND (? OR `+cond+`)`,
 		append([]any{state, reason, nanos(now), deployment, device, state, reason, reason, wire.Terminal(state)}, args...)...)
 	if err != nil {

@@ -18,14 +18,63 @@ import (
 // status (a Last Will, which carries the time its session began, or a
 // clean stop), or one without a time, always applies.
 func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) error {
+	return s.putStatus(ctx, s.db, st, now)
+}
+
+// Report is a status or an event (one of the two) as it arrived, and the
+// deployment progress it reports.
+type Report struct {
+	Status   *wire.Status
+	Event    *wire.Event
+	Received time.Time
+	Progress []StateChange
+}
+
+// StateChange is a device's progress in a deployment, as SetDeviceState
+// records it.
+type StateChange struct {
+	Deployment, Device, State, Reason string
+}
+
+// PutReports stores reports in their order, each as PutStatus or AddEvent
+// does, with the progress it reports as SetDeviceState records it (at the
+// report's arrival), all in one transaction: one commit (one fsync on
+// SQLite) for the reports of many devices.
+func (s *Store) PutReports(ctx context.Context, reports []Report) error {
+	if len(reports) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range reports {
+			var err error
+			switch {
+			case r.Status != nil:
+				err = s.putStatus(ctx, tx, r.Status, r.Received)
+			case r.Event != nil:
+				err = addEvent(ctx, tx, r.Event, r.Received)
+			}
+			if err != nil {
+				return err
+			}
+			for _, c := range r.Progress {
+				if _, err := setDeviceState(ctx, tx, c.Deployment, c.Device, c.State, c.Reason, r.Received); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) putStatus(ctx context.Context, ex execer, st *wire.Status, now time.Time) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
 	}
 	if st.Online && !st.Time.IsZero() {
-		return s.putOnline(ctx, st, string(b), now)
+		return s.putOnline(ctx, ex, st, string(b), now)
 	}
-	_, err = s.db.ExecContext(ctx, s.engine.upsert("devices", []string{"id"},
+	_, err = ex.ExecContext(ctx, s.engine.upsert("devices", []string{"id"},
 		[]string{"id", "online", "last_seen", "status"}, []string{"online", "last_seen", "status"}),
 		st.Device, st.Online, nanos(now), string(b))
 	if err != nil {
@@ -34,11 +83,10 @@ func (s *Store) PutStatus(ctx context.Context, st *wire.Status, now time.Time) e
 	return nil
 }
 
-// putMetricsSQL records a device's latest metrics report and when it
-// arrived.
-func (s *Store) putOnline(ctx context.Context, st *wire.Status, status string, now time.Time) error {
+// putOnline records an online status unless a newer one is stored.
+func (s *Store) putOnline(ctx context.Context, ex execer, st *wire.Status, status string, now time.Time) error {
 	at := nanos(st.Time)
-	res, err := s.db.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen = ?, status = ?, reported = ? WHERE id = ? AND reported <= ?`,
+	res, err := ex.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen = ?, status = ?, reported = ? WHERE id = ? AND reported <= ?`,
 		true, nanos(now), status, at, st.Device, at)
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
@@ -47,7 +95,7 @@ func (s *Store) putOnline(ctx context.Context, st *wire.Status, status string, n
 		return nil
 	}
 	// No row yet, or a newer status in it (then this does nothing).
-	if _, err := s.db.ExecContext(ctx, s.engine.insertIgnore("devices", []string{"id"}, []string{"id", "online", "last_seen", "status", "reported"}),
+	if _, err := ex.ExecContext(ctx, s.engine.insertIgnore("devices", []string{"id"}, []string{"id", "online", "last_seen", "status", "reported"}),
 		st.Device, true, nanos(now), status, at); err != nil {
 		return fmt.Errorf("status of %s: %w", st.Device, err)
 	}

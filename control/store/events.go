@@ -36,11 +36,15 @@ var FailedStates = []string{wire.StateRejected, wire.StateFailed, wire.StateRoll
 // AddEvent records one event of a device, received at received (strictly
 // after the device's previous one).
 func (s *Store) AddEvent(ctx context.Context, ev *wire.Event, received time.Time) error {
+	return addEvent(ctx, s.db, ev, received)
+}
+
+func addEvent(ctx context.Context, ex execer, ev *wire.Event, received time.Time) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("event of %s: %w", ev.Device, err)
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO device_events(device, received, state, event) VALUES(?,?,?,?)`,
+	if _, err := ex.ExecContext(ctx, `INSERT INTO device_events(device, received, state, event) VALUES(?,?,?,?)`,
 		ev.Device, nanos(received), ev.State, string(b)); err != nil {
 		return fmt.Errorf("event of %s: %w", ev.Device, err)
 	}

@@ -200,6 +200,13 @@ func StartCmd(t testing.TB, ready *regexp.Regexp, wait time.Duration, cmd *exec.
 		pw.Close()
 		close(p.Done)
 	}()
+	// Cleanups run last first: the process is stopped, then, if the test
+	// failed, the end of what it printed says why (CI keeps only the log).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s %s printed (last %d lines):\n%s", filepath.Base(name), strings.Join(cmd.Args[1:], " "), tailLines, tail(p.Out.String(), tailLines))
+		}
+	})
 	t.Cleanup(func() { p.Stop(t) })
 	found := make(chan string, 1)
 	go func() {
@@ -228,6 +235,18 @@ func StartCmd(t testing.TB, ready *regexp.Regexp, wait time.Duration, cmd *exec.
 		t.Fatalf("%s not ready after %s:\n%s", filepath.Base(name), wait, p.Out)
 	}
 	return nil, ""
+}
+
+// tailLines is how much of a failed test's process output is logged.
+const tailLines = 60
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Stop sends SIGINT and waits up to StopWait for a clean exit, then kills.
