@@ -137,7 +137,7 @@ FUZZLONG_SET := \
   ./modules/abi:FuzzDecodeSQLResult ./modules/abi:FuzzDecodeFetch ./modules/abi:FuzzDecodeKV \
   ./modules/abi:FuzzDecodeCallRequest ./modules/abi:FuzzDecodeMessaging ./agent/hostlink:FuzzReadFrame \
   ./modules/orders:FuzzDecodeOrder \
-  ./control/fleet:FuzzIngest ./agent/wasmhost:FuzzCapTables ./internal/mqttdial:FuzzConn
+  ./control/fleet:FuzzIngest ./agent/wasmhost/internal/tablecap:FuzzCapTables ./internal/mqttdial:FuzzConn
 fuzzlong: ## fuzz each network parser for FUZZLONG (default 10^6 executions each); prints each target's count
 	@for t in $(FUZZLONG_SET); do \
 	  pkg=$${t%%:*}; f=$${t##*:}; echo "fuzzlong $$pkg $$f $(FUZZLONG)"; \

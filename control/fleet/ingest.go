@@ -21,8 +21,9 @@ var knownStates = []string{
 }
 
 // HandleMessage ingests one MQTT message from a device topic. It never
-// blocks on MQTT nor on the database: statuses, events, fetch requests and
-// metrics reports are queued for Run (reports.go).
+// blocks on MQTT nor on the database, and decodes nothing but fetch
+// requests: statuses, events (reports.go), fetch requests and metrics
+// reports are queued for Run.
 func (f *Fleet) HandleMessage(topic string, payload []byte) {
 	id, kind, err := wire.ParseDeviceTopic(topic)
 	if err != nil {
@@ -42,10 +43,8 @@ func (f *Fleet) HandleMessage(topic string, payload []byte) {
 		return
 	}
 	switch kind {
-	case wire.KindStatus:
-		f.handleStatus(log, id, payload)
-	case wire.KindEvents:
-		f.handleEvent(log, id, payload)
+	case wire.KindStatus, wire.KindEvents:
+		f.queueReport(log, id, kind, payload)
 	case wire.KindMetrics:
 		f.queueMetrics(id, payload)
 	case wire.KindFetch:
@@ -74,31 +73,21 @@ func decode(log interface{ Warn(string, ...any) }, id string, payload []byte, v 
 	return true
 }
 
-// handleStatus decodes a status and queues it: statuses are stored
-// together (status.go).
-func (f *Fleet) handleStatus(log logger, id string, payload []byte) {
-	var st wire.Status
-	if !decode(log, id, payload, &st, &st.Device) {
-		return
-	}
-	f.queueStatus(st)
-}
-
-func (f *Fleet) handleEvent(log logger, id string, payload []byte) {
+// decodeEvent decodes an event from device id and checks its state; its
+// reason is cut to maxReason and made valid UTF-8.
+func decodeEvent(log logger, id string, payload []byte) (*wire.Event, bool) {
 	var ev wire.Event
 	if !decode(log, id, payload, &ev, &ev.Device) {
-		return
+		return nil, false
 	}
-	if ev.State == wire.StateIDConflict {
+	if ev.State == wire.StateIDConflict { // stored as is, and noted by decodeReports
 		ev.Module, ev.Version, ev.Deployment = "", "", ""
 		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
-		f.queueEvent(log, &ev)
-		f.noteConflict(id, "agent", ev.Reason, f.now())
-		return
+		return &ev, true
 	}
 	if !slices.Contains(knownStates, ev.State) {
 		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
-		return
+		return nil, false
 	}
 	ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
 	if ev.Deployment == "" {
@@ -106,7 +95,7 @@ func (f *Fleet) handleEvent(log logger, id string, payload []byte) {
 	} else {
 		log.Info("deployment event", "deployment", ev.Deployment, "module", ev.Module, "version", ev.Version, "state", ev.State, "reason", ev.Reason)
 	}
-	f.queueEvent(log, &ev)
+	return &ev, true
 }
 
 func (f *Fleet) setState(ctx context.Context, log logger, deployment, id, state, reason string) {

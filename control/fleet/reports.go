@@ -20,23 +20,31 @@ import (
 // order on one goroutine. Stored there, one commit (one fsync on SQLite)
 // each, they held up the fetch requests and acknowledgements queued behind
 // them, until the broker dropped what the controller did not read in time.
-// HandleMessage now only decodes a status or an event and queues it.
+// HandleMessage now only queues a status or an event; the goroutine that
+// stores them decodes them.
 const reportsEvery = 100 * time.Millisecond
 
-// reportsMax bounds the reports waiting to be stored (statuses count once
-// per device: a newer one replaces the one waiting); beyond it events are
-// dropped (the statuses still say where each deployment stands).
+// reportsMax bounds the reports waiting to be stored; beyond it they are
+// dropped (a device's next status says where it stands again).
 const reportsMax = 50000
 
 // reportQueue holds the statuses and events received and not stored yet,
-// in their order of arrival.
+// as they arrived: decoding them is left to storeReports too.
 type reportQueue struct {
-	mu     sync.Mutex
-	items  []queuedReport
-	status map[string]int // device → index in items of its waiting status
+	mu    sync.Mutex
+	items []receivedReport
 }
 
-// queuedReport is a status or an event, with when it arrived.
+func newReportQueue() *reportQueue { return &reportQueue{} }
+
+// receivedReport is a status or an event (kind) as it arrived.
+type receivedReport struct {
+	device, kind string
+	payload      []byte
+	received     time.Time
+}
+
+// queuedReport is a decoded status or event, with when it arrived.
 type queuedReport struct {
 	status   *wire.Status
 	will     bool // status is a Last Will not merged with the device's last status yet
@@ -45,56 +53,72 @@ type queuedReport struct {
 	received time.Time
 }
 
-func newReportQueue() *reportQueue {
-	return &reportQueue{status: map[string]int{}}
-}
-
-// queueStatus keeps st to be stored at the next storeReports, in place of
-// the device's status waiting, if any, and folds it into the inventory. A
-// Last Will (offline, no modules) keeps what the device reported last: the
-// status waiting here, or the stored one (then merged when stored, and
-// folded into the inventory then).
-func (f *Fleet) queueStatus(st wire.Status) {
+// queueReport keeps a status or an event (kind) of device id to be stored
+// at the next storeReports. Events are dropped beyond reportsMax.
+func (f *Fleet) queueReport(log logger, id, kind string, payload []byte) {
 	q := f.reports
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	will := !st.Online && len(st.Modules) == 0
-	if i, ok := q.status[st.Device]; ok {
-		prev := q.items[i]
-		if will && !prev.will {
-			st, will = mergeWill(*prev.status, st), false
-		}
-		q.items[i].status = nil // replaced by the newer one, stored in its place in the order
+	if len(q.items) >= reportsMax {
+		log.Warn("report dropped: too many waiting to be stored")
+		return
 	}
-	q.status[st.Device] = len(q.items)
-	q.items = append(q.items, queuedReport{status: &st, will: will, received: f.now()})
-	if !will {
-		// In memory at once, before the reports that follow it (a
-		// metrics report's labels follow the modules its status names).
-		f.inv.setStatus(&st)
-	}
+	q.items = append(q.items, receivedReport{device: id, kind: kind, payload: payload, received: f.now()})
 }
 
-// queueEvent keeps ev to be stored at the next storeReports. Arrival times
-// are made strictly increasing: they key the stored events.
-func (f *Fleet) queueEvent(log logger, ev *wire.Event) {
-	at := f.now()
+// decodeReports decodes the reports received, in their order: a device's
+// status replaces its earlier one in the batch (a Last Will, offline and
+// without modules, keeps what that one said), and events get strictly
+// increasing arrival times, which key the stored events.
+func (f *Fleet) decodeReports(items []receivedReport) []queuedReport {
+	out := make([]queuedReport, 0, len(items))
+	last := map[string]int{} // device → index in out of its status
+	for _, r := range items {
+		if f.removed.has(r.device) {
+			continue
+		}
+		log := f.log.With("device", r.device, "kind", r.kind)
+		if r.kind == wire.KindEvents {
+			ev, ok := decodeEvent(log, r.device, r.payload)
+			if !ok {
+				continue
+			}
+			if ev.State == wire.StateIDConflict {
+				f.noteConflict(r.device, "agent", ev.Reason, r.received)
+			}
+			at, prune := f.eventTime(r.received)
+			out = append(out, queuedReport{event: ev, prune: prune, received: at})
+			continue
+		}
+		var st wire.Status
+		if !decode(log, r.device, r.payload, &st, &st.Device) {
+			continue
+		}
+		will := !st.Online && len(st.Modules) == 0
+		if i, ok := last[r.device]; ok {
+			if prev := out[i]; will && !prev.will {
+				st, will = mergeWill(*prev.status, st), false
+			}
+			out[i].status = nil // replaced by the newer one, stored in its place in the order
+		}
+		last[r.device] = len(out)
+		out = append(out, queuedReport{status: &st, will: will, received: r.received})
+	}
+	return out
+}
+
+// eventTime is the arrival time of an event received at: strictly later
+// than the one before; prune: the device's stored events are pruned after
+// it (one event in 50).
+func (f *Fleet) eventTime(at time.Time) (time.Time, bool) {
 	f.evMu.Lock()
+	defer f.evMu.Unlock()
 	if !at.After(f.lastEvent) {
 		at = f.lastEvent.Add(time.Nanosecond)
 	}
 	f.lastEvent = at
 	f.evCount++
-	prune := f.evCount%50 == 0
-	f.evMu.Unlock()
-	q := f.reports
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.items) >= reportsMax {
-		log.Warn("event dropped: too many reports waiting to be stored", "deployment", ev.Deployment, "state", ev.State)
-		return
-	}
-	q.items = append(q.items, queuedReport{event: ev, prune: prune, received: at})
+	return at, f.evCount%50 == 0
 }
 
 // mergeWill is a Last Will over the device's last status: the agent
@@ -138,29 +162,21 @@ func (f *Fleet) runReports(ctx context.Context) {
 func (f *Fleet) storeReports(ctx context.Context) {
 	q := f.reports
 	q.mu.Lock()
-	items := q.items
-	q.items, q.status = nil, map[string]int{}
+	raw := q.items
+	q.items = nil
 	q.mu.Unlock()
-	if len(items) == 0 {
+	if len(raw) == 0 {
 		return
 	}
+	items := f.decodeReports(raw)
 	batch := make([]store.Report, 0, len(items))
 	kept := items[:0]
 	for _, it := range items {
 		if it.status == nil && it.event == nil {
 			continue // a status replaced by a newer one
 		}
-		var dev string
-		if it.status != nil {
-			dev = it.status.Device
-		} else {
-			dev = it.event.Device
-		}
-		if f.removed.has(dev) {
-			continue
-		}
 		if it.will {
-			if prev, err := f.store.Device(ctx, dev); err == nil && prev.Status != nil {
+			if prev, err := f.store.Device(ctx, it.status.Device); err == nil && prev.Status != nil {
 				merged := mergeWill(*prev.Status, *it.status)
 				it.status = &merged
 			}
@@ -175,10 +191,8 @@ func (f *Fleet) storeReports(ctx context.Context) {
 		return
 	}
 	for _, it := range kept {
-		if it.will {
-			f.inv.setStatus(it.status)
-		}
 		if it.status != nil {
+			f.inv.setStatus(it.status)
 			continue
 		}
 		f.inv.addEvent(it.event)
