@@ -51,6 +51,7 @@ func TestIDConflict(t *testing.T) {
 	// An agent's event, with no module.
 	ev, _ := json.Marshal(wire.Event{Device: "pi-2", State: wire.StateIDConflict, Reason: "another agent seems to use device id pi-2", Time: t0})
 	f.HandleMessage(wire.DeviceTopic("pi-2", wire.KindEvents), ev)
+	f.storeReports(ctx) // reports are decoded and stored off the MQTT delivery goroutine
 	if k := flagged("pi-2"); k == nil || k.Source != "agent" || k.Reason != "another agent seems to use device id pi-2" {
 		t.Fatalf("after the agent's event: %+v, want flagged by the agent", k)
 	}
