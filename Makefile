@@ -68,20 +68,23 @@ ifeq ($(RUST_OK),yes)
 else
 	$(RUST_MISSING)
 endif
-$(BIN)/hostcalls-rs.wasm: FORCE
+# The Rust test guests: NAME-rs.wasm is the SDK's example
+# modules/sdk-rs/examples/NAME.rs (hostcalls, msgguest).
+$(BIN)/%-rs.wasm: FORCE
 ifeq ($(RUST_OK),yes)
-	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example hostcalls
-	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/hostcalls.wasm $@
+	cd modules && $(CARGOENV) $(CARGO) build $(CARGOFLAGS) --release --target $(RUST_TARGET) -p edge-sdk --example $*
+	cp $(RUST_OUT)/$(RUST_TARGET)/release/examples/$*.wasm $@
 else
 	$(RUST_MISSING)
 endif
 FORCE:
 
-# The Rust ABI test guest is committed, like the .wat guests beside it, so
+# The Rust ABI test guests are committed, like the .wat guests beside it, so
 # agent/wasmhost's tests need no Rust toolchain; tests/rust checks that it
 # is current (and that the build is reproducible).
-rust-testdata: $(BIN)/hostcalls-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm from modules/sdk-rs/examples/hostcalls.rs
+rust-testdata: $(BIN)/hostcalls-rs.wasm $(BIN)/msgguest-rs.wasm ## rebuild agent/wasmhost/testdata/hostcalls-rs.wasm and msgguest-rs.wasm from modules/sdk-rs/examples
 	cp $(BIN)/hostcalls-rs.wasm agent/wasmhost/testdata/hostcalls-rs.wasm
+	cp $(BIN)/msgguest-rs.wasm agent/wasmhost/testdata/msgguest-rs.wasm
 
 # One package at a time: several packages start real processes, brokers and
 # load, and on a 2-core machine running them side by side only adds noise to
@@ -116,22 +119,29 @@ fuzz: build ## run every fuzz target for FUZZTIME each (default 10s)
 	  done; \
 	done
 
-# The parsers that read network bytes, for the recorded long run
-# (docs/HARDENING.md): manifest and envelope, chunk frames and their
-# reassembly, desired state, API and MQTT bodies (wire.Decode), topics, the
-# ABI frames, order JSON, what the controller ingests (metrics and logs),
-# module tables. FUZZLONG is per target: an exec count (1000000x) or a time.
+# The parsers that read bytes from the network or across a trust boundary,
+# for the recorded long run (docs/HARDENING.md): manifest and envelope,
+# chunk frames and their reassembly, desired state, API and MQTT bodies
+# (wire.Decode), topics, the controller's HTTP API handlers with arbitrary
+# bodies, a registry's OCI manifests, the ABI frames (the guest's, kv,
+# calls and messaging too), the worker's frames to the agent (hostlink),
+# order JSON, what the controller ingests (metrics and logs), module
+# tables, MQTT packets. FUZZLONG is per target: an exec count (1000000x)
+# or a time. -parallel 1: one fuzz worker, on a shared machine.
 FUZZLONG     ?= 1000000x
 FUZZLONG_SET := \
   ./wire:FuzzDecodeChunk ./wire:FuzzReassemble ./wire:FuzzVerifyEnvelope ./wire:FuzzVerifyPayload \
   ./wire:FuzzDecode ./wire:FuzzParseDeviceTopic ./agent/session:FuzzParseDesired \
+  ./control/api:FuzzAPIBodies ./internal/ociwasm:FuzzParseManifest \
   ./modules/abi:FuzzDecodeRequest ./modules/abi:FuzzDecodeResponse ./modules/abi:FuzzDecodeSQLRequest \
-  ./modules/abi:FuzzDecodeSQLResult ./modules/abi:FuzzDecodeFetch ./modules/orders:FuzzDecodeOrder \
-  ./control/fleet:FuzzIngest ./agent/wasmhost:FuzzCapTables ./internal/mqttdial:FuzzConn
+  ./modules/abi:FuzzDecodeSQLResult ./modules/abi:FuzzDecodeFetch ./modules/abi:FuzzDecodeKV \
+  ./modules/abi:FuzzDecodeCallRequest ./modules/abi:FuzzDecodeMessaging ./agent/hostlink:FuzzReadFrame \
+  ./modules/orders:FuzzDecodeOrder \
+  ./control/fleet:FuzzIngest ./agent/wasmhost/internal/tablecap:FuzzCapTables ./internal/mqttdial:FuzzConn
 fuzzlong: ## fuzz each network parser for FUZZLONG (default 10^6 executions each); prints each target's count
 	@for t in $(FUZZLONG_SET); do \
 	  pkg=$${t%%:*}; f=$${t##*:}; echo "fuzzlong $$pkg $$f $(FUZZLONG)"; \
-	  start=$$(date +%s); out=$$($(GO) test -timeout 0 -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZLONG) $$pkg 2>&1); st=$$?; \
+	  start=$$(date +%s); out=$$($(GO) test -timeout 0 -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZLONG) -parallel 1 $$pkg 2>&1); st=$$?; \
 	  echo "$$out" | grep 'fuzz: elapsed' | tail -1; echo "$$out" | tail -2; echo "took $$(($$(date +%s)-start))s"; \
 	  [ $$st -eq 0 ] || { echo "$$out" | tail -40; exit 1; }; \
 	done

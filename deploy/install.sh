@@ -158,7 +158,7 @@ else
 fi
 if [ "$fresh" = yes ]; then
   if [ "$name" = edge-agent ]; then
-    echo "edit $conf_dir/agent.json (id, broker, trust keys), put the device password in $conf_dir/password, then run: systemctl enable --now edge-agent"
+    echo "edit $conf_dir/agent.json (id, broker, trust keys), put the device password in $conf_dir/password (a secret file: install -m 0640 -g edge-agent ID.pw $conf_dir/password; the agent refuses one others may read), then run: systemctl enable --now edge-agent"
   else
     echo "check $conf_dir/$conf, then run: systemctl enable --now $name"
   fi

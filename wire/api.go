@@ -71,6 +71,11 @@ type DeployRequest struct {
 	// AllowUnregistered lets the manifest's nodes name devices that never
 	// registered or reported (targets set up before the devices exist).
 	AllowUnregistered bool `json:"allow_unregistered,omitempty"`
+	// StopUnknown lets the push go to devices that run modules their
+	// desired state does not hold (a device removed and registered again),
+	// which the new desired state stops; without it such a push is refused
+	// (409) naming them.
+	StopUnknown bool `json:"stop_unknown,omitempty"`
 }
 
 // Deployment is the controller's view of one push.
@@ -105,6 +110,20 @@ type Device struct {
 	LastSeen time.Time `json:"last_seen"`
 	Status   *Status   `json:"status,omitempty"`
 	Metrics  *Metrics  `json:"metrics,omitempty"`
+	// IDConflict is set while a second agent seems to use the device's id
+	// (MQTT client-id takeover; see StateIDConflict).
+	IDConflict *IDConflict `json:"id_conflict,omitempty"`
+}
+
+// IDConflict is what the controller heard of a device id used by two
+// agents at once: from the agents (an id_conflict event) or from the
+// embedded broker (sessions taken over right after they started).
+type IDConflict struct {
+	Since  time.Time `json:"since"`
+	Last   time.Time `json:"last"`
+	Count  int       `json:"count"`  // reports and takeovers counted since Since
+	Source string    `json:"source"` // "agent" or "broker": who said so last
+	Reason string    `json:"reason"`
 }
 
 // DeviceCredentialsRequest registers a device with the embedded broker.

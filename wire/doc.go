@@ -77,7 +77,11 @@
 //	   messaging and timers in messaging.go); the messaging namespaces
 //	   edge/v1/dev/{id}/app/{module}/... and edge/v1/dev/{id}/in/...
 //	   (KindApp, KindInbox); ModuleMetrics gained the messaging counters
-//	   (older controllers ignore them).
+//	   (older controllers ignore them). DeployRequest and RolloutRequest
+//	   gained StopUnknown (sent only when set: an older controller refuses
+//	   the request as having an unknown field, 400). An Event may be about
+//	   the device itself: StateIDConflict (an older controller drops it);
+//	   Device gained IDConflict (older edgectls ignore it).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

@@ -93,6 +93,13 @@ const (
 	StateStopped    = "stopped"
 )
 
+// StateIDConflict is the state of an Event about the device itself, not a
+// module (Module and Deployment empty): its agent saw the broker close its
+// connections right after each connect, the mark of a second agent using
+// the same device id (MQTT client-id takeover). Reason says more. Older
+// controllers drop the event as of an unknown state.
+const StateIDConflict = "id_conflict"
+
 // Deployment states only the controller sets, in DeploymentDevice.State.
 const (
 	// StatePending: the device has reported nothing about the deployment.

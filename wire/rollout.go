@@ -77,6 +77,7 @@ type RolloutRequest struct {
 	Waves             []string   `json:"waves"` // cumulative: "1", "10%", "50%", "100%"
 	Gate              Gate       `json:"gate"`
 	AllowUnregistered bool       `json:"allow_unregistered,omitempty"`
+	StopUnknown       bool       `json:"stop_unknown,omitempty"` // as DeployRequest.StopUnknown
 }
 
 // Rollout is the controller's view of a staged rollout.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -31,6 +32,7 @@ import (
 	"github.com/edgeplane/edge/boards"
 	"github.com/edgeplane/edge/internal/buildinfo"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -224,17 +226,39 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // load reads a JSON configuration file over the defaults in c; unknown
 // fields are an error (a misspelt key must not silently do nothing).
 func (c *runConfig) load(path string) error {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
 		return fmt.Errorf("--config %s: %w", path, err)
 	}
+	// A file that holds a secret (the broker password, a database
+	// password in a DSN) is held to the rule of secret files.
+	if c.holdsSecret() {
+		if err := secretfile.Check(path); err != nil {
+			return fmt.Errorf("--config holds a password: %w", err)
+		}
+	}
 	return nil
+}
+
+// holdsSecret tells whether the configuration holds a password itself
+// rather than naming the file that does.
+func (c *runConfig) holdsSecret() bool {
+	if c.Password != "" {
+		return true
+	}
+	for _, dsn := range c.DB {
+		if u, err := url.Parse(dsn); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // applyBoard picks the board profile (cfg.Board, else detected) and fills
@@ -291,7 +315,7 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 		if c.Password != "" {
 			return nil, 0, errors.New("--password and --password-file: give one")
 		}
-		b, err := os.ReadFile(c.PasswordFile)
+		b, err := secretfile.Read(c.PasswordFile)
 		if err != nil {
 			return nil, 0, fmt.Errorf("--password-file: %w", err)
 		}

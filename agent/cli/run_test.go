@@ -2,11 +2,14 @@ package cli
 
 import (
 	"crypto/ed25519"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -25,10 +28,22 @@ func TestParseBytes(t *testing.T) {
 }
 
 // TestExampleConfig reads deploy/config/agent.json, which install.sh ships,
-// with the agent's own configuration code.
+// with the agent's own configuration code, installed with the mode
+// install.sh gives it (0640: the DSN holds a password).
 func TestExampleConfig(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/config/agent.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "agent.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		os.Chmod(path, 0o640) // root's file, the service's group may read it
+	}
 	var c runConfig
-	if err := c.load("../../deploy/config/agent.json"); err != nil {
+	if err := c.load(path); err != nil {
 		t.Fatal(err)
 	}
 	if c.ID != "pi-kitchen-1" || c.Broker == "" || len(c.Trust) != 1 || c.DB["orders-mysql"] == "" || c.Labels["site"] != "kitchen" {
@@ -141,6 +156,40 @@ func TestValidateRefuses(t *testing.T) {
 		tt.edit(&c)
 		if _, _, err := c.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error about %s", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestConfigSecretMode: a --config that holds a password (the broker's, or
+// one in a database DSN) is a secret file; one that only names the
+// password file may be readable by others, as agent.json's example is.
+func TestConfigSecretMode(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, body string
+		refused    bool
+	}{
+		{"password.json", `{"id":"a","password":"pw"}`, true},
+		{"dsn.json", `{"id":"a","db":{"main":"mysql://orders:pw@db:3306/orders"}}`, true},
+		{"dsn-nopw.json", `{"id":"a","db":{"main":"mysql://orders@db:3306/orders"}}`, false},
+		{"file.json", `{"id":"a","password_file":"/etc/edge-agent/password"}`, false},
+	} {
+		p := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(p, []byte(tt.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, 0o644)
+		var c runConfig
+		err := c.load(p)
+		if got := errors.Is(err, secretfile.ErrExposed); got != tt.refused {
+			t.Errorf("%s of mode 0644: %v, want refused: %v", tt.name, err, tt.refused)
+		}
+		if tt.refused && !strings.Contains(fmt.Sprint(err), "chmod 600 "+p) {
+			t.Errorf("%s: %v, want the fix named", tt.name, err)
+		}
+		os.Chmod(p, 0o600)
+		if err := new(runConfig).load(p); err != nil {
+			t.Errorf("%s of mode 0600: %v", tt.name, err)
 		}
 	}
 }

@@ -123,6 +123,10 @@ func printStatus(w io.Writer, st *agentStatus, now time.Time) {
 	if c.LastError != "" {
 		fmt.Fprintf(w, "last error  %s, %s ago: %s\n", c.LastReason, ago(c.LastAt), c.LastError)
 	}
+	if k := c.Conflict; k != nil {
+		fmt.Fprintf(w, "ID CONFLICT another agent seems to use device id %s: %d takeover(s) since %s ago, reconnects wait %s; give each board its own --id\n",
+			st.Device, k.Takeovers, ago(k.Since), k.Delay)
+	}
 	fmt.Fprintf(w, "desired     generation %d; %d event(s) waiting to be sent\n", st.Generation, st.Outbox)
 	if len(st.Modules) == 0 {
 		fmt.Fprintln(w, "modules     none")

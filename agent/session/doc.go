@@ -2,8 +2,11 @@
 // paho (github.com/eclipse/paho.mqtt.golang, MQTT 3.1.1).
 //
 // The device authenticates as client id = username = device id, with a
-// persistent session (CleanSession false) and auto-reconnect with paho's
-// exponential back-off (capped by Config.MaxReconnect). Its Last Will is a
+// persistent session (CleanSession false); it reconnects by itself, with
+// exponential back-off capped by Config.MaxReconnect, and notices a second
+// agent using its device id, whose connections end its own (takeover.go):
+// it logs an error, sends an id_conflict event and waits longer and longer
+// before each reconnect. Its Last Will is a
 // retained wire.Status{Online: false} at QoS 1 on its status topic, so the
 // controller learns of a dead board from the broker. On every (re)connect it
 // subscribes to its desired and chunks topics (and logreq, with a

@@ -37,13 +37,21 @@ type Config struct {
 	// device's client certificate, if any.
 	TLS *tls.Config
 
-	KeepAlive      time.Duration // 30s
-	MaxReconnect   time.Duration // 30s: cap of the reconnect back-off
-	PublishTimeout time.Duration // 10s: wait for a PUBACK
-	FetchWindow    int           // 16 chunks requested at a time
-	FetchTimeout   time.Duration // 5s: re-request a chunk not received by then
-	FetchStall     time.Duration // 2m: give up a transfer with no progress
-	FetchMax       time.Duration // 1h: give up a transfer that progresses this long (a trickle)
+	KeepAlive    time.Duration // 30s
+	MaxReconnect time.Duration // 30s: cap of the reconnect back-off
+	// A second agent with this device id (takeover.go): TakeoverStreak
+	// connections in a row closed by the broker within TakeoverWindow of
+	// connecting make a conflict, and reconnects then wait TakeoverDelay,
+	// doubling to TakeoverMaxDelay.
+	TakeoverWindow   time.Duration // 10s
+	TakeoverStreak   int           // 4
+	TakeoverDelay    time.Duration // 10s
+	TakeoverMaxDelay time.Duration // 10m
+	PublishTimeout   time.Duration // 10s: wait for a PUBACK
+	FetchWindow      int           // 16 chunks requested at a time
+	FetchTimeout     time.Duration // 5s: re-request a chunk not received by then
+	FetchStall       time.Duration // 2m: give up a transfer with no progress
+	FetchMax         time.Duration // 1h: give up a transfer that progresses this long (a trickle)
 
 	// MinGeneration is the generation already applied (from the store):
 	// desired states below it are dropped.
@@ -65,6 +73,12 @@ func (c *Config) defaults() {
 	}
 	def(&c.KeepAlive, 30*time.Second)
 	def(&c.MaxReconnect, 30*time.Second)
+	def(&c.TakeoverWindow, 10*time.Second)
+	def(&c.TakeoverDelay, 10*time.Second)
+	def(&c.TakeoverMaxDelay, 10*time.Minute)
+	if c.TakeoverStreak <= 0 {
+		c.TakeoverStreak = 4
+	}
 	def(&c.PublishTimeout, 10*time.Second)
 	def(&c.FetchTimeout, 5*time.Second)
 	def(&c.FetchStall, 2*time.Minute)
@@ -100,7 +114,8 @@ type Session struct {
 	fetches   map[string]chan wire.Chunk
 	dropped   int // oversize or undecodable frames
 	conn      connInfo
-	redial    chan struct{} // onConnect asks the connect loop for a new connection
+	redial    chan struct{}      // onConnect asks the connect loop for a new connection
+	lost      chan time.Duration // a lost connection: the wait before the next (cap 1)
 
 	statusKick chan struct{}        // PublishStatus wakes the status publisher (cap 1)
 	logReqs    chan wire.LogRequest // for the log answerer (cap maxLogRequests)
@@ -127,6 +142,7 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		fetches:    map[string]chan wire.Chunk{},
 		status:     baseStatus(cfg),
 		redial:     make(chan struct{}, 1),
+		lost:       make(chan time.Duration, 1),
 		conn:       connInfo{since: time.Now()},
 		statusKick: make(chan struct{}, 1),
 		logReqs:    make(chan wire.LogRequest, maxLogRequests),
@@ -145,14 +161,16 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetPassword(cfg.Password).
 		SetCleanSession(false).
 		SetKeepAlive(cfg.KeepAlive).
-		SetAutoReconnect(true). // after a lost connection, with paho's back-off
-		SetMaxReconnectInterval(cfg.MaxReconnect).
+		// The connect loop reconnects after a lost connection, with the
+		// back-off of takeover.go (paho's own resets whenever a connection
+		// is made, which two agents with one id always manage).
+		SetAutoReconnect(false).
 		SetConnectTimeout(10*time.Second).
 		SetBinaryWill(wire.DeviceTopic(cfg.Device, wire.KindStatus), will, 1, true).
 		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
 			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
-		SetOnConnectHandler(func(mqtt.Client) { go s.onConnect() }).
+		SetOnConnectHandler(func(mqtt.Client) { s.markUp(time.Now()); go s.onConnect() }).
 		SetDefaultPublishHandler(s.onAnyMessage).
 		SetConnectionNotificationHandler(s.onConnectionNotification).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
@@ -160,8 +178,13 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 			s.conn.lost++
 			s.mu.Unlock()
 			f := s.noteFailure(err)
-			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err)
+			wait := s.afterLoss(f, time.Now())
+			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err, "retry_in", wait)
 			s.setConnected(false)
+			select {
+			case s.lost <- wait:
+			default:
+			}
 		})
 	if cfg.TLS != nil {
 		opts.SetTLSConfig(cfg.TLS)

@@ -144,12 +144,7 @@ func TestKVAcrossSwitchAndRollback(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	must(t, "PUT", base+"/kv?key=k", "from v3", 200, "")
-	s.mu.Lock()
-	r := s.mods["cap"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	_, pid := current(s, "cap")
 	syscall.Kill(pid, syscall.SIGKILL)
 	rolled := <-errc
 	if !errors.Is(rolled, reconcile.ErrRolledBack) || s.Running()["cap"] != "2.0.0" {

@@ -31,12 +31,7 @@ func TestStarvedWorkerKept(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	r := s.mods["orders"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	r, pid := current(s, "orders")
 
 	hog := exec.Command("chrt", "-f", "1", "taskset", "-c", "0", "sh", "-c", "while :; do :; done")
 	if err := hog.Start(); err != nil {

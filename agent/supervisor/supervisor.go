@@ -104,15 +104,15 @@ type Config struct {
 	ProbeTimeout time.Duration // 5s
 	// Grace is how long after a switch a crash or a high 5xx rate of the
 	// new version switches back; 5s. Negative: no grace period.
-	Grace        time.Duration
-	ErrorRate    float64       // 5xx share that rolls back during Grace; 0.5
-	MinRequests  uint64        // responses needed before ErrorRate counts; 20
-	Silence      time.Duration // heartbeat silence that kills a worker; 300ms
+	Grace       time.Duration
+	ErrorRate   float64       // 5xx share that rolls back during Grace; 0.5
+	MinRequests uint64        // responses needed before ErrorRate counts; 20
+	Silence     time.Duration // heartbeat silence that kills a worker; 300ms
 	// BusySilence is the silence tolerated while the worker is starved
 	// of CPU (Linux: a thread of it runnable, and it used less than half
 	// a CPU since its heartbeat was late), not hung; 5s. Never less than
 	// Silence.
-	BusySilence time.Duration
+	BusySilence  time.Duration
 	FirstBeat    time.Duration // time to the first heartbeat; 2s
 	CrashLimit   int           // crashes within CrashWindow → unhealthy; 5
 	CrashWindow  time.Duration // 1m

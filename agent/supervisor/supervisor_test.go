@@ -70,6 +70,16 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// current is module's serving runner and the pid of its worker.
+func current(s *Supervisor, module string) (*runner, int) {
+	s.mu.Lock()
+	r := s.mods[module].cur
+	s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r, r.proc.cmd.Process.Pid
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	return freeport.MustPick(t.Fatal)
@@ -274,12 +284,7 @@ func TestKillRestarts(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	r := s.mods["orders"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	r, pid := current(s, "orders")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +377,7 @@ func TestRollbackKeepsData(t *testing.T) {
 	r := s.mods["orders"].cur
 	s.mu.Unlock()
 	deadline = time.Now().Add(10 * time.Second) // its own wait, not what the switch left of the first
-	for r.writes().writes < 1 { // v2's heartbeat carried the confirmed order
+	for r.writes().writes < 1 {                 // v2's heartbeat carried the confirmed order
 		if time.Now().After(deadline) {
 			t.Fatal("v2's write never counted")
 		}
@@ -493,12 +498,7 @@ func TestStarvedSupervisorKeepsWorker(t *testing.T) {
 	if err := deploy(t, s, manifest("1.0.0", port, "/"), copyWasm(t, "v1.wasm")); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.Lock()
-	r := s.mods["orders"].cur
-	s.mu.Unlock()
-	r.mu.Lock()
-	pid := r.proc.cmd.Process.Pid
-	r.mu.Unlock()
+	r, pid := current(s, "orders")
 	for round := range 3 {
 		stopper := exec.Command("sh", "-c", fmt.Sprintf("kill -STOP %d; sleep 1; kill -CONT %d", os.Getpid(), os.Getpid()))
 		if err := stopper.Start(); err != nil {

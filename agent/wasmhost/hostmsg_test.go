@@ -78,9 +78,20 @@ func (r *recorder) all() []published {
 	return append([]published(nil), r.got...)
 }
 
-func loadMsg(t *testing.T, kind EngineKind, cfg Config) *Module {
+// msgGuests are the messaging test guests: the Go SDK's, built here, and
+// the Rust SDK's (modules/sdk-rs/examples/msgguest.rs), committed as
+// testdata/msgguest-rs.wasm. Both answer the same requests, messages and
+// ticks the same way.
+var msgGuests = []struct {
+	name string
+	wasm func(testing.TB) []byte
+}{
+	{"go", msgGuestWasm},
+	{"rust", func(t testing.TB) []byte { return guest(t, "msgguest-rs") }},
+}
+
+func loadMsg(t *testing.T, wasm []byte, kind EngineKind, cfg Config) *Module {
 	t.Helper()
-	wasm := msgGuestWasm(t)
 	cfg.Name = "msg"
 	m, err := newTestEngine(t, kind).Load(context.Background(), wasm, cfg)
 	if err != nil {
@@ -102,8 +113,14 @@ func publishVia(t *testing.T, m *Module, query string) string {
 // TestPublishPolicy: msg_publish sends what the manifest grants and
 // refuses the rest with the code the guest sees as an error.
 func TestPublishPolicy(t *testing.T) {
+	for _, g := range msgGuests {
+		t.Run(g.name, func(t *testing.T) { testPublishPolicy(t, g.wasm(t)) })
+	}
+}
+
+func testPublishPolicy(t *testing.T, wasm []byte) {
 	rec := &recorder{}
-	m := loadMsg(t, EngineCompiler, Config{
+	m := loadMsg(t, wasm, EngineCompiler, Config{
 		Publish:   PublishPolicy{Allow: []string{"echo/#", "alerts/+"}, Rate: 2, MaxPayload: 8},
 		Publisher: rec,
 	})
@@ -140,44 +157,48 @@ func TestPublishPolicy(t *testing.T) {
 // TestTriggers: edge_on_message and edge_on_timer on both engines, with
 // the guest's statuses and a trap.
 func TestTriggers(t *testing.T) {
-	for _, kind := range engines {
-		t.Run(kind.String(), func(t *testing.T) {
-			rec := &recorder{}
-			m := loadMsg(t, kind, Config{
-				Publish:   PublishPolicy{Allow: []string{"#"}, Rate: 1000},
-				Publisher: rec,
-				Triggers:  []string{abi.ExportOnMessage, abi.ExportOnTimer},
-			})
-			msg := func(payload string) (int32, error) {
-				return m.Deliver(context.Background(), &abi.Message{ID: 7, Attempt: 2, QoS: 1,
-					Filter: "edge/v1/dev/{device}/in/t/#", Topic: "edge/v1/dev/d/in/t/x", Payload: []byte(payload)})
-			}
-			for _, tc := range []struct {
-				payload string
-				want    int32
-			}{{"hello", abi.TriggerOK}, {"fail", abi.TriggerRetry}, {"drop", abi.TriggerDrop}} {
-				if st, err := msg(tc.payload); err != nil || st != tc.want {
-					t.Errorf("Deliver(%s) = %d, %v; want %d", tc.payload, st, err, tc.want)
-				}
-			}
-			if _, err := msg("exit"); !errors.Is(err, ErrTrap) {
-				t.Errorf("Deliver(exit) error = %v, want ErrTrap", err)
-			}
-			if st, err := m.Deliver(context.Background(), &abi.Message{Filter: "no/such"}); err != nil || st != abi.TriggerDrop {
-				t.Errorf("Deliver on an unhandled filter = %d, %v; want a drop", st, err)
-			}
-			if st, err := m.Tick(context.Background(), &abi.Timer{Name: "tick", ScheduledMS: 1, Missed: 3}); err != nil || st != abi.TriggerOK {
-				t.Errorf("Tick = %d, %v", st, err)
-			}
-			got := rec.all()
-			want := []published{{"echo/hello", "7 2 edge/v1/dev/d/in/t/x", 1, false}, {"ticks", "3", 0, false}}
-			if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
-				t.Errorf("published %+v, want %+v", got, want)
-			}
-			if st := m.Stats(); st.Triggers != 6 || st.TriggerErrors != 1 {
-				t.Errorf("Stats: %d triggers, %d errors; want 6 and 1", st.Triggers, st.TriggerErrors)
-			}
-		})
+	for _, g := range msgGuests {
+		for _, kind := range engines {
+			t.Run(g.name+"/"+kind.String(), func(t *testing.T) { testTriggers(t, g.wasm(t), kind) })
+		}
+	}
+}
+
+func testTriggers(t *testing.T, wasm []byte, kind EngineKind) {
+	rec := &recorder{}
+	m := loadMsg(t, wasm, kind, Config{
+		Publish:   PublishPolicy{Allow: []string{"#"}, Rate: 1000},
+		Publisher: rec,
+		Triggers:  []string{abi.ExportOnMessage, abi.ExportOnTimer},
+	})
+	msg := func(payload string) (int32, error) {
+		return m.Deliver(context.Background(), &abi.Message{ID: 7, Attempt: 2, QoS: 1,
+			Filter: "edge/v1/dev/{device}/in/t/#", Topic: "edge/v1/dev/d/in/t/x", Payload: []byte(payload)})
+	}
+	for _, tc := range []struct {
+		payload string
+		want    int32
+	}{{"hello", abi.TriggerOK}, {"fail", abi.TriggerRetry}, {"drop", abi.TriggerDrop}} {
+		if st, err := msg(tc.payload); err != nil || st != tc.want {
+			t.Errorf("Deliver(%s) = %d, %v; want %d", tc.payload, st, err, tc.want)
+		}
+	}
+	if _, err := msg("exit"); !errors.Is(err, ErrTrap) {
+		t.Errorf("Deliver(exit) error = %v, want ErrTrap", err)
+	}
+	if st, err := m.Deliver(context.Background(), &abi.Message{Filter: "no/such"}); err != nil || st != abi.TriggerDrop {
+		t.Errorf("Deliver on an unhandled filter = %d, %v; want a drop", st, err)
+	}
+	if st, err := m.Tick(context.Background(), &abi.Timer{Name: "tick", ScheduledMS: 1, Missed: 3}); err != nil || st != abi.TriggerOK {
+		t.Errorf("Tick = %d, %v", st, err)
+	}
+	got := rec.all()
+	want := []published{{"echo/hello", "7 2 edge/v1/dev/d/in/t/x", 1, false}, {"ticks", "3", 0, false}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("published %+v, want %+v", got, want)
+	}
+	if st := m.Stats(); st.Triggers != 6 || st.TriggerErrors != 1 {
+		t.Errorf("Stats: %d triggers, %d errors; want 6 and 1", st.Triggers, st.TriggerErrors)
 	}
 }
 

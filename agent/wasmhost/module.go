@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/edgeplane/edge/agent/wasmhost/internal/tablecap"
 	"github.com/edgeplane/edge/modules/abi"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -54,7 +55,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Module, er
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	wasm, err := capTables(wasm, MaxTableEntries)
+	wasm, err := tablecap.Cap(wasm, MaxTableEntries)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: %w", cfg.Name, err)
 	}

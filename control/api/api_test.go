@@ -29,11 +29,7 @@ func newHandler(t *testing.T, statuses ...*wire.Status) *Handler {
 func newHandlerOpts(t *testing.T, opts Options, statuses ...*wire.Status) *Handler {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	for _, s := range statuses {
 		if err := st.PutStatus(ctx, s, time.Now()); err != nil {
 			t.Fatal(err)
@@ -41,6 +37,18 @@ func newHandlerOpts(t *testing.T, opts Options, statuses ...*wire.Status) *Handl
 	}
 	log := slog.New(slog.DiscardHandler)
 	return New(st, fleet.New(fleet.Config{Store: st, Logger: log}), log, opts)
+}
+
+// openStore opens a store of its own (SQLite in a temporary folder),
+// closed at the end of the test.
+func openStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	st, err := store.Open(context.Background(), tb.TempDir(), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }
 
 // issue creates a token of role on h's store.

@@ -88,7 +88,7 @@ func (h *Handler) postDeployment(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
 		return
 	}
-	d, err := h.fleet.Deploy(r.Context(), req.Envelope, req.AllowUnregistered)
+	d, err := h.fleet.Deploy(r.Context(), req)
 	h.answer(w, r, http.StatusCreated, d, err)
 }
 

@@ -39,7 +39,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, v any
 		writeError(w, http.StatusBadRequest, err)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, fleet.ErrNoSource):
 		writeError(w, http.StatusNotFound, err)
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooManyModules):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooManyModules), errors.Is(err, fleet.ErrUnknownModules):
 		writeError(w, http.StatusConflict, err)
 	default:
 		h.serverError(w, r, err)

@@ -34,6 +34,9 @@ type Config struct {
 	ControlPassword string // password of auth.ControlUser
 	AllowAnonymous  bool
 	Logger          *slog.Logger
+	// OnTakeover, when set, is told of each device session closed because
+	// a new connection with the device's id took it over.
+	OnTakeover func(device string)
 
 	// TLS makes Addr a TLS listener (MQTTS). With TLS.ClientAuth set to
 	// tls.RequireAndVerifyClientCert, devices are identified by their
@@ -83,6 +86,7 @@ func Start(cfg Config) (*Broker, error) {
 		Logger:       cfg.Logger.With("component", "mqtt-broker"),
 	})
 	hook := NewHook(cfg.Credentials, cfg.ControlPassword, cfg.AllowAnonymous, cfg.Logger.With("component", "mqtt-auth"))
+	hook.onTakeover = cfg.OnTakeover
 	b := &Broker{srv: srv, tls: cfg.TLS != nil, log: cfg.Logger.With("component", "mqtt-broker")}
 	if cfg.TLS != nil {
 		hook.controlListener = listenerControl

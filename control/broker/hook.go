@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -36,6 +37,13 @@ type Hook struct {
 	// clientCerts: devices are identified by their verified client
 	// certificate (see authenticateCert).
 	clientCerts bool
+
+	// onTakeover, when set, is told of each device session closed because
+	// a new connection with its client id took it over.
+	onTakeover func(device string)
+
+	liveMu sync.Mutex
+	live   map[string]*mqtt.Client // device id → its session (see OnSessionEstablished)
 }
 
 // NewHook returns a hook checking devices against creds and the controller
@@ -50,7 +58,53 @@ func (h *Hook) ID() string { return "edge-auth" }
 
 // Provides implements mqtt.Hook.
 func (h *Hook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck || b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+}
+
+// OnSessionEstablished implements mqtt.Hook. It keeps one session per
+// device id: mochi hands a client id's session to a new connection, but
+// two CONNECTs of one id at the same instant can both pass its check
+// (attachClient looks the id up and adds the client without a lock), and
+// two agents with one id then live side by side, neither told. Such a
+// pair is stopped, both as taken over: the agents reconnect one after the
+// other, and the takeover is seen and reported (OnDisconnect).
+func (h *Hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	if h.fullAccess(string(cl.Properties.Username)) || wire.ValidateDeviceID(cl.ID) != nil {
+		return
+	}
+	h.liveMu.Lock()
+	if h.live == nil {
+		h.live = map[string]*mqtt.Client{}
+	}
+	old := h.live[cl.ID]
+	h.live[cl.ID] = cl
+	h.liveMu.Unlock()
+	if old != nil && old != cl && !old.Closed() {
+		h.log.Warn("two live sessions of one device id: both closed", "device", cl.ID, "remote", cl.Net.Remote, "other", old.Net.Remote)
+		old.Stop(packets.ErrSessionTakenOver)
+		cl.Stop(packets.ErrSessionTakenOver)
+	}
+}
+
+// OnDisconnect implements mqtt.Hook: a device session taken over by a new
+// connection of the same client id (MQTT 3.1.4-3) is reported to
+// onTakeover, since two agents with one id take turns for ever (the agents
+// themselves only see their connection closed).
+func (h *Hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.liveMu.Lock()
+	if h.live[cl.ID] == cl {
+		delete(h.live, cl.ID)
+	}
+	h.liveMu.Unlock()
+	if h.onTakeover == nil || !errors.Is(cl.StopCause(), packets.ErrSessionTakenOver) {
+		return
+	}
+	id := cl.ID
+	if h.fullAccess(string(cl.Properties.Username)) || wire.ValidateDeviceID(id) != nil {
+		return
+	}
+	h.log.Warn("mqtt session taken over by a new connection of the same device id", "device", id, "remote", cl.Net.Remote)
+	h.onTakeover(id)
 }
 
 var (

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/edgeplane/edge/internal/secretfile"
 )
 
 // The operator's token and controller address, each taken from the first
@@ -68,21 +70,17 @@ func (cl *cli) loadConfig() (config, string, error) {
 		return config{}, path, fmt.Errorf("config file %s: want {\"control\": URL, \"token\": TOKEN}: %w", path, err)
 	}
 	if c.Token != "" {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return config{}, path, fmt.Errorf("config file: %w", err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			return config{}, path, fmt.Errorf("config file %s holds a token and is readable by others (mode %04o): chmod 600 %s", path, fi.Mode().Perm(), path)
+		if err := secretfile.Check(path); err != nil {
+			return config{}, path, fmt.Errorf("config file holds a token: %w", err)
 		}
 	}
 	return c, path, nil
 }
 
-// readTokenFile reads a token from a file (--token-file, the controller's
-// admin.token), trimmed of surrounding white space.
+// readTokenFile reads a token from a secret file (--token-file, the
+// controller's admin.token), trimmed of surrounding white space.
 func readTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}

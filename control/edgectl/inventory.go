@@ -51,7 +51,16 @@ func runDevices(ctx context.Context, cl *cli, args []string) error {
 				dash(m.State), attempt(m.Attempt, 60), engine, ago(d.LastSeen))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, d := range devs {
+		if k := d.IDConflict; k != nil {
+			fmt.Fprintf(cl.stdout, "ID CONFLICT %s: two agents use this device id (%d report(s) since %s, last %s, from the %s): %s\n",
+				d.ID, k.Count, ago(k.Since), ago(k.Last), k.Source, k.Reason)
+		}
+	}
+	return nil
 }
 
 // writeList writes a list as JSON, [] when empty (never null).

@@ -79,7 +79,7 @@ func (c *client) device(ctx context.Context, id string) (*wire.Device, error) {
 	return &d, c.getJSON(ctx, "/devices/"+url.PathEscape(id), &d)
 }
 
-func (c *client) deploy(ctx context.Context, env *wire.Envelope, allowUnregistered bool) (*wire.Deployment, error) {
+func (c *client) deploy(ctx context.Context, req wire.DeployRequest) (*wire.Deployment, error) {
 	var d wire.Deployment
-	return &d, c.postJSON(ctx, "/deployments", wire.DeployRequest{Envelope: *env, AllowUnregistered: allowUnregistered}, &d)
+	return &d, c.postJSON(ctx, "/deployments", req, &d)
 }

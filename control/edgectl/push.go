@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/internal/semver"
 
 	"github.com/edgeplane/edge/wire"
@@ -42,6 +43,7 @@ type pushOptions struct {
 	wait        time.Duration
 
 	allowUnregistered bool
+	stopUnknown       bool
 	staged            stagedOptions
 	msg               messagingOptions
 	registry          registryFlags
@@ -74,6 +76,8 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.DurationVar(&o.wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device to finish (0: do not wait); the controller ends\n"+
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
 	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
+	fs.BoolVar(&o.stopUnknown, "stop-unknown", false, "push even to devices that run modules their desired state does not hold (a device removed and\n"+
+		"registered again), stopping those modules; without it such a push is refused, naming them")
 	o.staged.register(fs)
 	o.msg.register(fs)
 	o.registry.register(fs)
@@ -91,7 +95,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	key, err := readPrivateKey(o.key, cl.stderr)
+	key, err := readPrivateKey(o.key)
 	if err != nil {
 		return err
 	}
@@ -235,15 +239,12 @@ func checkModule(path string, module []byte) error {
 	return nil
 }
 
-// readPrivateKey reads a key file written by keygen and warns when other
-// users can read it.
-func readPrivateKey(path string, stderr io.Writer) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+// readPrivateKey reads a key file written by keygen: a secret file, refused
+// when other users may read it (internal/secretfile).
+func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	data, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
-	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(stderr, "warning: %s is accessible to other users (mode %04o); chmod 600 it\n", path, st.Mode().Perm())
 	}
 	key, err := wire.ParsePrivateKey(data)
 	if err != nil {

@@ -57,7 +57,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	priv, err := readPrivateKey(key, cl.stderr)
+	priv, err := readPrivateKey(key)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 		}
 		fmt.Fprintf(cl.stderr, "signed the rollback of %s to %s (sha256 %.12s, epoch %d) for %s\n",
 			name, src.Version, src.SHA256, epoch, strings.Join(src.Devices, ", "))
-		d, err := c.deploy(ctx, env, allow)
+		d, err := c.deploy(ctx, wire.DeployRequest{Envelope: *env, AllowUnregistered: allow})
 		if err != nil {
 			return fmt.Errorf("rollback %s to %s: %w", name, src.Version, err)
 		}

@@ -147,6 +147,15 @@ func TestTokenSources(t *testing.T) {
 	if got := tokenList("--token-file", filepath.Join(dir, "none")); got != ExitFailed {
 		t.Errorf("--token-file of a missing file: %d, want 1", got)
 	}
+	// An admin token others may read is refused, not used (secretfile).
+	looseFile := filepath.Join(dir, "loose")
+	if err := os.WriteFile(looseFile, []byte(admin+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(looseFile, 0o644)
+	if code, _, errOut := run(t, "token", "list", "--token-file", looseFile); code != ExitFailed || !strings.Contains(errOut, "chmod 600 "+looseFile) {
+		t.Errorf("--token-file of mode 0644: %d %q, want 1 and a chmod hint", code, errOut)
+	}
 	t.Setenv("EDGE_CONTROL", "http://127.0.0.1:1")
 	if got := tokenList(); got != ExitFailed {
 		t.Errorf("EDGE_CONTROL over the config's address: %d, want 1 (nothing listens there)", got)
@@ -157,7 +166,7 @@ func TestTokenSources(t *testing.T) {
 
 	writeConf(config{Control: s.URL(), Token: read}, 0o644)
 	t.Setenv("EDGE_TOKEN", "")
-	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, "readable by others") {
+	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, "mode 0644") || !strings.Contains(errOut, "chmod 600 "+conf) {
 		t.Errorf("config file of mode 0644 with a token: %d %q, want 1 and a chmod hint", code, errOut)
 	}
 	if err := os.WriteFile(conf, []byte(`{"tokn": "x"}`), 0o600); err != nil {

@@ -16,11 +16,14 @@ import (
 // the background, right after (publish.go). The envelope's payload
 // must be a valid manifest naming a blob uploaded before, with the same
 // size. Every node the manifest names must be known (registered, or
-// reported once) unless allowUnregistered; label targets must match a
+// reported once) unless req.AllowUnregistered; label targets must match a
 // device. A module with a staged rollout in progress is refused
-// (store.ErrConflict). Publishing failures are logged, not returned: the
-// state is stored and re-published when the MQTT client reconnects.
-func (f *Fleet) Deploy(ctx context.Context, env wire.Envelope, allowUnregistered bool) (wire.Deployment, error) {
+// (store.ErrConflict), and so is a device that runs modules outside its
+// desired state unless req.StopUnknown (ErrUnknownModules). Publishing
+// failures are logged, not returned: the state is stored and re-published
+// when the MQTT client reconnects.
+func (f *Fleet) Deploy(ctx context.Context, req wire.DeployRequest) (wire.Deployment, error) {
+	env := req.Envelope
 	m, ref, err := f.checkEnvelope(ctx, &env)
 	if err != nil {
 		return wire.Deployment{}, err
@@ -32,9 +35,14 @@ func (f *Fleet) Deploy(ctx context.Context, env wire.Envelope, allowUnregistered
 	if err != nil {
 		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
-	targets, err := v.resolve(m.Targets, allowUnregistered)
+	targets, err := v.resolve(m.Targets, req.AllowUnregistered)
 	if err != nil {
 		return wire.Deployment{}, fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
+	}
+	if !req.StopUnknown {
+		if err := v.checkUnknown(targets, m.Name, "push of "+m.Name+" "+m.Version); err != nil {
+			return wire.Deployment{}, err
+		}
 	}
 	id := newID()
 	if err := f.deploy(ctx, store.NewDeployment{ID: id, Manifest: m, Envelope: env, Blob: ref, Devices: targets}); err != nil {

@@ -66,6 +66,8 @@ type Fleet struct {
 	now     func() time.Time
 	timeout time.Duration
 
+	conflicts conflicts // device ids used by two agents (conflict.go)
+
 	pubMu sync.RWMutex
 	pub   Publisher
 

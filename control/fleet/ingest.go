@@ -80,6 +80,11 @@ func decodeEvent(log logger, id string, payload []byte) (*wire.Event, bool) {
 	if !decode(log, id, payload, &ev, &ev.Device) {
 		return nil, false
 	}
+	if ev.State == wire.StateIDConflict { // stored as is, and noted by decodeReports
+		ev.Module, ev.Version, ev.Deployment = "", "", ""
+		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
+		return &ev, true
+	}
 	if !slices.Contains(knownStates, ev.State) {
 		log.Warn("event dropped: unknown state", "state", ev.State, "deployment", ev.Deployment)
 		return nil, false

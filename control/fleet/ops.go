@@ -185,6 +185,9 @@ func (f *Fleet) SetLabels(ctx context.Context, id string, req wire.LabelRequest)
 			return wire.Labels{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 	}
+	if err := f.checkUnknown(ctx, id, "label change"); err != nil {
+		return wire.Labels{}, err
+	}
 	f.deployMu.Lock()
 	ds, changed, err := f.store.SetLabels(ctx, id, req.Set, req.Remove, f.now())
 	if err == nil && changed {
@@ -222,6 +225,9 @@ func (f *Fleet) ClearQuarantine(ctx context.Context, id, module string) (wire.Qu
 	}
 	if len(res.Cleared) == 0 {
 		return res, fmt.Errorf("%w: device %s reports no quarantined manifest of %s", store.ErrConflict, id, module)
+	}
+	if err := f.checkUnknown(ctx, id, "quarantine clear"); err != nil {
+		return res, err
 	}
 	f.deployMu.Lock()
 	ds, err := f.store.ClearQuarantine(ctx, id, module, f.now())

@@ -56,6 +56,7 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	f.removed.add(id)
 	f.inv.remove(id)
 	f.metrics.forget(id)
+	f.conflicts.forget(id)
 	if closeSession != nil {
 		r.SessionClosed = closeSession(id)
 	}

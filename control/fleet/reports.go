@@ -83,6 +83,9 @@ func (f *Fleet) decodeReports(items []receivedReport) []queuedReport {
 			if !ok {
 				continue
 			}
+			if ev.State == wire.StateIDConflict {
+				f.noteConflict(r.device, "agent", ev.Reason, r.received)
+			}
 			at, prune := f.eventTime(r.received)
 			out = append(out, queuedReport{event: ev, prune: prune, received: at})
 			continue

@@ -62,6 +62,11 @@ func (f *Fleet) CreateRollout(ctx context.Context, req wire.RolloutRequest) (wir
 	if err != nil {
 		return wire.Rollout{}, fmt.Errorf("rollout %s %s: %w", m.Name, m.Version, err)
 	}
+	if !req.StopUnknown {
+		if err := v.checkUnknown(targets, m.Name, "rollout of "+m.Name+" "+m.Version); err != nil {
+			return wire.Rollout{}, err
+		}
+	}
 	slices.SortStableFunc(targets, func(a, b string) int { return -cmpBool(v.devices[a].Online, v.devices[b].Online) })
 	waves, err := splitWaves(req.Waves, len(targets))
 	if err != nil {

@@ -41,6 +41,7 @@ func (f *Fleet) Device(ctx context.Context, id string) (wire.Device, error) {
 }
 
 func (f *Fleet) overlay(d *wire.Device) {
+	d.IDConflict = f.conflict(d.ID)
 	if d.Status != nil {
 		d.Status.Modules = f.inv.view(d.Status)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/edgeplane/edge/control/auth"
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/internal/atomicfile"
+	"github.com/edgeplane/edge/internal/secretfile"
 )
 
 // AuthConfig is the HTTP API's access configuration (control/api/access.go).
@@ -110,9 +110,9 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, dataDir string, force 
 }
 
 // ReadAdminToken reads the admin token a controller wrote to its data
-// folder (tests, scripts on the controller's machine).
+// folder (tests, scripts on the controller's machine), a secret file.
 func ReadAdminToken(dataDir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dataDir, AdminTokenFile))
+	b, err := secretfile.Read(filepath.Join(dataDir, AdminTokenFile))
 	if err != nil {
 		return "", err
 	}

@@ -14,10 +14,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/edgeplane/edge/internal/buildinfo"
 	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/internal/ociwasm"
+	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -86,6 +89,11 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	if s.lock, err = lockData(cfg.DataDir); err != nil {
 		return err
 	}
+	// An admin token left readable by others is refused, not served
+	// beside: whoever read it holds the fleet (internal/secretfile).
+	if err := secretfile.Check(filepath.Join(cfg.DataDir, AdminTokenFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: data folder: %w", ErrConfig, err)
+	}
 	if s.store, err = store.Open(ctx, cfg.DataDir, store.Options{BlobQuota: cfg.BlobQuota, DB: cfg.DB, BlobDir: cfg.BlobDir}); err != nil {
 		if cfg.DB != "" {
 			return fmt.Errorf("state database %s: %w", dbbind.Redact(cfg.DB), err)
@@ -126,7 +134,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		pw, _ := auth.NewPassword()
 		s.broker, err = broker.Start(broker.Config{
 			Addr: cfg.MQTTAddr, Credentials: s.store, ControlPassword: pw,
-			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls,
+			AllowAnonymous: cfg.AllowAnonymous, Logger: log, TLS: s.tls, OnTakeover: s.fleet.NoteTakeover,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded mqtt broker: %w", err)

@@ -2,14 +2,18 @@ package ociwasm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/internal/secretfile"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -74,6 +78,9 @@ type Client struct {
 func NewClient(opts Options) (*Client, error) {
 	c := &Client{opts: opts}
 	if opts.ConfigFile != "" {
+		if err := checkConfigFile(opts.ConfigFile); err != nil {
+			return nil, fmt.Errorf("registry credentials: %w", err)
+		}
 		st, err := credentials.NewStore(opts.ConfigFile, credentials.StoreOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("registry credentials %s: %w", opts.ConfigFile, err)
@@ -185,4 +192,35 @@ func classify(ref Reference, what string, err error) error {
 		return fmt.Errorf("%s %s: %w: %v", what, ref, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s %s: %w", what, ref, err)
+}
+
+// checkConfigFile holds a Docker config.json that stores credentials itself
+// (auths with auth, password or a token; docker login writes it 0600) to
+// the rule of secret files. One that names credential helpers only, or is
+// missing, is not a secret.
+func checkConfigFile(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var cfg struct {
+		Auths map[string]struct {
+			Auth          string `json:"auth"`
+			Password      string `json:"password"`
+			IdentityToken string `json:"identitytoken"`
+			RegistryToken string `json:"registrytoken"`
+		} `json:"auths"`
+	}
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil // the credential store says what is wrong with it
+	}
+	for _, a := range cfg.Auths {
+		if a.Auth != "" || a.Password != "" || a.IdentityToken != "" || a.RegistryToken != "" {
+			return secretfile.Check(path)
+		}
+	}
+	return nil
 }

@@ -3,9 +3,10 @@
 // edge-control (--tls-cert/--tls-key, --client-ca, --broker-ca),
 // edge-agent (--ca-file, --cert/--key) and edgectl (--ca-file).
 //
-// Standard library only (rule in tests/deps): edgectl links it, and TLS is
-// the standard library's own field. Every error names the file and what
-// was wrong with it, since an operator reads it at start-up.
+// Standard library only, with internal/secretfile for private keys (rule
+// in tests/deps): edgectl links it, and TLS is the standard library's own
+// field. Every error names the file and what was wrong with it, since an
+// operator reads it at start-up.
 //
 // Minimum version TLS 1.2 everywhere (Mosquitto 2 and every paho build
 // speak it; 1.3 is negotiated where both ends have it). Client
@@ -23,6 +24,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/edgeplane/edge/internal/secretfile"
 )
 
 // ErrNoCertificate is wrapped when a CA file holds no PEM certificate.
@@ -59,12 +62,21 @@ func LoadPool(file string) (*x509.CertPool, error) {
 }
 
 // LoadKeyPair reads a certificate chain and its private key (PEM), and
-// checks that they belong together.
+// checks that they belong together. The key file is a secret file
+// (internal/secretfile): one other users may read is refused.
 func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	if certFile == "" || keyFile == "" {
 		return tls.Certificate{}, errors.New("a certificate needs both its file and its key file")
 	}
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate: %w", err)
+	}
+	keyPEM, err := secretfile.Read(keyFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certificate %s: key: %w", certFile, err)
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return c, fmt.Errorf("certificate %s with key %s: %w", certFile, keyFile, err)
 	}

@@ -18,7 +18,7 @@ var updateVectors = flag.Bool("update", false, "rewrite testdata/vectors.txt")
 // the frames this package decodes, refuse the ones it refuses, and encode
 // what they decode back to the same bytes.
 type vector struct {
-	kind  string // request, response, sqlrequest, fetchrequest, fetchresult, query, exec, begin, end
+	kind  string // a key of vectorKinds
 	frame []byte
 }
 
@@ -33,6 +33,9 @@ var vectorKinds = map[string]func([]byte) error{
 	"exec":         func(b []byte) error { _, err := DecodeSQLResult(OpExec, b); return err },
 	"begin":        func(b []byte) error { _, err := DecodeSQLResult(OpBegin, b); return err },
 	"end":          func(b []byte) error { _, err := DecodeSQLResult(OpCommit, b); return err },
+	"publish":      func(b []byte) error { _, err := DecodePublishRequest(b); return err },
+	"message":      func(b []byte) error { _, err := DecodeMessage(b); return err },
+	"timer":        func(b []byte) error { _, err := DecodeTimer(b); return err },
 }
 
 // wellFormed are frames of every kind, with the values at their edges.
@@ -70,6 +73,14 @@ func wellFormed() []vector {
 	add("begin", AppendSQLResult(nil, OpBegin, &SQLResult{Err: &Error{Code: CodeTimeout}}))
 	add("end", AppendSQLResult(nil, OpCommit, &SQLResult{}))
 	add("end", AppendSQLResult(nil, OpCommit, &SQLResult{Err: &Error{Code: CodeBadTx, Message: "no open transaction 9"}}))
+	add("publish", AppendPublishRequest(nil, &PublishRequest{Topic: "alerts/hot", Payload: []byte("42"), QoS: 1}))
+	add("publish", AppendPublishRequest(nil, &PublishRequest{Retain: true}))
+	add("publish", AppendPublishRequest(nil, &PublishRequest{Topic: "x/\xff", Payload: []byte{0, 0xff}, Retain: true}))
+	add("message", AppendMessage(nil, &Message{ID: math.MaxUint64, Attempt: 5, Filter: "edge/v1/dev/{device}/in/t/#",
+		Topic: "edge/v1/dev/d1/in/t/a", Payload: []byte(`{"t":21.5}`), QoS: 1, Retain: true}))
+	add("message", AppendMessage(nil, &Message{}))
+	add("timer", AppendTimer(nil, &Timer{Name: "tick", ScheduledMS: 1764489600000, Missed: 3}))
+	add("timer", AppendTimer(nil, &Timer{ScheduledMS: math.MinInt64, Missed: math.MaxUint32}))
 	return vs
 }
 

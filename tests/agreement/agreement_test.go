@@ -90,7 +90,7 @@ func (s *sides) check(t *testing.T, payload []byte) {
 	// uploaded, size differs from it, no target) still mean "parsed and
 	// valid".
 	ctlVerdict := func(f *fleet.Fleet) (wire.Deployment, bool) {
-		d, err := f.Deploy(context.Background(), env, true)
+		d, err := f.Deploy(context.Background(), wire.DeployRequest{Envelope: env, AllowUnregistered: true})
 		return d, err == nil || errors.Is(err, fleet.ErrUnknownBlob) || errors.Is(err, fleet.ErrBlobMismatch) || errors.Is(err, fleet.ErrNoTargets)
 	}
 	d, ctlOK := ctlVerdict(s.ctl)

@@ -1,13 +1,16 @@
 // Package deps checks what each program links, the way tailscale's
 // cmd/tailscaled/deps_test.go does: the agent never links controller or
 // broker code, edgectl never links wazero or an MQTT client, and the wire
-// contract stays standard-library only. Packages under internal/ are shared
-// by several programs, so each stays standard-library only unless
-// internalAllowed says what else it may import.
+// contract stays standard-library only; each program reads its secret
+// files through internal/secretfile (one rule for their modes). Packages
+// under internal/ are shared by several programs, so each stays
+// standard-library only unless internalAllowed says what else it may
+// import.
 package deps
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,15 +35,19 @@ func TestImportRules(t *testing.T) {
 		env       []string
 		forbidden []string // prefixes
 		allowed   []string // exceptions to forbidden
+		required  []string // packages it must link
 	}{
 		// Boards fetch modules from the controller over MQTT, never from a
 		// registry: no OCI client on the board.
 		{pkg: "./cmd/edge-agent", forbidden: []string{mod + "control/", mod + "tests/", "github.com/mochi-mqtt/", "github.com/chromedp/", "github.com/prometheus/",
-			mod + "internal/ociwasm", "oras.land/", "github.com/opencontainers/"}},
-		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", "github.com/prometheus/", mod + "agent/", mod + "tests/", "modernc.org/", "github.com/chromedp/"}},
+			mod + "internal/ociwasm", "oras.land/", "github.com/opencontainers/"},
+			required: []string{mod + "internal/secretfile"}},
+		{pkg: "./cmd/edgectl", forbidden: []string{"github.com/tetratelabs/wazero", "github.com/eclipse/paho", "github.com/mochi-mqtt/", "github.com/prometheus/", mod + "agent/", mod + "tests/", "modernc.org/", "github.com/chromedp/"},
+			required: []string{mod + "internal/secretfile"}},
 		// chromedp drives the dashboard's browser tests only; the
 		// controller never links the simulator or test code.
-		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/", mod + "tests/", "github.com/chromedp/"}},
+		{pkg: "./cmd/edge-control", forbidden: []string{"github.com/tetratelabs/wazero", mod + "agent/", mod + "tests/", "github.com/chromedp/"},
+			required: []string{mod + "internal/secretfile"}},
 		{pkg: "./wire", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "wire"}},
 		// Linked into all three programs / run by every make build: stdlib only.
 		{pkg: "./internal/buildinfo", forbidden: []string{"github.com/", "golang.org/", "modernc.org/"}, allowed: []string{mod + "internal/buildinfo"}},
@@ -57,7 +64,13 @@ func TestImportRules(t *testing.T) {
 			allowed:   []string{mod + "modules/"}},
 	}
 	for _, tt := range tests {
-		for _, d := range deps(t, tt.pkg, tt.env...) {
+		ds := deps(t, tt.pkg, tt.env...)
+		for _, r := range tt.required {
+			if !slices.Contains(ds, r) {
+				t.Errorf("%s does not link %s", tt.pkg, r)
+			}
+		}
+		for _, d := range ds {
 			for _, f := range tt.forbidden {
 				if !strings.HasPrefix(d, f) {
 					continue

@@ -368,7 +368,9 @@ func checkWorkerRestart(t *testing.T, w *watcher, marker, base string, was time.
 	syscall.Kill(worker, syscall.SIGKILL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	probes := 0 // each may reach the new worker: one that timed out here waited in the listener's queue
 	for ctx.Err() == nil { // until the restarted worker serves
+		probes++
 		if status, _, err := harness.TryCall("GET", base+"/", "", 2*time.Second); err == nil && status == 200 {
 			break
 		}
@@ -382,10 +384,11 @@ func checkWorkerRestart(t *testing.T, w *watcher, marker, base string, was time.
 		return e != nil && e.Start.After(was) && e.Requests >= 7
 	})
 	e := module(&m, "orders", "1.0.0")
-	// 7, plus the one that found the restarted worker serving.
-	if e.Requests != e.Latency.Count() || e.Requests < 7 || e.Requests > 8 || e.WorkerRestarts != 1 {
-		t.Errorf("after a worker restart: requests %d, histogram %d, restarts %d; want 7 or 8 from zero, 1 restart",
-			e.Requests, e.Latency.Count(), e.WorkerRestarts)
+	// 7, plus the probe that found the restarted worker serving, plus any
+	// earlier probe that gave up while queued for it (a loaded machine).
+	if e.Requests != e.Latency.Count() || e.Requests < 7 || e.Requests > uint64(7+probes) || e.WorkerRestarts != 1 {
+		t.Errorf("after a worker restart (%d probes): requests %d, histogram %d, restarts %d; want 7 to %d from zero, 1 restart",
+			probes, e.Requests, e.Latency.Count(), e.WorkerRestarts, 7+probes)
 	}
 }
 

@@ -1,8 +1,13 @@
 // Package messaging tests module messaging and timers end to end: the
 // agent's session on a real broker (the embedded one on a free port with
 // the fleet's ACL; the machine's Mosquitto when EDGE_TEST_MQTT is set),
-// the supervisor with real worker processes, and a Go guest
-// (agent/wasmhost/testdata/msgguest) built with the SDK.
+// the supervisor with real worker processes, and the test guests of both
+// SDKs: the Go one (agent/wasmhost/testdata/msgguest), built here, and the
+// Rust one (modules/sdk-rs/examples/msgguest.rs), committed as
+// agent/wasmhost/testdata/msgguest-rs.wasm. What depends on the guest's
+// SDK (publish, the message and timer exports, a handler's failure, a
+// drop) runs on both; what the agent alone does (the ACL, switches,
+// worker restarts) on the Go guest.
 package messaging
 
 import (
@@ -35,6 +40,20 @@ import (
 )
 
 var agentBin, msgWasm string
+
+// guest is a messaging test guest; suffix keeps its devices apart from the
+// other guest's on a shared broker.
+type guest struct {
+	name, suffix string
+	wasm         func() string
+}
+
+var guests = []guest{
+	{"go", "", func() string { return msgWasm }},
+	{"rust", "-rust", func() string {
+		return filepath.Join(repoRoot(), "agent", "wasmhost", "testdata", "msgguest-rs.wasm")
+	}},
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
@@ -125,13 +144,14 @@ type rig struct {
 	sup    *supervisor.Supervisor
 	ctl    mqtt.Client
 	port   int
+	wasm   string // the guest deploy installs
 
 	mu  sync.Mutex
 	got []mqtt.Message
 	new chan struct{}
 }
 
-func newRig(t *testing.T, tg target, device string) *rig {
+func newRig(t *testing.T, tg target, device, wasm string) *rig {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs worker processes and a broker")
@@ -161,7 +181,7 @@ func newRig(t *testing.T, tg target, device string) *rig {
 		cancel()
 		sess.Close()
 	})
-	r := &rig{t: t, device: device, sess: sess, sup: sup, new: make(chan struct{}, 1), port: freePort(t)}
+	r := &rig{t: t, device: device, sess: sess, sup: sup, new: make(chan struct{}, 1), port: freePort(t), wasm: wasm}
 	opts := mqtt.NewClientOptions().AddBroker(tg.url).SetClientID(tg.ctlUser + "-" + device).
 		SetUsername(tg.ctlUser).SetPassword(tg.ctlPass).SetAutoReconnect(false)
 	if tg.ctlUser == "" {
@@ -222,7 +242,7 @@ func msgManifest(version string, port int, mutate func(*wire.Manifest)) *wire.Ma
 
 func (r *rig) deploy(m *wire.Manifest) {
 	r.t.Helper()
-	if err := r.sup.Deploy(context.Background(), m, msgWasm, nil); err != nil {
+	if err := r.sup.Deploy(context.Background(), m, r.wasm, nil); err != nil {
 		r.t.Fatalf("deploy %s: %v", m.Version, err)
 	}
 	// The subscription is made by the trigger loop right after the switch.
@@ -276,60 +296,72 @@ func (r *rig) get(query string) string {
 	return string(b)
 }
 
-// TestMessageRoundTrip: granted (a message on the manifest's filter
-// reaches the guest, whose publish reaches the controller), denied by the
-// manifest (another inbox topic; a publish off the allow-list), quotas
-// (rate, size).
+// TestMessageRoundTrip, on both guests: granted (a message on the
+// manifest's filter reaches the guest, whose publish reaches the
+// controller), denied by the manifest (another inbox topic; a publish off
+// the allow-list), quotas (rate, size), redelivery after a failure, dead
+// letters.
 func TestMessageRoundTrip(t *testing.T) {
-	for name, tg := range targets(t, "dev-rt") {
-		t.Run(name, func(t *testing.T) {
-			r := newRig(t, tg, tg.device)
-			r.deploy(msgManifest("1.0.0", r.port, func(m *wire.Manifest) { m.Messaging.Rate = 5 }))
+	for _, g := range guests {
+		for name, tg := range targets(t, "dev-rt"+g.suffix) {
+			t.Run(g.name+"/"+name, func(t *testing.T) { testMessageRoundTrip(t, tg, g.wasm()) })
+		}
+	}
+}
 
-			r.send("t/a", "hello")
-			waitFor(t, 10*time.Second, "the echo of hello", func() bool { return r.echoed()["hello"] > 0 })
-			r.send("u/a", "not-mine") // no filter of the manifest
-			if got := r.get("topic=secret&payload=x"); !strings.Contains(got, "denied") {
-				t.Errorf("publish off the allow-list: %q, want denied", got)
+func testMessageRoundTrip(t *testing.T, tg target, wasm string) {
+	r := newRig(t, tg, tg.device, wasm)
+	r.deploy(msgManifest("1.0.0", r.port, func(m *wire.Manifest) { m.Messaging.Rate = 5 }))
+
+	r.send("t/a", "hello")
+	waitFor(t, 10*time.Second, "the echo of hello", func() bool { return r.echoed()["hello"] > 0 })
+	r.send("u/a", "not-mine") // no filter of the manifest
+	if got := r.get("topic=secret&payload=x"); !strings.Contains(got, "denied") {
+		t.Errorf("publish off the allow-list: %q, want denied", got)
+	}
+	if got := r.get("topic=x/big&payload=" + strings.Repeat("z", wire.DefaultMaxPayload+1)); !strings.Contains(got, "too large") {
+		t.Errorf("publish over the payload limit: %q, want too large", got)
+	}
+	limited := 0
+	for i := 0; i < 20; i++ {
+		if strings.Contains(r.get("topic=x/"+strconv.Itoa(i)+"&payload=p&qos=1"), "limited") {
+			limited++
+		}
+	}
+	if limited == 0 || limited > 15 {
+		t.Errorf("%d of 20 publishes at once limited at rate 5/s (bursts of 10), want 6 to 15", limited)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if e := r.echoed(); e["not-mine"] > 0 {
+		t.Errorf("a message on no filter of the manifest reached the module: %v", e)
+	}
+	if n := len(r.topics("secret")); n > 0 {
+		t.Errorf("a publish off the allow-list reached the broker")
+	}
+	// Redelivery: a message whose first attempt fails comes again,
+	// and the second attempt is acknowledged.
+	r.send("t/f", "flaky")
+	waitFor(t, 10*time.Second, "the echo of flaky", func() bool { return r.echoed()["flaky"] > 0 })
+	if p := r.topics("echo/flaky"); len(p) == 0 || len(strings.Fields(p[0])) < 2 || strings.Fields(p[0])[1] != "2" {
+		t.Errorf("echo of flaky: %q, want the echo of attempt 2 (\"ID 2 TOPIC\")", p)
+	}
+	// Dead letters: one the guest drops, one that fails every
+	// attempt (retried 4 times with back-off); both reported in the
+	// serving version's metrics, with flaky's retry.
+	r.send("t/d", "drop")
+	r.send("t/f", "fail")
+	var mm wire.ModuleMetrics
+	waitFor(t, 10*time.Second, "two dead letters in the metrics", func() bool {
+		for _, m := range r.sup.ModuleMetrics(time.Time{}) {
+			if m.Name == "msg" && m.Version == "1.0.0" {
+				mm = m
 			}
-			if got := r.get("topic=x/big&payload=" + strings.Repeat("z", wire.DefaultMaxPayload+1)); !strings.Contains(got, "too large") {
-				t.Errorf("publish over the payload limit: %q, want too large", got)
-			}
-			limited := 0
-			for i := 0; i < 20; i++ {
-				if strings.Contains(r.get("topic=x/"+strconv.Itoa(i)+"&payload=p&qos=1"), "limited") {
-					limited++
-				}
-			}
-			if limited == 0 || limited > 15 {
-				t.Errorf("%d of 20 publishes at once limited at rate 5/s (bursts of 10), want 6 to 15", limited)
-			}
-			time.Sleep(500 * time.Millisecond)
-			if e := r.echoed(); e["not-mine"] > 0 {
-				t.Errorf("a message on no filter of the manifest reached the module: %v", e)
-			}
-			if n := len(r.topics("secret")); n > 0 {
-				t.Errorf("a publish off the allow-list reached the broker")
-			}
-			// Dead letters: one the guest drops, one that fails every
-			// attempt (retried 4 times with back-off); both reported in the
-			// serving version's metrics.
-			r.send("t/d", "drop")
-			r.send("t/f", "fail")
-			var mm wire.ModuleMetrics
-			waitFor(t, 10*time.Second, "two dead letters in the metrics", func() bool {
-				for _, m := range r.sup.ModuleMetrics(time.Time{}) {
-					if m.Name == "msg" && m.Version == "1.0.0" {
-						mm = m
-					}
-				}
-				return mm.DeadLetters == 2
-			})
-			if mm.MessageRetries != supervisor.MaxAttempts-1 || mm.MessagesDelivered < 1 || mm.MessagesReceived != mm.MessagesDelivered+2 {
-				t.Errorf("metrics: received %d, delivered %d, retries %d, dead %d; want %d retries, all but the 2 dead delivered",
-					mm.MessagesReceived, mm.MessagesDelivered, mm.MessageRetries, mm.DeadLetters, supervisor.MaxAttempts-1)
-			}
-		})
+		}
+		return mm.DeadLetters == 2
+	})
+	if mm.MessageRetries != supervisor.MaxAttempts || mm.MessagesDelivered < 2 || mm.MessagesReceived != mm.MessagesDelivered+2 {
+		t.Errorf("metrics: received %d, delivered %d, retries %d, dead %d; want %d retries, all but the 2 dead delivered",
+			mm.MessagesReceived, mm.MessagesDelivered, mm.MessageRetries, mm.DeadLetters, supervisor.MaxAttempts)
 	}
 }
 
@@ -338,7 +370,7 @@ func TestMessageRoundTrip(t *testing.T) {
 // subscription: nothing arrives, and the session names the filter.
 func TestDeniedByACL(t *testing.T) {
 	tg := targets(t, "dev-acl")["embedded"]
-	r := newRig(t, tg, "dev-acl")
+	r := newRig(t, tg, "dev-acl", msgWasm)
 	other := "edge/v1/dev/dev-other/in/#"
 	r.deploy(msgManifest("1.0.0", r.port, func(m *wire.Manifest) {
 		m.Messaging.Subscribe = append(m.Messaging.Subscribe, wire.Subscription{Filter: other, QoS: 1})
@@ -397,7 +429,7 @@ func (r *rig) missing(n int) []string {
 func TestNoneLostAcrossSwitch(t *testing.T) {
 	for name, tg := range targets(t, "dev-sw") {
 		t.Run(name, func(t *testing.T) {
-			r := newRig(t, tg, tg.device)
+			r := newRig(t, tg, tg.device, msgWasm)
 			r.deploy(msgManifest("1.0.0", r.port, nil))
 			const n = 150
 			done := make(chan struct{})
@@ -422,7 +454,7 @@ func TestNoneLostAcrossSwitch(t *testing.T) {
 // acknowledge, with the same ids.
 func TestNoneLostAcrossWorkerRestart(t *testing.T) {
 	tg := targets(t, "dev-rs")["embedded"]
-	r := newRig(t, tg, "dev-rs")
+	r := newRig(t, tg, "dev-rs", msgWasm)
 	r.deploy(msgManifest("1.0.0", r.port, nil))
 	const n = 150
 	done := make(chan struct{})
@@ -476,12 +508,18 @@ func workerPIDs(t *testing.T) []int {
 	return out
 }
 
-// TestTimers: a timer ticks at its interval; a timer whose call outlasts
-// its interval skips ticks instead of queueing them (the next call says
-// how many it missed).
+// TestTimers, on both guests: a timer ticks at its interval; a timer
+// whose call outlasts its interval skips ticks instead of queueing them
+// (the next call says how many it missed).
 func TestTimers(t *testing.T) {
-	tg := targets(t, "dev-tm")["embedded"]
-	r := newRig(t, tg, "dev-tm")
+	for _, g := range guests {
+		tg := targets(t, "dev-tm"+g.suffix)["embedded"]
+		t.Run(g.name, func(t *testing.T) { testTimers(t, tg, g.wasm()) })
+	}
+}
+
+func testTimers(t *testing.T, tg target, wasm string) {
+	r := newRig(t, tg, tg.device, wasm)
 	r.deploy(msgManifest("1.0.0", r.port, func(m *wire.Manifest) {
 		m.Timers = []wire.Timer{{Name: "tick", EveryMS: 200}, {Name: "slow", EveryMS: 100}}
 	}))

@@ -123,8 +123,9 @@ export const deviceLink = (id) => h("a", { href: "/devices/" + encodeURIComponen
 export const moduleLink = (name) => h("a", { href: "/modules/" + encodeURIComponent(name) }, name);
 
 // Bad states are those of an attempt that ended without serving (timed_out
-// is set by the controller at a deployment's deadline).
-const BAD = new Set(["rejected", "failed", "rolled_back", "timed_out"]);
+// is set by the controller at a deployment's deadline), and id_conflict:
+// two agents use the device's id.
+const BAD = new Set(["rejected", "failed", "rolled_back", "timed_out", "id_conflict"]);
 export const isBad = (state) => BAD.has(state);
 
 export function stateBadge(state) {
@@ -217,9 +218,11 @@ export function attemptLine(a) {
 }
 
 // deviceProblems lists a device's modules whose last attempt failed or
-// which report an error.
+// which report an error, after the device's id conflict if it has one
+// (module "").
 export function deviceProblems(d) {
   const out = [];
+  if (d.id_conflict) out.push({ module: "", version: "", state: "id_conflict", reason: d.id_conflict.reason, time: d.id_conflict.last });
   for (const m of (d.status && d.status.modules) || []) {
     if (m.attempt && isBad(m.attempt.state)) out.push({ module: m.name, version: m.attempt.version, state: m.attempt.state, reason: m.attempt.reason, time: m.attempt.time });
     else if (isBad(m.state) || m.error) out.push({ module: m.name, version: m.version, state: m.state, reason: m.error, time: m.since });

@@ -23,7 +23,7 @@ function renderDevices(devices) {
   fill("errors", withErrors.length === 0 ? muted("No device reports a failed attempt.") :
     table(["device", "module", "version", "state", "reason", "when"],
       withErrors.flatMap((d) => deviceProblems(d).map((p) => [
-        deviceLink(d.id), moduleLink(p.module), h("span", { class: "version" }, p.version || "–"),
+        deviceLink(d.id), p.module ? moduleLink(p.module) : h("span", { class: "muted" }, "–"), h("span", { class: "version" }, p.version || "–"),
         stateBadge(p.state), h("span", { class: "reason" }, p.reason || ""), ago(p.time)])),
       { class: "errors" }));
 

@@ -27,6 +27,8 @@ pub const FN_RESULT_READ: &str = "result_read";
 pub const FN_KV: &str = "kv";
 /// Version 2: another module on the device (`call.rs`).
 pub const FN_CALL: &str = "call";
+/// Version 2: publish an MQTT message in the module's namespace (`msg.rs`).
+pub const FN_MSG_PUBLISH: &str = "msg_publish";
 
 /// The header that names the calling module in a request that came through
 /// `call`; the host removes it from every other request.
@@ -45,6 +47,20 @@ pub const KV_COMPARE_AND_SET: u8 = 5;
 pub const EXPORT_VERSION: &str = "edge_abi_version";
 pub const EXPORT_ALLOC: &str = "edge_alloc";
 pub const EXPORT_HANDLE: &str = "edge_handle";
+/// Version 2: the trigger exports, which the host calls with a Message or
+/// a Timer frame placed by `edge_alloc` and which return a `TRIGGER_*`.
+pub const EXPORT_ON_MESSAGE: &str = "edge_on_message";
+pub const EXPORT_ON_TIMER: &str = "edge_on_timer";
+
+// What a trigger export returns.
+
+/// Handled: the message is acknowledged.
+pub const TRIGGER_OK: i32 = 0;
+/// Failed: deliver it again later (what the host does for any unknown
+/// value, a trap and a timeout too).
+pub const TRIGGER_RETRY: i32 = 1;
+/// Never deliver it again: counted as a dead letter.
+pub const TRIGGER_DROP: i32 = 2;
 
 /// Negative return codes of the host imports.
 pub const ERR_MEMORY: i32 = -1;
@@ -69,6 +85,8 @@ pub enum ErrorCode {
     TooLarge,
     Timeout,
     BadTx,
+    /// Version 2: msg_publish over the module's rate; nothing was sent.
+    Limited,
     /// Version 2: a kv compare-and-set found another version.
     Conflict,
     /// A code this version does not know: treated as Internal.
@@ -85,6 +103,7 @@ impl ErrorCode {
             5 => ErrorCode::TooLarge,
             6 => ErrorCode::Timeout,
             7 => ErrorCode::BadTx,
+            8 => ErrorCode::Limited,
             9 => ErrorCode::Conflict,
             c => ErrorCode::Other(c),
         }
@@ -99,6 +118,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 5,
             ErrorCode::Timeout => 6,
             ErrorCode::BadTx => 7,
+            ErrorCode::Limited => 8,
             ErrorCode::Conflict => 9,
             ErrorCode::Other(c) => c,
         }
@@ -115,6 +135,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::TooLarge => f.write_str("too large"),
             ErrorCode::Timeout => f.write_str("timeout"),
             ErrorCode::BadTx => f.write_str("bad transaction"),
+            ErrorCode::Limited => f.write_str("limited"),
             ErrorCode::Conflict => f.write_str("conflict"),
             ErrorCode::Other(c) => write!(f, "code {}", c),
         }
@@ -373,6 +394,108 @@ impl CallRequest<'_> {
     }
 }
 
+/// The frame a guest passes to msg_publish (version 2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishRequest<'a> {
+    /// Relative to the module's namespace: `alerts/hot`.
+    pub topic: &'a [u8],
+    pub payload: &'a [u8],
+    /// 0 or 1.
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl PublishRequest<'_> {
+    pub fn encode(&self, b: &mut Vec<u8>) {
+        put_bytes(b, self.topic);
+        put_bytes(b, self.payload);
+        b.push(self.qos);
+        b.push(self.retain as u8);
+    }
+}
+
+impl<'a> PublishRequest<'a> {
+    pub fn decode(b: &'a [u8]) -> Result<PublishRequest<'a>, FrameError> {
+        let mut d = Decoder::new(b);
+        let r = PublishRequest { topic: d.bytes("topic"), payload: d.bytes("payload"), qos: d.qos(), retain: d.flag("retain") };
+        d.finish()?;
+        Ok(r)
+    }
+}
+
+/// The frame the host passes to `edge_on_message` (version 2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The same at every delivery of the message.
+    pub id: u64,
+    /// 1 at the first delivery.
+    pub attempt: u32,
+    /// The manifest's filter that matched, as declared (`{device}` kept).
+    pub filter: &'a [u8],
+    pub topic: &'a [u8],
+    pub payload: &'a [u8],
+    pub qos: u8,
+    /// A retained message the broker sent at subscribe.
+    pub retain: bool,
+}
+
+impl Message<'_> {
+    pub fn encode(&self, b: &mut Vec<u8>) {
+        put_u64(b, self.id);
+        put_u32(b, self.attempt);
+        put_bytes(b, self.filter);
+        put_bytes(b, self.topic);
+        put_bytes(b, self.payload);
+        b.push(self.qos);
+        b.push(self.retain as u8);
+    }
+}
+
+impl<'a> Message<'a> {
+    pub fn decode(b: &'a [u8]) -> Result<Message<'a>, FrameError> {
+        let mut d = Decoder::new(b);
+        let m = Message {
+            id: d.u64("id"),
+            attempt: d.u32("attempt"),
+            filter: d.bytes("filter"),
+            topic: d.bytes("topic"),
+            payload: d.bytes("payload"),
+            qos: d.qos(),
+            retain: d.flag("retain"),
+        };
+        d.finish()?;
+        Ok(m)
+    }
+}
+
+/// The frame the host passes to `edge_on_timer` (version 2).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timer<'a> {
+    /// The manifest's timer name.
+    pub name: &'a [u8],
+    /// Unix milliseconds of the tick.
+    pub scheduled_ms: i64,
+    /// Ticks skipped since the previous call.
+    pub missed: u32,
+}
+
+impl Timer<'_> {
+    pub fn encode(&self, b: &mut Vec<u8>) {
+        put_bytes(b, self.name);
+        put_u64(b, self.scheduled_ms as u64);
+        put_u32(b, self.missed);
+    }
+}
+
+impl<'a> Timer<'a> {
+    pub fn decode(b: &'a [u8]) -> Result<Timer<'a>, FrameError> {
+        let mut d = Decoder::new(b);
+        let t = Timer { name: d.bytes("name"), scheduled_ms: d.u64("scheduled") as i64, missed: d.u32("missed") };
+        d.finish()?;
+        Ok(t)
+    }
+}
+
 /// Decodes the KvResult frame answering a request of op `op`.
 pub fn decode_kv_result(op: u8, b: &[u8]) -> Result<Result<KvResult<'_>, HostError>, FrameError> {
     let mut d = Decoder::new(b);
@@ -589,6 +712,15 @@ impl<'a> Decoder<'a> {
                 false
             }
         }
+    }
+
+    /// A QoS: 0 or 1.
+    fn qos(&mut self) -> u8 {
+        let q = self.u8("qos");
+        if q > 1 {
+            self.fail("qos over 1");
+        }
+        q
     }
 
     fn headers(&mut self) -> Vec<Header<'a>> {
@@ -921,6 +1053,9 @@ mod tests {
                 Err(e) => encode_error_result(&mut out, &e),
                 Ok(()) => out.push(0),
             },
+            "publish" => PublishRequest::decode(b).ok()?.encode(&mut out),
+            "message" => Message::decode(b).ok()?.encode(&mut out),
+            "timer" => Timer::decode(b).ok()?.encode(&mut out),
             _ => panic!("unknown frame kind {}", kind),
         }
         Some(out)
@@ -999,6 +1134,13 @@ mod tests {
             ("FnResultRead", FN_RESULT_READ.into()),
             ("FnKV", FN_KV.into()),
             ("FnCall", FN_CALL.into()),
+            ("FnMsgPublish", FN_MSG_PUBLISH.into()),
+            ("ExportOnMessage", EXPORT_ON_MESSAGE.into()),
+            ("ExportOnTimer", EXPORT_ON_TIMER.into()),
+            ("TriggerOK", TRIGGER_OK.to_string()),
+            ("TriggerRetry", TRIGGER_RETRY.to_string()),
+            ("TriggerDrop", TRIGGER_DROP.to_string()),
+            ("CodeLimited", ErrorCode::Limited.to_u8().to_string()),
             ("HeaderCaller", HEADER_CALLER.into()),
             ("MaxCallDepth", MAX_CALL_DEPTH.to_string()),
             ("KVGet", KV_GET.to_string()),
@@ -1042,7 +1184,17 @@ mod tests {
             assert!(doc.lines().any(|l| l.starts_with(&row)), "docs/ABI.md has no row {}", row);
         }
         // The error codes' names, which the SDK prints, as the spec gives them.
-        let codes = ["CodeInternal", "CodeUnavailable", "CodeBadRequest", "CodeDenied", "CodeTooLarge", "CodeTimeout", "CodeBadTx"];
+        let codes = [
+            "CodeInternal",
+            "CodeUnavailable",
+            "CodeBadRequest",
+            "CodeDenied",
+            "CodeTooLarge",
+            "CodeTimeout",
+            "CodeBadTx",
+            "CodeLimited",
+            "CodeConflict",
+        ];
         for (i, go_name) in codes.iter().enumerate() {
             let code = ErrorCode::from_u8(i as u8 + 1);
             let row = format!("| `{}` | `{}` | {} |", go_name, code.to_u8(), code);

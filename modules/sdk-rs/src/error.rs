@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::abi::{self, ErrorCode, FrameError, HostError};
 
-/// What kind of failure an [`Error`] is. The first seven are the host's
+/// What kind of failure an [`Error`] is. The first nine are the host's
 /// error codes (`abi::ErrorCode`); the rest arise in the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -24,6 +24,8 @@ pub enum ErrorKind {
     BadTx,
     /// A key-value compare-and-set found another version: read and retry.
     Conflict,
+    /// A publish over the module's rate: nothing was sent; retry later.
+    Limited,
     /// A host import failed at the ABI level (bad pointer, malformed
     /// frame): a bug in the guest or the host.
     HostCall,
@@ -84,6 +86,7 @@ impl Error {
             ErrorCode::Timeout => ErrorKind::Timeout,
             ErrorCode::BadTx => ErrorKind::BadTx,
             ErrorCode::Conflict => ErrorKind::Conflict,
+            ErrorCode::Limited => ErrorKind::Limited,
         };
         Error { kind, op, code: Some(e.code), message: String::from_utf8_lossy(&e.message).into_owned() }
     }

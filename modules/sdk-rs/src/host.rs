@@ -6,7 +6,9 @@
 //! negative n is one of the `abi::ERR_*` codes.
 //!
 //! Outside Wasm (unit tests on the build machine) there is no host: every
-//! import fails with `ERR_NOT_FOUND`-like errors and logs go to stderr.
+//! import fails with `ERR_NOT_FOUND`-like errors (`msg_publish` with
+//! `unavailable`, as a Go module's Publish without a broker) and logs go
+//! to stderr.
 
 use crate::abi;
 use crate::error::Error;
@@ -22,6 +24,7 @@ mod imports {
         pub fn result_read(buf_ptr: *mut u8, buf_cap: u32) -> i32;
         pub fn kv(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
         pub fn call(req_ptr: *const u8, req_len: u32, buf_ptr: *mut u8, buf_cap: u32) -> i32;
+        pub fn msg_publish(req_ptr: *const u8, req_len: u32) -> i32;
     }
 }
 
@@ -80,6 +83,23 @@ pub fn raw_result_read(buf_ptr: u32, buf_cap: u32) -> i32 {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn raw_result_read(_: u32, _: u32) -> i32 {
     abi::ERR_NO_RESULT
+}
+
+/// Calls `msg_publish` with a raw pointer and length: 0 (sent), an
+/// `abi::ErrorCode` (> 0) or an `abi::ERR_*` (< 0).
+#[cfg(target_arch = "wasm32")]
+pub fn raw_publish(req_ptr: u32, req_len: u32) -> i32 {
+    unsafe { imports::msg_publish(req_ptr as usize as *const u8, req_len) }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn raw_publish(_: u32, _: u32) -> i32 {
+    abi::ErrorCode::Unavailable.to_u8() as i32
+}
+
+/// Publishes a PublishRequest frame; the result is that of `raw_publish`.
+pub fn publish(req: &[u8]) -> i32 {
+    raw_publish(req.as_ptr() as usize as u32, req.len() as u32)
 }
 
 /// Calls `log` with a raw pointer and length.

@@ -41,6 +41,8 @@
 //! - [`fetch`]: outbound HTTP to the hosts the agent allows;
 //! - [`kv`]: the module's key-value store (compare-and-set, list by prefix);
 //! - [`call`]: calls to another module on the device;
+//! - [`msg`]: MQTT publish in the module's namespace, and message and
+//!   timer handlers ([`msg::Triggers`], [`export_triggers!`]);
 //! - [`config`] and [`log`]: settings and logging through the host;
 //! - [`json`]: a JSON reader and writer without dependencies, which read and
 //!   write exactly as the Go SDK's do;
@@ -63,6 +65,7 @@ mod isprint;
 pub mod json;
 pub mod kv;
 pub mod log;
+pub mod msg;
 mod router;
 pub mod server;
 pub mod url;

@@ -50,6 +50,16 @@ pub fn error(msg: &str) {
 /// Sends panics to the host's log at error level. A panic then aborts:
 /// the instance traps, the host answers 500 and replaces the instance (a
 /// Wasm guest cannot unwind). Handlers should return errors, not panic.
+/// Installs the hook once per instance: the first export the host calls
+/// (a request or a trigger) does it.
 pub(crate) fn install_panic_hook() {
+    // SAFETY: the exports that call this never overlap (server::SERVER).
+    static mut INSTALLED: bool = false;
+    unsafe {
+        if INSTALLED {
+            return;
+        }
+        INSTALLED = true;
+    }
     std::panic::set_hook(Box::new(|info| error(&format!("panic: {}", info))));
 }

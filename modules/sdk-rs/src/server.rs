@@ -101,6 +101,16 @@ impl FrameServer {
         resp_buf
     }
 
+    /// The trigger frame of `len` bytes at `ptr`, which must lie in the
+    /// buffer `alloc` returned (as for a request), or None.
+    pub fn trigger_frame(&self, ptr: usize, len: usize) -> Option<&[u8]> {
+        if self.req_buf.is_empty() || ptr != self.req_buf.as_ptr() as usize || len > self.req_buf.len() {
+            crate::log::error("trigger frame outside the edge_alloc buffer");
+            return None;
+        }
+        Some(&self.req_buf[..len])
+    }
+
     fn plain(&mut self, status: u16, body: &str) -> &[u8] {
         encode(&mut self.resp_buf, &Response::text(status, body));
         &self.resp_buf
@@ -122,9 +132,10 @@ fn encode(buf: &mut Vec<u8>, resp: &Response) {
 
 /// The instance's one FrameServer.
 ///
-/// SAFETY of the accesses in `export_*`: a wasm32-wasi guest has one
-/// thread, the host serves one request at a time per instance, and no
-/// host import calls back into the guest, so the exports never overlap.
+/// SAFETY of the accesses in `export_*` (and in `msg`'s trigger exports):
+/// a wasm32-wasi guest has one thread, the host serves one request or
+/// trigger at a time per instance, and no host import calls back into the
+/// guest, so the exports never overlap.
 #[doc(hidden)]
 pub static mut SERVER: FrameServer = FrameServer::new();
 
@@ -140,10 +151,7 @@ pub fn export_alloc(size: i32) -> i32 {
 #[doc(hidden)]
 pub fn export_handle<H: Handler + 'static>(ptr: i32, len: i32, init: impl FnOnce() -> H) -> i64 {
     let server = unsafe { &mut *std::ptr::addr_of_mut!(SERVER) };
-    let first = server.handler.is_none();
-    if first {
-        crate::log::install_panic_hook();
-    }
+    crate::log::install_panic_hook();
     let out = server.handle(ptr as u32 as usize, len as u32 as usize, init);
     abi::pack_ptr_len(out.as_ptr() as usize as u32, out.len() as u32) as i64
 }
@@ -231,5 +239,17 @@ mod tests {
         assert_eq!(decode(s.handle(ptr, 3, echo)).0, 500);
         assert!(s.alloc(-1).is_none());
         assert!(s.alloc(i32::MAX).is_none());
+    }
+
+    #[test]
+    fn trigger_frames() {
+        let mut s = FrameServer::new();
+        assert_eq!(s.trigger_frame(8, 0), None); // no edge_alloc yet
+        let buf = s.alloc(4).unwrap();
+        buf[..4].copy_from_slice(b"abcd");
+        let ptr = buf.as_ptr() as usize;
+        assert_eq!(s.trigger_frame(ptr, 4), Some(&b"abcd"[..]));
+        assert_eq!(s.trigger_frame(ptr + 1, 3), None);
+        assert_eq!(s.trigger_frame(ptr, INITIAL_BUFFER + 1), None);
     }
 }

@@ -7,13 +7,15 @@
 //
 // GET /healthz answers ok; GET /publish?topic=T&payload=P&qos=Q publishes and answers "ok" or the
 // error. Messages on its filters act on their payload: "fail" fails
-// (retried), "drop" is dropped, "nop" is acknowledged and nothing else, "exit" ends the process (a trap), "slow"
+// (retried), "flaky" fails its first attempt only, "drop" is dropped, "nop" is acknowledged and nothing else, "exit" ends the process (a trap), "slow"
 // sleeps 2 s, anything else is published back on "echo/<payload>" with
 // the message's id and attempt. Timer "tick" publishes "ticks" with its
-// missed count; timer "slow" sleeps 350 ms.
+// missed count; timer "slow" sleeps 350 ms. The Rust SDK's guest
+// (modules/sdk-rs/examples/msgguest.rs) does the same.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -43,6 +45,10 @@ func init() {
 		switch p := string(m.Payload); p {
 		case "fail":
 			return fmt.Errorf("failing attempt %d", m.Attempt)
+		case "flaky":
+			if m.Attempt == 1 {
+				return errors.New("failing the first attempt")
+			}
 		case "drop":
 			return sdk.ErrDrop
 		case "exit":

@@ -1,0 +1,104 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/edgeplane/edge/agent/store"
+	"github.com/edgeplane/edge/wire"
+)
+
+// TestTakeover: two agents started with one device id. A review found
+// them knocking each other off the broker for ever, each reconnect
+// closing the other's session, with nothing said. Now each notices the
+// pattern, logs it, sends an id_conflict event, and backs off with growing
+// delays, so that one of them keeps a connection that lasts.
+func TestTakeover(t *testing.T) {
+	for name, url := range brokers(t) {
+		t.Run(name, func(t *testing.T) { testTakeover(t, url) })
+	}
+}
+
+func testTakeover(t *testing.T, broker string) {
+	device := uniqueID("twin")
+	ctl := controller(t, broker, false)
+	t.Cleanup(func() { publish(t, ctl, wire.DeviceTopic(device, wire.KindStatus), true, nil) })
+	events := watch(t, ctl, wire.DeviceTopic(device, wire.KindEvents))
+
+	const window = 2 * time.Second
+	var twins [2]*Session
+	for i := range twins {
+		st, err := store.Open(t.TempDir(), nil, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Broker: broker, Device: device, Password: "x", KeepAlive: 2 * time.Second,
+			MaxReconnect: time.Second, PublishTimeout: 2 * time.Second,
+			TakeoverWindow: window, TakeoverDelay: time.Second, TakeoverMaxDelay: 4 * time.Second},
+			st.Outbox(), testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.Start(ctx)
+		t.Cleanup(func() { cancel(); s.Close() })
+		twins[i] = s
+		// The second board is started once the first is up, as in the
+		// field. (Two CONNECTs of one client id at the same instant can
+		// both win on mochi: attachClient checks and adds without a lock.)
+		for up := time.Now().Add(10 * time.Second); i == 0 && !s.Connected(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(up) {
+				t.Fatalf("twin %d not connected within 10s", i)
+			}
+		}
+	}
+
+	// The conflict is said: an id_conflict event reaches the controller,
+	// and edge-agent status shows it.
+	deadline := time.After(30 * time.Second)
+	for got := false; !got; {
+		select {
+		case b := <-events:
+			var ev wire.Event
+			if json.Unmarshal(b, &ev) == nil && ev.State == wire.StateIDConflict {
+				got = true
+				if ev.Device != device || ev.Module != "" {
+					t.Errorf("id_conflict event %+v: want device %s and no module", ev, device)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no id_conflict event within 30s; connections lost: %d and %d", twins[0].State().Lost, twins[1].State().Lost)
+		}
+	}
+	seen := false
+	for _, s := range twins {
+		if c := s.State().Conflict; c != nil {
+			seen = true
+			if c.Takeovers < 1 || c.Delay < time.Second {
+				t.Errorf("conflict %+v: want at least one takeover and a delay of 1s or more", c)
+			}
+		}
+	}
+	if !seen {
+		t.Error("neither agent's status shows the id conflict")
+	}
+
+	// The flapping calms down: one of the two keeps a connection longer
+	// than the window (paho's own back-off, capped at MaxReconnect 1 s,
+	// never let either last more than about a second).
+	stable := time.After(40 * time.Second)
+	for {
+		for _, s := range twins {
+			if cs := s.State(); cs.Connected && time.Since(cs.Since) > window+time.Second {
+				return
+			}
+		}
+		select {
+		case <-stable:
+			t.Fatalf("no connection lasted %s within 40s; connections lost: %d and %d", window+time.Second, twins[0].State().Lost, twins[1].State().Lost)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
