@@ -368,7 +368,7 @@ func checkWorkerRestart(t *testing.T, w *watcher, marker, base string, was time.
 	syscall.Kill(worker, syscall.SIGKILL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	probes := 0 // each may reach the new worker: one that timed out here waited in the listener's queue
+	probes := 0            // each may reach the new worker: one that timed out here waited in the listener's queue
 	for ctx.Err() == nil { // until the restarted worker serves
 		probes++
 		if status, _, err := harness.TryCall("GET", base+"/", "", 2*time.Second); err == nil && status == 200 {
