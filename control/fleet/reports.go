@@ -33,6 +33,10 @@ const reportsMax = 50000
 type reportQueue struct {
 	mu    sync.Mutex
 	items []receivedReport
+	// storing is held while a batch is decoded and stored: batches are
+	// stored in the order they were taken, whoever takes them (the
+	// ticker, or a caller that must read what was received: view).
+	storing sync.Mutex
 }
 
 func newReportQueue() *reportQueue { return &reportQueue{} }
@@ -161,6 +165,8 @@ func (f *Fleet) runReports(ctx context.Context) {
 // shows of them, the device detail lists.
 func (f *Fleet) storeReports(ctx context.Context) {
 	q := f.reports
+	q.storing.Lock()
+	defer q.storing.Unlock()
 	q.mu.Lock()
 	raw := q.items
 	q.items = nil

@@ -84,3 +84,22 @@ func TestReportsDoNotWaitForTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSeesReportsJustReceived: an agent that has just connected with
+// its labels can be targeted at once. Its status waits in the reports
+// queue for up to reportsEvery; a plan (or deploy) stores what was
+// received before it reads the fleet. Before, a push by label right after
+// the agents connected answered "manifest targets no device" (CI, in
+// tests/devsim's TestFetchBlobs).
+func TestPlanSeesReportsJustReceived(t *testing.T) {
+	f, _, _ := newTestFleet(t, t.TempDir()) // no runReports: only the plan stores
+	b, _ := json.Marshal(wire.Status{Device: "pi-9", Online: true, Time: time.Now(), Labels: map[string]string{"site": "north"}})
+	f.HandleMessage(wire.DeviceTopic("pi-9", wire.KindStatus), b)
+	p, err := f.Plan(context.Background(), wire.PlanRequest{Module: "orders", Targets: wire.Targets{Labels: map[string]string{"site": "north"}}})
+	if err != nil {
+		t.Fatalf("plan right after the status arrived: %v", err)
+	}
+	if len(p.Devices) != 1 || p.Devices[0].ID != "pi-9" {
+		t.Fatalf("plan devices %+v, want pi-9", p.Devices)
+	}
+}

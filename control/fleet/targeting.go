@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/edgeplane/edge/wire"
 )
@@ -17,6 +18,13 @@ type view struct {
 }
 
 func (f *Fleet) view(ctx context.Context) (*view, error) {
+	// What was received before this call is part of it: an agent that
+	// just connected with its labels can be targeted at once (its status
+	// would otherwise wait up to reportsEvery in the queue).
+	// Not cancelled with the request: a batch taken is stored whole.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	f.storeReports(sctx)
+	cancel()
 	devs, err := f.store.DeviceStatuses(ctx)
 	if err != nil {
 		return nil, err
