@@ -53,16 +53,22 @@ func (s *Store) PutBlob(ctx context.Context, sha string, data []byte, now time.T
 // buffers whatever its size. Nothing is stored unless all of r hashes to
 // sha, is 1..wire.MaxModuleSize bytes and fits in the quota.
 //
-// A blob already stored is not read again; its upload time is refreshed, so
-// garbage collection does not take it from under a deployment about to
-// use it.
+// A blob already stored and intact (its files match its digest and chunk
+// hashes) is not written again; its upload time is refreshed, so garbage
+// collection does not take it from under a deployment about to use it. A
+// stored copy that is damaged (a failing disk, a hand edit) is replaced
+// by the upload: pushing the module again repairs it.
 func (s *Store) PutBlobFrom(ctx context.Context, sha string, r io.Reader, now time.Time) (ref wire.BlobRef, created bool, err error) {
 	if !ValidDigest(sha) {
 		return ref, false, fmt.Errorf("put blob %q: %w", sha, ErrBadDigest)
 	}
+	var damaged *wire.BlobRef
 	if ref, err := s.Blob(ctx, sha); err == nil {
-		_, err := s.db.ExecContext(ctx, `UPDATE blobs SET created = ? WHERE sha256 = ?`, nanos(now), sha)
-		return ref, false, err
+		if s.intact(ref) {
+			_, err := s.db.ExecContext(ctx, `UPDATE blobs SET created = ? WHERE sha256 = ?`, nanos(now), sha)
+			return ref, false, err
+		}
+		damaged = &ref
 	} else if !errors.Is(err, ErrNotFound) {
 		return ref, false, err
 	}
@@ -78,15 +84,48 @@ func (s *Store) PutBlobFrom(ctx context.Context, sha string, r io.Reader, now ti
 		return ref, false, fmt.Errorf("put blob %s: %w", sha, err)
 	}
 	chunks, _ := json.Marshal(ref.Chunks)
+	update := []string{"created"}
+	if damaged != nil {
+		update = []string{"size", "stored", "chunks", "created"}
+	}
 	res, err := s.db.ExecContext(ctx, s.engine.upsert("blobs", []string{"sha256"},
-		[]string{"sha256", "size", "stored", "chunks", "created"}, []string{"created"}),
+		[]string{"sha256", "size", "stored", "chunks", "created"}, update),
 		sha, ref.Size, ref.Stored, string(chunks), nanos(now))
 	if err != nil {
 		return ref, false, fmt.Errorf("put blob %s: %w", sha, err)
 	}
 	n, _ := res.RowsAffected()
 	w.commitQuota()
+	if damaged != nil {
+		s.quota.free(damaged.Size + damaged.Stored) // the files replaced
+		return ref, false, nil
+	}
 	return ref, n == 1, nil
+}
+
+// intact reports whether the stored files of ref match its digest and its
+// chunk hashes (reading them whole: an upload of a blob already stored
+// is rare, a push of the same module again).
+func (s *Store) intact(ref wire.BlobRef) bool {
+	f, err := os.Open(s.rawPath(ref.SHA256))
+	if err != nil {
+		return false
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	f.Close()
+	if err != nil || n != ref.Size || hex.EncodeToString(h.Sum(nil)) != ref.SHA256 {
+		return false
+	}
+	if fi, err := os.Stat(s.encPath(ref.SHA256)); err != nil || fi.Size() != ref.Stored {
+		return false
+	}
+	for i := range ref.Chunks {
+		if _, err := s.ReadChunk(ref, i); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // blobWriter takes the raw bytes of one upload: they go to the raw file

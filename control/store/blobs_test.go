@@ -205,3 +205,67 @@ func TestCollectBlobs(t *testing.T) {
 		}
 	})
 }
+
+// TestPutBlobRepairsDamagedCopy: a stored blob whose raw or encoded file
+// was damaged (bytes overwritten, cut short) is replaced by the next upload
+// of the same module, so pushing again repairs it; the quota counts the
+// files once. Before, the upload answered "already stored" and the damage
+// stayed (found by a new user's trial: devices failed "stored chunk does
+// not match its hash" after every push).
+func TestPutBlobRepairsDamagedCopy(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *testEnv) {
+		s := e.open(t, Options{})
+		ctx := context.Background()
+		data := module(3*wire.ChunkSize + 17)
+		sha := digestOf(data)
+		ref, _, err := s.PutBlob(ctx, sha, data, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := s.BlobUsage()
+		for _, damage := range []struct {
+			name string
+			do   func() error
+		}{
+			{"raw bytes overwritten", func() error {
+				f, err := os.OpenFile(s.rawPath(sha), os.O_WRONLY, 0)
+				if err == nil {
+					_, err = f.WriteAt([]byte("junk"), 10)
+					f.Close()
+				}
+				return err
+			}},
+			{"encoded chunk overwritten", func() error {
+				f, err := os.OpenFile(s.encPath(sha), os.O_WRONLY, 0)
+				if err == nil {
+					_, err = f.WriteAt([]byte("junk"), wire.ChunkSize+5)
+					f.Close()
+				}
+				return err
+			}},
+			{"encoded file cut short", func() error { return os.Truncate(s.encPath(sha), ref.Stored/2) }},
+		} {
+			if err := damage.do(); err != nil {
+				t.Fatal(err)
+			}
+			if s.intact(ref) {
+				t.Fatalf("%s: judged intact", damage.name)
+			}
+			if _, created, err := s.PutBlob(ctx, sha, data, t0.Add(time.Minute)); err != nil || created {
+				t.Fatalf("%s: upload again = created %v, %v; want repaired, not created", damage.name, created, err)
+			}
+			got, err := s.Blob(ctx, sha)
+			if err != nil || !s.intact(got) {
+				t.Fatalf("%s: not repaired by the upload (%v)", damage.name, err)
+			}
+			for i := range got.Chunks {
+				if _, err := s.ReadChunk(got, i); err != nil {
+					t.Fatalf("%s: chunk %d after the repair: %v", damage.name, i, err)
+				}
+			}
+			if u := s.BlobUsage(); u != used {
+				t.Errorf("%s: usage %+v after the repair, want %+v", damage.name, u, used)
+			}
+		}
+	})
+}
