@@ -61,6 +61,21 @@ func runDeviceRotate(ctx context.Context, cl *cli, args []string) error {
 	})
 }
 
+// createSecret creates the file a secret is written to, mode 0600, before
+// the secret is issued (a file that cannot be written costs no secret):
+// an existing file is never overwritten (it may hold a secret still in
+// use, as a token or a device's password).
+func createSecret(flag, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("%s %s exists; it is never overwritten (remove it first, or choose another path)", flag, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return f, nil
+}
+
 // issue gets a password from call and prints it, or writes it to
 // --password-file. The file is created (exclusively) before the call, so
 // that a file that cannot be written costs no password.
@@ -68,12 +83,8 @@ func (o *credentialFlags) issue(cl *cli, id, what string, call func() (*wire.Dev
 	var f *os.File
 	if o.passwordFile != "" {
 		var err error
-		f, err = os.OpenFile(o.passwordFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("--password-file %s exists; it is never overwritten (remove it first, or choose another path)", o.passwordFile)
-		}
-		if err != nil {
-			return fmt.Errorf("--password-file: %w", err)
+		if f, err = createSecret("--password-file", o.passwordFile); err != nil {
+			return err
 		}
 	}
 	cr, err := call()
@@ -85,7 +96,7 @@ func (o *credentialFlags) issue(cl *cli, id, what string, call func() (*wire.Dev
 		return fmt.Errorf("%s %s: %w", what, id, err)
 	}
 	if f != nil {
-		if err := writePassword(f, cr.Password); err != nil {
+		if err := writeSecret(f, cr.Password); err != nil {
 			return fmt.Errorf("%s %s: the controller issued a password, but writing it to %s failed (run edgectl device rotate %s): %w", what, id, o.passwordFile, id, err)
 		}
 		if o.api.json {
@@ -102,7 +113,8 @@ func (o *credentialFlags) issue(cl *cli, id, what string, call func() (*wire.Dev
 	return nil
 }
 
-func writePassword(f *os.File, pw string) error {
+// writeSecret writes secret and a newline to f, syncs and closes it.
+func writeSecret(f *os.File, pw string) error {
 	_, err := f.WriteString(pw + "\n")
 	if err == nil {
 		err = f.Sync()

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -24,7 +24,7 @@ func runTokenCreate(ctx context.Context, cl *cli, args []string) error {
 	api.register(fs)
 	fs.StringVar(&role, "role", "", "`read` (dashboards, monitoring, /metrics) or admin (every change)")
 	fs.StringVar(&name, "name", "", "who or what uses the token (e.g. grafana, prometheus, alice)")
-	fs.StringVar(&out, "out", "", "write the token to `FILE` (mode 0600) instead of printing it")
+	fs.StringVar(&out, "out", "", "write the token to this new `FILE` (mode 0600; an existing file is never overwritten) instead of printing it")
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
@@ -46,13 +46,23 @@ func runTokenCreate(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("encode token request: %w", err)
 	}
+	var f *os.File
+	if out != "" {
+		if f, err = createSecret("--out", out); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
 	var tc wire.TokenCreated
 	if err := c.do(ctx, apiTimeout, http.MethodPost, "/tokens", "application/json", body, &tc); err != nil {
+		if f != nil {
+			os.Remove(out)
+		}
 		return fmt.Errorf("create token %s: %w", name, err)
 	}
-	if out != "" {
-		if err := atomicfile.Write(out, []byte(tc.Secret+"\n"), 0o600); err != nil {
-			return fmt.Errorf("token %s created (id %s) but not written: %w; revoke it with edgectl token revoke %s", name, tc.ID, err, tc.ID)
+	if f != nil {
+		if err := writeSecret(f, tc.Secret); err != nil {
+			return fmt.Errorf("token %s created (id %s) but not written to %s: %w; revoke it with edgectl token revoke %s", name, tc.ID, out, err, tc.ID)
 		}
 		tc.Secret = ""
 		fmt.Fprintf(cl.stderr, "token written to %s (mode 0600)\n", out)

@@ -37,9 +37,20 @@ func TestTokenCommands(t *testing.T) {
 	if code != ExitOK || err != nil || st.Mode().Perm() != 0o600 || strings.Contains(out, "edge_") {
 		t.Fatalf("token create --out: %d %q %q, file %v (want 0600, and the token not printed)", code, out, errOut, err)
 	}
+	// Never over an existing file (it may hold a token in use), and no
+	// token is created then: before, the file was replaced and the token
+	// it held stayed valid with nobody holding it (a new user's trial).
+	held, _ := os.ReadFile(file)
+	code, _, errOut = run(t, "token", "create", "--role", "read", "--name", "prometheus", "--out", file, ctl)
+	if now, _ := os.ReadFile(file); code != ExitFailed || !strings.Contains(errOut, "exists; it is never overwritten") || string(now) != string(held) {
+		t.Errorf("token create --out onto an existing file: %d %q, file changed %v", code, errOut, string(now) != string(held))
+	}
 	code, out, _ = run(t, "token", "list", ctl)
 	if code != ExitOK || !strings.Contains(out, "grafana") || !strings.Contains(out, "prometheus") || !strings.Contains(out, "admin") {
 		t.Errorf("token list: %d\n%s", code, out)
+	}
+	if n := strings.Count(out, "prometheus"); n != 1 {
+		t.Errorf("token list shows %d tokens named prometheus, want 1 (no token for a file that was not written)\n%s", n, out)
 	}
 
 	for _, tt := range []struct {
@@ -181,3 +192,4 @@ func TestTokenSources(t *testing.T) {
 		t.Errorf("no token anywhere: %d %q, want 1 and where edgectl looked", code, errOut)
 	}
 }
+
