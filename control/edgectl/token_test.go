@@ -192,4 +192,3 @@ func TestTokenSources(t *testing.T) {
 		t.Errorf("no token anywhere: %d %q, want 1 and where edgectl looked", code, errOut)
 	}
 }
-
