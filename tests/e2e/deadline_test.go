@@ -130,15 +130,20 @@ func listDeployments(t *testing.T, f *fleet) string {
 }
 
 // TestDamagedBlobFails: the controller's stored copy of a module is
-// damaged; a device that fetches it fails the deployment at once with a
-// reason naming the damage (exit 1), instead of fetching until --wait.
+// damaged after its upload; a device that fetches it fails the deployment
+// at once with a reason naming the damage, instead of fetching until
+// --wait. Pushing the module again uploads it again, and the upload
+// replaces the damaged copy: the same push then runs (before, the upload
+// answered "already stored" and every later push failed the same way: a
+// new user's trial).
 func TestDamagedBlobFails(t *testing.T) {
 	f := startFleet(t)
-	f.device(t, "x") // offline: the first push only uploads the module
-	start(t, agentRunning, nil, bin(t, "edge-agent"), f.device(t, "y")...)
+	agentArgs := f.device(t, "y") // offline: the push only uploads the module
 	wasm := bin(t, "orders.wasm")
-	if r := f.pushJSON(t, wasm, "1.0.0", "x", freePort(t), "0"); r.code != 0 {
-		t.Fatalf("push to x = exit %d\n%s", r.code, r.stderr)
+	port := freePort(t)
+	r := f.pushJSON(t, wasm, "1.0.0", "y", port, "0")
+	if r.code != 0 || r.ID == "" {
+		t.Fatalf("push to y = exit %d, deployment %q\n%s", r.code, r.ID, r.stderr)
 	}
 	blobs, err := filepath.Glob(filepath.Join(f.dataDir, "blobs", "*.gz"))
 	if err != nil || len(blobs) != 1 {
@@ -152,10 +157,25 @@ func TestDamagedBlobFails(t *testing.T) {
 	if err := os.WriteFile(blobs[0], b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := f.pushJSON(t, wasm, "1.0.0", "y", freePort(t), "2m")
-	state, reason := r.state(t)
-	t.Logf("exit %d after %s: %s %q", r.code, r.took.Round(time.Millisecond), state, reason)
-	if r.code != 1 || state != "failed" || !strings.Contains(reason, "damaged") || !strings.Contains(reason, "does not match its hash") {
-		t.Errorf("push of a damaged blob: exit %d, %s %q; want 1, failed, naming the damage\n%s", r.code, state, reason, r.stderr)
+	start(t, agentRunning, nil, bin(t, "edge-agent"), agentArgs...)
+	var d pushResult
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		f.api(t, "GET", "/deployments/"+r.ID, nil, &d)
+		if len(d.Devices) == 1 && d.Devices[0].State == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deployment of a damaged blob not failed within 90s: %+v", d)
+		}
+	}
+	if reason := d.Devices[0].Reason; !strings.Contains(reason, "damaged") || !strings.Contains(reason, "does not match its hash") {
+		t.Errorf("deployment of a damaged blob failed with %q, want the damage named", reason)
+	}
+
+	again := f.pushJSON(t, wasm, "1.0.0", "y", port, "2m")
+	state, reason := again.state(t)
+	t.Logf("push again: exit %d after %s: %s %q", again.code, again.took.Round(time.Millisecond), state, reason)
+	if again.code != 0 || state != "running" {
+		t.Errorf("push again after the damage: exit %d, %s %q; want the upload to repair the copy and the push to run\n%s", again.code, state, reason, again.stderr)
 	}
 }
