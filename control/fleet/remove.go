@@ -50,10 +50,18 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	// between the removal and the clearing of its retained topic.
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
-	if _, err := f.store.RemoveDevice(ctx, id, f.now()); err != nil {
+	// No batch of reports decoded before the removal is stored after it:
+	// it would bring the device's row back (storeReports checks removed
+	// when it decodes).
+	f.reports.storing.Lock()
+	_, err := f.store.RemoveDevice(ctx, id, f.now())
+	if err == nil {
+		f.removed.add(id)
+	}
+	f.reports.storing.Unlock()
+	if err != nil {
 		return r, err
 	}
-	f.removed.add(id)
 	f.inv.remove(id)
 	f.metrics.forget(id)
 	f.conflicts.forget(id)
