@@ -115,6 +115,9 @@ var (
 
 func (f *Fleet) ingestMetrics(ctx context.Context, r rawReport) {
 	m := f.metrics
+	if f.removed.has(r.device) {
+		return // queued before the device was removed: its series stay gone
+	}
 	log := f.log.With("device", r.device, "kind", wire.KindMetrics)
 	var rep wire.Metrics
 	if !decode(log, r.device, r.payload, &rep, &rep.Device) {
