@@ -89,6 +89,14 @@ type Reconciler struct {
 	log    *slog.Logger
 	verify *verify.Verifier
 
+	// publishMu makes a status's snapshot and its hand-over to the
+	// Reporter one step: the supervisor's switch (publishOnSwitch) and
+	// the end of a reconcile publish concurrently, and a snapshot taken
+	// while probing, handed over after the one taken once running, was
+	// the status the controller kept (a dashboard showed "not serving,
+	// probing" for a version that served).
+	publishMu sync.Mutex
+
 	mu       sync.Mutex
 	desired  *wire.DesiredState
 	gen      int64
@@ -277,6 +285,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retr
 }
 
 func (r *Reconciler) publishStatus(gen int64) {
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
 	st := r.Status()
 	st.Generation = gen
 	if err := r.cfg.Reporter.PublishStatus(st); err != nil {

@@ -47,6 +47,10 @@ func newInventory() *inventory {
 func (inv *inventory) setStatus(st *wire.Status) {
 	cp := *st
 	inv.mu.Lock()
+	if old := inv.status[st.Device]; old != nil && st.Online && old.Online && st.Time.Before(old.Time) {
+		inv.mu.Unlock()
+		return // an older online status than the one held: the store keeps the newer too
+	}
 	inv.status[st.Device] = &cp
 	inv.devices[st.Device] = true
 	inv.mu.Unlock()
