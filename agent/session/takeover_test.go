@@ -36,7 +36,7 @@ func testTakeover(t *testing.T, broker string) {
 		}
 		s, err := New(Config{Broker: broker, Device: device, Password: "x", KeepAlive: 2 * time.Second,
 			MaxReconnect: time.Second, PublishTimeout: 2 * time.Second,
-			TakeoverWindow: window, TakeoverDelay: time.Second, TakeoverMaxDelay: 8 * time.Second},
+			TakeoverWindow: window, TakeoverDelay: time.Second, TakeoverMaxDelay: 4 * time.Second},
 			st.Outbox(), testLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +88,7 @@ func testTakeover(t *testing.T, broker string) {
 	// The flapping calms down: one of the two keeps a connection longer
 	// than the window (paho's own back-off, capped at MaxReconnect 1 s,
 	// never let either last more than about a second).
-	stable := time.After(60 * time.Second)
+	stable := time.After(40 * time.Second)
 	for {
 		for _, s := range twins {
 			if cs := s.State(); cs.Connected && time.Since(cs.Since) > window+time.Second {
@@ -97,7 +97,7 @@ func testTakeover(t *testing.T, broker string) {
 		}
 		select {
 		case <-stable:
-			t.Fatalf("no connection lasted %s within 60s; connections lost: %d and %d", window+time.Second, twins[0].State().Lost, twins[1].State().Lost)
+			t.Fatalf("no connection lasted %s within 40s; connections lost: %d and %d", window+time.Second, twins[0].State().Lost, twins[1].State().Lost)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
