@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 )
 
 // runnable reports whether a thread of process pid is running or waiting
@@ -28,30 +27,6 @@ func runnable(pid int) bool {
 		}
 	}
 	return false
-}
-
-// userHZ is the unit of the CPU times in /proc (USER_HZ, 100 on every
-// Linux architecture the agent is built for).
-const userHZ = 100
-
-// processCPU is the CPU time process pid has used (user + system).
-func processCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, false
-	}
-	f, ok := statFields(b)
-	if !ok || len(f) < 13 {
-		return 0, false
-	}
-	// Fields 14 and 15 of stat(5), utime and stime: 11 and 12 after the
-	// state (field 3).
-	u, err1 := strconv.ParseUint(string(f[11]), 10, 64)
-	s, err2 := strconv.ParseUint(string(f[12]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(u+s) * time.Second / userHZ, true
 }
 
 // statFields splits a stat line after "PID (COMM) ": COMM may hold spaces

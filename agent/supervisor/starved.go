@@ -1,6 +1,10 @@
 package supervisor
 
-import "time"
+import (
+	"time"
+
+	"github.com/edgeplane/edge/agent/internal/procfs"
+)
 
 // lateBeat tells a starved worker from a hung one once its heartbeat is
 // later than Config.Silence. A worker with a runnable thread that used
@@ -24,10 +28,11 @@ func (l *lateBeat) starved(pid int, now time.Time) bool {
 	if !runnable(pid) {
 		return false
 	}
-	cpu, ok := processCPU(pid)
-	if !ok {
+	sec, err := procfs.ReadCPU(pid)
+	if err != nil {
 		return false
 	}
+	cpu := time.Duration(sec * float64(time.Second))
 	if l.since.IsZero() {
 		l.since, l.cpu = now, cpu
 		return true
