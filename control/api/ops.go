@@ -39,6 +39,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, v any
 		writeError(w, http.StatusBadRequest, err)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, fleet.ErrNoSource), errors.Is(err, fleet.ErrNotDeployed):
 		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, fleet.ErrNoAnswer), errors.Is(err, fleet.ErrOffline):
+		writeError(w, http.StatusGatewayTimeout, err)
+	case errors.Is(err, fleet.ErrLogBusy):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, err)
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooManyModules), errors.Is(err, fleet.ErrUnknownModules):
 		writeError(w, http.StatusConflict, err)
 	default:
