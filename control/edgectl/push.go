@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -242,6 +243,9 @@ func checkModule(path string, module []byte) error {
 // readPrivateKey reads a key file written by keygen: a secret file, refused
 // when other users may read it (internal/secretfile).
 func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	if err := notPublicKey(path); err != nil {
+		return nil, err
+	}
 	data, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
@@ -251,6 +255,31 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// notPublicKey refuses a public key given as --key: the agents' key
+// (edge.pub, readable by all) failed the secret file's mode check, which
+// sent the operator to chmod a file that was never the right one.
+func notPublicKey(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // secretfile.Read says why
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secretfile.MaxSize))
+	if err != nil {
+		return nil
+	}
+	if _, err := wire.ParsePublicKey(b); err != nil {
+		return nil
+	}
+	priv := filepath.Join(filepath.Dir(path), PrivateKeyFile)
+	hint := "the private key edgectl keygen wrote beside it, " + priv
+	if _, err := os.Stat(priv); err != nil {
+		hint = "the private key edgectl keygen wrote (" + PrivateKeyFile + " in its --out folder)"
+	}
+	return fmt.Errorf("key %s is a public key (%s, for the agents' --trust); --key wants the private signing key: %s",
+		path, PublicKeyFile, hint)
 }
 
 // signAndCheck signs m and verifies the envelope with the agents' own code
