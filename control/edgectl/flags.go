@@ -85,12 +85,18 @@ func (f *mapFlag) String() string {
 	if f == nil {
 		return ""
 	}
-	var kv []string
-	for k, v := range f.m {
+	return pairs(f.m, ",")
+}
+
+// pairs writes m as sorted K=V pairs joined by sep: labels for people,
+// never Go's map[...] syntax.
+func pairs(m map[string]string, sep string) string {
+	kv := make([]string, 0, len(m))
+	for k, v := range m {
 		kv = append(kv, k+"="+v)
 	}
 	sort.Strings(kv)
-	return strings.Join(kv, ",")
+	return strings.Join(kv, sep)
 }
 
 func (f *mapFlag) Set(s string) error {
