@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -52,14 +51,7 @@ func TestInitLoopKilled(t *testing.T) {
 // must be answered 504, the worker killed for the call that ran past its
 // deadline, never for a silence.
 func TestRunawayAtRestartAnswered(t *testing.T) {
-	s := newSupervisor(t, t.TempDir())
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	m := &wire.Manifest{Name: "echo", Version: "1.0.0", SHA256: strings.Repeat("e", 64), Port: port,
-		Limits: wire.Limits{Pool: 2, DeadlineMS: 200}}
-	if err := deploy(t, s, m, filepath.Join(repoRoot(), "agent", "wasmhost", "testdata", "echo.wasm")); err != nil {
-		t.Fatal(err)
-	}
+	s, base := deployEcho(t)
 	r, _ := current(s, "echo")
 	client := &http.Client{Timeout: 20 * time.Second}
 	for round := range 6 {
