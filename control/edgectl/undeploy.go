@@ -2,8 +2,10 @@ package edgectl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -93,6 +95,10 @@ func waitUndeployed(ctx context.Context, c *client, p *wire.Plan, wait time.Dura
 				continue
 			}
 			dev, err := c.device(wctx, d.ID)
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+				dev, err = &wire.Device{ID: d.ID}, nil // never reported (--allow-unregistered): runs nothing
+			}
 			if err != nil {
 				if wctx.Err() == nil && pollFailed(err, &lastErr, progress) {
 					return fmt.Errorf("follow device %s: %w", d.ID, err)
