@@ -93,6 +93,10 @@ func (cl *cli) loadConfig() (config, string, error) {
 // readTokenFile reads a token from a secret file (--token-file, the
 // controller's admin.token), trimmed of surrounding white space.
 func readTokenFile(path string) (string, error) {
+	if k := keyKind(path); k != "" {
+		return "", fmt.Errorf("token file %s holds a signing key (%s of edgectl keygen), not an operator token: --token-file wants "+
+			"a token file (the controller's admin.token, or edgectl token create --out FILE)", path, k)
+	}
 	b, err := secretfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)

@@ -130,4 +130,12 @@ func TestPublicKeyAsKey(t *testing.T) {
 	if len(f.blobs) != 0 || f.manifest != nil {
 		t.Error("the controller received something")
 	}
+	// The same kind: a key given as --token-file (edge.pub failed the
+	// mode check, edge.key was "want one token").
+	for _, file := range []string{pubFile, key} {
+		code, _, stderr := run(t, "devices", "--token-file", file, "--control", f.srv.URL)
+		if code != ExitFailed || !strings.Contains(stderr, "holds a signing key") || strings.Contains(stderr, "chmod") {
+			t.Errorf("--token-file %s: exit %d, %q; want 1 saying it holds a signing key", filepath.Base(file), code, stderr)
+		}
+	}
 }

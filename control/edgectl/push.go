@@ -261,16 +261,7 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 // (edge.pub, readable by all) failed the secret file's mode check, which
 // sent the operator to chmod a file that was never the right one.
 func notPublicKey(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil // secretfile.Read says why
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, secretfile.MaxSize))
-	if err != nil {
-		return nil
-	}
-	if _, err := wire.ParsePublicKey(b); err != nil {
+	if keyKind(path) != PublicKeyFile {
 		return nil
 	}
 	priv := filepath.Join(filepath.Dir(path), PrivateKeyFile)
@@ -280,6 +271,28 @@ func notPublicKey(path string) error {
 	}
 	return fmt.Errorf("key %s is a public key (%s, for the agents' --trust); --key wants the private signing key: %s",
 		path, PublicKeyFile, hint)
+}
+
+// keyKind reads path, as anyone may before its mode is checked, and names
+// the key file of edgectl keygen it holds (PublicKeyFile, PrivateKeyFile),
+// or "" for anything else or a file that cannot be read.
+func keyKind(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secretfile.MaxSize))
+	if err != nil {
+		return ""
+	}
+	if _, err := wire.ParsePublicKey(b); err == nil {
+		return PublicKeyFile
+	}
+	if _, err := wire.ParsePrivateKey(b); err == nil {
+		return PrivateKeyFile
+	}
+	return ""
 }
 
 // signAndCheck signs m and verifies the envelope with the agents' own code
