@@ -114,8 +114,8 @@ func (f *mapFlag) Set(s string) error {
 	return nil
 }
 
-// targetFlags select devices as push and rollback do: --node IDs and
-// --label K=V pairs, all of which must match.
+// targetFlags select devices for push, rollback and undeploy alike:
+// --node IDs and --label K=V pairs (all of which must match).
 type targetFlags struct {
 	nodes  listFlag
 	labels mapFlag
@@ -127,13 +127,13 @@ type targetFlags struct {
 func (t *targetFlags) register(fs *flag.FlagSet, verb string) {
 	fs.Var(&t.nodes, "node", "device `ID` to "+verb+" (repeatable)")
 	fs.Var(&t.labels, "label", verb+" devices carrying label `K=V` (repeatable; all must match)")
-	fs.BoolVar(&t.allow, "allow-unregistered", false, "let --node name devices that never registered")
+	fs.BoolVar(&t.allow, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 }
 
 // check refuses no target and malformed device ids.
 func (t *targetFlags) check(cmd string) error {
 	if len(t.nodes) == 0 && len(t.labels.m) == 0 {
-		return usagef(cmd, "%s: give at least one --node ID or --label K=V", cmd)
+		return usagef(cmd, "%s: give at least one --node ID or --label K=V: no device is selected otherwise", cmd)
 	}
 	for _, n := range t.nodes {
 		if err := wire.ValidateDeviceID(n); err != nil {

@@ -141,7 +141,7 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 		return err
 	}
 	r, err := c.createRollout(ctx, wire.RolloutRequest{Envelope: *env, Rollbacks: rollbacks,
-		Waves: strings.Split(o.staged.waves, ","), Gate: o.staged.gate(), AllowUnregistered: o.allowUnregistered, StopUnknown: o.stopUnknown})
+		Waves: strings.Split(o.staged.waves, ","), Gate: o.staged.gate(), AllowUnregistered: o.targets.allow, StopUnknown: o.stopUnknown})
 	if err != nil {
 		return fmt.Errorf("roll out %s %s: %w", m.Name, m.Version, err)
 	}

@@ -22,7 +22,7 @@ func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manife
 	if err := src.deliver(ctx, cl, c, m); err != nil {
 		return err
 	}
-	d, err := c.deploy(ctx, wire.DeployRequest{Envelope: *env, AllowUnregistered: o.allowUnregistered, StopUnknown: o.stopUnknown})
+	d, err := c.deploy(ctx, wire.DeployRequest{Envelope: *env, AllowUnregistered: o.targets.allow, StopUnknown: o.stopUnknown})
 	if err != nil {
 		return fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
