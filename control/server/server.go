@@ -2,10 +2,13 @@
 // external MQTT broker, the controller's MQTT client, fleet logic and the
 // HTTP API. cmd/edge-control is a thin main around Main.
 //
-// Start order: store, broker (embedded), fleet, MQTT client (which
-// re-publishes every desired state once connected), HTTP. Shutdown runs in
-// reverse: HTTP first (no new deployments), then the MQTT client, the
-// broker, the fleet's workers and the store.
+// Start order: store, the replica check (replicas.go: on a shared MySQL
+// database, a controller whose broker or blob folder differs from a live
+// replica's is refused before it writes or leads anything), broker
+// (embedded), fleet, MQTT client (which re-publishes every desired state
+// once connected), HTTP. Shutdown runs in reverse: HTTP first (no new
+// deployments), then the MQTT client, the broker, the fleet's workers,
+// the controller's entry in the replica registry and the store.
 package server
 
 import (
@@ -55,6 +58,10 @@ type Server struct {
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
 	brokerTLS *tls.Config // towards an external ssl:// broker
 
+	// replica is this controller's entry in the registry of controllers
+	// sharing a MySQL database (replicas.go); nil on SQLite.
+	replica *store.Controller
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -100,13 +107,21 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
+	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
+	// Before anything is written or led: a controller that cannot work
+	// with the live ones on its database does not start (replicas.go).
+	if err := s.registerReplica(ctx, s.fleet.Holder()); err != nil {
+		return err
+	}
 	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
+	if me := s.replica; me != nil {
+		s.wg.Go(func() { s.heartbeat(runCtx, *me) })
+	}
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}
@@ -325,6 +340,7 @@ func (s *Server) close() error {
 	}
 	s.wg.Wait()
 	if s.store != nil {
+		s.deregisterReplica()
 		errs = append(errs, s.store.Close())
 	}
 	if s.lock != nil {
