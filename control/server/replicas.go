@@ -1,13 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,12 +57,16 @@ func (s *Server) registerReplica(ctx context.Context, id string) error {
 	if me.Broker != "" {
 		me.ClientID, me.BrokerUser = s.cfg.ClientID, s.cfg.BrokerUser
 	}
-	var shared []string // hosts of live replicas under this one's broker username
+	me.Trust = s.trustID
+	var sameUser, otherTrust []string // hosts of live replicas
 	err = s.store.RegisterController(ctx, me, s.cfg.LeaseTTL, func(live []store.Controller) error {
-		shared = shared[:0]
+		sameUser, otherTrust = nil, nil
 		for _, o := range live {
 			if me.BrokerUser != "" && o.Broker == me.Broker && o.BrokerUser == me.BrokerUser {
-				shared = append(shared, o.Host)
+				sameUser = append(sameUser, o.Host)
+			}
+			if o.Trust != me.Trust {
+				otherTrust = append(otherTrust, o.Host)
 			}
 		}
 		return replicaConflicts(me, live)
@@ -65,11 +74,16 @@ func (s *Server) registerReplica(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if len(shared) > 0 {
-		// Not refused: brokers other than the shipped Mosquitto
-		// configuration let clients share a username.
+	// Warned, not refused: brokers other than the shipped Mosquitto
+	// configuration let clients share a username; replicas' --trust keys
+	// differ while a key is rolled out to them one by one.
+	if len(sameUser) > 0 {
 		s.log.Warn("another controller uses this --broker-user: with Mosquitto's use_username_as_clientid (deploy/mosquitto) the two take each other's session over; give each replica its own",
-			"user", me.BrokerUser, "hosts", shared)
+			"user", me.BrokerUser, "hosts", sameUser)
+	}
+	if len(otherTrust) > 0 {
+		s.log.Warn("another controller on this database checks deployments against other --trust keys: a deployment one refuses, the other accepts; give every replica the same --trust files",
+			"hosts", otherTrust)
 	}
 	s.replica = &me
 	return nil
@@ -148,6 +162,18 @@ func brokerIdentity(broker string) string {
 		port = p
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// trustFingerprint identifies a set of --trust keys, whatever their order
+// and files: the SHA-256 of the sorted keys.
+func trustFingerprint(keys []ed25519.PublicKey) string {
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	h := sha256.New()
+	for _, k := range sorted {
+		h.Write(k)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func absPath(p string) string {

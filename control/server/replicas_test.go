@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgeplane/edge/tests/harness"
+	"github.com/edgeplane/edge/wire"
 )
 
 // The replica tests run controllers on one fresh MySQL/MariaDB database
@@ -50,12 +54,17 @@ func replica(db, blobs, broker string) func(*Config) {
 // returns Start's error (the controller is closed when the test ends).
 func tryStart(t *testing.T, mod func(*Config)) (*Server, error) {
 	t.Helper()
+	return tryStartLog(t, testLogger(t), mod)
+}
+
+func tryStartLog(t *testing.T, log *slog.Logger, mod func(*Config)) (*Server, error) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr, cfg.MQTTAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	mod(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := Start(ctx, cfg, testLogger(t))
+	s, err := Start(ctx, cfg, log)
 	if err == nil {
 		t.Cleanup(func() { s.Close() })
 	}
@@ -185,6 +194,33 @@ func TestReplicaAfterHeartbeatExpired(t *testing.T) {
 	first.Close()
 	if _, err := tryStart(t, func(c *Config) { replica(db, blobs, "")(c); c.DataDir = dir }); err != nil {
 		t.Fatalf("restart on the same data folder: %v", err)
+	}
+}
+
+// TestReplicaTrustWarned: a replica checking deployments against other
+// --trust keys than a live one starts (a key is rolled out to replicas one
+// at a time) but says so: through it a deployment the other refuses would
+// be accepted.
+func TestReplicaTrustWarned(t *testing.T) {
+	db, broker, blobs := replicaDB(t), replicaBroker(t), t.TempDir()
+	startServer(t, replica(db, blobs, broker))
+	pem, err := wire.MarshalPublicKey(newSigner(t).pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(t.TempDir(), "edge.pub")
+	if err := os.WriteFile(key, pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs harness.SyncBuffer
+	if _, err := tryStartLog(t, slog.New(slog.NewTextHandler(&logs, nil)), func(c *Config) {
+		replica(db, blobs, broker)(c)
+		c.TrustFiles = []string{key}
+	}); err != nil {
+		t.Fatalf("replica with other --trust keys: %v, want started", err)
+	}
+	if !strings.Contains(logs.String(), "other --trust keys") {
+		t.Fatalf("no warning about the --trust keys in %q", logs.String())
 	}
 }
 

@@ -61,6 +61,7 @@ type Server struct {
 	// replica is this controller's entry in the registry of controllers
 	// sharing a MySQL database (replicas.go); nil on SQLite.
 	replica *store.Controller
+	trustID string // the --trust keys' fingerprint (trustFingerprint), "" for none
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -74,7 +75,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trust, err := loadTrust(cfg.TrustFiles)
+	trust, trustID, err := loadTrust(cfg.TrustFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS}
+	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS, trustID: trustID}
 	if err := s.start(ctx, trust); err != nil {
 		s.Close()
 		return nil, err
@@ -349,23 +350,25 @@ func (s *Server) close() error {
 	return errors.Join(errs...)
 }
 
-func loadTrust(files []string) (wire.Keyring, error) {
+// loadTrust reads the --trust keys, and returns them with their
+// fingerprint (trustFingerprint).
+func loadTrust(files []string) (wire.Keyring, string, error) {
 	if len(files) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	var keys []ed25519.PublicKey
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --trust: %w", ErrConfig, err)
+			return nil, "", fmt.Errorf("%w: --trust: %w", ErrConfig, err)
 		}
 		k, err := wire.ParsePublicKey(b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --trust %s: %w", ErrConfig, f, err)
+			return nil, "", fmt.Errorf("%w: --trust %s: %w", ErrConfig, f, err)
 		}
 		keys = append(keys, k)
 	}
-	return wire.NewKeyring(keys...), nil
+	return wire.NewKeyring(keys...), trustFingerprint(keys), nil
 }
 
 // registryClient is the client of the OCI registries modules are pulled

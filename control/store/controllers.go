@@ -43,11 +43,14 @@ type Controller struct {
 	// at a time holds a data folder's lock, so an entry of this host and
 	// folder is a predecessor's that died without removing it.
 	DataDir string
+	// Trust is the fingerprint of the keys it checks deployments
+	// against, "" for none.
+	Trust   string
 	Started time.Time // database clock
 	Expires time.Time // database clock
 }
 
-const controllerCols = `id, host, version, broker, client_id, broker_user, blob_store, blob_dir, data_dir, started, expires`
+const controllerCols = `id, host, version, broker, client_id, broker_user, blob_store, blob_dir, data_dir, trust, started, expires`
 
 // RegisterController registers c for ttl after check accepted the other
 // live controllers (their entries not expired), in one transaction that
@@ -119,8 +122,8 @@ func (s *Store) putController(ctx context.Context, tx *sql.Tx, c Controller, now
 	if !c.Started.IsZero() {
 		started = c.Started.UnixMilli()
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO controllers(`+controllerCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.Host, c.Version, c.Broker, c.ClientID, c.BrokerUser, c.BlobStore, c.BlobDir, c.DataDir, started, expires); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO controllers(`+controllerCols+`) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.Host, c.Version, c.Broker, c.ClientID, c.BrokerUser, c.BlobStore, c.BlobDir, c.DataDir, c.Trust, started, expires); err != nil {
 		return fmt.Errorf("register controller %s: %w", c.ID, err)
 	}
 	return nil
@@ -138,7 +141,7 @@ func liveControllers(ctx context.Context, tx *sql.Tx, self string, now int64) ([
 	for rows.Next() {
 		var c Controller
 		var started, expires int64
-		if err := rows.Scan(&c.ID, &c.Host, &c.Version, &c.Broker, &c.ClientID, &c.BrokerUser, &c.BlobStore, &c.BlobDir, &c.DataDir, &started, &expires); err != nil {
+		if err := rows.Scan(&c.ID, &c.Host, &c.Version, &c.Broker, &c.ClientID, &c.BrokerUser, &c.BlobStore, &c.BlobDir, &c.DataDir, &c.Trust, &started, &expires); err != nil {
 			return nil, fmt.Errorf("live controllers: %w", err)
 		}
 		c.Started, c.Expires = time.UnixMilli(started).UTC(), time.UnixMilli(expires).UTC()
@@ -175,6 +178,7 @@ func migrateControllers(ctx context.Context, m *migrator) error {
 	blob_store VARCHAR(64) NOT NULL,    -- BlobStoreID of its blob folder
 	blob_dir   VARCHAR(4096) NOT NULL,  -- its blob folder, as it names it
 	data_dir   VARCHAR(4096) NOT NULL,  -- its data folder
+	trust      VARCHAR(64) NOT NULL,    -- fingerprint of its --trust keys; '' none
 	started    BIGINT NOT NULL,         -- unix milliseconds, the database's clock
 	expires    BIGINT NOT NULL          -- unix milliseconds, the database's clock
 )`+opts)
