@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/internal/dbbind"
 	"github.com/edgeplane/edge/tests/harness"
 	"github.com/edgeplane/edge/wire"
 )
@@ -222,6 +223,35 @@ func TestReplicaTrustWarned(t *testing.T) {
 	if !strings.Contains(logs.String(), "other --trust keys") {
 		t.Fatalf("no warning about the --trust keys in %q", logs.String())
 	}
+}
+
+// TestReplicaConflictFoundByHeartbeat: a controller whose entry lapsed
+// (paused, or cut off from the database) while one it cannot work with
+// started finds that one at its next heartbeat and logs an error.
+func TestReplicaConflictFoundByHeartbeat(t *testing.T) {
+	db, blobs := replicaDB(t), t.TempDir()
+	var logs harness.SyncBuffer
+	lapsed, err := tryStartLog(t, slog.New(slog.NewTextHandler(&logs, nil)), func(c *Config) {
+		replica(db, blobs, "")(c)
+		c.LeaseTTL = time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb, err := dbbind.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	if _, err := sdb.Exec(`DELETE FROM controllers WHERE id = ?`, lapsed.replica.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tryStart(t, replica(db, blobs, "")); err != nil {
+		t.Fatalf("beside a lapsed entry: %v, want started", err)
+	}
+	eventually(t, "the lapsed controller logs the conflict", func() bool {
+		return strings.Contains(logs.String(), "cannot work with this one") && strings.Contains(logs.String(), "embedded broker, and so does this one")
+	})
 }
 
 // TestBrokerIdentity: the forms of one broker's URL compare equal,
