@@ -33,13 +33,14 @@ import (
 // cannot work together, with what to change. A controller that died stops
 // counting when its entry expires (--lease-ttl after its last heartbeat);
 // a clean stop removes it at once, and a controller restarted on the same
-// host and data folder (whose lock it holds) ignores its predecessor's. SQLite has one controller per data
-// folder (lockData): nothing is registered.
+// host and data folder (whose lock it holds) ignores its predecessor's.
+// SQLite has one controller per data folder (lockData): nothing is
+// registered.
 
 // ErrReplicaConflict is wrapped, with ErrConfig, by the refusal to start
 // beside a live controller on the same database configured so that the two
 // cannot work together.
-var ErrReplicaConflict = errors.New("replicas on one database must share one broker and one blob folder")
+var ErrReplicaConflict = errors.New("this controller cannot work beside a live one on its database")
 
 // registerReplica records this controller in the shared database after
 // checking it against the live ones there; on SQLite it does nothing.
@@ -58,47 +59,54 @@ func (s *Server) registerReplica(ctx context.Context, id string) error {
 		me.ClientID, me.BrokerUser = s.cfg.ClientID, s.cfg.BrokerUser
 	}
 	me.Trust = s.trustID
-	var sameUser, otherTrust []string // hosts of live replicas
+	var warnings []string
 	err = s.store.RegisterController(ctx, me, s.cfg.LeaseTTL, func(live []store.Controller) error {
-		sameUser, otherTrust = nil, nil
-		for _, o := range live {
-			if me.BrokerUser != "" && o.Broker == me.Broker && o.BrokerUser == me.BrokerUser {
-				sameUser = append(sameUser, o.Host)
-			}
-			if o.Trust != me.Trust {
-				otherTrust = append(otherTrust, o.Host)
-			}
-		}
+		warnings = replicaWarnings(me, live)
 		return replicaConflicts(me, live)
 	})
 	if err != nil {
 		return err
 	}
-	// Warned, not refused: brokers other than the shipped Mosquitto
-	// configuration let clients share a username; replicas' --trust keys
-	// differ while a key is rolled out to them one by one.
-	if len(sameUser) > 0 {
-		s.log.Warn("another controller uses this --broker-user: with Mosquitto's use_username_as_clientid (deploy/mosquitto) the two take each other's session over; give each replica its own",
-			"user", me.BrokerUser, "hosts", sameUser)
-	}
-	if len(otherTrust) > 0 {
-		s.log.Warn("another controller on this database checks deployments against other --trust keys: a deployment one refuses, the other accepts; give every replica the same --trust files",
-			"hosts", otherTrust)
+	for _, w := range warnings {
+		s.log.Warn(w)
 	}
 	s.replica = &me
 	return nil
+}
+
+// others are the live controllers but for me's predecessor on its data
+// folder, whose lock me holds: killed before its entry expired (a
+// restart).
+func others(me store.Controller, live []store.Controller) []store.Controller {
+	return slices.DeleteFunc(slices.Clone(live), func(o store.Controller) bool {
+		return o.Host == me.Host && o.DataDir == me.DataDir
+	})
+}
+
+// replicaWarnings are the differences with the live controllers that are
+// told, not refused: brokers other than the shipped Mosquitto
+// configuration let clients share a username, and replicas' --trust keys
+// differ while a key is rolled out to them one restart at a time.
+func replicaWarnings(me store.Controller, live []store.Controller) []string {
+	var out []string
+	for _, o := range others(me, live) {
+		if me.BrokerUser != "" && o.Broker == me.Broker && o.BrokerUser == me.BrokerUser {
+			out = append(out, fmt.Sprintf("another controller (host %s) uses --broker-user %s too: with Mosquitto's use_username_as_clientid "+
+				"(deploy/mosquitto) the two take each other's session over; give each replica its own", o.Host, me.BrokerUser))
+		}
+		if o.Trust != me.Trust {
+			out = append(out, fmt.Sprintf("another controller (host %s) on this database checks deployments against other --trust keys: "+
+				"a deployment one refuses, the other accepts; give every replica the same --trust files", o.Host))
+		}
+	}
+	return out
 }
 
 // replicaConflicts returns what keeps me from working with the live
 // controllers, nil if nothing.
 func replicaConflicts(me store.Controller, live []store.Controller) error {
 	var errs []error
-	for _, o := range live {
-		if o.Host == me.Host && o.DataDir == me.DataDir {
-			// Its predecessor on this data folder, whose lock this one
-			// holds: killed before its entry expired (a restart).
-			continue
-		}
+	for _, o := range others(me, live) {
 		errs = append(errs, replicaConflict(me, o)...)
 	}
 	if len(errs) == 0 {
@@ -165,10 +173,11 @@ func brokerIdentity(broker string) string {
 }
 
 // trustFingerprint identifies a set of --trust keys, whatever their order
-// and files: the SHA-256 of the sorted keys.
+// and files: the SHA-256 of the sorted keys, each once.
 func trustFingerprint(keys []ed25519.PublicKey) string {
 	sorted := slices.Clone(keys)
 	slices.SortFunc(sorted, func(a, b ed25519.PublicKey) int { return bytes.Compare(a, b) })
+	sorted = slices.CompactFunc(sorted, func(a, b ed25519.PublicKey) bool { return bytes.Equal(a, b) })
 	h := sha256.New()
 	for _, k := range sorted {
 		h.Write(k)
