@@ -1,6 +1,10 @@
 package wire
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // DesiredState is everything one device should run. The controller publishes
 // it retained on the device's desired topic; each message replaces the
@@ -45,6 +49,18 @@ func MergeLabels(central, own map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// LabelsText writes labels as sorted K=V pairs joined by ", "
+// ("ring=canary, site=a") for an operator to read, never in Go's
+// map[...] syntax; edgectl and the controller's messages both use it.
+func LabelsText(labels map[string]string) string {
+	kv := make([]string, 0, len(labels))
+	for k, v := range labels {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ", ")
 }
 
 // DesiredModule is one module the device should run.

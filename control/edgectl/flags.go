@@ -3,7 +3,6 @@ package edgectl
 import (
 	"flag"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/edgeplane/edge/wire"
@@ -85,18 +84,7 @@ func (f *mapFlag) String() string {
 	if f == nil {
 		return ""
 	}
-	return pairs(f.m, ",")
-}
-
-// pairs writes m as sorted K=V pairs joined by sep: labels for people,
-// never Go's map[...] syntax.
-func pairs(m map[string]string, sep string) string {
-	kv := make([]string, 0, len(m))
-	for k, v := range m {
-		kv = append(kv, k+"="+v)
-	}
-	sort.Strings(kv)
-	return strings.Join(kv, sep)
+	return wire.LabelsText(f.m)
 }
 
 func (f *mapFlag) Set(s string) error {

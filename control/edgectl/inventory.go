@@ -137,7 +137,7 @@ func printDetail(w io.Writer, det *wire.DeviceDetail) {
 		fmt.Fprintf(w, "generation  %d\n", s.Generation)
 	}
 	if len(det.Labels) > 0 {
-		fmt.Fprintf(w, "labels      %s\n", pairs(det.Labels, ", "))
+		fmt.Fprintf(w, "labels      %s\n", wire.LabelsText(det.Labels))
 	}
 	if m := d.Metrics; m != nil {
 		a := &m.Agent

@@ -26,6 +26,11 @@ func TestWavesCheckedBeforeUpload(t *testing.T) {
 		{"50%,10%,100%", []string{"a"}, "cumulative"},
 		{"1,,100%", []string{"a"}, "want a count"},
 		{"1,2", []string{"a", "b", "c"}, "reaches 2 of the 3 targeted devices"},
+		// edgectl's own copy of the check let these through (the
+		// controller's parser is now the only one):
+		{"NaN%,100%", []string{"a"}, "want a count"},
+		{"+1,100%", []string{"a"}, "want a count"},
+		{"10%,1,100%", []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}, "cumulative"},
 	}
 	for _, tt := range tests {
 		f := newFakeControl(t, pub, []string{wire.StateRunning})
@@ -42,7 +47,7 @@ func TestWavesCheckedBeforeUpload(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{"1,10%,50%,100%", "100%", "1,3,7", "2,1%,100%"} {
-		if err := checkWaves(strings.Split(ok, ",")); err != nil {
+		if _, err := wire.ParseWaves(strings.Split(ok, ",")); err != nil {
 			t.Errorf("--waves %s: %v, want it accepted", ok, err)
 		}
 	}

@@ -139,48 +139,6 @@ func TestGateVerdicts(t *testing.T) {
 	}
 }
 
-func TestSplitWaves(t *testing.T) {
-	tests := []struct {
-		spec string
-		n    int
-		want []int
-		err  string
-	}{
-		{"1,10%,50%,100%", 20, []int{1, 2, 10, 20}, ""},
-		{"1,10%,50%,100%", 4, []int{1, 2, 4}, ""}, // 10% of 4 rounds up to 1: merged
-		{"1,10%,50%,100%", 1, []int{1}, ""},
-		{"2,100%", 1, []int{1}, ""},
-		{"100%", 7, []int{7}, ""},
-		{"1,3,7", 7, []int{1, 3, 7}, ""},
-		{"1,50%", 10, nil, "end the waves with 100%"},
-		{"5,2,100%", 10, nil, "cumulative"},
-		{"0,100%", 10, nil, "want a count"},
-		{"x%", 10, nil, "want a count"},
-		{"150%", 10, nil, "up to 100%"},
-	}
-	for _, tt := range tests {
-		got, err := splitWaves(strings.Split(tt.spec, ","), tt.n)
-		switch {
-		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
-			t.Errorf("%s of %d: err %v, want %q", tt.spec, tt.n, err, tt.err)
-		case tt.err == "" && (err != nil || !equalInts(got, tt.want)):
-			t.Errorf("%s of %d = %v, %v; want %v", tt.spec, tt.n, got, err, tt.want)
-		}
-	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // FuzzGateObserve feeds the gate metrics reports as a device may send
 // them (anything wire.Decode and Validate accept, in any order): it must
 // never panic, and a window never holds more than the whole rollout.

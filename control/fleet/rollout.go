@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,7 +67,7 @@ func (f *Fleet) CreateRollout(ctx context.Context, req wire.RolloutRequest) (wir
 		}
 	}
 	slices.SortStableFunc(targets, func(a, b string) int { return -cmpBool(v.devices[a].Online, v.devices[b].Online) })
-	waves, err := splitWaves(req.Waves, len(targets))
+	waves, err := wire.WaveEnds(req.Waves, len(targets))
 	if err != nil {
 		return wire.Rollout{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
@@ -130,44 +129,6 @@ func gateDefaults(g wire.Gate) (wire.Gate, error) {
 		return g, fmt.Errorf("%w: low traffic %q: want fail or pass", ErrBadRequest, g.LowTraffic)
 	}
 	return g, nil
-}
-
-// splitWaves resolves a wave spec ("1", "10%", ..., cumulative) against n
-// devices into the cumulative device count at the end of each wave. A
-// percentage rounds up (at least one device); waves that add no device
-// are dropped; the last must reach every device.
-func splitWaves(spec []string, n int) ([]int, error) {
-	if len(spec) == 0 {
-		return []int{n}, nil
-	}
-	var ends []int
-	for _, w := range spec {
-		var k int
-		if p, ok := strings.CutSuffix(w, "%"); ok {
-			pct, err := strconv.ParseFloat(p, 64)
-			if err != nil || pct <= 0 || pct > 100 {
-				return nil, fmt.Errorf("wave %q: want a count like 1 or a percentage like 10%% (up to 100%%)", w)
-			}
-			k = max(1, int(math.Ceil(pct*float64(n)/100-1e-9)))
-		} else {
-			c, err := strconv.Atoi(w)
-			if err != nil || c < 1 {
-				return nil, fmt.Errorf("wave %q: want a count like 1 or a percentage like 10%%", w)
-			}
-			k = c
-		}
-		k = min(k, n)
-		if len(ends) > 0 && k < ends[len(ends)-1] {
-			return nil, fmt.Errorf("waves are cumulative: %q reaches %d devices, fewer than the wave before (%d)", w, k, ends[len(ends)-1])
-		}
-		if len(ends) == 0 || k > ends[len(ends)-1] {
-			ends = append(ends, k)
-		}
-	}
-	if last := ends[len(ends)-1]; last != n {
-		return nil, fmt.Errorf("the last wave reaches %d of the %d targeted devices: end the waves with 100%%", last, n)
-	}
-	return ends, nil
 }
 
 // checkRollbacks checks the operator's rollback statements and records,
