@@ -21,6 +21,11 @@ import "time"
 //	GET  /api/v1/deployments/{id}      Deployment (poll for progress)
 //	GET  /api/v1/deployments           []Deployment, newest first
 //	POST /api/v1/deployments/{id}/cancel  → CancelResult; 409 for a wave of a rollout
+//	POST /api/v1/undeploy              UndeployRequest → UndeployResult: the module leaves the
+//	                                   selected devices' desired state (their data is kept);
+//	                                   404 where a device's desired state lacks it, 409
+//	                                   while a rollout of it is live or a device runs
+//	                                   modules outside its desired state (nothing changed)
 //	POST /api/v1/rollouts              RolloutRequest → Rollout (wire/rollout.go)
 //	GET  /api/v1/rollouts              []Rollout, newest first
 //	GET  /api/v1/rollouts/{id}         Rollout (poll for progress: wave, devices, gate figures)

@@ -66,6 +66,8 @@ var rules = map[reflect.Type]rule{
 	reflect.TypeFor[QuarantineClearRequest]():   {"quarantine clear request", MaxRequestSize, false},
 	reflect.TypeFor[QuarantineClear]():          {"quarantine clear", MaxAnswerSize, true},
 	reflect.TypeFor[CancelResult]():             {"cancel result", MaxAnswerSize, true},
+	reflect.TypeFor[UndeployRequest]():          {"undeploy request", MaxDeployRequestSize, false},
+	reflect.TypeFor[UndeployResult]():           {"undeploy result", MaxAnswerSize, true},
 	reflect.TypeFor[DeviceRemoval]():            {"device removal", MaxAnswerSize, true},
 }
 

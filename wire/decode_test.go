@@ -140,11 +140,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(8, []byte(`{"set":{"ring":"canary"},"remove":["site"]}`))
 	f.Add(9, []byte(`{"module":"orders"}`))
 	f.Add(10, []byte(`{"source":"oci://127.0.0.1:5000/edge/orders@sha256:0123","size":3}`))
+	f.Add(11, []byte(`{"module":"orders","targets":{"labels":{"ring":"canary"}},"allow_unregistered":true}`))
 	types := []func() any{
 		func() any { return new(Manifest) }, func() any { return new(DesiredState) }, func() any { return new(Status) },
 		func() any { return new(DeployRequest) }, func() any { return new(FetchChunks) }, func() any { return new(Event) },
 		func() any { return new(PlanRequest) }, func() any { return new(RolloutRequest) }, func() any { return new(LabelRequest) },
 		func() any { return new(QuarantineClearRequest) }, func() any { return new(BlobPullRequest) },
+		func() any { return new(UndeployRequest) },
 	}
 	f.Fuzz(func(t *testing.T, kind int, b []byte) {
 		if kind < 0 {

@@ -81,7 +81,11 @@
 //	   gained StopUnknown (sent only when set: an older controller refuses
 //	   the request as having an unknown field, 400). An Event may be about
 //	   the device itself: StateIDConflict (an older controller drops it);
-//	   Device gained IDConflict (older edgectls ignore it).
+//	   Device gained IDConflict (older edgectls ignore it). The API gained
+//	   undeploys (UndeployRequest → UndeployResult, POST /api/v1/undeploy:
+//	   an older controller answers 404). RolloutRequest.Waves are read by
+//	   ParseWaves, edgectl's and the controller's one parser: a wave
+//	   written with a sign, an exponent, hex or NaN is refused (400).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

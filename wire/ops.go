@@ -62,6 +62,37 @@ type PlanSource struct {
 	Devices  []string `json:"devices"`
 }
 
+// UndeployRequest asks the controller to remove Module from the desired
+// state of the devices Targets select (POST /api/v1/undeploy): selected
+// as a push's targets are, all or nothing. Nothing is signed: taking a
+// module off a board cannot make it run code the operator did not sign.
+type UndeployRequest struct {
+	Module  string  `json:"module"`
+	Targets Targets `json:"targets"`
+	// AllowUnregistered lets Targets.Nodes name devices that never
+	// registered or reported (as in PlanRequest).
+	AllowUnregistered bool `json:"allow_unregistered,omitempty"`
+}
+
+// UndeployResult is the answer to an UndeployRequest: per device, the
+// desired entry removed and what the device last reported serving, which
+// edgectl waits to see go.
+type UndeployResult struct {
+	Module  string           `json:"module"`
+	Devices []UndeployDevice `json:"devices"`
+}
+
+// UndeployDevice is one device the module was removed from.
+type UndeployDevice struct {
+	Device string `json:"device"`
+	Online bool   `json:"online"`
+	// Removed is the module's entry its desired state held.
+	Removed PlanVersion `json:"removed"`
+	// Serving is the version the device last reported serving ("" if
+	// none: the module had not started, or the device never reported).
+	Serving string `json:"serving,omitempty"`
+}
+
 // LabelRequest changes the labels the operator sets centrally for one
 // device (POST /api/v1/devices/{id}/labels): Set adds or replaces, Remove
 // deletes keys.

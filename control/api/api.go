@@ -33,7 +33,8 @@
 // make a board run unsigned code; it can register devices and withhold or
 // re-push signed versions. The operator's actions that need no key (ops.go:
 // plans, rollouts and their pause/resume/abort, cancels, undeploys
-// (POST /api/v1/undeploy: wire.PlanRequest → wire.Plan, fleet.Undeploy),
+// (POST /api/v1/undeploy: wire.UndeployRequest → wire.UndeployResult,
+// fleet.Undeploy),
 // central labels, quarantine clears) change what is delivered, never what
 // is trusted.
 package api

@@ -64,7 +64,7 @@ func (h *Handler) postPlan(w http.ResponseWriter, r *http.Request) {
 // the request's targets select (fleet.Undeploy): 404 where one does not
 // hold it, 409 while a rollout of it is live.
 func (h *Handler) postUndeploy(w http.ResponseWriter, r *http.Request) {
-	var req wire.PlanRequest
+	var req wire.UndeployRequest
 	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
 		return
 	}

@@ -43,8 +43,8 @@
 // (the agents' anti-rollback floor accepts it; replays of anything signed
 // before stay refused). "undeploy" removes a module from the desired
 // state of the devices selected as push and rollback select them (POST
-// /api/v1/undeploy: a wire.PlanRequest answered by a wire.Plan naming the
-// entry removed per device) and waits until each device's status no
+// /api/v1/undeploy: a wire.UndeployRequest answered by a
+// wire.UndeployResult naming the entry removed per device) and waits until each device's status no
 // longer lists it; the agent stops it and keeps its data folder.
 // "rollout status|pause|resume|abort", "deployment
 // cancel", "label" and "quarantine list|clear" are plain API calls:

@@ -51,12 +51,12 @@ func runUndeploy(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var p wire.Plan
-	if err := c.postJSON(ctx, "/undeploy", wire.PlanRequest{Module: name, Targets: tf.targets(), AllowUnregistered: tf.allow}, &p); err != nil {
+	var p wire.UndeployResult
+	if err := c.postJSON(ctx, "/undeploy", wire.UndeployRequest{Module: name, Targets: tf.targets(), AllowUnregistered: tf.allow}, &p); err != nil {
 		return fmt.Errorf("undeploy %s: %w", name, err)
 	}
 	for _, d := range p.Devices {
-		fmt.Fprintf(cl.stderr, "%s: %s removed from the desired state\n", d.ID, removedText(name, d.Current))
+		fmt.Fprintf(cl.stderr, "%s: %s %s (deployment %s) removed from the desired state\n", d.Device, name, d.Removed.Version, d.Removed.Deployment)
 	}
 	stopped := map[string]bool{}
 	var werr error
@@ -73,41 +73,33 @@ func runUndeploy(ctx context.Context, cl *cli, args []string) error {
 	return werr
 }
 
-// removedText names the entry a device lost: "orders 1.0.0 (deployment d-...)".
-func removedText(name string, v *wire.PlanVersion) string {
-	if v == nil {
-		return name
-	}
-	return fmt.Sprintf("%s %s (deployment %s)", name, v.Version, v.Deployment)
-}
-
 // waitUndeployed polls each device of p until its status no longer lists
 // p.Module (the agent reports that once it stopped and forgot it),
 // recording those in stopped, or until wait elapses (errTimeout, naming
 // the devices that have not confirmed).
-func waitUndeployed(ctx context.Context, c *client, p *wire.Plan, wait time.Duration, stopped map[string]bool, progress io.Writer) error {
+func waitUndeployed(ctx context.Context, c *client, p *wire.UndeployResult, wait time.Duration, stopped map[string]bool, progress io.Writer) error {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	var lastErr string
 	for {
 		for _, d := range p.Devices {
-			if stopped[d.ID] {
+			if stopped[d.Device] {
 				continue
 			}
-			dev, err := c.device(wctx, d.ID)
+			dev, err := c.device(wctx, d.Device)
 			var ae *APIError
 			if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-				dev, err = &wire.Device{ID: d.ID}, nil // never reported (--allow-unregistered): runs nothing
+				dev, err = &wire.Device{ID: d.Device}, nil // never reported (--allow-unregistered): runs nothing
 			}
 			if err != nil {
 				if wctx.Err() == nil && pollFailed(err, &lastErr, progress) {
-					return fmt.Errorf("follow device %s: %w", d.ID, err)
+					return fmt.Errorf("follow device %s: %w", d.Device, err)
 				}
 				continue
 			}
 			if !reportsModule(dev, p.Module) {
-				stopped[d.ID] = true
-				fmt.Fprintf(progress, "%s: %s\n", d.ID, wire.StateStopped)
+				stopped[d.Device] = true
+				fmt.Fprintf(progress, "%s: %s\n", d.Device, wire.StateStopped)
 			}
 		}
 		if len(stopped) == len(p.Devices) {
@@ -135,14 +127,14 @@ func reportsModule(d *wire.Device, module string) bool {
 	return false
 }
 
-func undeployWaitEnded(ctx context.Context, p *wire.Plan, wait time.Duration, stopped map[string]bool) error {
+func undeployWaitEnded(ctx context.Context, p *wire.UndeployResult, wait time.Duration, stopped map[string]bool) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("undeploy %s: %w", p.Module, context.Cause(ctx))
 	}
 	var pending []string
 	for _, d := range p.Devices {
-		if !stopped[d.ID] {
-			pending = append(pending, d.ID)
+		if !stopped[d.Device] {
+			pending = append(pending, d.Device)
 		}
 	}
 	return fmt.Errorf("undeploy %s: %w after --wait %v; still reporting the module: %s (the controller keeps the new desired "+
@@ -150,23 +142,19 @@ func undeployWaitEnded(ctx context.Context, p *wire.Plan, wait time.Duration, st
 }
 
 // printUndeploy writes what undeploy did, per device.
-func printUndeploy(w io.Writer, p *wire.Plan, stopped map[string]bool, waited bool) {
+func printUndeploy(w io.Writer, p *wire.UndeployResult, stopped map[string]bool, waited bool) {
 	fmt.Fprintf(w, "undeployed %s from %d device(s); each keeps the module's data folder\n", p.Module, len(p.Devices))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tREMOVED\tSERVED\tSTATE")
 	for _, d := range p.Devices {
 		state := "removed from the desired state"
 		switch {
-		case stopped[d.ID]:
+		case stopped[d.Device]:
 			state = wire.StateStopped
 		case waited:
 			state = "not confirmed"
 		}
-		removed := "-"
-		if d.Current != nil {
-			removed = d.Current.Version + " (" + d.Current.Deployment + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, removed, dash(d.Serving), state)
+		fmt.Fprintf(tw, "%s\t%s (%s)\t%s\t%s\n", d.Device, d.Removed.Version, d.Removed.Deployment, dash(d.Serving), state)
 	}
 	tw.Flush()
 }

@@ -21,15 +21,15 @@ func TestUndeployWaits(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/undeploy", func(w http.ResponseWriter, r *http.Request) {
-		var req wire.PlanRequest
+		var req wire.UndeployRequest
 		if err := wire.Decode(mustRead(r), &req); err != nil || req.Module != "orders" {
 			apiError(w, http.StatusBadRequest, "request %+v: %v", req, err)
 			return
 		}
-		p := wire.Plan{Module: "orders"}
+		p := wire.UndeployResult{Module: "orders"}
 		for _, n := range req.Targets.Nodes {
-			p.Devices = append(p.Devices, wire.PlanDevice{ID: n, Serving: "1.0.0",
-				Current: &wire.PlanVersion{Deployment: "d-1", Version: "1.0.0"}})
+			p.Devices = append(p.Devices, wire.UndeployDevice{Device: n, Serving: "1.0.0",
+				Removed: wire.PlanVersion{Deployment: "d-1", Version: "1.0.0"}})
 		}
 		answer(w, http.StatusOK, p)
 	})
@@ -60,5 +60,13 @@ func TestUndeployWaits(t *testing.T) {
 	code, out, _ = run(t, "undeploy", "orders", "--node", "pi-3", "--control", srv.URL, "--wait", "0")
 	if code != ExitOK || !strings.Contains(out, "removed from the desired state") {
 		t.Errorf("undeploy --wait 0: exit %d, %s; want 0 without waiting", code, out)
+	}
+	// --json writes the controller's wire.UndeployResult: per device the
+	// entry removed, not a plan with an epoch that means nothing here.
+	code, out, _ = run(t, "undeploy", "orders", "--node", "pi-3", "--control", srv.URL, "--wait", "0", "--json")
+	var res wire.UndeployResult
+	if err := wire.Decode([]byte(out), &res); code != ExitOK || err != nil || len(res.Devices) != 1 ||
+		res.Devices[0].Device != "pi-3" || res.Devices[0].Removed.Version != "1.0.0" || strings.Contains(out, `"epoch"`) {
+		t.Errorf("undeploy --json: exit %d, %v, %s; want pi-3's removed 1.0.0 and no epoch", code, err, out)
 	}
 }

@@ -27,10 +27,10 @@ import (
 // module on a device ends cancelled there, so it does not wait for its
 // deadline.
 //
-// The request is a wire.PlanRequest without Rollback or To (the module
-// and the targets, as for a push); the answer a wire.Plan whose Devices
-// name, per device, the entry removed (Current) and the version the
-// device last reported serving (Serving): what edgectl waits to see go.
+// The request is a wire.UndeployRequest (the module and the targets, as
+// for a push); the answer a wire.UndeployResult naming, per device, the
+// entry removed (Removed) and the version the device last reported
+// serving (Serving): what edgectl waits to see go.
 
 // ErrNotDeployed: the module is not in a selected device's desired state.
 var ErrNotDeployed = errors.New("module not deployed")
@@ -41,33 +41,30 @@ const undeployReason = "the operator undeployed the module (edgectl undeploy)"
 
 // Undeploy removes req.Module from the desired state of the devices
 // req.Targets selects (see the section comment).
-func (f *Fleet) Undeploy(ctx context.Context, req wire.PlanRequest) (wire.Plan, error) {
-	switch {
-	case wire.ValidateModuleName(req.Module) != nil:
-		return wire.Plan{}, fmt.Errorf("%w: %w", ErrBadRequest, wire.ValidateModuleName(req.Module))
-	case req.Rollback || req.To != "":
-		return wire.Plan{}, fmt.Errorf("%w: undeploy of %s: rollback and to do not apply", ErrBadRequest, req.Module)
+func (f *Fleet) Undeploy(ctx context.Context, req wire.UndeployRequest) (wire.UndeployResult, error) {
+	if err := wire.ValidateModuleName(req.Module); err != nil {
+		return wire.UndeployResult{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	if err := f.noLiveRollout(ctx, req.Module); err != nil {
-		return wire.Plan{}, fmt.Errorf("undeploy %s: %w", req.Module, err)
+		return wire.UndeployResult{}, fmt.Errorf("undeploy %s: %w", req.Module, err)
 	}
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
 	p, err := f.undeployPlan(ctx, req)
 	if err != nil {
-		return wire.Plan{}, err
+		return wire.UndeployResult{}, err
 	}
 	var states []wire.DesiredState
 	for _, d := range p.Devices {
-		ds, changed, err := f.store.RemoveModule(ctx, d.ID, req.Module, d.Current.Deployment, f.now())
+		ds, changed, err := f.store.RemoveModule(ctx, d.Device, req.Module, d.Removed.Deployment, f.now())
 		if err != nil {
 			f.publishLater(states, false) // those stored already
-			return wire.Plan{}, fmt.Errorf("undeploy %s from %s: %w", req.Module, d.ID, err)
+			return wire.UndeployResult{}, fmt.Errorf("undeploy %s from %s: %w", req.Module, d.Device, err)
 		}
 		if changed {
 			states = append(states, ds)
 		}
-		f.endOnDevice(ctx, d.Current.Deployment, d.ID)
+		f.endOnDevice(ctx, d.Removed.Deployment, d.Device)
 	}
 	f.publishLater(states, false)
 	f.log.Info("module undeployed", "module", req.Module, "devices", len(p.Devices))
@@ -77,16 +74,16 @@ func (f *Fleet) Undeploy(ctx context.Context, req wire.PlanRequest) (wire.Plan, 
 // undeployPlan resolves req's targets and checks that each holds the
 // module, and that none runs modules outside its desired state. The
 // caller holds deployMu, so no deployment replaces an entry in between.
-func (f *Fleet) undeployPlan(ctx context.Context, req wire.PlanRequest) (wire.Plan, error) {
+func (f *Fleet) undeployPlan(ctx context.Context, req wire.UndeployRequest) (wire.UndeployResult, error) {
 	v, err := f.view(ctx)
 	if err != nil {
-		return wire.Plan{}, err
+		return wire.UndeployResult{}, err
 	}
 	ids, err := v.resolve(req.Targets, req.AllowUnregistered)
 	if err != nil {
-		return wire.Plan{}, fmt.Errorf("undeploy %s: %w", req.Module, err)
+		return wire.UndeployResult{}, fmt.Errorf("undeploy %s: %w", req.Module, err)
 	}
-	p := wire.Plan{Module: req.Module, Devices: make([]wire.PlanDevice, 0, len(ids))}
+	p := wire.UndeployResult{Module: req.Module, Devices: make([]wire.UndeployDevice, 0, len(ids))}
 	var missing []string
 	for _, id := range ids {
 		e := v.entry(id, req.Module)
@@ -94,16 +91,19 @@ func (f *Fleet) undeployPlan(ctx context.Context, req wire.PlanRequest) (wire.Pl
 			missing = append(missing, id)
 			continue
 		}
-		d, known := v.devices[id]
-		p.Devices = append(p.Devices, wire.PlanDevice{ID: id, Registered: known, Online: d.Online,
-			Serving: v.serving(id, req.Module), Current: planVersion(e.Deployment, &e.Envelope)})
+		removed := wire.PlanVersion{Deployment: e.Deployment}
+		if pv := planVersion(e.Deployment, &e.Envelope); pv != nil {
+			removed = *pv
+		}
+		p.Devices = append(p.Devices, wire.UndeployDevice{Device: id, Online: v.devices[id].Online,
+			Serving: v.serving(id, req.Module), Removed: removed})
 	}
 	if len(missing) > 0 {
-		return wire.Plan{}, fmt.Errorf("%w: %s is not in the desired state of %s (edgectl devices shows what each device runs); nothing was changed",
+		return wire.UndeployResult{}, fmt.Errorf("%w: %s is not in the desired state of %s (edgectl devices shows what each device runs); nothing was changed",
 			ErrNotDeployed, req.Module, strings.Join(missing, ", "))
 	}
 	if err := v.checkUnknown(ids, req.Module, "undeploy of "+req.Module); err != nil {
-		return wire.Plan{}, err
+		return wire.UndeployResult{}, err
 	}
 	return p, nil
 }
