@@ -85,7 +85,9 @@
 //	   undeploys (UndeployRequest → UndeployResult, POST /api/v1/undeploy:
 //	   an older controller answers 404). RolloutRequest.Waves are read by
 //	   ParseWaves, edgectl's and the controller's one parser: a wave
-//	   written with a sign, an exponent, hex or NaN is refused (400).
+//	   written with a sign, an exponent, hex or NaN is refused (400). A
+//	   wave the operator's abort interrupts ends WaveAborted (an older
+//	   edgectl prints the word).
 package wire
 
 // Version is the wire protocol version; it is part of every topic.

@@ -110,6 +110,7 @@ const (
 	WaveSoaking   = "soaking"
 	WavePassed    = "passed"
 	WaveFailed    = "failed"
+	WaveAborted   = "aborted" // the operator aborted the rollout while the wave deployed or soaked
 )
 
 // RolloutWave is one wave: the devices it adds (resolved at creation) and

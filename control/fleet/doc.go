@@ -66,8 +66,8 @@
 //
 // CreateRollout resolves the targets once, in a stated order (devices
 // online at creation first, then by id), and splits them into cumulative
-// waves ("1,10%,50%,100%": a percentage rounds up; waves that add no
-// device are dropped; the last must reach everyone). The rollout is a
+// waves ("1,10%,50%,100%": wire.WaveEnds; a percentage rounds up; waves
+// that add no device are dropped; the last must reach everyone). The rollout is a
 // document in the store, advanced by one loop (runRollouts, every
 // Config.RolloutTick and at once after a change), so a restarted
 // controller goes on where it stopped, gate figures included:
@@ -89,6 +89,11 @@
 //	pause: deploying or soaking ──▶ paused; resume: back where it was (a
 //	soaking wave soaks again in full); abort: any live state but
 //	rolling_back ──▶ rolling_back, ending aborted.
+//
+// A wave is pending, deploying, soaking, then passed or failed; one still
+// deploying or soaking when the rollout starts going back ends failed,
+// or aborted on the operator's abort (endLiveWaves), so no wave of an
+// ended rollout says it soaks. Waves never started stay pending.
 //
 // Each wave is a deployment with a fixed id (d-ROLLOUT-wN), so a loop
 // interrupted between creating it and saving the rollout finds it again.

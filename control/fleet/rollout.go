@@ -561,6 +561,7 @@ func (f *Fleet) advanceSoaking(ctx context.Context, r *store.Rollout, now time.T
 func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason string, aborted bool) {
 	r.State, r.Reason, r.Resume, r.Aborted = wire.RolloutRollingBack, reason, "", aborted
 	f.log.Warn("rollout rolling back", "rollout", r.ID, "reason", reason)
+	endLiveWaves(r, aborted, f.now())
 	var rbs []*wire.Manifest
 	for i := range r.Rollbacks {
 		m, _ := wire.ParseManifest(r.Rollbacks[i].Payload)
@@ -611,6 +612,23 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 			}
 		}
 		r.Rollback = append(r.Rollback, rb)
+	}
+}
+
+// endLiveWaves ends the waves still deploying or soaking when r starts
+// going back: aborted (the operator's abort) or failed, so that no wave
+// of an ended rollout still says it soaks. Waves never started stay
+// pending.
+func endLiveWaves(r *store.Rollout, aborted bool, now time.Time) {
+	for i := range r.Waves {
+		w := &r.Waves[i]
+		if w.State != wire.WaveDeploying && w.State != wire.WaveSoaking {
+			continue
+		}
+		w.State, w.Ended = wire.WaveFailed, now.UTC()
+		if aborted {
+			w.State = wire.WaveAborted
+		}
 	}
 }
 

@@ -200,6 +200,14 @@ func TestRolloutActions(t *testing.T) {
 	if r.State != wire.RolloutAborted || !strings.Contains(r.Reason, "aborted by the operator") {
 		t.Fatalf("ended %s: %s, want aborted", r.State, r.Reason)
 	}
+	// The wave that was soaking says it was aborted; it used to say
+	// "soaking" for ever after the rollout ended.
+	if w := r.Waves[0]; w.State != wire.WaveAborted || w.Ended.IsZero() {
+		t.Errorf("wave 1 after the abort: %s, ended %v; want aborted with an end", w.State, w.Ended)
+	}
+	if w := r.Waves[1]; w.State != wire.WavePending {
+		t.Errorf("wave 2 after the abort: %s, want pending (never started)", w.State)
+	}
 	for _, a := range f.agents {
 		eventually(t, a.id+" on 1.0.0", func() bool { return a.serves("orders") == "1.0.0" })
 	}
