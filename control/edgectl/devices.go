@@ -54,11 +54,30 @@ func runDeviceRotate(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	return o.issue(cl, id, "rotate the password of device", func() (*wire.DeviceCredentials, error) {
+	err = o.issue(cl, id, "rotate the password of device", func() (*wire.DeviceCredentials, error) {
 		var cr wire.DeviceCredentials
 		err := c.do(ctx, apiTimeout, http.MethodPost, "/devices/"+url.PathEscape(id)+"/rotate", "application/json", []byte("{}"), &cr)
 		return &cr, err
 	})
+	if err == nil {
+		fmt.Fprint(cl.stderr, restartNote(id, o.passwordFile))
+	}
+	return err
+}
+
+// restartNote tells the operator what a rotation leaves to do: the
+// device's agent is locked out (its old password no longer works) until
+// the file its --password-file names ("password_file" in agent.json)
+// holds the new one and the agent restarted, as the README installs it.
+func restartNote(id, newFile string) string {
+	src := newFile
+	if src == "" {
+		src = "FILE (the password above, on one line)"
+	}
+	return fmt.Sprintf("%s's agent is locked out until it runs with the new password: on the board, replace the file its "+
+		"--password-file names (password_file in /etc/edge-agent/agent.json) and restart it:\n"+
+		"  sudo install -m 0640 -g edge-agent %s /etc/edge-agent/password\n"+
+		"  sudo systemctl restart edge-agent\n", id, src)
 }
 
 // createSecret creates the file a secret is written to, mode 0600, before

@@ -94,6 +94,13 @@ func TestDeviceLifecycle(t *testing.T) {
 	if code != ExitOK || len(second) == 0 || string(second) == string(first) {
 		t.Errorf("device rotate: %d %q, new password %q", code, errOut, second)
 	}
+	// The agent keeps its old password until someone gives it the new one:
+	// rotate says how (it used to say nothing).
+	for _, says := range []string{"pi-2's agent is locked out", "--password-file", rotated + " /etc/edge-agent/password", "systemctl restart edge-agent"} {
+		if !strings.Contains(errOut, says) {
+			t.Errorf("device rotate: stderr %q does not say %q", errOut, says)
+		}
+	}
 	code, _, errOut = run(t, "device", "rotate", "pi-9", ctl)
 	if code != ExitFailed || !strings.Contains(errOut, "pi-9 is not registered") {
 		t.Errorf("rotate an unknown device: %d %q", code, errOut)
