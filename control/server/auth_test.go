@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -134,6 +135,9 @@ func TestAdminTokenBootstrap(t *testing.T) {
 	if got := adminToken(t, s); got != first {
 		t.Errorf("file holds %q, start reported %q", got, first)
 	}
+	if err := s.AdminTokenAnnounced(); err != nil { // as Main does once it said where
+		t.Fatal(err)
+	}
 	s.Close()
 
 	s = startServer(t, func(c *Config) { c.DataDir = dir })
@@ -162,22 +166,7 @@ func TestAdminTokenBootstrap(t *testing.T) {
 // second start says nothing of it.
 func TestMainPrintsAdminTokenOnce(t *testing.T) {
 	dir := t.TempDir()
-	runMain := func() (stdout, stderr string) {
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut harness.SyncBuffer
-		done := make(chan int)
-		go func() {
-			done <- Main(ctx, []string{"--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, &out, &errOut)
-		}()
-		eventually(t, "the ready line", func() bool { return strings.Contains(out.String(), "edge-control: http on ") })
-		time.Sleep(100 * time.Millisecond) // anything printed after it
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("edge-control exited %d:\n%s", code, errOut.String())
-		}
-		return out.String(), errOut.String()
-	}
-	out, logs := runMain()
+	_, out, logs := runMain(t, dir, "127.0.0.1:0")
 	token, err := ReadAdminToken(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -190,9 +179,69 @@ func TestMainPrintsAdminTokenOnce(t *testing.T) {
 	if strings.Contains(out, token) || strings.Contains(logs, token) {
 		t.Error("the admin token went to stdout that is no terminal, or to the log")
 	}
-	if out, _ := runMain(); strings.Contains(out, "admin token") || strings.Contains(out, token) {
+	if _, out, _ := runMain(t, dir, "127.0.0.1:0"); strings.Contains(out, "admin token") || strings.Contains(out, token) {
 		t.Errorf("second start printed a token:\n%s", out)
 	}
+}
+
+// TestAdminTokenAnnouncedAfterFailedStart: a first start that fails after
+// creating the admin token (its HTTP port is taken) leaves the token in
+// DATA/admin.token; the next start that comes up says where it is, once.
+// It used to say nothing: the token existed, so no start counted as the
+// first.
+func TestAdminTokenAnnouncedAfterFailedStart(t *testing.T) {
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if code, out, _ := runMain(t, dir, busy.Addr().String()); code != 1 || strings.Contains(out, "admin token") {
+		t.Fatalf("start on a busy port: exit %d, stdout %q; want 1 and no announcement", code, out)
+	}
+	if _, err := ReadAdminToken(dir); err != nil {
+		t.Fatalf("the failed first start wrote no admin token: %v", err)
+	}
+	want := "admin token written to " + filepath.Join(dir, AdminTokenFile)
+	if _, out, _ := runMain(t, dir, "127.0.0.1:0"); !strings.Contains(out, want) {
+		t.Errorf("start after the failed one: stdout %q, want %q", out, want)
+	}
+	if _, out, _ := runMain(t, dir, "127.0.0.1:0"); strings.Contains(out, "admin token") {
+		t.Errorf("third start: stdout %q, want the token announced once only", out)
+	}
+}
+
+// runMain runs Main on data folder dir with its API on httpAddr until the
+// ready line and what follows it (then stops it, exit 0 wanted), or until
+// it fails to start; it returns the exit code, stdout and stderr.
+func runMain(t *testing.T, dir, httpAddr string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut harness.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"--data", dir, "--http", httpAddr, "--mqtt", "127.0.0.1:0"}, &out, &errOut)
+	}()
+	var code int
+	exited := false
+	eventually(t, "the ready line or an exit", func() bool {
+		select {
+		case code = <-done:
+			exited = true
+		default:
+		}
+		return exited || strings.Contains(out.String(), "edge-control: http on ")
+	})
+	if exited {
+		return code, out.String(), errOut.String()
+	}
+	time.Sleep(100 * time.Millisecond) // anything printed after it
+	cancel()
+	if code = <-done; code != 0 {
+		t.Fatalf("edge-control exited %d:\n%s", code, errOut.String())
+	}
+	return code, out.String(), errOut.String()
 }
 
 // TestSessionCookieSecureOverTLS: signed in over HTTPS, the session

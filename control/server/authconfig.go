@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -82,16 +84,29 @@ func (c *Config) apiHosts() []string {
 	return hosts
 }
 
+// adminTokenUnannounced marks, in the data folder, an admin token written
+// to AdminTokenFile that no successful start has announced yet: a start
+// that fails after creating the token (a port in use) leaves it, and the
+// next start that gets as far as the ready line says where the token is,
+// then removes it (Server.AdminTokenAnnounced).
+const adminTokenUnannounced = AdminTokenFile + ".unannounced"
+
 // bootstrapAdmin creates an admin token when the store has no active one
 // (first start) or when asked to (--new-admin-token), and writes it to
-// DATA/admin.token, 0600. It returns the token it created, or "".
-func bootstrapAdmin(ctx context.Context, st *store.Store, dataDir string, force bool) (string, error) {
+// DATA/admin.token, 0600. It returns the token to announce: the one it
+// created, or one an earlier start created but never announced; else "".
+func bootstrapAdmin(ctx context.Context, st *store.Store, dataDir string, force bool, log *slog.Logger) (string, error) {
 	n, err := st.ActiveAdminTokens(ctx)
 	if err != nil {
 		return "", err
 	}
 	if n > 0 && !force {
-		return "", nil
+		return unannouncedAdmin(dataDir, log), nil
+	}
+	// The mark first: a start that stops between the two still leaves a
+	// token the next start announces, or no token file to announce.
+	if err := atomicfile.Write(filepath.Join(dataDir, adminTokenUnannounced), nil, 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
 	}
 	now := time.Now()
 	name := "admin"
@@ -107,6 +122,22 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, dataDir string, force 
 		return "", fmt.Errorf("write admin token: %w", err)
 	}
 	return tc.Secret, nil
+}
+
+// unannouncedAdmin is the admin token an earlier start wrote and did not
+// announce, or "".
+func unannouncedAdmin(dataDir string, log *slog.Logger) string {
+	mark := filepath.Join(dataDir, adminTokenUnannounced)
+	if _, err := os.Stat(mark); err != nil {
+		return ""
+	}
+	t, err := ReadAdminToken(dataDir)
+	if err != nil {
+		log.Warn("an earlier start created an admin token but its file cannot be read; --new-admin-token creates another", "err", err)
+		os.Remove(mark)
+		return ""
+	}
+	return t
 }
 
 // ReadAdminToken reads the admin token a controller wrote to its data

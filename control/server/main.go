@@ -70,7 +70,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The ready line stays the first line of stdout (scripts read it).
 	fmt.Fprintf(stdout, "edge-control: http on %s, mqtt on %s\n", s.URL(), mqtt)
 	if t := s.NewAdminToken(); t != "" {
-		// Once, on a terminal only: under systemd stdout is the journal,
+		// Created by this start or by an earlier one that failed before
+		// this line (authconfig.go). Once, on a terminal only: under systemd stdout is the journal,
 		// which more people read and keep longer than the 0600 file.
 		path := filepath.Join(cfg.DataDir, AdminTokenFile)
 		log.Info("admin token created", "file", path)
@@ -78,6 +79,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "edge-control: admin token (shown once, also in %s, mode 0600): %s\n", path, t)
 		} else {
 			fmt.Fprintf(stdout, "edge-control: admin token written to %s (mode 0600)\n", path)
+		}
+		if err := s.AdminTokenAnnounced(); err != nil {
+			log.Warn("admin token: the next start will announce it again", "err", err)
 		}
 	}
 	<-ctx.Done()

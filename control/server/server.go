@@ -51,8 +51,9 @@ type Server struct {
 	fleet  *fleet.Fleet
 	http   *http.Server
 	httpLn net.Listener
-	// adminToken is the admin token this start created (first start,
-	// --new-admin-token), "" otherwise.
+	// adminToken is the admin token to announce: created by this start
+	// (first start, --new-admin-token) or by an earlier one that failed
+	// before announcing it; "" otherwise.
 	adminToken string
 
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
@@ -115,7 +116,7 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	if err := s.registerReplica(ctx, s.fleet.Holder()); err != nil {
 		return err
 	}
-	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
+	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken, log); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -283,9 +284,20 @@ func (s *Server) collectBlobs(ctx context.Context) {
 	}
 }
 
-// NewAdminToken is the admin token this start created and wrote to
-// DATA/admin.token (first start, --new-admin-token), or "".
+// NewAdminToken is the admin token in DATA/admin.token that no start has
+// announced yet: created by this one (first start, --new-admin-token) or
+// by an earlier one that failed before its ready line; or "".
 func (s *Server) NewAdminToken() string { return s.adminToken }
+
+// AdminTokenAnnounced records that the operator was told where the admin
+// token of NewAdminToken is: later starts do not announce it again.
+func (s *Server) AdminTokenAnnounced() error {
+	err := os.Remove(filepath.Join(s.cfg.DataDir, adminTokenUnannounced))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
 
 // URL is the base URL of the HTTP API: https:// with TLS.
 func (s *Server) URL() string {
