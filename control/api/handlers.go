@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -51,7 +52,7 @@ func (h *Handler) takeUpload(w http.ResponseWriter) (release func(), ok bool) {
 		return func() { <-h.uploads }, true
 	default:
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%d uploads already in progress; try again shortly", cap(h.uploads)))
+		writeError(w, http.StatusTooManyRequests, fmt.Errorf("%s already in progress; try again shortly", plural.Count(cap(h.uploads), "upload")))
 		return nil, false
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -165,6 +166,6 @@ func runDeviceRemove(ctx context.Context, cl *cli, args []string) error {
 	if rm.SessionClosed {
 		session = "its live session was closed"
 	}
-	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %d retained topic(s) cleared\n", id, session, len(rm.Cleared))
+	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %s cleared\n", id, session, plural.Count(len(rm.Cleared), "retained topic"))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -55,8 +56,8 @@ func runDevices(ctx context.Context, cl *cli, args []string) error {
 	}
 	for _, d := range devs {
 		if k := d.IDConflict; k != nil {
-			fmt.Fprintf(cl.stdout, "ID CONFLICT %s: two agents use this device id (%d report(s) since %s, last %s, from the %s): %s\n",
-				d.ID, k.Count, ago(k.Since), ago(k.Last), k.Source, k.Reason)
+			fmt.Fprintf(cl.stdout, "ID CONFLICT %s: two agents use this device id (%s since %s, last %s, from the %s): %s\n",
+				d.ID, plural.Count(k.Count, "report"), ago(k.Since), ago(k.Last), k.Source, k.Reason)
 		}
 	}
 	return nil
@@ -147,8 +148,8 @@ func printDetail(w io.Writer, det *wire.DeviceDetail) {
 		}
 		fmt.Fprintf(w, "agent use   RSS %s, CPU %.1f s since start %s, disk free %s of %s\n",
 			bytesText(a.RSSBytes), a.CPUSeconds, ago(a.Start), bytesText(a.DiskFree), bytesText(a.DiskTotal))
-		fmt.Fprintf(w, "broker      %s, %d reconnect(s), %d report(s) not sent, %d event(s) queued (sampled %s)\n",
-			conn, a.Reconnects, a.Dropped, a.EventsQueued, ago(m.Time))
+		fmt.Fprintf(w, "broker      %s, %s, %s not sent, %s queued (sampled %s)\n",
+			conn, plural.Count(a.Reconnects, "reconnect"), plural.Count(a.Dropped, "report"), plural.Count(a.EventsQueued, "event"), ago(m.Time))
 	}
 	if s := d.Status; s != nil && len(s.Modules) > 0 {
 		fmt.Fprintln(w)

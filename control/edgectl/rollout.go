@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -99,8 +100,8 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 			return fmt.Errorf("push %s %s: rollback statement for %s %s: %w", m.Name, m.Version, m.Name, src.Version, err)
 		}
 		rollbacks = append(rollbacks, *rb)
-		fmt.Fprintf(cl.stderr, "signed the rollback to %s %s for %d device(s), used only if the gate fails (valid until %s)\n",
-			m.Name, src.Version, len(src.Devices), now.Add(o.staged.rollbackExpires).UTC().Format(time.RFC3339))
+		fmt.Fprintf(cl.stderr, "signed the rollback to %s %s for %s, used only if the gate fails (valid until %s)\n",
+			m.Name, src.Version, plural.Count(len(src.Devices), "device"), now.Add(o.staged.rollbackExpires).UTC().Format(time.RFC3339))
 	}
 	if err := module.deliver(ctx, cl, c, m); err != nil {
 		return err
@@ -146,7 +147,8 @@ func describeWaves(r *wire.Rollout) string {
 		total += len(w.Devices)
 		parts = append(parts, fmt.Sprint(total))
 	}
-	return fmt.Sprintf("%d waves reaching %s devices, soak %s each", len(r.Waves), strings.Join(parts, ", "), r.Gate.Soak())
+	return fmt.Sprintf("%s reaching %s %s, soak %s each", plural.Count(len(r.Waves), "wave"), strings.Join(parts, ", "),
+		plural.Of(total, "device", "devices"), r.Gate.Soak())
 }
 
 // followRollout polls r until it ends or wait elapses, printing each
@@ -299,8 +301,8 @@ func printRollout(w io.Writer, r *wire.Rollout) {
 	if r.Reason != "" {
 		fmt.Fprintf(w, ": %s", r.Reason)
 	}
-	fmt.Fprintf(w, "\ngate: soak %s, 5xx at most %.1f points above the old version, p99 at most %.2g×, %d requests needed, low traffic: %s\n",
-		r.Gate.Soak(), 100*r.Gate.MaxErrorRate, r.Gate.MaxP99Ratio, r.Gate.MinRequests, r.Gate.LowTraffic)
+	fmt.Fprintf(w, "\ngate: soak %s, 5xx at most %.1f points above the old version, p99 at most %.2g×, %s needed, low traffic: %s\n",
+		r.Gate.Soak(), 100*r.Gate.MaxErrorRate, r.Gate.MaxP99Ratio, plural.Count(r.Gate.MinRequests, "request"), r.Gate.LowTraffic)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WAVE\tSTATE\tDEVICES\tDEPLOYMENT\tGATE")
 	for i, wv := range r.Waves {

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -85,7 +86,7 @@ func printHistory(w io.Writer, h *wire.History, since string) {
 	case h.Module == "":
 		what = "agent of " + h.Device
 	}
-	fmt.Fprintf(w, "%s, since %s, %s steps, %d point(s)\n", what, since, time.Duration(h.Step)*time.Second, len(h.Points))
+	fmt.Fprintf(w, "%s, since %s, %s steps, %s\n", what, since, time.Duration(h.Step)*time.Second, plural.Count(len(h.Points), "point"))
 	if len(h.Points) == 0 {
 		return
 	}
@@ -263,7 +264,7 @@ func logTail(ctx context.Context, c *client, path string, q url.Values, n int) (
 
 func printBatch(cl *cli, b *wire.LogBatch, asJSON bool) error {
 	if b.Dropped > 0 {
-		fmt.Fprintf(cl.stderr, "edgectl: %d line(s) lost on the device before these (ring overwritten or over the log budget)\n", b.Dropped)
+		fmt.Fprintf(cl.stderr, "edgectl: %s lost on the device before these (ring overwritten or over the log budget)\n", plural.Count(b.Dropped, "line"))
 	}
 	if asJSON {
 		return writeJSON(cl.stdout, b)

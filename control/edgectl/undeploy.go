@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -143,7 +144,8 @@ func undeployWaitEnded(ctx context.Context, p *wire.UndeployResult, wait time.Du
 
 // printUndeploy writes what undeploy did, per device.
 func printUndeploy(w io.Writer, p *wire.UndeployResult, stopped map[string]bool, waited bool) {
-	fmt.Fprintf(w, "undeployed %s from %d device(s); each keeps the module's data folder\n", p.Module, len(p.Devices))
+	fmt.Fprintf(w, "undeployed %s from %s; %s the module's data folder\n", p.Module, plural.Count(len(p.Devices), "device"),
+		plural.Of(len(p.Devices), "it keeps", "each keeps"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tREMOVED\tSERVED\tSTATE")
 	for _, d := range p.Devices {

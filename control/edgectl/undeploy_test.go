@@ -58,7 +58,7 @@ func TestUndeployWaits(t *testing.T) {
 		t.Errorf("undeploy of a device that never confirms: exit %d\nstdout %s\nstderr %s\nwant 3 naming pi-3", code, out, errs)
 	}
 	code, out, _ = run(t, "undeploy", "orders", "--node", "pi-3", "--control", srv.URL, "--wait", "0")
-	if code != ExitOK || !strings.Contains(out, "removed from the desired state") {
+	if code != ExitOK || !strings.Contains(out, "removed from the desired state") || !strings.Contains(out, "undeployed orders from 1 device; it keeps") {
 		t.Errorf("undeploy --wait 0: exit %d, %s; want 0 without waiting", code, out)
 	}
 	// --json writes the controller's wire.UndeployResult: per device the

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -173,7 +174,7 @@ func outcome(d *wire.Deployment) error {
 		}
 	}
 	if len(timedOut) > 0 {
-		return fmt.Errorf("deployment %s %w on %d of %d devices at its deadline:\n  %s", d.ID, errTimeout, len(timedOut), len(d.Devices),
+		return fmt.Errorf("deployment %s %w on %d of %s at its deadline:\n  %s", d.ID, errTimeout, len(timedOut), plural.Count(len(d.Devices), "device"),
 			strings.Join(timedOut, "\n  "))
 	}
 	for _, dev := range d.Devices {
@@ -194,7 +195,7 @@ func failures(d *wire.Deployment) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	return fmt.Errorf("deployment %s failed on %d of %d devices:\n  %s", d.ID, len(failed), len(d.Devices), strings.Join(failed, "\n  "))
+	return fmt.Errorf("deployment %s failed on %d of %s:\n  %s", d.ID, len(failed), plural.Count(len(d.Devices), "device"), strings.Join(failed, "\n  "))
 }
 
 func orNone(s string) string {

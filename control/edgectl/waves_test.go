@@ -52,3 +52,26 @@ func TestWavesCheckedBeforeUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeWaves: counts read as English ("1 wave reaching 1 device"),
+// never "1 waves reaching 1 devices".
+func TestDescribeWaves(t *testing.T) {
+	gate := wire.Gate{SoakMillis: 60000}
+	tests := []struct {
+		waves [][]string
+		want  string
+	}{
+		{[][]string{{"a"}}, "1 wave reaching 1 device, soak 1m0s each"},
+		{[][]string{{"a", "b"}}, "1 wave reaching 2 devices, soak 1m0s each"},
+		{[][]string{{"a"}, {"b", "c"}}, "2 waves reaching 1, 3 devices, soak 1m0s each"},
+	}
+	for _, tt := range tests {
+		r := &wire.Rollout{Gate: gate}
+		for _, d := range tt.waves {
+			r.Waves = append(r.Waves, wire.RolloutWave{Devices: d})
+		}
+		if got := describeWaves(r); got != tt.want {
+			t.Errorf("describeWaves(%v) = %q, want %q", tt.waves, got, tt.want)
+		}
+	}
+}

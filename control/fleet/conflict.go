@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -53,8 +54,8 @@ func (f *Fleet) NoteTakeover(id string) {
 	if n < takeoverStreak || now.Sub(first) > takeoverWindow {
 		return
 	}
-	f.noteConflict(id, "broker", fmt.Sprintf("the embedded broker handed device %s's session to a new connection %d times within %s "+
-		"(MQTT client-id takeover): two agents use this device id", id, n, now.Sub(first).Round(time.Second)), now)
+	f.noteConflict(id, "broker", fmt.Sprintf("the embedded broker handed device %s's session to a new connection %s within %s "+
+		"(MQTT client-id takeover): two agents use this device id", id, plural.Count(n, "time"), now.Sub(first).Round(time.Second)), now)
 }
 
 // noteConflict flags device id and logs the conflict (an error the first

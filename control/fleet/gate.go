@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -211,7 +212,7 @@ func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 	f := wire.GateFigures{Time: in.now.UTC(), WindowStart: in.soakStart.UTC(), Verdict: wire.GateWaiting}
 	f.New = g.sample(in.updated, isNew, soak)
 	f.Old = g.sample(in.notYet, isOld, soak)
-	f.Baseline = fmt.Sprintf("the old version on the %d devices not updated yet, same window", len(in.notYet))
+	f.Baseline = fmt.Sprintf("the old version on the %s not updated yet, same window", plural.Count(len(in.notYet), "device"))
 	if f.Old.Requests < in.cfg.MinRequests {
 		f.Old = g.sample(in.targets, isOld, func(va *versionAcc) counts { return va.All })
 		f.Baseline = "the old version on the targeted devices since the rollout began"
@@ -236,8 +237,8 @@ func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 		return f
 	}
 	if f.New.Requests < in.cfg.MinRequests {
-		f.Reason = fmt.Sprintf("%s answered %d requests during the %s soak, fewer than the %d needed to judge it (low traffic: %s)",
-			in.version, f.New.Requests, in.cfg.Soak(), in.cfg.MinRequests, in.cfg.LowTraffic)
+		f.Reason = fmt.Sprintf("%s answered %s during the %s soak, fewer than the %d needed to judge it (low traffic: %s)",
+			in.version, plural.Count(f.New.Requests, "request"), in.cfg.Soak(), in.cfg.MinRequests, in.cfg.LowTraffic)
 		f.Verdict = wire.GateFail
 		if in.cfg.LowTraffic == wire.LowTrafficPass {
 			f.Verdict = wire.GatePass
@@ -256,8 +257,8 @@ func errorFail(cfg wire.Gate, version string, f wire.GateFigures, haveOld bool) 
 	if f.New.ErrorRate <= limit {
 		return ""
 	}
-	return fmt.Sprintf("5xx share of the new version %.1f%% (%d of %d requests) exceeds %.1f%% (%s + %.1f points): %s",
-		100*f.New.ErrorRate, f.New.Errors, f.New.Requests, 100*limit, baselineRate(f, haveOld), 100*cfg.MaxErrorRate, figures(version, f))
+	return fmt.Sprintf("5xx share of the new version %.1f%% (%d of %s) exceeds %.1f%% (%s + %.1f points): %s",
+		100*f.New.ErrorRate, f.New.Errors, plural.Count(f.New.Requests, "request"), 100*limit, baselineRate(f, haveOld), 100*cfg.MaxErrorRate, figures(version, f))
 }
 
 func baselineRate(f wire.GateFigures, haveOld bool) string {
@@ -292,7 +293,7 @@ func seconds(v float64) string {
 // figures is the one-line summary of both sides.
 func figures(version string, f wire.GateFigures) string {
 	side := func(name string, s wire.GateSample) string {
-		return fmt.Sprintf("%s %d requests on %d devices, %.1f%% 5xx, p99 %s", name, s.Requests, s.Devices, 100*s.ErrorRate, seconds(s.P99))
+		return fmt.Sprintf("%s %s on %s, %.1f%% 5xx, p99 %s", name, plural.Count(s.Requests, "request"), plural.Count(s.Devices, "device"), 100*s.ErrorRate, seconds(s.P99))
 	}
 	newName := "new " + version
 	oldName := "old"

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/control/store"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -538,7 +539,8 @@ func (f *Fleet) advanceSoaking(ctx context.Context, r *store.Rollout, now time.T
 		f.log.Info("rollout wave passed", "rollout", r.ID, "wave", r.Wave+1, "figures", fig.Reason)
 		r.Wave++
 		if r.Wave == len(r.Waves) {
-			r.State, r.Reason = wire.RolloutSucceeded, fmt.Sprintf("every wave passed; %d devices run %s", len(in.targets), r.Version)
+			r.State, r.Reason = wire.RolloutSucceeded, fmt.Sprintf("every wave passed; %s %s %s", plural.Count(len(in.targets), "device"),
+				plural.Of(len(in.targets), "runs", "run"), r.Version)
 			f.log.Info("rollout succeeded", "rollout", r.ID)
 			return true, nil
 		}
