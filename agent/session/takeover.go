@@ -46,16 +46,19 @@ type takeover struct {
 	conflict *Conflict
 }
 
-// markUp records that a connection was established.
-func (s *Session) markUp(now time.Time) {
+// markUp records that a connection was established and returns its
+// generation. Once it has stayed up TakeoverWindow, a conflict is over.
+func (s *Session) markUp(now time.Time) uint64 {
 	s.mu.Lock()
 	s.conn.takeover.upAt = now
-	epoch := s.conn.lost
+	s.conn.gen++
+	gen := s.conn.gen
+	s.conn.up = gen
 	s.mu.Unlock()
 	time.AfterFunc(s.cfg.TakeoverWindow, func() {
 		s.mu.Lock()
 		c := s.conn.takeover.conflict
-		over := c != nil && s.conn.lost == epoch // not lost since
+		over := c != nil && s.conn.up == gen // not lost since
 		if over {
 			s.conn.takeover = takeover{upAt: s.conn.takeover.upAt}
 		}
@@ -65,6 +68,15 @@ func (s *Session) markUp(now time.Time) {
 				"since", c.Since, "stable_for", s.cfg.TakeoverWindow)
 		}
 	})
+	return gen
+}
+
+// markDown records that the session itself ends the connection up.
+func (s *Session) markDown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn.up = 0
+	s.setConnectedLocked(false)
 }
 
 // afterLoss records a lost connection and returns how long to wait before
