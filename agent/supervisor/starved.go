@@ -25,7 +25,7 @@ const measureWindow = 200 * time.Millisecond
 // starved reports whether worker pid, whose heartbeat is late, is starved
 // of CPU rather than frozen or hung.
 func (l *lateBeat) starved(pid int, now time.Time) bool {
-	if !runnable(pid) {
+	if !procfs.Runnable(pid) {
 		return false
 	}
 	sec, err := procfs.ReadCPU(pid)

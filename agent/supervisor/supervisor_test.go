@@ -438,18 +438,25 @@ func ordersIn(t *testing.T, path string) []string {
 	return out
 }
 
-// TestRunawayGuestKilled: a guest call in an endless loop (deadline mode
-// fast: nothing interrupts it) is killed by the watchdog once it is older
-// than the deadline + 1s, and the worker restarted.
-func TestRunawayGuestKilled(t *testing.T) {
-	s := newSupervisor(t, t.TempDir())
+// deployEcho serves the echo test guest (a body of "\x02" loops for ever)
+// with a 200 ms deadline in fast mode; base is its URL.
+func deployEcho(t *testing.T) (s *Supervisor, base string) {
+	t.Helper()
+	s = newSupervisor(t, t.TempDir())
 	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	m := &wire.Manifest{Name: "echo", Version: "1.0.0", SHA256: strings.Repeat("e", 64), Port: port,
 		Limits: wire.Limits{Pool: 2, DeadlineMS: 200}}
 	if err := deploy(t, s, m, filepath.Join(repoRoot(), "agent", "wasmhost", "testdata", "echo.wasm")); err != nil {
 		t.Fatal(err)
 	}
+	return s, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// TestRunawayGuestKilled: a guest call in an endless loop (deadline mode
+// fast: nothing interrupts it) is killed by the watchdog once it is older
+// than the deadline + 1s, and the worker restarted.
+func TestRunawayGuestKilled(t *testing.T) {
+	s, base := deployEcho(t)
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(base+"/", "application/octet-stream", strings.NewReader("\x02"))
 	if err == nil {

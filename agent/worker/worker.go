@@ -401,9 +401,17 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 		},
 	})
 	errc := make(chan error, 2)
+	// serving closes once the compile's memory is back with the OS: only
+	// then does the module's listener take requests (see below).
+	serving := make(chan struct{})
 	go func() {
 		if w.gate != nil && !w.waitGate(ctx) {
 			return // drained before the switch: never took a request
+		}
+		select {
+		case <-serving:
+		case <-ctx.Done():
+			return
 		}
 		errc <- srv.Serve(ln)
 	}()
@@ -417,11 +425,18 @@ func (w *Worker) Run(ctx context.Context, ln, probe net.Listener, hb io.Writer) 
 	w.ready.Store(true)
 	w.beatNow()
 	w.log.Info("worker ready", "addr", ln.Addr())
-	// Off the path to the first request: a full collection and the
-	// release of free pages took 19 ms on a warm start and 81 ms after a
-	// compile on the busy 2-core machine.
+	// Before the module's listener takes a request, not beside it: the
+	// full collection must stop the world, and compiled guest code is
+	// never preempted, so a runaway call entered meanwhile (a client
+	// retrying the request that got the last worker killed, waiting in
+	// the listener's backlog) froze the whole worker: no 504, no
+	// heartbeat, EOF for the client when the watchdog killed it for its
+	// silence. The collection and the release of free pages took 19 ms on
+	// a warm start and 81 ms after a compile on the busy 2-core machine;
+	// a blue/green switch does them while the supervisor probes.
 	returnCompileMemory(w.log)
 	debug.SetGCPercent(servingGOGC)
+	close(serving)
 
 	select {
 	case err := <-errc:

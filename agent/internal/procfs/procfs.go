@@ -6,6 +6,7 @@
 //	                                 and the workers' PSS add up to what
 //	                                 they cost together)
 //	CPU     /proc/PID/stat           utime + stime, in clock ticks
+//	threads /proc/PID/task/*/stat    whether one is running or runnable
 //	disk    statfs(2)                blocks available to the agent's user
 //
 // None of it stops the world (runtime.ReadMemStats does) or allocates more
@@ -96,11 +97,10 @@ func ReadCPU(pid int) (float64, error) {
 // The command name (field 2) is in parentheses and may hold spaces and
 // parentheses itself, so the fields are counted after the last ')'.
 func parseStat(b []byte) (float64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
+	f, ok := statFields(b)
+	if !ok {
 		return 0, fmt.Errorf("%w: stat without a command name", ErrFormat)
 	}
-	f := bytes.Fields(b[i+1:])
 	// f[0] is field 3 (state): utime is field 14, f[11]; stime f[12].
 	if len(f) < 13 {
 		return 0, fmt.Errorf("%w: stat with %d fields", ErrFormat, len(f)+2)
@@ -111,6 +111,38 @@ func parseStat(b []byte) (float64, error) {
 		return 0, fmt.Errorf("%w: stat utime %q stime %q", ErrFormat, f[11], f[12])
 	}
 	return float64(u+s) / ClockTicks, nil
+}
+
+// statFields splits a stat line after "PID (COMM) ": COMM may hold spaces
+// and parentheses, so the fields start after the last ')'. The first is
+// the state (field 3).
+func statFields(b []byte) ([][]byte, bool) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, false
+	}
+	return bytes.Fields(b[i+1:]), true
+}
+
+// Runnable reports whether a thread of process pid is running or waiting
+// for a CPU (state R in /proc/PID/task/TID/stat). It is false when the
+// states cannot be read (a process gone, or no /proc).
+func Runnable(pid int) bool {
+	dir := procPath(pid, "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		if f, ok := statFields(b); ok && len(f) > 0 && f[0][0] == 'R' {
+			return true
+		}
+	}
+	return false
 }
 
 func procPath(pid int, file string) string {

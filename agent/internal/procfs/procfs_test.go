@@ -3,8 +3,10 @@ package procfs
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSmapsRollup(t *testing.T) {
@@ -54,6 +56,33 @@ func TestParseStat(t *testing.T) {
 		if _, err := parseStat([]byte(bad)); !errors.Is(err, ErrFormat) {
 			t.Errorf("%q: err %v, want ErrFormat", bad, err)
 		}
+	}
+}
+
+// TestRunnable: the test process has a running thread (this one); a
+// sleeping process has none; a process that does not exist has none.
+func TestRunnable(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skipf("no /proc/self/task here: %v", err)
+	}
+	if !Runnable(0) || !Runnable(os.Getpid()) {
+		t.Error("the running test process: not runnable")
+	}
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+	time.Sleep(50 * time.Millisecond) // past exec
+	if Runnable(sleeper.Process.Pid) {
+		t.Error("a sleeping process: runnable")
+	}
+	if Runnable(1 << 30) {
+		t.Error("a process that does not exist: runnable")
+	}
+	f, ok := statFields([]byte("42 (a) b (c)) R 1 42 42 0"))
+	if !ok || string(f[0]) != "R" {
+		t.Errorf("stat fields of a name with parentheses: %q", f)
 	}
 }
 
