@@ -152,3 +152,29 @@ func TestLateCallbacks(t *testing.T) {
 		})
 	}
 }
+
+// TestSpread: twins closed at one instant waited equal delays and came
+// back at one instant, where two CONNECTs of one id can both win on mochi
+// (two sessions side by side, no conflict seen). Every wait now has a
+// random part: up to half the wait, and at least up to TakeoverWindow/10.
+func TestSpread(t *testing.T) {
+	s := &Session{cfg: Config{TakeoverWindow: 10 * time.Second}}
+	for _, tc := range []struct{ d, max time.Duration }{
+		{0, time.Second},
+		{time.Second, 2 * time.Second},
+		{10 * time.Second, 15 * time.Second},
+		{10 * time.Minute, 15 * time.Minute},
+	} {
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			got := s.spread(tc.d)
+			if got < tc.d || got >= tc.max {
+				t.Fatalf("spread(%s) = %s, want in [%s, %s)", tc.d, got, tc.d, tc.max)
+			}
+			seen[got] = true
+		}
+		if len(seen) < 50 {
+			t.Errorf("spread(%s): %d distinct waits in 100, want them spread", tc.d, len(seen))
+		}
+	}
+}
