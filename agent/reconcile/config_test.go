@@ -213,3 +213,60 @@ func TestFreshAgentSaysItsLabels(t *testing.T) {
 		t.Fatal("no status published without a desired state")
 	}
 }
+
+// TestUndesiredForgotten: a module that leaves the desired state is
+// stopped and forgotten whether it ran or not: one rejected (a misnamed
+// push), or whose version failed, used to stay in the status (and its
+// committed version in the store) for ever, since only running modules
+// were stopped.
+func TestUndesiredForgotten(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	st, err := store.Open(t.TempDir(), nil, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &fakeDeployer{running: map[string]string{}, fail: map[string]error{}}
+	r := New(Config{Device: "dev-1", Keys: wire.NewKeyring(pub), Store: st, Deployer: d, Reporter: &recordReporter{}})
+	ctx := context.Background()
+	gen := int64(0)
+	apply := func(mods ...wire.DesiredModule) {
+		gen++
+		r.Reconcile(ctx, &wire.DesiredState{Device: "dev-1", Generation: gen, Modules: mods})
+	}
+	names := func() []string {
+		var out []string
+		for _, ms := range r.Status().Modules {
+			out = append(out, ms.Name+" "+ms.State)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*wire.Manifest)
+		fail error
+	}{
+		{"running", nil, nil},
+		{"rejected", func(m *wire.Manifest) { m.Targets = wire.Targets{Nodes: []string{"another-device"}} }, nil},
+		{"failed", nil, fmt.Errorf("no port: %w", ErrConfig)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gen := "1.0.0"
+			d.fail[gen] = tc.fail
+			apply(storedDesired(t, st, key, gen, tc.edit))
+			if got := names(); len(got) != 1 {
+				t.Fatalf("status modules while desired: %v, want orders", got)
+			}
+			apply()
+			if got := names(); len(got) != 0 {
+				t.Errorf("status modules once undesired: %v, want none", got)
+			}
+			if ms := st.Module("orders"); ms.Current != "" || ms.LastGood != "" || ms.Pending != "" {
+				t.Errorf("store still holds orders: current %q, last-good %q, pending %q", ms.Current, ms.LastGood, ms.Pending)
+			}
+			if len(d.Running()) != 0 {
+				t.Errorf("still running: %v", d.Running())
+			}
+			delete(d.fail, gen)
+		})
+	}
+}

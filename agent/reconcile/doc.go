@@ -75,6 +75,17 @@
 // (package verify). When it names the version serving already (the agent
 // had rolled back to it by itself), it is committed without a restart.
 //
+// # Modules that leave the desired state
+//
+// A module no longer in the desired state (edgectl undeploy, a cancel or
+// a rollout that removed it) is stopped and forgotten, whether it ran,
+// was rejected or failed, or only its committed version is stored: its
+// versions go, so Prune removes their bytes, and it leaves the status
+// (the controller's confirmation). Its replay floor and quarantine stay,
+// and so does its data folder (DATA/modules/NAME). While an entry of the
+// desired state cannot be read at all nothing is stopped: it might be
+// that module.
+//
 // A rejection changes nothing in the store or in what runs. Each step is
 // reported as a wire.Event with the deployment id through the durable
 // outbox; the same event is reported once per process, not on every

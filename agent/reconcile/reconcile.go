@@ -260,10 +260,41 @@ func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retr
 		anonymous = anonymous || name == ""
 		retry = retry || again
 	}
-	for name := range r.cfg.Deployer.Running() {
-		// An unreadable entry might be this module: a rejection must
-		// change nothing, so stop nothing this round.
-		if want[name] || anonymous {
+	if !anonymous { // an unreadable entry might be any module: a rejection must change nothing
+		retry = r.forgetUndesired(ctx, want) || retry
+	}
+	if err := r.cfg.Store.Prune(); err != nil {
+		r.log.Error("prune", "err", err)
+	}
+	r.publishStatus(ds.Generation)
+	return retry
+}
+
+// forgetUndesired stops and forgets every module that left the desired
+// state (edgectl undeploy, a cancel or rollout that removed it): running,
+// or only known from an attempt (rejected, failed) or the store (its
+// committed version could not start). Its versions are forgotten, so
+// Prune removes their bytes; the replay floor and quarantine stay, and so
+// does its data folder (the supervisor's DATA/modules/NAME). It reports
+// whether a stop failed (retried).
+func (r *Reconciler) forgetUndesired(ctx context.Context, want map[string]bool) (retry bool) {
+	running := r.cfg.Deployer.Running()
+	r.mu.Lock()
+	gone := map[string]bool{}
+	for name := range r.states {
+		gone[name] = true
+	}
+	r.mu.Unlock()
+	for name := range running {
+		gone[name] = true
+	}
+	for _, name := range r.cfg.Store.ModuleNames() {
+		if ms := r.cfg.Store.Module(name); ms.Current != "" || ms.LastGood != "" || ms.Pending != "" {
+			gone[name] = true
+		}
+	}
+	for name := range gone {
+		if want[name] || name == "" {
 			continue
 		}
 		if err := r.cfg.Deployer.Stop(ctx, name); err != nil {
@@ -271,16 +302,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, ds *wire.DesiredState) (retr
 			retry = true
 			continue
 		}
-		r.cfg.Store.Forget(name)
+		if err := r.cfg.Store.Forget(name); err != nil {
+			r.log.Error("forget module", "module", name, "err", err)
+			retry = true
+			continue
+		}
+		r.log.Info("module no longer desired: stopped and forgotten (its data folder is kept)", "module", name, "was_running", running[name])
 		r.report(wire.Event{Module: name, State: wire.StateStopped, Reason: "no longer desired"})
 		r.mu.Lock()
 		delete(r.states, name)
 		r.mu.Unlock()
 	}
-	if err := r.cfg.Store.Prune(); err != nil {
-		r.log.Error("prune", "err", err)
-	}
-	r.publishStatus(ds.Generation)
 	return retry
 }
 

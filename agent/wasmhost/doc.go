@@ -40,6 +40,15 @@
 // Stats.OldestCall for such a watchdog. Host imports check the deadline too
 // and unwind a guest that calls them late.
 //
+// A guest that sleeps (Go's time.Sleep and timers, Rust's
+// std::thread::sleep: WASI poll_oneoff with a clock subscription) sleeps
+// for real, on a timer, costing no CPU; wazero's default returned at once,
+// and a Go guest spun for the length of its sleep. The sleep ends at the
+// deadline of the guest code running (a call's, a trigger's or
+// _initialize's) and unwinds the guest with ErrTimeout, so in fast mode too
+// the abandoned instance is closed then, not when the sleep would end
+// (sleep.go).
+//
 // # Guest memory
 //
 // Linear memory is reserved with mmap up to the page limit (the default

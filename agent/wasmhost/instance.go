@@ -44,6 +44,10 @@ type instance struct {
 
 	state   atomic.Int32
 	started atomic.Int64 // UnixNano of the running call
+	// runCtx is the context of the guest code running now (_initialize's,
+	// then each call's), which bounds the guest's sleeps (sleep.go). Only
+	// the goroutine that runs the guest touches it.
+	runCtx context.Context
 
 	jobs chan callJob // to the worker (Module.work); closed by close
 }
@@ -62,10 +66,12 @@ func (m *Module) newInstance(ctx context.Context) (*instance, error) {
 	defer m.e.inits.begin()()
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Limits.Deadline)
 	defer cancel()
+	in.runCtx = ctx
+	defer func() { in.runCtx = nil }()
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(abi.ExportInitialize).
-		WithSysWalltime().WithSysNanotime().
+		WithSysWalltime().WithSysNanotime().WithNanosleep(in.nanosleep).
 		WithRandSource(rand.Reader).
 		WithStdout(in.stdout).
 		WithStderr(in.stderr)

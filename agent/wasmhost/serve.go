@@ -101,12 +101,15 @@ type callJob struct {
 }
 
 func (in *instance) run(j *callJob) callResult {
+	in.runCtx = j.ctx
+	var r callResult
 	if j.req == nil {
-		st, err := in.callTrigger(j.ctx, j.export, j.frame)
-		return callResult{status: st, err: err}
+		r.status, r.err = in.callTrigger(j.ctx, j.export, j.frame)
+	} else {
+		r.resp, r.err = in.call(j.ctx, j.req, j.maxResp)
 	}
-	resp, err := in.call(j.ctx, j.req, j.maxResp)
-	return callResult{resp: resp, err: err}
+	in.runCtx = nil
+	return r
 }
 
 // doneChans recycles the answer channels: a channel goes back only empty,

@@ -11,7 +11,8 @@
 //	400 malformed or invalid      408 body not received in time
 //	403 signature not trusted,    409 not in the present state (a rollout in
 //	    registry not allowed          progress, an action its state refuses),
-//	404 unknown                       or a device would exceed wire.MaxModules
+//	404 unknown (a module undeploy    or a device would exceed wire.MaxModules
+//	    finds not deployed)
 //	413 over a size limit             (names it)
 //	    (names it)
 //	429 too many uploads (or log      500 the controller's fault
@@ -31,8 +32,10 @@
 // Deployments are signed by the operator, so even an admin token cannot
 // make a board run unsigned code; it can register devices and withhold or
 // re-push signed versions. The operator's actions that need no key (ops.go:
-// plans, rollouts and their pause/resume/abort, cancels, central labels,
-// quarantine clears) change what is delivered, never what is trusted.
+// plans, rollouts and their pause/resume/abort, cancels, undeploys
+// (POST /api/v1/undeploy: wire.PlanRequest → wire.Plan, fleet.Undeploy),
+// central labels, quarantine clears) change what is delivered, never what
+// is trusted.
 package api
 
 import (

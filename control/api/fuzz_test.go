@@ -110,6 +110,7 @@ func newAPIFuzz(tb testing.TB) *apiFuzz {
 			js(wire.PlanRequest{Module: "orders", Targets: wire.Targets{Nodes: []string{"pi-1"}}}),
 			js(wire.PlanRequest{Module: "orders", Targets: wire.Targets{Labels: map[string]string{"site": "a"}}, Rollback: true}),
 		},
+		"POST " + p + "/undeploy":    {js(wire.PlanRequest{Module: "orders", Targets: wire.Targets{Nodes: []string{"pi-1"}}})},
 		"POST " + p + "/deployments": {js(wire.DeployRequest{Envelope: env}), js(wire.DeployRequest{Envelope: env, AllowUnregistered: true, StopUnknown: true})},
 		"POST " + p + "/rollouts": {js(wire.RolloutRequest{Envelope: first, Waves: []string{"1", "50%", "100%"},
 			Gate: wire.Gate{SoakMillis: 1000, MaxErrorRate: 0.01, MaxP99Ratio: 1.5}, StopUnknown: true})},

@@ -120,20 +120,10 @@ func (h *Handler) getLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b, err := h.fleet.Logs(r.Context(), r.PathValue("id"), req)
-	switch {
-	case errors.Is(err, fleet.ErrNoAnswer), errors.Is(err, fleet.ErrOffline):
-		writeError(w, http.StatusGatewayTimeout, err)
-	case errors.Is(err, fleet.ErrLogBusy):
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusTooManyRequests, err)
-	case errors.Is(err, fleet.ErrBadRequest):
-		writeError(w, http.StatusBadRequest, err)
-	default:
-		if b.Lines == nil {
-			b.Lines = []wire.LogLine{}
-		}
-		h.reply(w, r, b, err)
+	if b.Lines == nil {
+		b.Lines = []wire.LogLine{}
 	}
+	h.answer(w, r, http.StatusOK, b, err)
 }
 
 // parseSince reads a point in time given as RFC 3339 or as a duration

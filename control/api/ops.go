@@ -37,8 +37,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, code int, v any
 	case errors.Is(err, fleet.ErrBadRequest), errors.Is(err, fleet.ErrUnknownBlob), errors.Is(err, fleet.ErrBlobMismatch),
 		errors.Is(err, fleet.ErrNoTargets), errors.Is(err, fleet.ErrUnknownDevice):
 		writeError(w, http.StatusBadRequest, err)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, fleet.ErrNoSource):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, fleet.ErrNoSource), errors.Is(err, fleet.ErrNotDeployed):
 		writeError(w, http.StatusNotFound, err)
+	case errors.Is(err, fleet.ErrNoAnswer), errors.Is(err, fleet.ErrOffline):
+		writeError(w, http.StatusGatewayTimeout, err)
+	case errors.Is(err, fleet.ErrLogBusy):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, err)
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrTooManyModules), errors.Is(err, fleet.ErrUnknownModules):
 		writeError(w, http.StatusConflict, err)
 	default:
@@ -52,6 +57,18 @@ func (h *Handler) postPlan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.fleet.Plan(r.Context(), req)
+	h.answer(w, r, http.StatusOK, p, err)
+}
+
+// postUndeploy removes a module from the desired state of the devices
+// the request's targets select (fleet.Undeploy): 404 where one does not
+// hold it, 409 while a rollout of it is live.
+func (h *Handler) postUndeploy(w http.ResponseWriter, r *http.Request) {
+	var req wire.PlanRequest
+	if !h.decodeJSON(w, r, wire.MaxDeployRequestSize, &req) {
+		return
+	}
+	p, err := h.fleet.Undeploy(r.Context(), req)
 	h.answer(w, r, http.StatusOK, p, err)
 }
 

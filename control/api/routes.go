@@ -62,6 +62,7 @@ func (h *Handler) routes(metrics, controllerMetrics http.Handler) []route {
 		{Route{"GET " + p + "/deployments", read, false, noBody}, h.listDeployments},
 		{Route{"GET " + p + "/deployments/{id}", read, false, noBody}, h.getDeployment},
 		{Route{"POST " + p + "/deployments/{id}/cancel", admin, false, noBody}, h.cancelDeployment},
+		{Route{"POST " + p + "/undeploy", admin, false, jsonBody}, h.postUndeploy},
 		{Route{"POST " + p + "/rollouts", admin, false, jsonBody}, h.postRollout},
 		{Route{"GET " + p + "/rollouts", read, false, noBody}, h.listRollouts},
 		{Route{"GET " + p + "/rollouts/{id}", read, false, noBody}, h.getRollout},

@@ -21,7 +21,8 @@ import (
 //
 // The config file is $EDGECTL_CONFIG, else $XDG_CONFIG_HOME/edgectl/config.json,
 // else ~/.config/edgectl/config.json: {"control": URL, "token": TOKEN,
-// "ca_file": FILE}. A
+// "ca_file": FILE}. A file EDGECTL_CONFIG names must exist; the default
+// one may be missing. A
 // file that holds a token and that others may read (mode beyond 0600) is
 // refused, as ssh refuses such a key. There is no --token flag: a command
 // line is visible to every user of the machine (ps).
@@ -38,6 +39,11 @@ func (cl *cli) configPath() string {
 	if p := cl.getenv("EDGECTL_CONFIG"); p != "" {
 		return p
 	}
+	return cl.defaultConfigPath()
+}
+
+// defaultConfigPath is the config file's path without EDGECTL_CONFIG.
+func (cl *cli) defaultConfigPath() string {
 	if d := cl.getenv("XDG_CONFIG_HOME"); d != "" {
 		return filepath.Join(d, "edgectl", "config.json")
 	}
@@ -47,7 +53,10 @@ func (cl *cli) configPath() string {
 	return ""
 }
 
-// loadConfig reads the config file; a missing file is an empty config.
+// loadConfig reads the config file; a missing file at the default path
+// is an empty config, while one EDGECTL_CONFIG names is an error: the
+// operator meant that file, and a typo must not silently fall back to
+// the default controller without a token.
 func (cl *cli) loadConfig() (config, string, error) {
 	path := cl.configPath()
 	if path == "" {
@@ -55,6 +64,10 @@ func (cl *cli) loadConfig() (config, string, error) {
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if cl.getenv("EDGECTL_CONFIG") != "" {
+			return config{}, path, fmt.Errorf("config file %s (EDGECTL_CONFIG) does not exist: fix the path, or unset EDGECTL_CONFIG to use %s",
+				path, orNone(cl.defaultConfigPath()))
+		}
 		return config{}, path, nil
 	}
 	if err != nil {
@@ -80,6 +93,10 @@ func (cl *cli) loadConfig() (config, string, error) {
 // readTokenFile reads a token from a secret file (--token-file, the
 // controller's admin.token), trimmed of surrounding white space.
 func readTokenFile(path string) (string, error) {
+	if k := keyKind(path); k != "" {
+		return "", fmt.Errorf("token file %s holds a signing key (%s of edgectl keygen), not an operator token: --token-file wants "+
+			"a token file (the controller's admin.token, or edgectl token create --out FILE)", path, k)
+	}
 	b, err := secretfile.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)

@@ -169,7 +169,7 @@ func TestHTTPS(t *testing.T) {
 	if code, _, errOut := run(t, "devices"); code != ExitOK {
 		t.Errorf("with the config file's ca_file: %d %s", code, errOut)
 	}
-	t.Setenv("EDGECTL_CONFIG", filepath.Join(t.TempDir(), "none.json"))
+	noConfig(t)
 
 	for _, tc := range []struct {
 		name string

@@ -41,7 +41,12 @@
 // when every wave passed, 1 when it rolled back or was aborted, 3 when
 // --wait ended first. "rollback" re-signs an earlier version one epoch up
 // (the agents' anti-rollback floor accepts it; replays of anything signed
-// before stay refused). "rollout status|pause|resume|abort", "deployment
+// before stay refused). "undeploy" removes a module from the desired
+// state of the devices selected as push and rollback select them (POST
+// /api/v1/undeploy: a wire.PlanRequest answered by a wire.Plan naming the
+// entry removed per device) and waits until each device's status no
+// longer lists it; the agent stops it and keeps its data folder.
+// "rollout status|pause|resume|abort", "deployment
 // cancel", "label" and "quarantine list|clear" are plain API calls:
 // nothing they do needs the key, and none of them can make a board run
 // code the operator did not sign. Every push first asks the controller for

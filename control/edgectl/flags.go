@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 // apiFlags are the flags of every command that talks to the controller.
@@ -83,12 +85,18 @@ func (f *mapFlag) String() string {
 	if f == nil {
 		return ""
 	}
-	var kv []string
-	for k, v := range f.m {
+	return pairs(f.m, ",")
+}
+
+// pairs writes m as sorted K=V pairs joined by sep: labels for people,
+// never Go's map[...] syntax.
+func pairs(m map[string]string, sep string) string {
+	kv := make([]string, 0, len(m))
+	for k, v := range m {
 		kv = append(kv, k+"="+v)
 	}
 	sort.Strings(kv)
-	return strings.Join(kv, ",")
+	return strings.Join(kv, sep)
 }
 
 func (f *mapFlag) Set(s string) error {
@@ -104,4 +112,37 @@ func (f *mapFlag) Set(s string) error {
 	}
 	f.m[k] = v
 	return nil
+}
+
+// targetFlags select devices for push, rollback and undeploy alike:
+// --node IDs and --label K=V pairs (all of which must match).
+type targetFlags struct {
+	nodes  listFlag
+	labels mapFlag
+	allow  bool // --allow-unregistered
+}
+
+// register adds --node, --label and --allow-unregistered; verb says what
+// is done to the devices ("roll back", "undeploy from").
+func (t *targetFlags) register(fs *flag.FlagSet, verb string) {
+	fs.Var(&t.nodes, "node", "device `ID` to "+verb+" (repeatable)")
+	fs.Var(&t.labels, "label", verb+" devices carrying label `K=V` (repeatable; all must match)")
+	fs.BoolVar(&t.allow, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
+}
+
+// check refuses no target and malformed device ids.
+func (t *targetFlags) check(cmd string) error {
+	if len(t.nodes) == 0 && len(t.labels.m) == 0 {
+		return usagef(cmd, "%s: give at least one --node ID or --label K=V: no device is selected otherwise", cmd)
+	}
+	for _, n := range t.nodes {
+		if err := wire.ValidateDeviceID(n); err != nil {
+			return usagef(cmd, "%s: --node: %v", cmd, err)
+		}
+	}
+	return nil
+}
+
+func (t *targetFlags) targets() wire.Targets {
+	return wire.Targets{Nodes: t.nodes, Labels: t.labels.m}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,12 +137,7 @@ func printDetail(w io.Writer, det *wire.DeviceDetail) {
 		fmt.Fprintf(w, "generation  %d\n", s.Generation)
 	}
 	if len(det.Labels) > 0 {
-		var kv []string
-		for k, v := range det.Labels {
-			kv = append(kv, k+"="+v)
-		}
-		slices.Sort(kv)
-		fmt.Fprintf(w, "labels      %s\n", strings.Join(kv, ", "))
+		fmt.Fprintf(w, "labels      %s\n", pairs(det.Labels, ", "))
 	}
 	if m := d.Metrics; m != nil {
 		a := &m.Agent

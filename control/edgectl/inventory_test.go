@@ -159,9 +159,19 @@ func TestInventoryCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "orders: ") {
 		t.Errorf("logs: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
-	var b wire.LogBatch
-	if code, js, _ := cmd("logs", "pi-1", "--json", "--max", "1"); code != ExitOK || json.Unmarshal([]byte(js), &b) != nil || len(b.Lines) != 1 || !b.More {
-		t.Errorf("logs --json --max 1: exit %d: %s", code, js)
+	var all, b wire.LogBatch
+	if code, js, _ := cmd("logs", "pi-1", "orders", "--json"); code != ExitOK || json.Unmarshal([]byte(js), &all) != nil || len(all.Lines) < 3 {
+		t.Fatalf("logs --json: exit %d: %s", code, js)
+	}
+	// --max N is the newest N lines, as tail (it was the oldest N).
+	if code, js, _ := cmd("logs", "pi-1", "orders", "--json", "--max", "2"); code != ExitOK || json.Unmarshal([]byte(js), &b) != nil ||
+		len(b.Lines) != 2 || b.Lines[1] != all.Lines[len(all.Lines)-1] || b.Lines[0] != all.Lines[len(all.Lines)-2] {
+		t.Errorf("logs --json --max 2: exit %d: got %s, want the last 2 of %d lines", code, js, len(all.Lines))
+	}
+	// A module the device does not hold: an error, not an empty answer.
+	if code, out, errs := cmd("logs", "pi-1", "ordres"); code != ExitFailed || !strings.Contains(errs, "ordres is not deployed on pi-1") ||
+		!strings.Contains(errs, "orders") {
+		t.Errorf("logs of a module not deployed: exit %d, stdout %q, stderr %q; want 1 naming it and what the device runs", code, out, errs)
 	}
 }
 

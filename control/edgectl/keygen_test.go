@@ -108,3 +108,34 @@ func TestKeygenCleansCrashLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicKeyAsKey: the public key given as --key (push, rollback) is
+// named as such, with the private key beside it; it used to fail the
+// secret file's mode check ("chmod 600 edge.pub"). Nothing is sent.
+func TestPublicKeyAsKey(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateRunning})
+	pubFile := filepath.Join(filepath.Dir(key), PublicKeyFile)
+	mod := testModule(t, "orders.wasm")
+	for _, args := range [][]string{
+		{"push", mod, "--key", pubFile, "--version", "1.0.0", "--port", "8080", "--node", "pi-1", "--control", f.srv.URL},
+		{"rollback", "orders", "--key", pubFile, "--node", "pi-1", "--control", f.srv.URL},
+	} {
+		code, _, stderr := run(t, args...)
+		if code != ExitFailed || !strings.Contains(stderr, "is a public key") || !strings.Contains(stderr, key) ||
+			strings.Contains(stderr, "chmod") {
+			t.Errorf("%s --key edge.pub: exit %d, %q; want 1 naming it a public key and %s", args[0], code, stderr, key)
+		}
+	}
+	if len(f.blobs) != 0 || f.manifest != nil {
+		t.Error("the controller received something")
+	}
+	// The same kind: a key given as --token-file (edge.pub failed the
+	// mode check, edge.key was "want one token").
+	for _, file := range []string{pubFile, key} {
+		code, _, stderr := run(t, "devices", "--token-file", file, "--control", f.srv.URL)
+		if code != ExitFailed || !strings.Contains(stderr, "holds a signing key") || strings.Contains(stderr, "chmod") {
+			t.Errorf("--token-file %s: exit %d, %q; want 1 saying it holds a signing key", filepath.Base(file), code, stderr)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,8 +25,6 @@ type pushOptions struct {
 	key         string
 	version     string
 	name        string
-	nodes       listFlag
-	labels      mapFlag
 	db          string
 	port        int
 	probe       string
@@ -42,11 +41,11 @@ type pushOptions struct {
 	pool        int
 	wait        time.Duration
 
-	allowUnregistered bool
-	stopUnknown       bool
-	staged            stagedOptions
-	msg               messagingOptions
-	registry          registryFlags
+	targets     targetFlags // --node, --label, --allow-unregistered
+	stopUnknown bool
+	staged      stagedOptions
+	msg         messagingOptions
+	registry    registryFlags
 }
 
 func runPush(ctx context.Context, cl *cli, args []string) error {
@@ -57,8 +56,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.StringVar(&o.key, "key", "", "private key `FILE` written by edgectl keygen (required)")
 	fs.StringVar(&o.version, "version", "", "semantic `version` of the module, e.g. 1.4.0 (required)")
 	fs.StringVar(&o.name, "name", "", "module `name` (default: the file's base name without .wasm)")
-	fs.Var(&o.nodes, "node", "target device `ID` (repeatable)")
-	fs.Var(&o.labels, "label", "target devices carrying label `K=V` (repeatable; all must match)")
+	o.targets.register(fs, "push to")
 	fs.StringVar(&o.db, "db", "", "database binding: sqlite, or the `NAME` of a database in the agent's config")
 	fs.IntVar(&o.port, "port", 0, "TCP `port` (1-65535) the agent serves the module on (required: each module has a port of its own)")
 	fs.StringVar(&o.probe, "probe", "", "health probe `PATH` checked before traffic switches (default /)")
@@ -75,7 +73,6 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	fs.IntVar(&o.pool, "pool", 0, "warm instances `N` (0: agent default)")
 	fs.DurationVar(&o.wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device to finish (0: do not wait); the controller ends\n"+
 		"every device's part by the deployment's deadline (edge-control --deploy-timeout, default 10m)")
-	fs.BoolVar(&o.allowUnregistered, "allow-unregistered", false, "let --node name devices that never registered (set up targets before the boards exist)")
 	fs.BoolVar(&o.stopUnknown, "stop-unknown", false, "push even to devices that run modules their desired state does not hold (a device removed and\n"+
 		"registered again), stopping those modules; without it such a push is refused, naming them")
 	o.staged.register(fs)
@@ -107,7 +104,7 @@ func runPush(ctx context.Context, cl *cli, args []string) error {
 	if err := o.msg.apply(m); err != nil {
 		return err
 	}
-	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.allowUnregistered})
+	plan, err := c.plan(ctx, wire.PlanRequest{Module: m.Name, Targets: m.Targets, AllowUnregistered: o.targets.allow})
 	if err != nil {
 		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
 	}
@@ -133,8 +130,6 @@ func (o *pushOptions) check() error {
 		return usagef(cmd, "push: --key FILE is required")
 	case o.version == "":
 		return usagef(cmd, "push: --version V is required")
-	case len(o.nodes) == 0 && len(o.labels.m) == 0:
-		return usagef(cmd, "push: give at least one --node ID or --label K=V: a manifest without targets reaches no device")
 	case o.expires <= 0:
 		return usagef(cmd, "push: --expires must be positive")
 	case o.wait < 0 || o.deadline < 0 || o.bodyBytes < 0 || o.pool < 0 || o.kvKeys < 0 || o.kvBytes < 0:
@@ -151,10 +146,8 @@ func (o *pushOptions) check() error {
 	if err := o.staged.check(); err != nil {
 		return err
 	}
-	for _, n := range o.nodes {
-		if err := wire.ValidateDeviceID(n); err != nil {
-			return usagef(cmd, "push: --node: %v", err)
-		}
+	if err := o.targets.check(cmd); err != nil {
+		return err
 	}
 	for _, c := range o.calls {
 		if err := wire.ValidateModuleName(c); err != nil {
@@ -186,7 +179,7 @@ func (o *pushOptions) manifest(defaultName string, module []byte, now time.Time)
 		Size:    int64(len(module)),
 		Created: created,
 		Expires: created.Add(o.expires),
-		Targets: wire.Targets{Nodes: o.nodes, Labels: o.labels.m},
+		Targets: o.targets.targets(),
 		Port:    o.port,
 		Config:  o.config.m,
 	}
@@ -242,6 +235,9 @@ func checkModule(path string, module []byte) error {
 // readPrivateKey reads a key file written by keygen: a secret file, refused
 // when other users may read it (internal/secretfile).
 func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	if err := notPublicKey(path); err != nil {
+		return nil, err
+	}
 	data, err := secretfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
@@ -251,6 +247,44 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// notPublicKey refuses a public key given as --key: the agents' key
+// (edge.pub, readable by all) failed the secret file's mode check, which
+// sent the operator to chmod a file that was never the right one.
+func notPublicKey(path string) error {
+	if keyKind(path) != PublicKeyFile {
+		return nil
+	}
+	priv := filepath.Join(filepath.Dir(path), PrivateKeyFile)
+	hint := "the private key edgectl keygen wrote beside it, " + priv
+	if _, err := os.Stat(priv); err != nil {
+		hint = "the private key edgectl keygen wrote (" + PrivateKeyFile + " in its --out folder)"
+	}
+	return fmt.Errorf("key %s is a public key (%s, for the agents' --trust); --key wants the private signing key: %s",
+		path, PublicKeyFile, hint)
+}
+
+// keyKind reads path, as anyone may before its mode is checked, and names
+// the key file of edgectl keygen it holds (PublicKeyFile, PrivateKeyFile),
+// or "" for anything else or a file that cannot be read.
+func keyKind(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secretfile.MaxSize))
+	if err != nil {
+		return ""
+	}
+	if _, err := wire.ParsePublicKey(b); err == nil {
+		return PublicKeyFile
+	}
+	if _, err := wire.ParsePrivateKey(b); err == nil {
+		return PrivateKeyFile
+	}
+	return ""
 }
 
 // signAndCheck signs m and verifies the envelope with the agents' own code

@@ -20,21 +20,17 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	var (
 		api     apiFlags
 		key, to string
-		nodes   listFlag
-		labels  mapFlag
+		tf      targetFlags
 		expires time.Duration
 		wait    time.Duration
-		allow   bool
 	)
 	fs := flagSet(cmd)
 	api.register(fs)
 	fs.StringVar(&key, "key", "", "private key `FILE` written by edgectl keygen (required)")
 	fs.StringVar(&to, "to", "", "`VERSION` to go back to (default: on each device, the version its last deployment replaced)")
-	fs.Var(&nodes, "node", "device `ID` to roll back (repeatable)")
-	fs.Var(&labels, "label", "roll back devices carrying label `K=V` (repeatable; all must match)")
+	tf.register(fs, "roll back")
 	fs.DurationVar(&expires, "expires", 720*time.Hour, "validity `DURATION` of the rollback statement")
 	fs.DurationVar(&wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device (0: do not wait)")
-	fs.BoolVar(&allow, "allow-unregistered", false, "let --node name devices that never registered")
 	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
@@ -46,13 +42,15 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	switch {
 	case key == "":
 		return usagef(cmd, "rollback: --key FILE is required: a rollback is a new statement only the key holder can sign")
-	case len(nodes) == 0 && len(labels.m) == 0:
-		return usagef(cmd, "rollback: give at least one --node ID or --label K=V")
 	case expires <= 0 || wait < 0:
 		return usagef(cmd, "rollback: --expires must be positive, --wait not negative")
 	case wire.ValidateModuleName(name) != nil:
 		return usagef(cmd, "rollback: %v", wire.ValidateModuleName(name))
 	}
+	if err := tf.check(cmd); err != nil {
+		return err
+	}
+	allow := tf.allow
 	c, err := api.client(cl, cmd)
 	if err != nil {
 		return err
@@ -61,7 +59,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets := wire.Targets{Nodes: nodes, Labels: labels.m}
+	targets := tf.targets()
 	plan, err := c.plan(ctx, wire.PlanRequest{Module: name, Targets: targets, Rollback: true, To: to, AllowUnregistered: allow})
 	if err != nil {
 		return fmt.Errorf("rollback %s: %w", name, err)

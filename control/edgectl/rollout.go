@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,6 +59,55 @@ func (s *stagedOptions) check() error {
 	case s.rollbackExpires <= 0:
 		return usagef(cmd, "push: --rollback-expires must be positive")
 	}
+	if err := checkWaves(strings.Split(s.waves, ",")); err != nil {
+		return usagef(cmd, "push: --waves %s: %v", s.waves, err)
+	}
+	return nil
+}
+
+// checkWaves checks a --waves spec before anything is signed or
+// uploaded, as far as it can be without the targets: each wave a count
+// (1 or more) or a percentage (above 0, up to 100%), counts and
+// percentages each never going down (waves are cumulative), the last a
+// count or 100%. The controller resolves it against the targets
+// (fleet.splitWaves) and answers the rest; wavesReach checks the last
+// count against the plan first.
+func checkWaves(spec []string) error {
+	lastCount, lastPct := 0, 0.0
+	for i, w := range spec {
+		if p, ok := strings.CutSuffix(w, "%"); ok {
+			pct, err := strconv.ParseFloat(p, 64)
+			switch {
+			case err != nil || pct <= 0 || pct > 100:
+				return fmt.Errorf("wave %q: want a count like 1 or a percentage like 10%% (up to 100%%)", w)
+			case pct < lastPct:
+				return fmt.Errorf("waves are cumulative: %q is less than %v%% before it", w, lastPct)
+			case i == len(spec)-1 && pct != 100:
+				return fmt.Errorf("the last wave is %s: end the waves with 100%%", w)
+			}
+			lastPct = pct
+			continue
+		}
+		c, err := strconv.Atoi(w)
+		switch {
+		case err != nil || c < 1:
+			return fmt.Errorf("wave %q: want a count like 1 or a percentage like 10%%", w)
+		case c < lastCount:
+			return fmt.Errorf("waves are cumulative: %q is fewer devices than %d before it", w, lastCount)
+		}
+		lastCount = c
+	}
+	return nil
+}
+
+// wavesReach refuses, before the upload, waves whose last is a count
+// short of the n devices the plan targets.
+func wavesReach(spec string, n int) error {
+	waves := strings.Split(spec, ",")
+	last := waves[len(waves)-1]
+	if c, err := strconv.Atoi(last); err == nil && c < n {
+		return usagef("push", "push: --waves %s: the last wave reaches %d of the %d targeted devices: end the waves with 100%%", spec, c, n)
+	}
 	return nil
 }
 
@@ -73,6 +123,9 @@ func (s *stagedOptions) gate() wire.Gate {
 // if the gate fails or the operator aborts. Then it follows the rollout.
 func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope,
 	module *moduleSource, plan *wire.Plan, key ed25519.PrivateKey) error {
+	if err := wavesReach(o.staged.waves, len(plan.Devices)); err != nil {
+		return err
+	}
 	now := time.Now()
 	var rollbacks []wire.Envelope
 	for _, src := range plan.Sources {
@@ -88,7 +141,7 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 		return err
 	}
 	r, err := c.createRollout(ctx, wire.RolloutRequest{Envelope: *env, Rollbacks: rollbacks,
-		Waves: strings.Split(o.staged.waves, ","), Gate: o.staged.gate(), AllowUnregistered: o.allowUnregistered, StopUnknown: o.stopUnknown})
+		Waves: strings.Split(o.staged.waves, ","), Gate: o.staged.gate(), AllowUnregistered: o.targets.allow, StopUnknown: o.stopUnknown})
 	if err != nil {
 		return fmt.Errorf("roll out %s %s: %w", m.Name, m.Version, err)
 	}

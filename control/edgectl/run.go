@@ -46,6 +46,7 @@ func init() {
 		{"history", "[MODULE] [--device ID] [--since D] [--step D]", "the trend the controller keeps: request rate, 5xx, p99 (or the agent's CPU and memory)", runHistory},
 		{"logs", "DEVICE [MODULE] [--since D] [--max N] [-f]", "recent log lines of a device's module (or of its agent), asked of the device", runLogs},
 		{"rollback", "NAME [--to VERSION] --key KEY (--node ID | --label K=V)...", "send devices back to an earlier version with a new signed statement", runRollback},
+		{"undeploy", "NAME (--node ID | --label K=V)... [--wait D]", "remove a module from devices' desired state and wait until each stopped it (its data is kept)", runUndeploy},
 		{"rollouts", "", "list staged rollouts, newest first", runRollouts},
 		{"rollout status", "ID [--watch DURATION]", "show a staged rollout: waves, devices, gate figures", runRollout("status")},
 		{"rollout pause", "ID", "start no new wave of a rollout", runRollout("pause")},

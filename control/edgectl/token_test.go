@@ -21,12 +21,23 @@ func createToken(t *testing.T, ctl, role, name string) wire.TokenCreated {
 	return tc
 }
 
+// noConfig points EDGECTL_CONFIG at an empty config file: no token,
+// controller or CA from the operator's own file.
+func noConfig(t *testing.T) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EDGECTL_CONFIG", p)
+}
+
 // TestTokenCommands: create, list and revoke against a real controller,
 // what a read token may do, and the bad input tried by hand: no role, a
 // role that does not exist, a bad name, a revoked token, revoking the last
 // admin token, revoking twice, an id that is no token's.
 func TestTokenCommands(t *testing.T) {
-	t.Setenv("EDGECTL_CONFIG", filepath.Join(t.TempDir(), "none.json"))
+	noConfig(t)
 	s := startControl(t, nil)
 	ctl := "--control=" + s.URL()
 	read := createToken(t, ctl, "read", "grafana")
@@ -118,6 +129,9 @@ func TestTokenCommands(t *testing.T) {
 func TestTokenSources(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(conf, nil, 0o600); err != nil { // empty until writeConf
+		t.Fatal(err)
+	}
 	t.Setenv("EDGECTL_CONFIG", conf)
 	s := startControl(t, nil)
 	ctl := "--control=" + s.URL()
@@ -190,5 +204,19 @@ func TestTokenSources(t *testing.T) {
 	t.Setenv("EDGE_CONTROL", "")
 	if code, _, errOut := run(t, "devices"); code != ExitFailed || !strings.Contains(errOut, "no token: set EDGE_TOKEN") {
 		t.Errorf("no token anywhere: %d %q, want 1 and where edgectl looked", code, errOut)
+	}
+	// An EDGECTL_CONFIG that names no file is an error naming it (it was
+	// ignored: the default controller, no token); the default path may
+	// be missing.
+	missing := filepath.Join(dir, "typo.json")
+	t.Setenv("EDGECTL_CONFIG", missing)
+	if code, _, errOut := run(t, "devices", ctl); code != ExitFailed || !strings.Contains(errOut, missing) || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("EDGECTL_CONFIG naming a missing file: %d %q, want 1 naming it", code, errOut)
+	}
+	t.Setenv("EDGECTL_CONFIG", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("EDGE_TOKEN", read)
+	if code, _, errOut := run(t, "devices", ctl); code != ExitOK {
+		t.Errorf("no config file at the default path: %d %q, want 0", code, errOut)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -159,7 +161,7 @@ func runLogs(ctx context.Context, cl *cli, args []string) error {
 	fs := flagSet(cmd)
 	api.register(fs)
 	fs.StringVar(&since, "since", "", "lines after this long ago (10m) or this time (RFC 3339); default: the latest")
-	fs.IntVar(&maxLines, "max", 0, fmt.Sprintf("at most this many lines (1..%d; default every line the device has; with -f: per request)", wire.MaxLogLines))
+	fs.IntVar(&maxLines, "max", 0, fmt.Sprintf("the newest `N` lines, as tail (1..%d; default every line the device has; with -f: the newest N, then each new one)", wire.MaxLogLines))
 	fs.BoolVar(&follow, "f", false, "follow: ask again every 2 s for lines after the last one, until interrupted")
 	pos, err := cl.parse(fs, args)
 	if err != nil {
@@ -192,9 +194,14 @@ func runLogs(ctx context.Context, cl *cli, args []string) error {
 		return err
 	}
 	path := "/devices/" + url.PathEscape(pos[0]) + "/logs?"
-	for {
+	for first := true; ; first = false {
 		var b wire.LogBatch
-		err := c.get(ctx, path+q.Encode(), &b)
+		var err error
+		if first && maxLines > 0 {
+			b, err = logTail(ctx, c, path, q, maxLines) // the newest, as tail
+		} else {
+			err = c.get(ctx, path+q.Encode(), &b)
+		}
 		if err != nil && follow && ctx.Err() == nil && isTimeout(err) {
 			fmt.Fprintf(cl.stderr, "edgectl: %v (still following)\n", err)
 		} else if err != nil {
@@ -225,6 +232,32 @@ func runLogs(ctx context.Context, cl *cli, args []string) error {
 			return nil
 		case <-time.After(followEvery):
 		}
+	}
+}
+
+// logTail reads every line the device has after q's since, page by page,
+// and keeps the newest n: the device answers the oldest first, and
+// --max N means the last N lines, as tail does.
+func logTail(ctx context.Context, c *client, path string, q url.Values, n int) (wire.LogBatch, error) {
+	q = maps.Clone(q)
+	q.Del("max")
+	var tail wire.LogBatch
+	for page := 0; ; page++ {
+		var b wire.LogBatch
+		if err := c.get(ctx, path+q.Encode(), &b); err != nil {
+			return tail, err
+		}
+		if page == 0 {
+			tail.Device, tail.ID, tail.Module, tail.Dropped = b.Device, b.ID, b.Module, b.Dropped
+		}
+		tail.Lines = append(tail.Lines, b.Lines...)
+		if len(tail.Lines) > n {
+			tail.Lines = slices.Clone(tail.Lines[len(tail.Lines)-n:])
+		}
+		if !b.More || len(b.Lines) == 0 {
+			return tail, nil
+		}
+		q.Set("since", b.Lines[len(b.Lines)-1].Time.Format(time.RFC3339Nano))
 	}
 }
 

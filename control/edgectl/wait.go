@@ -22,7 +22,7 @@ func push(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manife
 	if err := src.deliver(ctx, cl, c, m); err != nil {
 		return err
 	}
-	d, err := c.deploy(ctx, wire.DeployRequest{Envelope: *env, AllowUnregistered: o.allowUnregistered, StopUnknown: o.stopUnknown})
+	d, err := c.deploy(ctx, wire.DeployRequest{Envelope: *env, AllowUnregistered: o.targets.allow, StopUnknown: o.stopUnknown})
 	if err != nil {
 		return fmt.Errorf("deploy %s %s: %w", m.Name, m.Version, err)
 	}
@@ -107,13 +107,8 @@ func waitDeployment(ctx context.Context, c *client, d *wire.Deployment, wait tim
 			if wctx.Err() != nil {
 				return d, waitEnded(ctx, d, wait)
 			}
-			var ae *APIError
-			if errors.As(err, &ae) && ae.Status/100 == 4 && ae.Status != http.StatusTooManyRequests {
+			if pollFailed(err, &lastErr, progress) {
 				return d, fmt.Errorf("follow deployment %s: %w", d.ID, err)
-			}
-			if err.Error() != lastErr { // transient: say it once and retry
-				lastErr = err.Error()
-				fmt.Fprintf(progress, "warning: %v (retrying)\n", err)
 			}
 			continue
 		}
@@ -121,6 +116,22 @@ func waitDeployment(ctx context.Context, c *client, d *wire.Deployment, wait tim
 		report(d)
 	}
 	return d, nil
+}
+
+// pollFailed reports whether err, met while polling, ends the wait: the
+// controller refused the request (a 4xx other than 429). Anything else is
+// transient: said once on progress (lastErr holds the last said), and
+// retried.
+func pollFailed(err error, lastErr *string, progress io.Writer) bool {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status/100 == 4 && ae.Status != http.StatusTooManyRequests {
+		return true
+	}
+	if err.Error() != *lastErr {
+		*lastErr = err.Error()
+		fmt.Fprintf(progress, "warning: %v (retrying)\n", err)
+	}
+	return false
 }
 
 // waitEnded explains why waiting stopped: the operator interrupted, or

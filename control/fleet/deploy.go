@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -116,7 +117,7 @@ func (f *Fleet) manifest(env *wire.Envelope) (*wire.Manifest, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	if f.now().After(m.Expires) {
-		return nil, fmt.Errorf("%w: %w: %s %s expired at %s", ErrBadRequest, wire.ErrExpired, m.Name, m.Version, m.Expires)
+		return nil, fmt.Errorf("%w: %w: %s %s expired at %s", ErrBadRequest, wire.ErrExpired, m.Name, m.Version, m.Expires.UTC().Format(time.RFC3339))
 	}
 	return m, nil
 }

@@ -48,6 +48,9 @@
 // replaced (kept per device when the deployment was created), or loses
 // the module where the deployment installed it; a device that finished is
 // left as it is (going back from a version that runs is a rollback).
+// Undeploy (undeploy.go) removes a module from the desired state of the
+// devices a push's targets select, and ends an unfinished deployment of
+// it there cancelled too.
 //
 // # Targeting
 //

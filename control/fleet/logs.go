@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ const (
 )
 
 // Errors of Logs; the API answers 504 for the first two, 429 for the
-// third, 404 for an unknown device (store.ErrNotFound).
+// third, 404 for an unknown device (store.ErrNotFound) or a module the
+// device does not hold (ErrNotDeployed).
 var (
 	ErrNoAnswer = errors.New("device did not answer")
 	ErrOffline  = errors.New("device is offline")
@@ -130,6 +132,11 @@ func (f *Fleet) Logs(ctx context.Context, device string, req wire.LogRequest) (w
 	}
 	select {
 	case batch := <-ch:
+		if len(batch.Lines) == 0 {
+			if err := f.moduleOn(ctx, &d, req.Module); err != nil {
+				return wire.LogBatch{}, fmt.Errorf("logs of %s: %w", device, err)
+			}
+		}
 		return batch, nil
 	case <-ctx.Done():
 		return wire.LogBatch{}, fmt.Errorf("logs of %s: %w within %s", device, ErrNoAnswer, LogWait)
@@ -152,4 +159,32 @@ func (f *Fleet) handleLogs(log logger, id string, payload []byte) {
 	if !f.logs.deliver(b) {
 		log.Debug("log batch dropped: no request waits for it", "id", b.ID)
 	}
+}
+
+// moduleOn refuses, with ErrNotDeployed, a module (not "": the agent's
+// own log) that device d neither holds in its desired state nor reports.
+// Logs asks it when a device answered no lines: for a misspelt module
+// that looked like a module that logs nothing.
+func (f *Fleet) moduleOn(ctx context.Context, d *wire.Device, module string) error {
+	if module == "" {
+		return nil
+	}
+	e, err := f.store.DesiredEntry(ctx, d.ID, module)
+	if err != nil || e != nil {
+		return err
+	}
+	var has []string
+	if d.Status != nil {
+		for _, ms := range d.Status.Modules {
+			if ms.Name == module {
+				return nil
+			}
+			has = append(has, ms.Name)
+		}
+	}
+	runs := "no module"
+	if len(has) > 0 {
+		runs = strings.Join(has, ", ")
+	}
+	return fmt.Errorf("%w: %s is not deployed on %s (it reports %s)", ErrNotDeployed, module, d.ID, runs)
 }

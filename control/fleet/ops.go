@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
@@ -66,7 +67,7 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 	if len(missing) > 0 {
 		return p, fmt.Errorf("%w: no earlier version of %s is known for %v (they do not run it, or their deployment replaced "+
 			"nothing or predates this record): target devices that run it, or name the version to go back to "+
-			"(edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, missing, req.Module)
+			"(edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, "["+strings.Join(missing, ", ")+"]", req.Module)
 	}
 	for _, k := range slices.Sorted(maps.Keys(sources)) {
 		p.Sources = append(p.Sources, *sources[k])

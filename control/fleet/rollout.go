@@ -631,7 +631,7 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 			f.removeModule(ctx, r, devs)
 			continue
 		case uncovered:
-			r.Reason += fmt.Sprintf("; no rollback statement covers %v any more", devs)
+			r.Reason += fmt.Sprintf("; no rollback statement covers %s any more", strings.Join(devs, ", "))
 			r.Rollback = append(r.Rollback, wire.RolloutRollback{Version: "?", Devices: devs})
 			continue
 		}
@@ -645,7 +645,7 @@ func (f *Fleet) startRollback(ctx context.Context, r *store.Rollout, reason stri
 			}
 			if err != nil {
 				f.log.Error("rollout rollback deployment", "rollout", r.ID, "version", rb.Version, "err", err)
-				r.Reason += fmt.Sprintf("; sending %v back to %s failed: %v", devs, rb.Version, err)
+				r.Reason += fmt.Sprintf("; sending %s back to %s failed: %v", strings.Join(devs, ", "), rb.Version, err)
 				rb.Deployment = ""
 			}
 		}

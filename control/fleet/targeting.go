@@ -87,7 +87,7 @@ func (v *view) resolve(t wire.Targets, allowUnregistered bool) ([]string, error)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if len(ids) == 0 && len(t.Labels) > 0 {
-		return nil, fmt.Errorf("%w: no known device carries the labels %v", ErrNoTargets, t.Labels)
+		return nil, fmt.Errorf("%w: no known device carries the labels %s", ErrNoTargets, labelsText(t.Labels))
 	}
 	if len(ids) == 0 {
 		return nil, ErrNoTargets
@@ -118,4 +118,15 @@ func (v *view) serving(id, module string) string {
 		}
 	}
 	return ""
+}
+
+// labelsText writes labels as sorted K=V pairs ("ring=canary, site=a") for
+// an operator's message, never Go's map[...] syntax.
+func labelsText(labels map[string]string) string {
+	kv := make([]string, 0, len(labels))
+	for k, v := range labels {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, ", ")
 }

@@ -142,11 +142,13 @@ func ParseFlags(cfg *Config, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("edge-control", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "state `folder` (SQLite database and module blobs)")
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "controller state in MySQL/MariaDB: mysql://user:pass@host:port/db (or env EDGE_CONTROL_DB; default: SQLite in --data)")
-	fs.StringVar(&cfg.BlobDir, "blobs", cfg.BlobDir, "module blob `folder` (default: blobs/ in --data); replicas sharing --db share it")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "controller state in MySQL/MariaDB: mysql://user:pass@host:port/db (or env EDGE_CONTROL_DB; default: SQLite in --data);\n"+
+		"replicas on one --db need one external --broker (the same URL) and one shared --blobs folder: a controller\n"+
+		"whose --broker or --blobs differs from a live replica's is refused at start")
+	fs.StringVar(&cfg.BlobDir, "blobs", cfg.BlobDir, "module blob `folder` (default: blobs/ in --data); replicas sharing --db must share it (a network file system)")
 	fs.StringVar(&cfg.HTTPAddr, "http", cfg.HTTPAddr, "HTTP API and dashboard listen `address`")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt", cfg.MQTTAddr, "embedded MQTT broker listen `address` (port 0: any free port)")
-	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "external MQTT broker `URL` (tcp://host:port); embeds no broker")
+	fs.StringVar(&cfg.Broker, "broker", cfg.Broker, "external MQTT broker `URL` (tcp://host:port); embeds no broker; required for replicas sharing --db")
 	fs.StringVar(&cfg.BrokerUser, "broker-user", cfg.BrokerUser, "username on the external broker")
 	fs.StringVar(&cfg.BrokerPassword, "broker-password", cfg.BrokerPassword, "password on the external broker (or env EDGE_BROKER_PASSWORD)")
 	fs.StringVar(&cfg.ClientID, "client-id", cfg.ClientID, "client id on the external broker (unique per controller)")

@@ -38,6 +38,20 @@ func testDB(t *testing.T, dataDir string) string {
 	if dsn, ok := testDBs[dataDir]; ok {
 		return dsn
 	}
+	dsn := newTestDatabase(t, base, func() {
+		testDBsMu.Lock()
+		delete(testDBs, dataDir)
+		testDBsMu.Unlock()
+	})
+	testDBs[dataDir] = dsn
+	return dsn
+}
+
+// newTestDatabase creates a database of its own on base's server and
+// returns its URL; the database is dropped when the test ends, after
+// cleanup (if not nil).
+func newTestDatabase(t *testing.T, base string, cleanup func()) string {
+	t.Helper()
 	admin, err := dbbind.Open(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
@@ -52,16 +66,15 @@ func testDB(t *testing.T, dataDir string) string {
 	t.Cleanup(func() {
 		admin.Exec("DROP DATABASE " + name)
 		admin.Close()
-		testDBsMu.Lock()
-		delete(testDBs, dataDir)
-		testDBsMu.Unlock()
+		if cleanup != nil {
+			cleanup()
+		}
 	})
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	testDBs[dataDir] = u.String()
 	return u.String()
 }
 

@@ -2,10 +2,13 @@
 // external MQTT broker, the controller's MQTT client, fleet logic and the
 // HTTP API. cmd/edge-control is a thin main around Main.
 //
-// Start order: store, broker (embedded), fleet, MQTT client (which
-// re-publishes every desired state once connected), HTTP. Shutdown runs in
-// reverse: HTTP first (no new deployments), then the MQTT client, the
-// broker, the fleet's workers and the store.
+// Start order: store, the replica check (replicas.go: on a shared MySQL
+// database, a controller whose broker or blob folder differs from a live
+// replica's is refused before it writes or leads anything), broker
+// (embedded), fleet, MQTT client (which re-publishes every desired state
+// once connected), HTTP. Shutdown runs in reverse: HTTP first (no new
+// deployments), then the MQTT client, the broker, the fleet's workers,
+// the controller's entry in the replica registry and the store.
 package server
 
 import (
@@ -55,6 +58,11 @@ type Server struct {
 	tls       *tls.Config // HTTPS and MQTTS; nil: plain
 	brokerTLS *tls.Config // towards an external ssl:// broker
 
+	// replica is this controller's entry in the registry of controllers
+	// sharing a MySQL database (replicas.go); nil on SQLite.
+	replica *store.Controller
+	trustID string // the --trust keys' fingerprint (trustFingerprint), "" for none
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -67,7 +75,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trust, err := loadTrust(cfg.TrustFiles)
+	trust, trustID, err := loadTrust(cfg.TrustFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +83,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS}
+	s := &Server{cfg: cfg, log: log, tls: serverTLS, brokerTLS: brokerTLS, trustID: trustID}
 	if err := s.start(ctx, trust); err != nil {
 		s.Close()
 		return nil, err
@@ -100,13 +108,21 @@ func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 		}
 		return fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
+	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
+		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
+	// Before anything is written or led: a controller that cannot work
+	// with the live ones on its database does not start (replicas.go).
+	if err := s.registerReplica(ctx, s.fleet.Holder()); err != nil {
+		return err
+	}
 	if s.adminToken, err = bootstrapAdmin(ctx, s.store, cfg.DataDir, cfg.NewAdminToken); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	s.fleet = fleet.New(fleet.Config{Store: s.store, Trust: trust, Logger: log.With("component", "fleet"),
-		DeployTimeout: cfg.DeployTimeout, LeaseTTL: cfg.LeaseTTL})
+	if me := s.replica; me != nil {
+		s.wg.Go(func() { s.heartbeat(runCtx, *me) })
+	}
 	if err := s.fleet.Load(ctx); err != nil {
 		return err
 	}
@@ -325,6 +341,7 @@ func (s *Server) close() error {
 	}
 	s.wg.Wait()
 	if s.store != nil {
+		s.deregisterReplica()
 		errs = append(errs, s.store.Close())
 	}
 	if s.lock != nil {
@@ -333,23 +350,25 @@ func (s *Server) close() error {
 	return errors.Join(errs...)
 }
 
-func loadTrust(files []string) (wire.Keyring, error) {
+// loadTrust reads the --trust keys, and returns them with their
+// fingerprint (trustFingerprint).
+func loadTrust(files []string) (wire.Keyring, string, error) {
 	if len(files) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
 	var keys []ed25519.PublicKey
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --trust: %w", ErrConfig, err)
+			return nil, "", fmt.Errorf("%w: --trust: %w", ErrConfig, err)
 		}
 		k, err := wire.ParsePublicKey(b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --trust %s: %w", ErrConfig, f, err)
+			return nil, "", fmt.Errorf("%w: --trust %s: %w", ErrConfig, f, err)
 		}
 		keys = append(keys, k)
 	}
-	return wire.NewKeyring(keys...), nil
+	return wire.NewKeyring(keys...), trustFingerprint(keys), nil
 }
 
 // registryClient is the client of the OCI registries modules are pulled

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/control/store"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -44,6 +45,7 @@ func answer(t *testing.T, c net.Conn, wait time.Duration) (int, time.Duration) {
 	return resp.StatusCode, time.Since(start)
 }
 
+// blobFiles lists the blob folder, but for its identity (on MySQL).
 func blobFiles(t *testing.T, s *Server) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(s.cfg.DataDir, "blobs"))
@@ -52,7 +54,9 @@ func blobFiles(t *testing.T, s *Server) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != store.BlobStoreFile {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }

@@ -8,6 +8,13 @@
 //	DIR/blobs/{sha256}    raw module bytes, as uploaded (or Options.BlobDir,
 //	                      shared by replicas)
 //	DIR/blobs/{sha256}.gz the gzip form that travels in chunks
+//	DIR/blobs/.edge-blob-store  the folder's identity (MySQL only): replicas
+//	                      sharing a database must share the folder
+//
+// On MySQL each controller registers how it is configured (its broker,
+// its blob folder's identity) in the controllers table and renews that
+// with a heartbeat (controllers.go), so that control/server refuses a
+// replica that cannot work with the live ones.
 //
 // One schema for both engines, versioned (migrate.go): schema_version
 // holds the last migration applied, and controllers starting at once take

@@ -39,6 +39,7 @@ var migrations = []migration{
 	{5, "removed devices (remove.go)", migrateRemoved},
 	{6, "operator tokens (tokens.go)", migrateTokens},
 	{7, "dashboard sessions (sessions.go)", migrateSessions},
+	{8, "registry of the controllers sharing the database (controllers.go)", migrateControllers},
 }
 
 // SchemaVersion is the schema this controller writes.

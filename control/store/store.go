@@ -162,6 +162,9 @@ func (s *Store) cleanTemps() error {
 	return nil
 }
 
+// BlobDir is the folder of module blobs.
+func (s *Store) BlobDir() string { return s.blobDir }
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

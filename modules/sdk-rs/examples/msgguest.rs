@@ -9,29 +9,20 @@
 //! ends the process (a trap), "slow" sleeps 2 s, anything else is
 //! published back on "echo/<payload>" with the message's id, attempt and
 //! topic. Timer "tick" publishes "ticks" with its missed count; timer
-//! "slow" sleeps 350 ms.
+//! "slow" sleeps 350 ms. Sleeps are `std::thread::sleep`, one WASI
+//! `poll_oneoff`, which the agent makes a real sleep bounded by the
+//! call's deadline (agent/wasmhost/sleep.go).
 //!
 //! Rebuild the committed module (agent/wasmhost/testdata/msgguest-rs.wasm)
 //! with `make rust-testdata`.
 
-use std::time::{Duration, Instant};
+use std::thread::sleep;
+use std::time::Duration;
 
 use edge::msg::{self, Failure, Message, QoS, Tick, Triggers};
 use edge::{Request, Response};
 
 const FILTER: &str = "edge/v1/dev/{device}/in/t/#";
-
-/// Waits `d`, as the Go guest's time.Sleep does under the agent: the agent
-/// gives guests a real clock but no real sleep (wazero without
-/// WithSysNanosleep), so `std::thread::sleep`'s one `poll_oneoff` returns
-/// at once, while Go's scheduler polls until its clock says the time is
-/// up. This does the same.
-fn sleep(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        std::thread::sleep(end - Instant::now());
-    }
-}
 
 fn serve(r: &Request) -> Response {
     if r.path() == "/healthz" {
