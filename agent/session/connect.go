@@ -17,7 +17,12 @@ type connInfo struct {
 	lastAt       time.Time
 	reconnecting bool   // paho's own reconnect after a lost connection
 	lost         uint64 // connections lost since the session started
-	takeover     takeover
+	// gen counts the connections made (markUp); up is the generation of
+	// the one up, 0 when none is. A callback of an earlier connection
+	// (paho runs them in goroutines of their own, any time later) must
+	// not act on a later one: see onConnect and onConnectionLost.
+	gen, up  uint64
+	takeover takeover
 }
 
 // ConnState is the connection as `edge-agent status` shows it.
@@ -55,15 +60,56 @@ func (s *Session) State() ConnState {
 
 // noteFailure records a failed attempt or a lost connection.
 func (s *Session) noteFailure(err error) *mqttdial.Failure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.noteFailureLocked(err)
+}
+
+func (s *Session) noteFailureLocked(err error) *mqttdial.Failure {
 	f := mqttdial.Explain(err)
 	if f == nil {
 		f = &mqttdial.Failure{Kind: mqttdial.KindClosed}
 	}
-	s.mu.Lock()
 	s.conn.failed++
 	s.conn.last, s.conn.lastAt = f, time.Now()
-	s.mu.Unlock()
 	return f
+}
+
+// isUp reports whether the connection of generation gen is the one up.
+func (s *Session) isUp(gen uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn.up == gen
+}
+
+// onConnectionLost is paho's connection-lost handler. Paho calls it in a
+// goroutine of its own once the connection is closed, so it can run after
+// the connect loop has made the next connection: a report found with a
+// connection open is of an earlier one, and dropped. The check and the
+// marking are under s.mu, which the connect loop's markUp needs after
+// paho's status says connected: a report that passes the check is never
+// applied to a later connection. The connect loop chooses the wait before
+// the next connection (afterLoss).
+func (s *Session) onConnectionLost(_ mqtt.Client, err error) {
+	s.mu.Lock()
+	if s.client.IsConnectionOpen() {
+		s.mu.Unlock()
+		s.log.Debug("late report of an earlier connection's loss; ignored", "err", err)
+		return
+	}
+	s.conn.lost++
+	s.conn.up = 0
+	f := s.noteFailureLocked(err)
+	s.setConnectedLocked(false)
+	s.mu.Unlock()
+	select { // latest wins
+	case <-s.lost:
+	default:
+	}
+	select {
+	case s.lost <- f:
+	default:
+	}
 }
 
 // connectLoop makes the first connection, a new one whenever onConnect
@@ -71,7 +117,8 @@ func (s *Session) noteFailure(err error) *mqttdial.Failure {
 // once the wait afterLoss chose is over (at once after a connection that
 // lasted; growing after short ones, and after a takeover: takeover.go).
 // Each attempt that fails is retried with exponential back-off from 1 s to
-// MaxReconnect.
+// MaxReconnect. It makes every connection (paho's auto-reconnect is off),
+// so it numbers them (markUp) and starts onConnect for each itself.
 func (s *Session) connectLoop(ctx context.Context) {
 	for again := false; ; again = true {
 		// What a connection before this one asked is done by this one.
@@ -86,7 +133,9 @@ func (s *Session) connectLoop(ctx context.Context) {
 		if !s.connectUntilUp(ctx, again) {
 			return
 		}
-		wait, ok := s.waitForLoss(ctx)
+		gen := s.markUp(time.Now())
+		go s.onConnect(gen)
+		wait, ok := s.waitForLoss(ctx, gen)
 		if !ok {
 			return
 		}
@@ -100,12 +149,16 @@ func (s *Session) connectLoop(ctx context.Context) {
 	}
 }
 
-// waitForLoss waits until the connection is lost (the lost handler says
-// so, with the wait before the next), onConnect asks for a new one, or the
-// connection is found closed for 2 s with neither (a loss paho did not
-// report: without paho's auto-reconnect nothing else would notice). It
+// waitForLoss waits until connection gen is lost (the lost handler says
+// so), onConnect asks for a new one, or the connection is found closed for
+// 2 s with neither (a loss paho did not report: without paho's
+// auto-reconnect nothing else would notice), and returns the wait before
+// the next connection. Requests of earlier connections are ignored: one
+// that ended this connection skipped the takeover back-off, and its own
+// onConnect then failed and asked again, so that a twin took the id over
+// every second and never backed off (TestTakeover under load). It
 // returns false when ctx ends.
-func (s *Session) waitForLoss(ctx context.Context) (time.Duration, bool) {
+func (s *Session) waitForLoss(ctx context.Context, gen uint64) (time.Duration, bool) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var closedAt time.Time
@@ -113,11 +166,21 @@ func (s *Session) waitForLoss(ctx context.Context) (time.Duration, bool) {
 		select {
 		case <-ctx.Done():
 			return 0, false
-		case <-s.redial:
+		case g := <-s.redial:
+			if g != gen || !s.client.IsConnectionOpen() {
+				continue // an earlier connection's, or a loss to be reported
+			}
+			s.markDown()
 			s.client.Disconnect(0)
-			s.setConnected(false)
 			return 0, true
-		case wait := <-s.lost:
+		case f := <-s.lost:
+			if s.client.IsConnectionOpen() {
+				continue // an earlier connection's, reported late
+			}
+			s.markDown() // lost before markUp: the handler found no connection up
+			wait := s.afterLoss(f, time.Now())
+			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", s.cfg.Broker, "reason", f.Kind,
+				"err", f.Error(), "retry_in", wait)
 			return wait, true
 		case now := <-tick.C:
 			switch {
@@ -127,8 +190,8 @@ func (s *Session) waitForLoss(ctx context.Context) (time.Duration, bool) {
 				closedAt = now
 			case now.Sub(closedAt) >= 2*time.Second:
 				s.log.Warn("mqtt connection closed without a loss reported; reconnecting", "broker", s.cfg.Broker)
+				s.markDown()
 				s.client.Disconnect(0)
-				s.setConnected(false)
 				return s.afterLoss(&mqttdial.Failure{Kind: mqttdial.KindClosed}, now), true
 			}
 		}

@@ -114,8 +114,8 @@ type Session struct {
 	fetches   map[string]chan wire.Chunk
 	dropped   int // oversize or undecodable frames
 	conn      connInfo
-	redial    chan struct{}      // onConnect asks the connect loop for a new connection
-	lost      chan time.Duration // a lost connection: the wait before the next (cap 1)
+	redial    chan uint64            // onConnect asks for a new connection: its generation (cap 1)
+	lost      chan *mqttdial.Failure // the current connection was lost: why (cap 1, latest wins)
 
 	statusKick chan struct{}        // PublishStatus wakes the status publisher (cap 1)
 	logReqs    chan wire.LogRequest // for the log answerer (cap maxLogRequests)
@@ -141,8 +141,8 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		minGen: cfg.MinGeneration, connCh: make(chan struct{}),
 		fetches:    map[string]chan wire.Chunk{},
 		status:     baseStatus(cfg),
-		redial:     make(chan struct{}, 1),
-		lost:       make(chan time.Duration, 1),
+		redial:     make(chan uint64, 1),
+		lost:       make(chan *mqttdial.Failure, 1),
 		conn:       connInfo{since: time.Now()},
 		statusKick: make(chan struct{}, 1),
 		logReqs:    make(chan wire.LogRequest, maxLogRequests),
@@ -170,22 +170,11 @@ func New(cfg Config, outbox *store.Outbox, log *slog.Logger) (*Session, error) {
 		SetCustomOpenConnectionFn(mqttdial.Opener(wire.MaxPacketSize, func(d mqttdial.Dropped) {
 			s.log.Warn("dropping an MQTT message over the packet limit", "topic", d.Topic, "bytes", d.Size, "limit", d.Limit)
 		})).
-		SetOnConnectHandler(func(mqtt.Client) { s.markUp(time.Now()); go s.onConnect() }).
+		// No OnConnect handler: the connect loop, which makes every
+		// connection, starts onConnect for it (connect.go).
 		SetDefaultPublishHandler(s.onAnyMessage).
 		SetConnectionNotificationHandler(s.onConnectionNotification).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.mu.Lock()
-			s.conn.lost++
-			s.mu.Unlock()
-			f := s.noteFailure(err)
-			wait := s.afterLoss(f, time.Now())
-			s.log.Warn("mqtt connection lost; reconnecting with back-off", "broker", cfg.Broker, "reason", f.Kind, "err", err, "retry_in", wait)
-			s.setConnected(false)
-			select {
-			case s.lost <- wait:
-			default:
-			}
-		})
+		SetConnectionLostHandler(s.onConnectionLost)
 	if cfg.TLS != nil {
 		opts.SetTLSConfig(cfg.TLS)
 	}
@@ -238,7 +227,11 @@ func (s *Session) Connected() bool {
 	return s.connected
 }
 
-func (s *Session) onConnect() {
+// onConnect subscribes and says the session is online, for the connection
+// of generation gen (markUp). A connection lost meanwhile is left alone:
+// the connect loop already handles its loss, and a later connection is not
+// this one's to end or to call online.
+func (s *Session) onConnect(gen uint64) {
 	topics := map[string]byte{
 		wire.DeviceTopic(s.cfg.Device, wire.KindDesired): 1,
 		wire.DeviceTopic(s.cfg.Device, wire.KindChunks):  1,
@@ -248,12 +241,15 @@ func (s *Session) onConnect() {
 	}
 	tok := s.client.SubscribeMultiple(topics, s.onMessage)
 	if !tok.WaitTimeout(s.cfg.PublishTimeout) || tok.Error() != nil {
+		if !s.isUp(gen) || !s.client.IsConnectionOpen() {
+			return // lost: the connect loop handles that
+		}
 		s.log.Error("subscribe failed; reconnecting", "err", tok.Error())
 		s.noteFailure(fmt.Errorf("subscribe: %w", tok.Error()))
 		// Paho reconnects only on a lost connection; the connect loop
 		// makes a new one.
 		select {
-		case s.redial <- struct{}{}:
+		case s.redial <- gen:
 		default:
 		}
 		return
@@ -269,13 +265,24 @@ func (s *Session) onConnect() {
 	if err := s.publishJSON(wire.KindStatus, 1, true, st); err != nil {
 		s.log.Warn("publish status", "err", err)
 	}
-	s.log.Info("mqtt connected", "broker", s.cfg.Broker)
-	s.setConnected(true)
+	s.mu.Lock()
+	up := s.conn.up == gen
+	if up {
+		s.setConnectedLocked(true)
+	}
+	s.mu.Unlock()
+	if up {
+		s.log.Info("mqtt connected", "broker", s.cfg.Broker)
+	}
 }
 
 func (s *Session) setConnected(c bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setConnectedLocked(c)
+}
+
+func (s *Session) setConnectedLocked(c bool) {
 	if c {
 		s.epoch++
 		s.conn.failed = 0

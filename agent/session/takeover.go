@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/edgeplane/edge/internal/mqttdial"
@@ -28,7 +29,11 @@ import (
 // conflict that "seems": the broker's log says which it is. The agent that backs
 // off longer leaves the id to the other, whose own connections then last
 // and whose conflict ends: one of the two serves, the other retries
-// rarely, and both said why.
+// rarely, and both said why. The one whose connection lasted comes back
+// at once and takes the id back from the newcomer, whose connection is
+// then short again: the roles, once taken, stay. Every wait is spread by
+// a random part (spread), so that twins closed at one instant do not
+// come back at one instant, in lock-step for ever.
 
 // Conflict is a suspected second agent with this device id.
 type Conflict struct {
@@ -46,16 +51,19 @@ type takeover struct {
 	conflict *Conflict
 }
 
-// markUp records that a connection was established.
-func (s *Session) markUp(now time.Time) {
+// markUp records that a connection was established and returns its
+// generation. Once it has stayed up TakeoverWindow, a conflict is over.
+func (s *Session) markUp(now time.Time) uint64 {
 	s.mu.Lock()
 	s.conn.takeover.upAt = now
-	epoch := s.conn.lost
+	s.conn.gen++
+	gen := s.conn.gen
+	s.conn.up = gen
 	s.mu.Unlock()
 	time.AfterFunc(s.cfg.TakeoverWindow, func() {
 		s.mu.Lock()
 		c := s.conn.takeover.conflict
-		over := c != nil && s.conn.lost == epoch // not lost since
+		over := c != nil && s.conn.up == gen // not lost since
 		if over {
 			s.conn.takeover = takeover{upAt: s.conn.takeover.upAt}
 		}
@@ -65,6 +73,15 @@ func (s *Session) markUp(now time.Time) {
 				"since", c.Since, "stable_for", s.cfg.TakeoverWindow)
 		}
 	})
+	return gen
+}
+
+// markDown records that the session itself ends the connection up.
+func (s *Session) markDown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn.up = 0
+	s.setConnectedLocked(false)
 }
 
 // afterLoss records a lost connection and returns how long to wait before
@@ -73,10 +90,10 @@ func (s *Session) afterLoss(f *mqttdial.Failure, now time.Time) time.Duration {
 	s.mu.Lock()
 	tk := &s.conn.takeover
 	if tk.upAt.IsZero() || now.Sub(tk.upAt) >= s.cfg.TakeoverWindow {
-		// A connection that lasted: reconnect at once.
+		// A connection that lasted: reconnect at once (spread).
 		*tk = takeover{upAt: tk.upAt}
 		s.mu.Unlock()
-		return 0
+		return s.spread(0)
 	}
 	wait := tk.quick
 	tk.quick = min(max(2*tk.quick, time.Second), s.cfg.MaxReconnect)
@@ -87,7 +104,7 @@ func (s *Session) afterLoss(f *mqttdial.Failure, now time.Time) time.Duration {
 	}
 	if tk.short < s.cfg.TakeoverStreak {
 		s.mu.Unlock()
-		return wait
+		return s.spread(wait)
 	}
 	first := tk.conflict == nil
 	if first {
@@ -98,7 +115,7 @@ func (s *Session) afterLoss(f *mqttdial.Failure, now time.Time) time.Duration {
 	c := tk.conflict
 	c.Takeovers++
 	c.Last = now
-	wait = max(wait, c.Delay)
+	wait = s.spread(max(wait, c.Delay))
 	report := *c
 	s.mu.Unlock()
 
@@ -113,4 +130,14 @@ func (s *Session) afterLoss(f *mqttdial.Failure, now time.Time) time.Duration {
 		}
 	}
 	return wait
+}
+
+// spread returns d plus a random part of up to half of d, and of at least
+// up to TakeoverWindow/10: twins closed at the same instant, or waiting
+// the same delays, must not come back at the same instant. Two CONNECTs
+// of one client id that meet on mochi can both win (attachClient looks
+// the id up and adds the client without a lock), and the embedded
+// broker's hook then closes both, again at one instant.
+func (s *Session) spread(d time.Duration) time.Duration {
+	return d + rand.N(max(d/2, s.cfg.TakeoverWindow/10))
 }
