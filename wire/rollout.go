@@ -74,7 +74,7 @@ func (g Gate) Soak() time.Duration { return time.Duration(g.SoakMillis) * time.M
 type RolloutRequest struct {
 	Envelope          Envelope   `json:"envelope"`
 	Rollbacks         []Envelope `json:"rollbacks,omitempty"`
-	Waves             []string   `json:"waves"` // cumulative: "1", "10%", "50%", "100%"
+	Waves             []string   `json:"waves"` // cumulative: "1", "10%", "50%", "100%" (ParseWaves, WaveEnds)
 	Gate              Gate       `json:"gate"`
 	AllowUnregistered bool       `json:"allow_unregistered,omitempty"`
 	StopUnknown       bool       `json:"stop_unknown,omitempty"` // as DeployRequest.StopUnknown
