@@ -259,7 +259,7 @@ func TestErrorsReadable(t *testing.T) {
 			http.StatusBadRequest, "labels site=nowhere"},
 		{"rollback with nothing to go back to", "/api/v1/plan", wire.PlanRequest{Module: "orders", Rollback: true,
 			Targets: wire.Targets{Nodes: []string{"dev-00", "dev-02", "dev-03"}}},
-			http.StatusNotFound, "known for dev-00, dev-02, dev-03 ("},
+			http.StatusNotFound, "dev-00 serves no version of orders; the last push of orders there, 1.0.0 (deployment "},
 	}
 	for _, tt := range tests {
 		code, body := e.post(t, tt.path, e.admin, tt.req)

@@ -36,12 +36,15 @@
 // # Staged rollouts, rollbacks and the operator's other actions
 //
 // "push --waves" signs the new version and one rollback statement per
-// version the targets run (re-signed one epoch up, only if the operator's
+// version the targets serve (re-signed one epoch up, only if the operator's
 // own key signed the original), creates a rollout and follows it: exit 0
 // when every wave passed, 1 when it rolled back or was aborted, 3 when
 // --wait ended first. "rollback" re-signs an earlier version one epoch up
 // (the agents' anti-rollback floor accepts it; replays of anything signed
-// before stay refused). "undeploy" removes a module from the desired
+// before stay refused): --to VERSION, or by default on each device the
+// version that the one it serves replaced; with nothing to go back to (or
+// only to what already serves) it refuses, exit 1, naming what serves and
+// what the last push did. "undeploy" removes a module from the desired
 // state of the devices selected as push and rollback select them (POST
 // /api/v1/undeploy: a wire.UndeployRequest answered by a
 // wire.UndeployResult naming the entry removed per device) and waits until each device's status no

@@ -45,6 +45,9 @@ type fakeControl struct {
 	// epoch the plan's epoch.
 	current map[string]*wire.PlanVersion
 	epoch   uint64
+	// serving is the version each device serves, where it is not the
+	// current one's.
+	serving map[string]string
 }
 
 func newFakeControl(t *testing.T, pub ed25519.PublicKey, steps ...[]string) *fakeControl {
@@ -107,7 +110,11 @@ func (f *fakeControl) postPlan(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	p := wire.Plan{Module: req.Module, Devices: []wire.PlanDevice{}, Epoch: f.epoch}
 	for _, n := range req.Targets.Nodes {
-		p.Devices = append(p.Devices, wire.PlanDevice{ID: n, Registered: true, Current: f.current[n]})
+		pd := wire.PlanDevice{ID: n, Registered: true, Current: f.current[n], Serving: f.serving[n]}
+		if pd.Current != nil && pd.Serving == "" {
+			pd.Serving = pd.Current.Version
+		}
+		p.Devices = append(p.Devices, pd)
 	}
 	f.mu.Unlock()
 	answer(w, http.StatusOK, p)

@@ -307,30 +307,35 @@ func signAndCheck(m *wire.Manifest, key ed25519.PrivateKey) (*wire.Envelope, err
 }
 
 // pushEpoch is the epoch a push is signed at: the plan's, unless the
-// version is older than one a targeted device is meant to run. A push never
-// goes back (edgectl rollback does): the plan's epoch is above the
-// devices' after a staged rollout (it counts the rollback statements the
-// rollout signed in advance, so that those expire once unused), and a push
-// of an older version signed at it would be installed as a rollback. Such a
-// push is signed at the highest epoch the targeted devices run instead,
-// where they refuse it, and edgectl says so.
+// version is older than one a targeted device serves. A push never goes
+// back (edgectl rollback does): the plan's epoch is above the devices'
+// after a staged rollout (it counts the rollback statements the rollout
+// signed in advance, so that those expire once unused), and a push of an
+// older version signed at it would be installed as a rollback. Such a push
+// is signed at the highest epoch the targeted devices are meant to run
+// instead, where they refuse it, and edgectl says so. Older than what
+// serves, not than the desired entry: the agents place a push against the
+// version they committed, and after a failed push the desired entry names
+// a version that never served.
 func pushEpoch(stderr io.Writer, m *wire.Manifest, plan *wire.Plan) uint64 {
 	var older []string
 	var epoch uint64
 	newer := ""
 	for _, d := range plan.Devices {
-		if d.Current == nil {
+		if d.Current != nil {
+			epoch = max(epoch, d.Current.Epoch)
+		}
+		if d.Serving == "" {
 			continue
 		}
-		epoch = max(epoch, d.Current.Epoch)
-		if c, err := semver.Compare(m.Version, d.Current.Version); err == nil && c < 0 {
-			older, newer = append(older, d.ID), d.Current.Version
+		if c, err := semver.Compare(m.Version, d.Serving); err == nil && c < 0 {
+			older, newer = append(older, d.ID), d.Serving
 		}
 	}
 	if len(older) == 0 {
 		return plan.Epoch
 	}
-	fmt.Fprintf(stderr, "warning: %s %s is older than what %s is meant to run (%s): a push never goes back, "+
+	fmt.Fprintf(stderr, "warning: %s %s is older than what %s serves (%s): a push never goes back, "+
 		"the devices will refuse it; edgectl rollback %s --to %s signs a rollback\n",
 		m.Name, m.Version, strings.Join(older, ", "), newer, m.Name, m.Version)
 	return epoch

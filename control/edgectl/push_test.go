@@ -335,4 +335,21 @@ func TestPushNeverGoesBack(t *testing.T) {
 	if signed.Epoch != 2 {
 		t.Errorf("push of 1.2.0 signed at epoch %d, want the plan's 2", signed.Epoch)
 	}
+	// pi-1's last push, 2.0.0, failed: it serves 1.1.0 still. 1.2.0 is
+	// newer than what it serves and installs (the agent places it against
+	// its committed 1.1.0); it used to be judged against 2.0.0, signed at
+	// the lower epoch with a warning that the device would refuse it.
+	f.mu.Lock()
+	f.current["pi-1"] = &wire.PlanVersion{Deployment: "d-1", Version: "2.0.0", Epoch: 1}
+	f.serving = map[string]string{"pi-1": "1.1.0"}
+	f.mu.Unlock()
+	code, _, stderr := run(t, "push", mod, "--key", key, "--version", "1.2.0", "--control", f.srv.URL,
+		"--node", "pi-1", "--db", "sqlite", "--port", "8081")
+	f.mu.Lock()
+	signed = f.manifest
+	f.mu.Unlock()
+	if code != ExitOK || signed.Epoch != 2 || strings.Contains(stderr, "older than") {
+		t.Errorf("push of 1.2.0 over a failed 2.0.0 (serving 1.1.0): exit %d, epoch %d\n%s\nwant the plan's epoch 2, no warning",
+			code, signed.Epoch, stderr)
+	}
 }

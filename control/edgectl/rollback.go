@@ -27,7 +27,7 @@ func runRollback(ctx context.Context, cl *cli, args []string) error {
 	fs := flagSet(cmd)
 	api.register(fs)
 	fs.StringVar(&key, "key", "", "private key `FILE` written by edgectl keygen (required)")
-	fs.StringVar(&to, "to", "", "`VERSION` to go back to (default: on each device, the version its last deployment replaced)")
+	fs.StringVar(&to, "to", "", "`VERSION` to go back to (default: on each device, the version that the one it serves replaced)")
 	tf.register(fs, "roll back")
 	fs.DurationVar(&expires, "expires", 720*time.Hour, "validity `DURATION` of the rollback statement")
 	fs.DurationVar(&wait, "wait", 15*time.Minute, "wait up to `DURATION` for every device (0: do not wait)")

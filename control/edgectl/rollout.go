@@ -83,9 +83,10 @@ func (s *stagedOptions) gate() wire.Gate {
 }
 
 // pushStaged creates a staged rollout of the signed module: it signs, with
-// it, one rollback statement per version the targeted devices run now
-// (the plan's sources; each names that version one epoch higher and
-// targets the devices that run it), which the controller publishes only
+// it, one rollback statement per version the targeted devices serve now
+// (the plan's sources: what their status says serves, not their desired
+// entry; each names that version one epoch higher and targets the devices
+// that serve it), which the controller publishes only
 // if the gate fails or the operator aborts. Then it follows the rollout.
 func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.Manifest, env *wire.Envelope,
 	module *moduleSource, plan *wire.Plan, key ed25519.PrivateKey) error {

@@ -99,9 +99,14 @@
 // interrupted between creating it and saving the rollout finds it again.
 // Going back needs no key: the controller publishes the operator's
 // rollback statements, signed with the push (edgectl push --waves), one
-// per version the targets ran, to the devices of the waves started so far
-// whose desired entry is still the rollout's; where the rollout installed
-// the module, it removes it. Devices of later waves are never touched.
+// per version the targets served when the rollout began, to the devices
+// of the waves started so far whose desired entry is still the rollout's;
+// where a device served no version of the module, it removes it. Devices
+// of later waves are never touched. What a device serves comes from its
+// reported status, never from its desired entry, which after a rejected
+// or failed push names a version that never ran there (serving.go); a
+// rollout over a version whose signed manifest the controller does not
+// hold is refused at creation, naming it.
 //
 // The gate (gate.go) compares, over the soak window, the new version on
 // the updated devices with the old version on the devices not updated yet

@@ -15,7 +15,8 @@ import (
 // Plan answers what a push or a rollback of req.Module to req.Targets
 // would touch, for edgectl to sign against: the devices, the module's
 // highest epoch, and the signed deployments to re-sign (see
-// wire.PlanRequest). It changes nothing.
+// wire.PlanRequest). Sources are what the devices serve (serving.go),
+// never what their desired state names. It changes nothing.
 func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, error) {
 	if err := wire.ValidateModuleName(req.Module); err != nil {
 		return wire.Plan{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -36,38 +37,32 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 	var missing []string
 	for _, id := range ids {
 		d, known := v.devices[id]
-		pd := wire.PlanDevice{ID: id, Registered: known, Online: d.Online, Serving: v.serving(id, req.Module)}
+		pd := wire.PlanDevice{ID: id, Registered: known, Online: d.Online}
+		if ms := f.servingOf(v, id, req.Module); ms != nil {
+			pd.Serving = ms.Version
+		}
 		if e := v.entry(id, req.Module); e != nil {
 			pd.Current = planVersion(e.Deployment, &e.Envelope)
 		}
 		p.Devices = append(p.Devices, pd)
-		src, err := f.source(ctx, req, &pd)
+		src, why, err := f.source(ctx, v, req, &pd)
 		if err != nil {
 			return p, err
 		}
-		if src == "" {
+		if src == nil {
 			if req.Rollback {
-				missing = append(missing, id)
+				missing = append(missing, why)
 			}
 			continue
 		}
-		if sources[src] == nil {
-			env, err := f.store.DeploymentEnvelope(ctx, src)
-			if err != nil {
-				return p, err
-			}
-			pv := planVersion(src, &env)
-			if pv == nil {
-				return p, fmt.Errorf("deployment %s holds no readable manifest", src)
-			}
-			sources[src] = &wire.PlanSource{PlanVersion: *pv, Envelope: env}
+		if sources[src.Deployment] == nil {
+			sources[src.Deployment] = src
 		}
-		sources[src].Devices = append(sources[src].Devices, id)
+		sources[src.Deployment].Devices = append(sources[src.Deployment].Devices, id)
 	}
 	if len(missing) > 0 {
-		return p, fmt.Errorf("%w: no earlier version of %s is known for %s (they do not run it, or their deployment replaced "+
-			"nothing or predates this record): target devices that run it, or name the version to go back to "+
-			"(edgectl rollback %s --to VERSION)", ErrNoSource, req.Module, strings.Join(missing, ", "), req.Module)
+		return p, fmt.Errorf("%w: %s; target devices that have an earlier version, or name the version to go back to "+
+			"(edgectl rollback %s --to VERSION)", ErrNoSource, strings.Join(missing, "; "), req.Module)
 	}
 	for _, k := range slices.Sorted(maps.Keys(sources)) {
 		p.Sources = append(p.Sources, *sources[k])
@@ -78,30 +73,72 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 // ErrNoSource: a rollback has no earlier signed deployment to go back to.
 var ErrNoSource = errors.New("nothing to go back to")
 
-// source is the deployment a device's part of the plan re-signs: for a
-// push, the one its desired entry names now; for a rollback, the newest
-// deployment of req.To, or (no To) the entry its current deployment
-// replaced.
-func (f *Fleet) source(ctx context.Context, req wire.PlanRequest, pd *wire.PlanDevice) (string, error) {
+// source is the signed deployment a device's part of the plan re-signs:
+// for a push, the one the device serves (a staged rollout's rollback goes
+// back to it; none where it serves nothing, or where the controller holds
+// no manifest of it, which CreateRollout then refuses by name); for a
+// rollback, the newest deployment of req.To, or (no To) the one the
+// version serving replaced. With no source, why says why for a rollback.
+func (f *Fleet) source(ctx context.Context, v *view, req wire.PlanRequest, pd *wire.PlanDevice) (*wire.PlanSource, string, error) {
+	serving, err := f.servingDeployment(ctx, v, pd.ID, req.Module)
 	switch {
-	case pd.Current == nil:
-		// Nothing to replace, and nothing to go back from: a rollback
-		// never installs a module on a device that does not run it.
-		return "", nil
+	case !req.Rollback && errors.Is(err, ErrNoSource):
+		return nil, "", nil
+	case err != nil && (req.To == "" || !errors.Is(err, ErrNoSource)):
+		return nil, "", err
 	case !req.Rollback:
-		return pd.Current.Deployment, nil
-	case req.To != "":
-		id, err := f.store.LatestDeployment(ctx, req.Module, req.To)
+		return serving, "", nil
+	case serving == nil && pd.Current == nil:
+		// Nothing to go back from: a rollback never installs a module
+		// on a device that does not run it.
+		return nil, fmt.Sprintf("%s runs no version of %s", pd.ID, req.Module), nil
+	}
+	dep := ""
+	if req.To != "" {
+		dep, err = f.store.LatestDeployment(ctx, req.Module, req.To)
 		if errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: the controller holds no deployment of %s %s", ErrNoSource, req.Module, req.To)
+			return nil, "", fmt.Errorf("%w: the controller holds no deployment of %s %s", ErrNoSource, req.Module, req.To)
 		}
-		return id, err
+	} else if serving != nil {
+		dep, err = f.replacedBy(ctx, &serving.PlanVersion, pd.ID)
 	}
-	prev, err := f.store.Previous(ctx, pd.Current.Deployment, pd.ID)
-	if err != nil || prev == nil {
-		return "", err
+	if err != nil {
+		return nil, "", err
 	}
-	return prev.Deployment, nil
+	if dep == "" {
+		return nil, noEarlier(pd, req.Module), nil
+	}
+	env, err := f.store.DeploymentEnvelope(ctx, dep)
+	if err != nil {
+		return nil, "", err
+	}
+	pv := planVersion(dep, &env)
+	if pv == nil {
+		return nil, "", fmt.Errorf("deployment %s holds no readable manifest", dep)
+	}
+	if noop(pv, pd) {
+		return nil, fmt.Sprintf("%s already serves %s %s and is meant to", pd.ID, req.Module, pv.Version), nil
+	}
+	return &wire.PlanSource{PlanVersion: *pv, Envelope: env}, "", nil
+}
+
+// noop reports whether going to pv changes nothing on the device: it
+// serves pv's version and its desired entry is that version too.
+func noop(pv *wire.PlanVersion, pd *wire.PlanDevice) bool {
+	return pd.Serving == pv.Version && pd.Current != nil && pd.Current.Version == pv.Version && pd.Current.SHA256 == pv.SHA256
+}
+
+// noEarlier says why device pd has nothing to go back to: what it serves,
+// and what the module's last push did there.
+func noEarlier(pd *wire.PlanDevice, module string) string {
+	s := fmt.Sprintf("%s serves no version of %s", pd.ID, module)
+	if pd.Serving != "" {
+		s = fmt.Sprintf("%s serves %s %s, which replaced no version known to have run there", pd.ID, module, pd.Serving)
+	}
+	if pd.Current != nil && pd.Current.Version != pd.Serving {
+		s += fmt.Sprintf("; the last push of %s there, %s (deployment %s), never served", module, pd.Current.Version, pd.Current.Deployment)
+	}
+	return s
 }
 
 func planVersion(deployment string, env *wire.Envelope) *wire.PlanVersion {

@@ -133,10 +133,12 @@ func gateDefaults(g wire.Gate) (wire.Gate, error) {
 }
 
 // checkRollbacks checks the operator's rollback statements and records,
-// per targeted device, the deployment its desired entry names now (r.Previous)
-// and that a statement covers it: same module, the version and bytes the
-// device's entry names, a higher epoch than the new version's, targeting
-// the device.
+// per targeted device, the deployment it serves now (r.Previous: ""
+// where it serves no version of the module, which a rollback then
+// removes) and that a statement covers it: same module, the version and
+// bytes the device serves, a higher epoch than the new version's,
+// targeting the device. What the device's desired entry names does not
+// count: after a failed push it names a version that never served.
 func (f *Fleet) checkRollbacks(ctx context.Context, v *view, m *wire.Manifest, targets []string, envs []wire.Envelope, r *store.Rollout) error {
 	if len(envs) > wire.MaxRollbacks {
 		return fmt.Errorf("%w: %d rollback statements, at most %d: the targets run too many versions; roll out to smaller groups",
@@ -157,19 +159,26 @@ func (f *Fleet) checkRollbacks(ctx context.Context, v *view, m *wire.Manifest, t
 	r.Rollbacks = envs
 	var uncovered []string
 	for _, id := range targets {
-		e := v.entry(id, m.Name)
-		if e == nil {
+		sv, err := f.servingDeployment(ctx, v, id, m.Name)
+		if nm := (*noManifestError)(nil); errors.As(err, &nm) {
+			uncovered = append(uncovered, nm.Error())
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sv == nil {
 			r.Previous[id] = ""
 			continue
 		}
-		r.Previous[id] = e.Deployment
-		cur, err := wire.ParseManifest(e.Envelope.Payload)
+		r.Previous[id] = sv.Deployment
+		cur, err := wire.ParseManifest(sv.Envelope.Payload)
 		if err != nil || rollbackFor(rbs, cur, id, v.labels(id)) < 0 {
-			uncovered = append(uncovered, fmt.Sprintf("%s (runs %s, deployment %s)", id, versionOf(cur), e.Deployment))
+			uncovered = append(uncovered, fmt.Sprintf("%s (serves %s, deployment %s)", id, versionOf(cur), sv.Deployment))
 		}
 	}
 	if len(uncovered) > 0 {
-		return fmt.Errorf("%w: no rollback statement covers %s: edgectl signs one per version the targets run",
+		return fmt.Errorf("%w: no rollback statement covers %s: edgectl signs one per version the targets serve",
 			ErrBadRequest, strings.Join(uncovered, ", "))
 	}
 	return nil
