@@ -114,7 +114,11 @@
 // requests, with the old version since the rollout began; it reads the
 // agents' cumulative counters (wire.Metrics) as differences between
 // consecutive reports, treating a new worker Start as a reset and late
-// reports as nothing.
+// reports as nothing. An outage is not health: while an updated device is
+// offline (its Last Will) the gate does not pass, and it fails once the
+// device has been away longer than the soak; when it is back, or its
+// agent or the module's worker restarted (a counter reset), the soak
+// starts again from then, and the gate's line says why.
 //
 // # Metrics, history and the inventory
 //

@@ -63,7 +63,44 @@ type deviceAcc struct {
 	Seq        uint64                 `json:"seq"`
 	First      time.Time              `json:"first"` // agent clock: the first report seen
 	Versions   map[string]*versionAcc `json:"versions"`
+	// Away is when (controller clock) the device was seen going offline,
+	// zero while it is online. Back is when it was last seen back from an
+	// outage or a restart (its agent's, or its module's counters reset),
+	// and Why says which: the soak restarts from then (evaluate).
+	Away time.Time `json:"away,omitzero"`
+	Back time.Time `json:"back,omitzero"`
+	Why  string    `json:"why,omitempty"`
 }
+
+func (g *gateAcc) device(id string) *deviceAcc {
+	if g.Devices == nil {
+		g.Devices = map[string]*deviceAcc{}
+	}
+	d := g.Devices[id]
+	if d == nil {
+		d = &deviceAcc{Versions: map[string]*versionAcc{}}
+		g.Devices[id] = d
+	}
+	return d
+}
+
+// presence notes a status of device id received at now (controller
+// clock): offline starts an outage, online after one ends it.
+func (g *gateAcc) presence(id string, online bool, now time.Time) bool {
+	d := g.device(id)
+	switch {
+	case !online && d.Away.IsZero():
+		d.Away = now
+	case online && !d.Away.IsZero():
+		d.Back, d.Why = now, fmt.Sprintf("offline from %s for %s", hhmmss(d.Away), now.Sub(d.Away).Round(time.Second))
+		d.Away = time.Time{}
+	default:
+		return false
+	}
+	return true
+}
+
+func hhmmss(t time.Time) string { return t.UTC().Format(time.TimeOnly) }
 
 // gateAcc accumulates the metrics of a rollout's targeted devices for its
 // module, from the reports as they arrive.
@@ -83,23 +120,24 @@ type gateAcc struct {
 	Devices map[string]*deviceAcc `json:"devices"`
 }
 
-// observe adds one report of a targeted device; it reports whether the
-// accumulator changed.
-func (g *gateAcc) observe(module string, m *wire.Metrics) bool {
-	if g.Devices == nil {
-		g.Devices = map[string]*deviceAcc{}
-	}
-	d := g.Devices[m.Device]
+// observe adds one report of a targeted device, received at now
+// (controller clock); it reports whether the accumulator changed. A
+// restart of the agent, or of the module's worker (a counter reset), is
+// noted as the device's Back.
+func (g *gateAcc) observe(module string, m *wire.Metrics, now time.Time) bool {
+	d := g.device(m.Device)
 	switch {
-	case d == nil:
-		d = &deviceAcc{AgentStart: m.Agent.Start, Seq: m.Seq, First: m.Time, Versions: map[string]*versionAcc{}}
-		g.Devices[m.Device] = d
+	case d.AgentStart.IsZero():
+		d.AgentStart, d.Seq, d.First = m.Agent.Start, m.Seq, m.Time
 	case m.Agent.Start.Before(d.AgentStart):
 		return false // a late report of an earlier agent process
 	case m.Agent.Start.Equal(d.AgentStart) && m.Seq <= d.Seq:
 		return false // a duplicate, or late
-	default:
+	case m.Agent.Start.After(d.AgentStart):
 		d.AgentStart, d.Seq = m.Agent.Start, m.Seq
+		d.Back, d.Why = now, "agent restarted at "+hhmmss(m.Agent.Start)
+	default:
+		d.Seq = m.Seq
 	}
 	for i := range m.Modules {
 		mm := &m.Modules[i]
@@ -119,7 +157,10 @@ func (g *gateAcc) observe(module string, m *wire.Metrics) bool {
 		case mm.Start.Before(va.Start):
 			continue // an older worker's late report
 		case !mm.Start.Equal(va.Start):
-			delta = cur // restarted: a reset
+			delta = cur             // restarted: a reset
+			if !d.Back.Equal(now) { // an agent restart says more
+				d.Back, d.Why = now, fmt.Sprintf("%s %s counters restarted at %s", module, mm.Version, hhmmss(mm.Start))
+			}
 		default:
 			var ok bool
 			if delta, ok = cur.minus(va.Last); !ok {
@@ -205,6 +246,12 @@ type gateInput struct {
 //   - wait until the soak ends;
 //   - then pass, unless the new version saw fewer than MinRequests
 //     requests: then pass or fail as LowTraffic says.
+//
+// An outage is not health: while an updated device is offline the gate
+// does not pass, and fails once one has been away longer than the soak;
+// when a device comes back, or its agent or the module's worker
+// restarted (its counters reset), the soak starts again from then, and
+// the gate's line says why (disruption).
 func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 	isNew := func(v string) bool { return v == in.version }
 	isOld := func(v string) bool { return v != in.version }
@@ -231,9 +278,18 @@ func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 			return f
 		}
 	}
-	end := in.soakStart.Add(in.cfg.Soak())
+	start, note, away := g.disruption(in)
+	if away != "" {
+		f.Reason = away + ": the soak starts again when back: " + figures(in.version, f)
+		if in.now.Sub(start) > in.cfg.Soak() {
+			f.Verdict = wire.GateFail
+			f.Reason = fmt.Sprintf("%s: away longer than the %s soak (an outage is not health): %s", away, in.cfg.Soak(), figures(in.version, f))
+		}
+		return f
+	}
+	end := start.Add(in.cfg.Soak())
 	if in.now.Before(end) {
-		f.Reason = fmt.Sprintf("soaking until %s: %s", end.UTC().Format(time.RFC3339), figures(in.version, f))
+		f.Reason = fmt.Sprintf("soaking until %s%s: %s", end.UTC().Format(time.RFC3339), note, figures(in.version, f))
 		return f
 	}
 	if f.New.Requests < in.cfg.MinRequests {
@@ -245,8 +301,44 @@ func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 		}
 		return f
 	}
-	f.Verdict, f.Reason = wire.GatePass, "within the thresholds: "+figures(in.version, f)
+	f.Verdict, f.Reason = wire.GatePass, "within the thresholds"+note+": "+figures(in.version, f)
 	return f
+}
+
+// disruption looks for outages and restarts of the updated devices
+// during the soak. start is when the soak (re)started: the latest return
+// after the soak began, or, while a device is away, the start of the
+// longest outage (the soak cannot end before it does); note says why it
+// moved; away, when a device is offline now, names it.
+func (g *gateAcc) disruption(in gateInput) (start time.Time, note, away string) {
+	start = in.soakStart
+	var gone []string
+	awayFrom := time.Time{}
+	for _, id := range in.updated {
+		d := g.Devices[id]
+		switch {
+		case d == nil:
+		case !d.Away.IsZero():
+			since := maxTime(d.Away, in.soakStart)
+			if awayFrom.IsZero() || since.Before(awayFrom) {
+				awayFrom = since
+			}
+			gone = append(gone, fmt.Sprintf("%s offline since %s", id, hhmmss(d.Away)))
+		case d.Back.After(start):
+			start, note = d.Back, fmt.Sprintf(" (soak restarted at %s: %s %s)", hhmmss(d.Back), id, d.Why)
+		}
+	}
+	if len(gone) == 0 {
+		return start, note, ""
+	}
+	return awayFrom, note, strings.Join(gone, ", ")
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func errorFail(cfg wire.Gate, version string, f wire.GateFigures, haveOld bool) string {

@@ -37,7 +37,7 @@ func TestGateAccumulates(t *testing.T) {
 	w2 := gateT0.Add(time.Minute)       // worker of 1.1.0, started by the rollout
 	w3 := gateT0.Add(3 * time.Minute)   // 1.1.0 restarted
 	g := &gateAcc{}
-	obs := func(m *wire.Metrics) { g.observe("orders", m) }
+	obs := func(m *wire.Metrics) { g.observe("orders", m, gateT0) }
 	obs(gateReport("a", 1, gateT0, verCounts{"1.0.0", w1, 1000, 5, time.Millisecond})) // baseline only
 	obs(gateReport("a", 2, gateT0.Add(90*time.Second),
 		verCounts{"1.0.0", w1, 1100, 5, time.Millisecond}, // +100
@@ -85,7 +85,7 @@ func TestGateVerdicts(t *testing.T) {
 	build := func(devs ...dev) *gateAcc {
 		g := &gateAcc{}
 		for _, d := range devs {
-			g.observe("orders", gateReport(d.id, 1, gateT0.Add(-time.Minute), verCounts{"1.0.0", start, 0, 0, d.lat}))
+			g.observe("orders", gateReport(d.id, 1, gateT0.Add(-time.Minute), verCounts{"1.0.0", start, 0, 0, d.lat}), gateT0)
 		}
 		g.resetSoak()
 		for _, d := range devs {
@@ -93,7 +93,7 @@ func TestGateVerdicts(t *testing.T) {
 			if d.ver == "1.1.0" {
 				st = newStart
 			}
-			g.observe("orders", gateReport(d.id, 2, gateT0.Add(30*time.Second), verCounts{d.ver, st, d.req, d.err, d.lat}))
+			g.observe("orders", gateReport(d.id, 2, gateT0.Add(30*time.Second), verCounts{d.ver, st, d.req, d.err, d.lat}), gateT0)
 		}
 		return g
 	}
@@ -139,6 +139,76 @@ func TestGateVerdicts(t *testing.T) {
 	}
 }
 
+// TestGateSeesOutages (F7): the wave's only device was down for a third of
+// its soak (agent killed, restarted 8 s... later): its reports showed no
+// 5xx and a fine p99, and the gate passed it. Now an updated device that
+// goes offline holds the gate; when it is back, or when its agent or the
+// module's worker restarted (counters reset), the soak starts again from
+// then, and the gate's line says so; away longer than the soak fails.
+func TestGateSeesOutages(t *testing.T) {
+	cfg := wire.Gate{SoakMillis: time.Minute.Milliseconds(), MaxErrorRate: 0.01, MaxP99Ratio: 1.5, MinRequests: 100, LowTraffic: wire.LowTrafficFail}
+	oldStart, newStart := gateT0.Add(-time.Hour), gateT0.Add(-30*time.Second)
+	// soaked: device a serves 1.1.0 from before the soak (gateT0), with
+	// 500 healthy requests reported at +50s.
+	soaked := func() *gateAcc {
+		g := &gateAcc{}
+		g.observe("orders", gateReport("a", 1, gateT0.Add(-time.Minute), verCounts{"1.0.0", oldStart, 0, 0, time.Millisecond}), gateT0.Add(-time.Minute))
+		g.observe("orders", gateReport("a", 2, gateT0.Add(-10*time.Second), verCounts{"1.1.0", newStart, 10, 0, time.Millisecond}), gateT0.Add(-10*time.Second))
+		g.resetSoak()
+		g.observe("orders", gateReport("a", 3, gateT0.Add(50*time.Second), verCounts{"1.1.0", newStart, 510, 0, time.Millisecond}), gateT0.Add(50*time.Second))
+		return g
+	}
+	in := func(now time.Duration) gateInput {
+		return gateInput{cfg: cfg, version: "1.1.0", updated: []string{"a"}, targets: []string{"a"}, soakStart: gateT0, now: gateT0.Add(now)}
+	}
+	if f := soaked().evaluate(in(time.Minute)); f.Verdict != wire.GatePass {
+		t.Fatalf("no outage: %s %q, want pass", f.Verdict, f.Reason)
+	}
+
+	// Offline from +10s to +30s (its Last Will, then its status again).
+	g := soaked()
+	g.presence("a", false, gateT0.Add(10*time.Second))
+	if f := g.evaluate(in(20 * time.Second)); f.Verdict != wire.GateWaiting || !strings.Contains(f.Reason, "a offline since 12:00:10") {
+		t.Errorf("while offline: %s %q, want waiting, naming the outage", f.Verdict, f.Reason)
+	}
+	g.presence("a", true, gateT0.Add(30*time.Second))
+	for _, tt := range []struct {
+		now     time.Duration
+		verdict string
+	}{{time.Minute, wire.GateWaiting}, {80 * time.Second, wire.GateWaiting}, {90 * time.Second, wire.GatePass}} {
+		f := g.evaluate(in(tt.now))
+		if f.Verdict != tt.verdict || !strings.Contains(f.Reason, "soak restarted at 12:00:30: a offline from 12:00:10 for 20s") {
+			t.Errorf("back at +30s, at +%s: %s %q, want %s saying the soak restarted", tt.now, f.Verdict, f.Reason, tt.verdict)
+		}
+	}
+
+	// Offline from +10s and not back: fails once away longer than the soak.
+	g = soaked()
+	g.presence("a", false, gateT0.Add(10*time.Second))
+	if f := g.evaluate(in(65 * time.Second)); f.Verdict != wire.GateWaiting {
+		t.Errorf("offline 55s of a 1m soak: %s %q, want waiting", f.Verdict, f.Reason)
+	}
+	if f := g.evaluate(in(71 * time.Second)); f.Verdict != wire.GateFail || !strings.Contains(f.Reason, "away longer than the 1m0s soak") {
+		t.Errorf("offline 61s of a 1m soak: %s %q, want fail", f.Verdict, f.Reason)
+	}
+
+	// No status seen offline, but the agent restarted at +20s (a new
+	// agent Start, new worker counters): the soak restarts from then.
+	g = soaked()
+	m := gateReport("a", 1, gateT0.Add(25*time.Second), verCounts{"1.1.0", gateT0.Add(21 * time.Second), 100, 0, time.Millisecond})
+	m.Agent.Start = gateT0.Add(20 * time.Second)
+	g.observe("orders", m, gateT0.Add(25*time.Second))
+	if f := g.evaluate(in(time.Minute)); f.Verdict != wire.GateWaiting || !strings.Contains(f.Reason, "soak restarted at 12:00:25: a agent restarted") {
+		t.Errorf("agent restarted: %s %q, want waiting with the soak restarted", f.Verdict, f.Reason)
+	}
+	// Only the module's worker restarted (same agent): the same.
+	g = soaked()
+	g.observe("orders", gateReport("a", 4, gateT0.Add(40*time.Second), verCounts{"1.1.0", gateT0.Add(35 * time.Second), 50, 0, time.Millisecond}), gateT0.Add(40*time.Second))
+	if f := g.evaluate(in(time.Minute)); f.Verdict != wire.GateWaiting || !strings.Contains(f.Reason, "orders 1.1.0 counters restarted at 12:00:35") {
+		t.Errorf("worker restarted: %s %q, want waiting with the soak restarted", f.Verdict, f.Reason)
+	}
+}
+
 // FuzzGateObserve feeds the gate metrics reports as a device may send
 // them (anything wire.Decode and Validate accept, in any order): it must
 // never panic, and a window never holds more than the whole rollout.
@@ -157,7 +227,7 @@ func FuzzGateObserve(f *testing.F) {
 			if wire.Decode(raw, &m) != nil || m.Validate() != nil {
 				continue
 			}
-			g.observe("orders", &m)
+			g.observe("orders", &m, gateT0)
 		}
 		for _, d := range g.Devices {
 			for v, va := range d.Versions {

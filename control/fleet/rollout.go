@@ -387,7 +387,20 @@ func (f *Fleet) observeRollouts(m *wire.Metrics) {
 	f.liveMu.Lock()
 	defer f.liveMu.Unlock()
 	for _, l := range f.live {
-		if l.targets[m.Device] && l.acc.observe(l.module, m) {
+		if l.targets[m.Device] && l.acc.observe(l.module, m, f.now()) {
+			l.dirty = true
+		}
+	}
+}
+
+// observePresence feeds a status of device id (online or not, received
+// at) to the gates of the live rollouts that target it: an outage during
+// a soak is seen even when its reports show nothing wrong.
+func (f *Fleet) observePresence(id string, online bool, at time.Time) {
+	f.liveMu.Lock()
+	defer f.liveMu.Unlock()
+	for _, l := range f.live {
+		if l.targets[id] && l.acc.presence(id, online, at) {
 			l.dirty = true
 		}
 	}
