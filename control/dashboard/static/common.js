@@ -292,7 +292,8 @@ function gateSample(label, s) {
 
 // gateCell shows a rollout's gate: its latest figures (the current wave's,
 // or those the last decided wave ended with), the thresholds they are held
-// to, and the soak time left of a soaking wave.
+// to, and the soak time left of a soaking wave. The reason of a gate still
+// waiting only repeats those figures and the soak's end: it is left out.
 export function gateCell(r) {
   const g = r.gate || {};
   const decided = (r.waves || []).filter((w) => w.figures).pop();
@@ -308,7 +309,7 @@ export function gateCell(r) {
     ` · ${plural(g.min_requests || 0, "request")} needed · too few: ${g.low_traffic || "fail"}`);
   if (!f) return [h("span", { class: "muted" }, "no figures yet"), limits];
   return [
-    h("div", null, DONE.has(r.state) ? "last gate verdict " : "gate ", stateBadge(f.verdict), f.reason ? [": ", h("span", { class: f.verdict === "fail" ? "reason bad" : "reason" }, f.reason)] : null),
+    h("div", null, DONE.has(r.state) ? "last gate verdict " : "gate ", stateBadge(f.verdict), f.reason && f.verdict !== "waiting" ? [": ", h("span", { class: f.verdict === "fail" ? "reason bad" : "reason" }, f.reason)] : null),
     h("ul", { class: "plain" }, gateSample("new", f.new), gateSample("old", f.old)),
     f.baseline ? h("div", { class: "muted" }, "baseline: " + f.baseline) : null,
     limits,
