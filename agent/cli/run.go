@@ -32,6 +32,7 @@ import (
 	"github.com/edgeplane/edge/boards"
 	"github.com/edgeplane/edge/internal/buildinfo"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/internal/secretfile"
 	"github.com/edgeplane/edge/wire"
 )
@@ -498,8 +499,8 @@ func runAgent(ctx context.Context, cfg *runConfig, keys wire.Keyring, grace time
 	sess.Start(ctx)
 	go pub.Run(ctx)
 	go publishOnSwitch(ctx, sup, rec)
-	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %d trusted key(s), generation %d, board %s, engine %s)\n",
-		cfg.ID, cfg.Broker, cfg.Data, len(keys), gen, cfg.Board, engine)
+	fmt.Fprintf(stdout, "edge-agent: running as %s (broker %s, data %s, %s, generation %d, board %s, engine %s)\n",
+		cfg.ID, cfg.Broker, cfg.Data, plural.Count(len(keys), "trusted key"), gen, cfg.Board, engine)
 	fmt.Fprintf(stdout, "edge-agent: worker memory cap: %s\n", sup.MemoryCap())
 	go notifySystemd(ctx, sup, log)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeplane/edge/agent/admin"
 	"github.com/edgeplane/edge/agent/session"
 	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -118,16 +119,16 @@ func printStatus(w io.Writer, st *agentStatus, now time.Time) {
 	if c.Connected {
 		fmt.Fprintf(w, "broker      %s: connected for %s\n", c.Broker, ago(c.Since))
 	} else {
-		fmt.Fprintf(w, "broker      %s: NOT CONNECTED for %s, %d failed attempt(s)\n", c.Broker, ago(c.Since), c.Failed)
+		fmt.Fprintf(w, "broker      %s: NOT CONNECTED for %s, %s\n", c.Broker, ago(c.Since), plural.Count(c.Failed, "failed attempt"))
 	}
 	if c.LastError != "" {
 		fmt.Fprintf(w, "last error  %s, %s ago: %s\n", c.LastReason, ago(c.LastAt), c.LastError)
 	}
 	if k := c.Conflict; k != nil {
-		fmt.Fprintf(w, "ID CONFLICT another agent seems to use device id %s: %d takeover(s) since %s ago, reconnects wait %s; give each board its own --id\n",
-			st.Device, k.Takeovers, ago(k.Since), k.Delay)
+		fmt.Fprintf(w, "ID CONFLICT another agent seems to use device id %s: %s since %s ago, reconnects wait %s; give each board its own --id\n",
+			st.Device, plural.Count(k.Takeovers, "takeover"), ago(k.Since), k.Delay)
 	}
-	fmt.Fprintf(w, "desired     generation %d; %d event(s) waiting to be sent\n", st.Generation, st.Outbox)
+	fmt.Fprintf(w, "desired     generation %d; %s waiting to be sent\n", st.Generation, plural.Count(st.Outbox, "event"))
 	if len(st.Modules) == 0 {
 		fmt.Fprintln(w, "modules     none")
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeplane/edge/internal/atomicfile"
 	"github.com/edgeplane/edge/internal/dbbind"
+	"github.com/edgeplane/edge/internal/plural"
 )
 
 // SafetyCopyName is the file, in a module's data folder
@@ -234,7 +235,7 @@ func (d *switchData) reportDB(ctx context.Context, b *strings.Builder, version s
 	if t.inexact {
 		least = "at least "
 	}
-	fmt.Fprintf(b, "%s committed %s%s (%s)", version, least, plural(t.writes, "write"), plural(t.rows, "row"))
+	fmt.Fprintf(b, "%s committed %s%s (%s)", version, least, plural.Count(t.writes, "write"), plural.Count(t.rows, "row"))
 	after, err := schemaFingerprint(context.WithoutCancel(ctx), d.db)
 	switch {
 	case d.schemaErr != nil:
@@ -255,11 +256,4 @@ func (d *switchData) reportDB(ctx context.Context, b *strings.Builder, version s
 	case d.copyErr != nil:
 		fmt.Fprintf(b, "; no safety copy: %v", d.copyErr)
 	}
-}
-
-func plural(n uint64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
