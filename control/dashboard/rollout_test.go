@@ -12,10 +12,12 @@ import (
 // TestDashboardRollouts: a staged rollout of orders 1.1.0 to three devices
 // running 1.0.0, in two waves, created through the real API, shows live on
 // the fleet page: its state, each wave's state and progress, the gate's
-// figures (new against old) with its thresholds and the soak time left.
+// figures (new against old) with its thresholds and the soak time left;
+// paused, what resume returns to.
 // Aborted (POST .../abort), the soaking wave says aborted, the next stays
 // pending, the rollout ends aborted with the version it went back to, in
-// the bad states' colour; the module page lists it too.
+// the bad states' colour; the module page lists it too. The browser signs
+// in with a read token.
 func TestDashboardRollouts(t *testing.T) {
 	fastPolls(t)
 	b := browser.New(t)
@@ -29,7 +31,11 @@ func TestDashboardRollouts(t *testing.T) {
 		s.serve(dep1, 8080)
 	}
 	f := newFront(t, ctl, all...)
-	b.Login(f.srv.URL, ctl.token)
+	// Watching needs only the read role: the page signs in with a read
+	// token (every change below goes through the admin client).
+	var watcher wire.TokenCreated
+	ctl.call("POST", "/api/v1/tokens", jsonBody(wire.TokenRequest{Name: "watcher", Role: wire.RoleRead}), &watcher)
+	b.Login(f.srv.URL, watcher.Secret)
 	b.Open(f.srv.URL + "/")
 	b.WaitText("#deployments", dep1.ID, "3 of 3 running")
 	b.WaitText("#rollouts", "No staged rollout yet")
@@ -77,6 +83,13 @@ func TestDashboardRollouts(t *testing.T) {
 	b.WaitText(row, "gate waiting", "1 device on 1.1.0", "2 devices on 1.0.0", "p99 ",
 		"baseline: the old version on the 2 devices not updated yet")
 	b.NoErrors()
+
+	// Paused, it says what resume returns to; resumed, it soaks again.
+	ctl.call("POST", "/api/v1/rollouts/"+ro.ID+"/pause", nil, &ro)
+	b.WaitText(row+" td:nth-child(4) > .state.s-paused", "paused")
+	b.WaitText(row, "paused (resumes soaking)")
+	ctl.call("POST", "/api/v1/rollouts/"+ro.ID+"/resume", nil, &ro)
+	b.WaitText(row+" td:nth-child(4) > .state.s-soaking", "soaking")
 
 	// Aborted: the wave that soaked says so, the device goes back to
 	// 1.0.0 with the operator's rollback statement, and the rollout ends
