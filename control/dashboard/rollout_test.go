@@ -1,10 +1,16 @@
 package dashboard_test
 
 import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/edgeplane/edge/control/dashboard"
 	"github.com/edgeplane/edge/tests/browser"
 	"github.com/edgeplane/edge/wire"
 )
@@ -110,7 +116,7 @@ func TestDashboardRollouts(t *testing.T) {
 		t.Fatalf("the page was reloaded; want live updates in place")
 	}
 	styled := browser.Eval[[]string](b, `[...document.querySelectorAll("table.rollouts tbody tr:nth-child(1) .state")].map((e) => e.className + "=" + getComputedStyle(e).color)`)
-	bad := browser.Eval[string](b, `(() => { const e = document.createElement("span"); e.className = "bad"; document.body.append(e); const c = getComputedStyle(e).color; e.remove(); return c })()`)
+	bad := badColour(b)
 	// The rollout's state and its first wave's are drawn as bad states are.
 	if n := strings.Count(strings.Join(styled, "\n"), "state s-aborted="+bad); n != 2 {
 		t.Errorf("states of the aborted rollout %q; want the rollout and its first wave as %q", styled, "state s-aborted="+bad)
@@ -135,4 +141,99 @@ func simFleet(t *testing.T, ctl *controller, ids []string) (map[string]*simDevic
 		all = append(all, s)
 	}
 	return byID, all
+}
+
+// TestDashboardRolloutStates: every rollout and wave state of wire shows
+// by its name (underscores as spaces), the bad ones in the bad colour and
+// the others not; a failed gate's reason shows in the bad colour. A
+// rollouts endpoint that fails leaves its error in its own section and
+// the rest of the page live.
+func TestDashboardRolloutStates(t *testing.T) {
+	fastPolls(t)
+	b := browser.New(t)
+	now := time.Now().UTC()
+	isBad := map[string]bool{wire.RolloutRollingBack: true, wire.RolloutRolledBack: true, wire.RolloutAborted: true, wire.RolloutRollbackFailed: true}
+	var rollouts []wire.Rollout
+	for i, st := range []string{wire.RolloutDeploying, wire.RolloutSoaking, wire.RolloutPaused, wire.RolloutRollingBack,
+		wire.RolloutSucceeded, wire.RolloutRolledBack, wire.RolloutAborted, wire.RolloutRollbackFailed} {
+		rollouts = append(rollouts, wire.Rollout{ID: fmt.Sprintf("r-%02d", i), Module: "orders", Version: "1.1.0", State: st, Created: now, Updated: now,
+			Gate: wire.Gate{SoakMillis: 300000, MaxErrorRate: 0.01, MaxP99Ratio: 1.5, MinRequests: 100}})
+	}
+	fail := &wire.GateFigures{Time: now, Verdict: wire.GateFail, Reason: "5xx 9.0% over 1.0%",
+		New: wire.GateSample{Devices: 1, Requests: 200, Errors: 18, ErrorRate: 0.09, P99: 0.25}, Old: wire.GateSample{Devices: 2, Requests: 400, Errors: 4, ErrorRate: 0.01, P99: 0.012}}
+	rollouts[5].Waves = []wire.RolloutWave{
+		{Devices: []string{"pi-1"}, State: wire.WavePassed, Started: now, Ended: now},
+		{Devices: []string{"pi-2"}, State: wire.WaveFailed, Started: now, Ended: now, Figures: fail},
+		{Devices: []string{"pi-3"}, State: wire.WavePending},
+	}
+	rollouts[6].Waves = []wire.RolloutWave{{Devices: []string{"pi-1"}, State: wire.WaveAborted, Started: now, Ended: now}}
+	for i := range rollouts {
+		if rollouts[i].Waves == nil {
+			rollouts[i].Waves = []wire.RolloutWave{{Devices: []string{"pi-1"}, State: wire.WavePending}}
+		}
+	}
+	var broken atomic.Bool
+	mux := http.NewServeMux()
+	dashboard.New(slog.New(slog.DiscardHandler)).Register(mux)
+	stub := func(v any) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, v) }
+	}
+	mux.HandleFunc("GET /api/v1/devices", stub([]wire.Device{}))
+	mux.HandleFunc("GET /api/v1/modules", stub([]wire.ModuleSummary{}))
+	mux.HandleFunc("GET /api/v1/deployments", stub([]wire.Deployment{}))
+	mux.HandleFunc("GET /api/v1/rollouts", func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			writeJSON(w, http.StatusInternalServerError, wire.APIError{Error: "store: database is locked"})
+			return
+		}
+		writeJSON(w, http.StatusOK, rollouts)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b.Open(srv.URL + "/")
+	b.WaitText("table.rollouts", "r-07")
+	bad := badColour(b)
+	colourOf := func(sel string) (string, string) {
+		type got struct{ Text, Colour string }
+		g := browser.Eval[got](b, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? {text: e.textContent, colour: getComputedStyle(e).color} : {text: "", colour: ""} })()`, sel))
+		return g.Text, g.Colour
+	}
+	for i, r := range rollouts {
+		text, colour := colourOf(fmt.Sprintf("table.rollouts tbody tr:nth-child(%d) td:nth-child(4) > .state", i+1))
+		if want := strings.ReplaceAll(r.State, "_", " "); text != want {
+			t.Errorf("rollout %s: state shows %q, want %q", r.State, text, want)
+		}
+		if (colour == bad) != isBad[r.State] {
+			t.Errorf("rollout %s: colour %s; bad colour %s, want it %v", r.State, colour, bad, isBad[r.State])
+		}
+	}
+	for _, c := range []struct{ row, wave int }{{6, 1}, {6, 2}, {6, 3}, {7, 1}} {
+		w := rollouts[c.row-1].Waves[c.wave-1]
+		text, colour := colourOf(fmt.Sprintf("table.rollouts tbody tr:nth-child(%d) ol.waves li:nth-child(%d) .state", c.row, c.wave))
+		if text != w.State || (colour == bad) != (w.State == wire.WaveFailed || w.State == wire.WaveAborted) {
+			t.Errorf("wave %s shows %q in %s (bad colour %s)", w.State, text, colour, bad)
+		}
+	}
+	b.WaitText("table.rollouts tbody tr:nth-child(6)", "last gate verdict fail: 5xx 9.0% over 1.0%",
+		"new 5xx 9.00% (18 of 200 requests), p99 250 ms", "old 5xx 1.00% (4 of 400 requests), p99 12.0 ms",
+		"soak 5 min · 5xx at most +1 pt · p99 at most ×1.5 · 100 requests needed")
+	if _, colour := colourOf("table.rollouts tbody tr:nth-child(6) .reason.bad"); colour != bad {
+		t.Errorf("the failed gate's reason is in %q, want the bad colour %s", colour, bad)
+	}
+	b.NoErrors()
+
+	broken.Store(true)
+	b.WaitText("#rollouts", "rollouts: store: database is locked")
+	b.WaitText("#devices", "No device registered")
+	b.WaitText("#live", "live · updated")
+	if got := b.Text("#banner"); got != "" {
+		t.Errorf("one section failing shows the banner %q; want it only in its section", got)
+	}
+	b.NoErrors("500")
+}
+
+// badColour is the colour the page draws bad states in.
+func badColour(b *browser.Browser) string {
+	return browser.Eval[string](b, `(() => { const e = document.createElement("span"); e.className = "bad"; document.body.append(e); const c = getComputedStyle(e).color; e.remove(); return c })()`)
 }
