@@ -2,8 +2,9 @@
 // every device with what it serves, recent staged rollouts and deployments.
 import {
   api, now, h, fill, table, muted, ago, deviceLink, moduleLink, onlineBadge, moduleCell,
-  deviceProblems, stateBadge, deploymentRow, DEPLOYMENT_HEADERS, fetchRollouts, rolloutTable, bytes, span, Page, section, poll, errorsOf,
+  deviceProblems, stateBadge, deploymentRow, DEPLOYMENT_HEADERS, bytes, span, Page, section, poll, errorsOf,
 } from "./common.js";
+import { fetchRollouts, rolloutTable } from "./rollouts.js";
 
 const page = new Page();
 

@@ -2,9 +2,9 @@
 // did not serve and why, its staged rollouts and its deployments.
 import {
   api, app, h, fill, table, muted, ago, deviceLink, stateBadge, deploymentRow, DEPLOYMENT_HEADERS,
-  fetchRollouts, rolloutTable,
   Page, section, poll, errorsOf,
 } from "./common.js";
+import { fetchRollouts, rolloutTable } from "./rollouts.js";
 
 const name = app.dataset.module;
 const page = new Page();
