@@ -215,7 +215,7 @@ func TestDashboardRolloutStates(t *testing.T) {
 			t.Errorf("wave %s shows %q in %s (bad colour %s)", w.State, text, colour, bad)
 		}
 	}
-	b.WaitText("table.rollouts tbody tr:nth-child(6)", "last gate verdict fail: 5xx 9.0% over 1.0%",
+	b.WaitText("table.rollouts tbody tr:nth-child(6)", "wave 2 gate fail: 5xx 9.0% over 1.0%",
 		"new 5xx 9.00% (18 of 200 requests), p99 250 ms", "old 5xx 1.00% (4 of 400 requests), p99 12.0 ms",
 		"soak 5 min · 5xx at most +1 pt · p99 at most ×1.5 · 100 requests needed")
 	if _, colour := colourOf("table.rollouts tbody tr:nth-child(6) .reason.bad"); colour != bad {

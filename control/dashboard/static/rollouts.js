@@ -25,14 +25,17 @@ function gateSample(label, s) {
 }
 
 // gateCell shows a rollout's gate: its latest figures (the current wave's,
-// or those the last decided wave ended with), the thresholds they are held
-// to, and the soak time left of a soaking wave. The reason of a gate still
-// waiting only repeats those figures and the soak's end: it is left out.
+// or, between waves, those the last decided wave ended with, named by its
+// number), the thresholds they are held to, and the soak time left of a
+// soaking wave. The reason of a gate still waiting only repeats those
+// figures and the soak's end: it is left out.
 function gateCell(r) {
   const g = r.gate || {};
-  const decided = (r.waves || []).filter((w) => w.figures).pop();
-  const f = r.figures || (decided && decided.figures);
-  const wave = (r.waves || [])[r.wave];
+  const waves = r.waves || [];
+  const last = waves.findLastIndex((w) => w.figures);
+  const f = r.figures || (last >= 0 && waves[last].figures);
+  const label = !r.figures ? `wave ${last + 1} gate ` : DONE.has(r.state) ? "last gate verdict " : "gate ";
+  const wave = waves[r.wave];
   let soak = `soak ${span((g.soak_ms || 0) / 1000)}`;
   if (r.state === "soaking" && wave && !isZeroTime(wave.soak_start)) {
     const left = (new Date(wave.soak_start).getTime() + (g.soak_ms || 0) - now()) / 1000;
@@ -43,7 +46,7 @@ function gateCell(r) {
     ` · ${plural(g.min_requests || 0, "request")} needed · too few: ${g.low_traffic || "fail"}`);
   if (!f) return [h("span", { class: "muted" }, "no figures yet"), limits];
   return [
-    h("div", null, DONE.has(r.state) ? "last gate verdict " : "gate ", stateBadge(f.verdict), f.reason && f.verdict !== "waiting" ? [": ", h("span", { class: f.verdict === "fail" ? "reason bad" : "reason" }, f.reason)] : null),
+    h("div", null, label, stateBadge(f.verdict), f.reason && f.verdict !== "waiting" ? [": ", h("span", { class: f.verdict === "fail" ? "reason bad" : "reason" }, f.reason)] : null),
     h("ul", { class: "plain" }, gateSample("new", f.new), gateSample("old", f.old)),
     f.baseline ? h("div", { class: "muted" }, "baseline: " + f.baseline) : null,
     limits,
