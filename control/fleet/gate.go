@@ -293,8 +293,8 @@ func (g *gateAcc) evaluate(in gateInput) wire.GateFigures {
 		return f
 	}
 	if f.New.Requests < in.cfg.MinRequests {
-		f.Reason = fmt.Sprintf("%s answered %s during the %s soak, fewer than the %d needed to judge it (low traffic: %s)",
-			in.version, plural.Count(f.New.Requests, "request"), in.cfg.Soak(), in.cfg.MinRequests, in.cfg.LowTraffic)
+		f.Reason = fmt.Sprintf("%s answered %s during the %s soak%s, fewer than the %d needed to judge it (low traffic: %s)",
+			in.version, plural.Count(f.New.Requests, "request"), in.cfg.Soak(), note, in.cfg.MinRequests, in.cfg.LowTraffic)
 		f.Verdict = wire.GateFail
 		if in.cfg.LowTraffic == wire.LowTrafficPass {
 			f.Verdict = wire.GatePass

@@ -192,6 +192,16 @@ func TestGateSeesOutages(t *testing.T) {
 		t.Errorf("offline 61s of a 1m soak: %s %q, want fail", f.Verdict, f.Reason)
 	}
 
+	// Low traffic, told to pass: the line says the soak restarted too.
+	g = soaked()
+	g.presence("a", false, gateT0.Add(10*time.Second))
+	g.presence("a", true, gateT0.Add(30*time.Second))
+	lp := in(90 * time.Second)
+	lp.cfg.MinRequests, lp.cfg.LowTraffic = 10000, wire.LowTrafficPass
+	if f := g.evaluate(lp); f.Verdict != wire.GatePass || !strings.Contains(f.Reason, "soak (soak restarted at 12:00:30") {
+		t.Errorf("low traffic after a return: %s %q, want pass saying the soak restarted", f.Verdict, f.Reason)
+	}
+
 	// No status seen offline, but the agent restarted at +20s (a new
 	// agent Start, new worker counters): the soak restarts from then.
 	g = soaked()
