@@ -34,6 +34,7 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 		return p, err
 	}
 	sources := map[string]*wire.PlanSource{} // by deployment
+	deps := newDeployments()
 	var missing []string
 	for _, id := range ids {
 		d, known := v.devices[id]
@@ -45,7 +46,7 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 			pd.Current = planVersion(e.Deployment, &e.Envelope)
 		}
 		p.Devices = append(p.Devices, pd)
-		src, why, err := f.source(ctx, v, req, &pd)
+		src, why, err := f.source(ctx, v, deps, req, &pd)
 		if err != nil {
 			return p, err
 		}
@@ -79,8 +80,8 @@ var ErrNoSource = errors.New("nothing to go back to")
 // no manifest of it, which CreateRollout then refuses by name); for a
 // rollback, the newest deployment of req.To, or (no To) the one the
 // version serving replaced. With no source, why says why for a rollback.
-func (f *Fleet) source(ctx context.Context, v *view, req wire.PlanRequest, pd *wire.PlanDevice) (*wire.PlanSource, string, error) {
-	serving, err := f.servingDeployment(ctx, v, pd.ID, req.Module)
+func (f *Fleet) source(ctx context.Context, v *view, deps *deployments, req wire.PlanRequest, pd *wire.PlanDevice) (*wire.PlanSource, string, error) {
+	serving, err := f.servingDeployment(ctx, v, deps, pd.ID, req.Module)
 	switch {
 	case !req.Rollback && errors.Is(err, ErrNoSource):
 		return nil, "", nil
@@ -100,7 +101,7 @@ func (f *Fleet) source(ctx context.Context, v *view, req wire.PlanRequest, pd *w
 			return nil, "", fmt.Errorf("%w: the controller holds no deployment of %s %s", ErrNoSource, req.Module, req.To)
 		}
 	} else if serving != nil {
-		dep, err = f.replacedBy(ctx, &serving.PlanVersion, pd.ID)
+		dep, err = f.replacedBy(ctx, deps, &serving.PlanVersion, pd.ID)
 	}
 	if err != nil {
 		return nil, "", err
@@ -108,18 +109,21 @@ func (f *Fleet) source(ctx context.Context, v *view, req wire.PlanRequest, pd *w
 	if dep == "" {
 		return nil, noEarlier(pd, req.Module), nil
 	}
-	env, err := f.store.DeploymentEnvelope(ctx, dep)
+	env, err := f.envelope(ctx, deps, dep)
 	if err != nil {
 		return nil, "", err
 	}
-	pv := planVersion(dep, &env)
+	var pv *wire.PlanVersion
+	if env != nil {
+		pv = planVersion(dep, env)
+	}
 	if pv == nil {
 		return nil, "", fmt.Errorf("deployment %s holds no readable manifest", dep)
 	}
 	if noop(pv, pd) {
 		return nil, fmt.Sprintf("%s already serves %s %s and is meant to", pd.ID, req.Module, pv.Version), nil
 	}
-	return &wire.PlanSource{PlanVersion: *pv, Envelope: env}, "", nil
+	return &wire.PlanSource{PlanVersion: *pv, Envelope: *env}, "", nil
 }
 
 // noop reports whether going to pv changes nothing on the device: it

@@ -158,8 +158,9 @@ func (f *Fleet) checkRollbacks(ctx context.Context, v *view, m *wire.Manifest, t
 	}
 	r.Rollbacks = envs
 	var uncovered []string
+	cache := newDeployments()
 	for _, id := range targets {
-		sv, err := f.servingDeployment(ctx, v, id, m.Name)
+		sv, err := f.servingDeployment(ctx, v, cache, id, m.Name)
 		if nm := (*noManifestError)(nil); errors.As(err, &nm) {
 			uncovered = append(uncovered, nm.Error())
 			continue

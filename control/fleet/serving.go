@@ -31,6 +31,35 @@ func (f *Fleet) servingOf(v *view, id, module string) *wire.ModuleStatus {
 	return nil
 }
 
+// deployments caches what planning reads of deployments (envelopes, and
+// per device whether it ran), so a plan over a thousand devices serving
+// one version reads that deployment once.
+type deployments struct {
+	envs map[string]*wire.Envelope
+	ran  map[string]map[string]bool // deployment → devices that reached running
+}
+
+func newDeployments() *deployments {
+	return &deployments{envs: map[string]*wire.Envelope{}, ran: map[string]map[string]bool{}}
+}
+
+// envelope is deployment dep's envelope; nil if the store has none.
+func (f *Fleet) envelope(ctx context.Context, c *deployments, dep string) (*wire.Envelope, error) {
+	if env, ok := c.envs[dep]; ok {
+		return env, nil
+	}
+	env, err := f.store.DeploymentEnvelope(ctx, dep)
+	if errors.Is(err, store.ErrNotFound) {
+		c.envs[dep] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.envs[dep] = &env
+	return &env, nil
+}
+
 // servingDeployment is the signed deployment of module that device id
 // serves: the one its status names when the controller holds it with that
 // version and digest, else the newest deployment of that version with
@@ -38,7 +67,7 @@ func (f *Fleet) servingOf(v *view, id, module string) *wire.ModuleStatus {
 // wrapping ErrNoSource: the controller holds no signed manifest of the
 // version served (deployed through another controller, or before this
 // record), so nothing can be re-signed to go back to it.
-func (f *Fleet) servingDeployment(ctx context.Context, v *view, id, module string) (*wire.PlanSource, error) {
+func (f *Fleet) servingDeployment(ctx context.Context, v *view, c *deployments, id, module string) (*wire.PlanSource, error) {
 	ms := f.servingOf(v, id, module)
 	if ms == nil {
 		return nil, nil
@@ -54,16 +83,16 @@ func (f *Fleet) servingDeployment(ctx context.Context, v *view, id, module strin
 			}
 			dep = latest
 		}
-		env, err := f.store.DeploymentEnvelope(ctx, dep)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
+		env, err := f.envelope(ctx, c, dep)
 		if err != nil {
 			return nil, err
 		}
-		pv := planVersion(dep, &env)
+		if env == nil {
+			continue
+		}
+		pv := planVersion(dep, env)
 		if pv != nil && pv.Version == ms.Version && (ms.SHA256 == "" || pv.SHA256 == ms.SHA256) {
-			return &wire.PlanSource{PlanVersion: *pv, Envelope: env}, nil
+			return &wire.PlanSource{PlanVersion: *pv, Envelope: *env}, nil
 		}
 	}
 	return nil, &noManifestError{device: id, module: module, version: ms.Version, sha256: ms.SHA256}
@@ -89,7 +118,7 @@ const maxPreviousSteps = 32
 // back along the desired entries each deployment replaced that ran on the
 // device, with a version or digest other than dep's; "" if none is known.
 // Entries that never ran there (rejected, failed pushes) are skipped.
-func (f *Fleet) replacedBy(ctx context.Context, dep *wire.PlanVersion, id string) (string, error) {
+func (f *Fleet) replacedBy(ctx context.Context, c *deployments, dep *wire.PlanVersion, id string) (string, error) {
 	cur := dep.Deployment
 	for range maxPreviousSteps {
 		prev, err := f.store.Previous(ctx, cur, id)
@@ -100,7 +129,7 @@ func (f *Fleet) replacedBy(ctx context.Context, dep *wire.PlanVersion, id string
 			return "", err
 		}
 		pv := planVersion(prev.Deployment, &prev.Envelope)
-		ran, err := f.ranOn(ctx, prev.Deployment, id)
+		ran, err := f.ranOn(ctx, c, prev.Deployment, id)
 		if err != nil {
 			return "", err
 		}
@@ -113,18 +142,18 @@ func (f *Fleet) replacedBy(ctx context.Context, dep *wire.PlanVersion, id string
 }
 
 // ranOn reports whether deployment dep reached running on device id.
-func (f *Fleet) ranOn(ctx context.Context, dep, id string) (bool, error) {
-	d, err := f.store.Deployment(ctx, dep)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+func (f *Fleet) ranOn(ctx context.Context, c *deployments, dep, id string) (bool, error) {
+	if ran, ok := c.ran[dep]; ok {
+		return ran[id], nil
 	}
-	if err != nil {
+	d, err := f.store.Deployment(ctx, dep)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
+	ran := map[string]bool{}
 	for _, dd := range d.Devices {
-		if dd.Device == id {
-			return dd.State == wire.StateRunning, nil
-		}
+		ran[dd.Device] = dd.State == wire.StateRunning
 	}
-	return false, nil
+	c.ran[dep] = ran
+	return ran[id], nil
 }
