@@ -93,6 +93,9 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 	if err := wavesReach(o.staged.waves, len(plan.Devices)); err != nil {
 		return err
 	}
+	if err := rollbacksCover(plan); err != nil {
+		return fmt.Errorf("push %s %s: %w", m.Name, m.Version, err)
+	}
 	now := time.Now()
 	var rollbacks []wire.Envelope
 	for _, src := range plan.Sources {
@@ -114,6 +117,30 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 	}
 	fmt.Fprintf(cl.stderr, "rollout %s created: %s\n", r.ID, describeWaves(r))
 	return followRollout(ctx, cl, c, r, o.wait, o.api.json)
+}
+
+// rollbacksCover refuses, before anything is signed or uploaded, a staged
+// rollout over a device that serves a version the plan offers no signed
+// manifest of (the controller does not hold it): no rollback to it could
+// be signed, and the controller would refuse the rollout after the upload.
+func rollbacksCover(plan *wire.Plan) error {
+	covered := map[string]bool{}
+	for _, src := range plan.Sources {
+		for _, d := range src.Devices {
+			covered[d] = true
+		}
+	}
+	var bare []string
+	for _, d := range plan.Devices {
+		if d.Serving != "" && !covered[d.ID] {
+			bare = append(bare, fmt.Sprintf("%s serves %s %s", d.ID, plan.Module, d.Serving))
+		}
+	}
+	if len(bare) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s, of which the controller holds no signed manifest, so no rollback to it can be signed: "+
+		"push that version to them again first, or roll out to the other devices", strings.Join(bare, "; "))
 }
 
 // resign makes the rollback statement of src: the same module, bytes and

@@ -53,6 +53,23 @@ func TestWavesCheckedBeforeUpload(t *testing.T) {
 	}
 }
 
+// TestStagedPushNeedsARollbackForWhatServes (F1): a device serving a
+// version the controller holds no signed manifest of (the plan offers no
+// source for it) is refused before anything is signed or uploaded.
+func TestStagedPushNeedsARollbackForWhatServes(t *testing.T) {
+	key, pub := testKey(t)
+	f := newFakeControl(t, pub, []string{wire.StateRunning})
+	f.serving = map[string]string{"pi-1": "1.4.0"}
+	code, _, stderr := run(t, "push", testModule(t, "orders.wasm"), "--key", key, "--version", "2.0.0", "--port", "8080",
+		"--waves", "100%", "--node", "pi-1", "--control", f.srv.URL)
+	if code != ExitFailed || !strings.Contains(stderr, "pi-1 serves orders 1.4.0, of which the controller holds no signed manifest") {
+		t.Errorf("exit %d, %q; want 1 naming pi-1, 1.4.0 and the missing manifest", code, stderr)
+	}
+	if len(f.blobs) != 0 {
+		t.Error("the module was uploaded before the refusal")
+	}
+}
+
 // TestDescribeWaves: counts read as English ("1 wave reaching 1 device"),
 // never "1 waves reaching 1 devices".
 func TestDescribeWaves(t *testing.T) {
