@@ -47,7 +47,29 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.URL, http.StatusText(e.Status), e.Message)
+	return fmt.Sprintf("%s %s: %s", e.Method, e.URL, statusMessage(e.Status, e.Message))
+}
+
+// statusMessage puts the status text before msg, once: the controller's
+// messages often start with their error's kind ("conflict: rollout r1 is
+// done") or end with it ("device pi-9: not found"), which is the status
+// text again ("Conflict: conflict: ..." read twice); the kind is put
+// first ("Not Found: device pi-9").
+func statusMessage(code int, msg string) string {
+	text := http.StatusText(code)
+	if text == "" {
+		text = fmt.Sprintf("HTTP %d", code)
+	}
+	n := len(text)
+	switch {
+	case strings.EqualFold(msg, text):
+		return text
+	case len(msg) > n+2 && strings.EqualFold(msg[:n+2], text+": "):
+		return text + ": " + msg[n+2:]
+	case len(msg) > n+2 && strings.EqualFold(msg[len(msg)-n-2:], ": "+text):
+		return text + ": " + msg[:len(msg)-n-2]
+	}
+	return text + ": " + msg
 }
 
 // do sends a request to path (under wire.APIPrefix) and decodes a 2xx JSON
