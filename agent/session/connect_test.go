@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -42,14 +41,7 @@ func TestReconnectFailuresLogged(t *testing.T) {
 	}
 	var logs logBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := New(Config{Broker: px.URL(), Device: uniqueID("dev"), MaxReconnect: time.Second}, st.Outbox(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s.Start(ctx)
-	defer s.Close()
+	s := startSession(t, Config{Broker: px.URL(), Device: uniqueID("dev"), MaxReconnect: time.Second}, st, log)
 	waitFor(t, "connected", func() bool { return s.State().Connected })
 
 	px.setDown(true) // new connections are closed at once
@@ -89,14 +81,7 @@ func TestTLSPortHinted(t *testing.T) {
 	}
 	var logs logBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := New(Config{Broker: "tcp://" + addr, Device: uniqueID("dev"), MaxReconnect: time.Second}, st.Outbox(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s.Start(ctx)
-	defer s.Close()
+	s := startSession(t, Config{Broker: "tcp://" + addr, Device: uniqueID("dev"), MaxReconnect: time.Second}, st, log)
 	waitFor(t, "a failed attempt", func() bool { return s.State().Failed >= 1 })
 	want := "the port may speak TLS (MQTTS): try ssl://" + addr
 	if cs := s.State(); !strings.Contains(cs.LastError, want) {
