@@ -55,7 +55,9 @@ func (e *APIError) Error() string {
 // messages often start with their error's kind ("conflict: rollout r1 is
 // done") or end with it ("device pi-9: not found"), which is the status
 // text again ("Conflict: conflict: ..." read twice); the kind is put
-// first ("Not Found: device pi-9").
+// first ("Not Found: device pi-9"), and a message that begins as the
+// status text does says it alone ("bad deployment request: ...", not
+// "Bad Request: bad deployment request: ...").
 func statusMessage(code int, msg string) string {
 	text := http.StatusText(code)
 	if text == "" {
@@ -69,8 +71,17 @@ func statusMessage(code int, msg string) string {
 		return text + ": " + msg[n+2:]
 	case len(msg) > n+2 && strings.EqualFold(msg[len(msg)-n-2:], ": "+text):
 		return text + ": " + msg[:len(msg)-n-2]
+	case strings.Contains(text, " ") && strings.EqualFold(firstWord(msg), firstWord(text)):
+		return msg // "bad deployment request: ...", "too many log requests waiting"
 	}
 	return text + ": " + msg
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " :"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // do sends a request to path (under wire.APIPrefix) and decodes a 2xx JSON

@@ -23,6 +23,10 @@ func TestAPIErrorStatusOnce(t *testing.T) {
 		{http.StatusBadRequest, "step \"1ns\": want whole minutes", "PUT /x: Bad Request: step \"1ns\": want whole minutes"},
 		{http.StatusConflict, "conflicts with rollout r1", "PUT /x: Conflict: conflicts with rollout r1"},
 		{599, "odd", "PUT /x: HTTP 599: odd"},
+		{http.StatusBadRequest, "bad deployment request: no targets", "PUT /x: bad deployment request: no targets"},
+		{http.StatusTooManyRequests, "too many log requests waiting", "PUT /x: too many log requests waiting"},
+		{http.StatusInternalServerError, "internal error (see controller log)", "PUT /x: internal error (see controller log)"},
+		{http.StatusBadRequest, "badly formed", "PUT /x: Bad Request: badly formed"},
 	} {
 		e := &APIError{Method: "PUT", URL: "/x", Status: tt.code, Message: tt.msg}
 		if got := e.Error(); got != tt.want {
