@@ -16,7 +16,9 @@ import (
 // would touch, for edgectl to sign against: the devices, the module's
 // highest epoch, and the signed deployments to re-sign (see
 // wire.PlanRequest). Sources are what the devices serve (serving.go),
-// never what their desired state names. It changes nothing.
+// never what their desired state names. A rollback leaves out a device
+// it would change nothing on (it serves the source and is meant to), and
+// is refused if that leaves nothing. It changes nothing.
 func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, error) {
 	if err := wire.ValidateModuleName(req.Module); err != nil {
 		return wire.Plan{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -35,7 +37,7 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 	}
 	sources := map[string]*wire.PlanSource{} // by deployment
 	deps := newDeployments()
-	var missing []string
+	var missing, noops []string
 	for _, id := range ids {
 		d, known := v.devices[id]
 		pd := wire.PlanDevice{ID: id, Registered: known, Online: d.Online}
@@ -56,10 +58,17 @@ func (f *Fleet) Plan(ctx context.Context, req wire.PlanRequest) (wire.Plan, erro
 			}
 			continue
 		}
+		if req.Rollback && noop(&src.PlanVersion, &pd) {
+			noops = append(noops, fmt.Sprintf("%s already serves %s %s and is meant to", id, req.Module, src.Version))
+			continue // left out: going "back" to it changes nothing there
+		}
 		if sources[src.Deployment] == nil {
 			sources[src.Deployment] = src
 		}
 		sources[src.Deployment].Devices = append(sources[src.Deployment].Devices, id)
+	}
+	if len(sources) == 0 && len(noops) > 0 {
+		missing = append(missing, noops...)
 	}
 	if len(missing) > 0 {
 		return p, fmt.Errorf("%w: %s; target devices that have an earlier version, or name the version to go back to "+
@@ -119,9 +128,6 @@ func (f *Fleet) source(ctx context.Context, v *view, deps *deployments, req wire
 	}
 	if pv == nil {
 		return nil, "", fmt.Errorf("deployment %s holds no readable manifest", dep)
-	}
-	if noop(pv, pd) {
-		return nil, fmt.Sprintf("%s already serves %s %s and is meant to", pd.ID, req.Module, pv.Version), nil
 	}
 	return &wire.PlanSource{PlanVersion: *pv, Envelope: *env}, "", nil
 }

@@ -163,6 +163,22 @@ func TestRollbackGoesBeforeTheVersionServing(t *testing.T) {
 	}
 }
 
+// TestRollbackToLeavesOutNoOps: a rollback --to a version some targets
+// serve already goes on for the others, and is refused when it would
+// change nothing anywhere (it re-signed the serving version and reported
+// success).
+func TestRollbackToLeavesOutNoOps(t *testing.T) {
+	e := newServingEnv(t)
+	e.serves("", "")
+	first := e.push("1.0.0", wire.StateRunning)
+	e.serves("1.0.0", first.ID)
+	p, err := e.f.Plan(context.Background(), wire.PlanRequest{Module: "orders", Targets: wire.Targets{Nodes: []string{"pi-1"}},
+		Rollback: true, To: "1.0.0"})
+	if !errors.Is(err, ErrNoSource) || !strings.Contains(err.Error(), "pi-1 already serves orders 1.0.0") {
+		t.Fatalf("rollback --to the version serving: sources %v, %v; want refused, saying it serves it", sourceVersions(p), err)
+	}
+}
+
 // TestRollbackRefusesANoOp (F2): pi-1 serves its first version, 1.0.0; a
 // push of 1.1.0 is rejected. Nothing served before 1.0.0: the rollback is
 // refused, naming what serves and what the last push did (it used to
