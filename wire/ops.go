@@ -14,7 +14,8 @@ type PlanRequest struct {
 	Module  string  `json:"module"`
 	Targets Targets `json:"targets"`
 	// Rollback plans a rollback: Sources are the earlier deployments to
-	// go back to (To, or each device's previous one when To is "").
+	// go back to (To, or, when To is "", on each device the version that
+	// the one it serves replaced).
 	Rollback bool   `json:"rollback,omitempty"`
 	To       string `json:"to,omitempty"`
 	// AllowUnregistered lets Targets.Nodes name devices that never
@@ -31,8 +32,10 @@ type Plan struct {
 	Epoch   uint64       `json:"epoch"`
 	Devices []PlanDevice `json:"devices"`
 	// Sources are the signed deployments edgectl re-signs: for a rollback,
-	// the versions to go back to; for a push, the versions the devices run
-	// now, which a staged rollout pre-signs rollbacks to.
+	// the versions to go back to; for a push, the versions the devices
+	// serve now (their reported status, not their desired entry), which a
+	// staged rollout pre-signs rollbacks to. A device that serves a version
+	// no source covers has no signed manifest of it at the controller.
 	Sources []PlanSource `json:"sources,omitempty"`
 }
 
