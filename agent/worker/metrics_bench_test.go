@@ -50,3 +50,21 @@ func BenchmarkBeatIdle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBeatMetricsDecode is the supervisor's side of a beat that
+// carries the metrics: decoding it.
+func BenchmarkBeatMetricsDecode(b *testing.B) {
+	m := newRequestMetrics(time.Now())
+	m.observe(200, time.Millisecond)
+	line, err := json.Marshal(Heartbeat{Ready: true, Metrics: m.snapshot(nil, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		var hb Heartbeat
+		if err := json.Unmarshal(line, &hb); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
