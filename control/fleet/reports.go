@@ -98,6 +98,7 @@ func (f *Fleet) decodeReports(items []receivedReport) []queuedReport {
 		if !decode(log, r.device, r.payload, &st, &st.Device) {
 			continue
 		}
+		f.checkStatusLabels(log, &st)
 		f.observePresence(r.device, st.Online, r.received) // the gates of staged rollouts (rollout.go)
 		will := !st.Online && len(st.Modules) == 0
 		if i, ok := last[r.device]; ok {
