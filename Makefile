@@ -92,6 +92,7 @@ rust-testdata: $(BIN)/hostcalls-rs.wasm $(BIN)/msgguest-rs.wasm ## rebuild agent
 test: build ## run every test (MariaDB/Mosquitto tests need EDGE_TEST_MYSQL/EDGE_TEST_MQTT)
 	EDGE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout 20m ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./modules/...
+	$(GO) vet -tags 'long soak' ./control/fleet ./tests/e2e # tests behind a tag still compile
 	@$(MAKE) --no-print-directory test-rust
 
 test-rust: ## run the Rust crates' own tests (SDK codec, JSON, orders decoding) on the build machine

@@ -116,7 +116,7 @@ func TestDeployLargeFleet(t *testing.T) {
 		return *env
 	}
 	c0, t0 := cpu(), time.Now()
-	if _, err := f.Deploy(ctx, envelope("1.0.0", []byte("\x00asm\x01\x00\x00\x00v1"), wire.Targets{Labels: map[string]string{"fleet": "sim"}}), false); err != nil {
+	if _, err := f.Deploy(ctx, wire.DeployRequest{Envelope: envelope("1.0.0", []byte("\x00asm\x01\x00\x00\x00v1"), wire.Targets{Labels: map[string]string{"fleet": "sim"}})}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("setup: deploy 1.0.0 to all 10,000: %s, %s CPU", time.Since(t0).Round(time.Millisecond), (cpu() - c0).Round(time.Millisecond))
@@ -129,7 +129,7 @@ func TestDeployLargeFleet(t *testing.T) {
 	}
 	t.Logf("plan by label: %s, %s CPU", time.Since(t0).Round(time.Millisecond), (cpu() - c0).Round(time.Millisecond))
 	c0, t0 = cpu(), time.Now()
-	d, err := f.Deploy(ctx, envelope("1.1.0", []byte("\x00asm\x01\x00\x00\x00v2"), targets), false)
+	d, err := f.Deploy(ctx, wire.DeployRequest{Envelope: envelope("1.1.0", []byte("\x00asm\x01\x00\x00\x00v2"), targets)})
 	if err != nil || len(d.Devices) != 1000 {
 		t.Fatalf("Deploy: %d devices, %v; want 1000", len(d.Devices), err)
 	}
