@@ -103,7 +103,7 @@ type Deployment struct {
 // DeploymentDevice is the progress of one device.
 type DeploymentDevice struct {
 	Device  string    `json:"device"`
-	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut, StateSuperseded or StateCancelled
+	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut, StateSuperseded, StateCancelled or StateRemoved
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"updated"`
 }

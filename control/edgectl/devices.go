@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
@@ -167,5 +168,12 @@ func runDeviceRemove(ctx context.Context, cl *cli, args []string) error {
 		session = "its live session was closed"
 	}
 	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %s cleared\n", id, session, plural.Count(len(rm.Cleared), "retained topic"))
+	if len(rm.Deployments) > 0 {
+		fmt.Fprintf(cl.stdout, "its part ended (removed) in %s: %s\n", plural.Count(len(rm.Deployments), "unfinished deployment"),
+			strings.Join(rm.Deployments, ", "))
+	}
+	if len(rm.Rollouts) > 0 {
+		fmt.Fprintf(cl.stdout, "%s go on without it: %s\n", plural.Of(len(rm.Rollouts), "rollout", "rollouts"), strings.Join(rm.Rollouts, ", "))
+	}
 	return nil
 }

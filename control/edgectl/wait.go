@@ -146,7 +146,7 @@ func waitEnded(ctx context.Context, d *wire.Deployment, wait time.Duration) erro
 	}
 	var pending []string
 	for _, dev := range d.Devices {
-		if dev.State != wire.StateRunning {
+		if dev.State != wire.StateRunning && dev.State != wire.StateRemoved {
 			pending = append(pending, dev.Device+" ("+dev.State+")")
 		}
 	}
@@ -178,7 +178,7 @@ func outcome(d *wire.Deployment) error {
 			strings.Join(timedOut, "\n  "))
 	}
 	for _, dev := range d.Devices {
-		if dev.State != wire.StateRunning {
+		if dev.State != wire.StateRunning && dev.State != wire.StateRemoved { // removed: no longer the fleet's
 			return fmt.Errorf("deployment %s: done, but %s is %s", d.ID, dev.Device, dev.State)
 		}
 	}
