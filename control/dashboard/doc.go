@@ -4,6 +4,10 @@
 // the binary. Boards and controllers may run with no internet, so nothing
 // comes from a CDN.
 //
+// The fleet and module pages show staged rollouts live (GET
+// /api/v1/rollouts): each one's state, its waves with their state and
+// progress, and the gate's latest figures against its thresholds.
+//
 // # Pages are shells; the data comes from the JSON API
 //
 // A page is a small server-rendered HTML shell (headings, empty sections,

@@ -260,6 +260,7 @@ func TestDashboardLargeFleet(t *testing.T) {
 		big.Devices = append(big.Devices, wire.DeploymentDevice{Device: d.ID, State: state, Reason: reason, Updated: now})
 	}
 	mux.HandleFunc("GET /api/v1/deployments", api([]wire.Deployment{big}, nil))
+	mux.HandleFunc("GET /api/v1/rollouts", api([]wire.Rollout{}, nil))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

@@ -112,6 +112,16 @@ func (c *controller) register(id string) string {
 // as edgectl push does.
 func (c *controller) push(key ed25519.PrivateKey, name, version string, port int, nodes ...string) wire.Deployment {
 	c.t.Helper()
+	var d wire.Deployment
+	c.call("POST", "/api/v1/deployments", jsonBody(wire.DeployRequest{Envelope: c.signed(key, name, version, port, 0, nodes...)}), &d)
+	return d
+}
+
+// signed uploads a module's bytes and returns its manifest for the nodes,
+// signed with key; an epoch above 0 makes it a rollback statement, as
+// edgectl push --waves signs them.
+func (c *controller) signed(key ed25519.PrivateKey, name, version string, port int, epoch uint64, nodes ...string) wire.Envelope {
+	c.t.Helper()
 	blob := []byte(fmt.Sprintf("\x00asm module %s %s", name, version))
 	sum := sha256.Sum256(blob)
 	sha := hex.EncodeToString(sum[:])
@@ -122,13 +132,14 @@ func (c *controller) push(key ed25519.PrivateKey, name, version string, port int
 		Created: now, Expires: now.Add(24 * time.Hour), Targets: wire.Targets{Nodes: nodes}, Port: port,
 		KeyID: wire.KeyID(key.Public().(ed25519.PublicKey)),
 	}
+	if epoch > 0 {
+		m.Schema, m.Epoch = wire.ManifestSchemaEpoch, epoch
+	}
 	env, err := wire.Sign(m, key)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	var d wire.Deployment
-	c.call("POST", "/api/v1/deployments", jsonBody(wire.DeployRequest{Envelope: *env}), &d)
-	return d
+	return *env
 }
 
 func newKey(t *testing.T) ed25519.PrivateKey {

@@ -123,13 +123,16 @@ export const deviceLink = (id) => h("a", { href: "/devices/" + encodeURIComponen
 export const moduleLink = (name) => h("a", { href: "/modules/" + encodeURIComponent(name) }, name);
 
 // Bad states are those of an attempt that ended without serving (timed_out
-// is set by the controller at a deployment's deadline), and id_conflict:
-// two agents use the device's id.
-const BAD = new Set(["rejected", "failed", "rolled_back", "timed_out", "id_conflict"]);
+// is set by the controller at a deployment's deadline), id_conflict: two
+// agents use the device's id, and those of a staged rollout or wave that
+// did not succeed (wire/rollout.go: rolled_back, aborted, rollback_failed;
+// a wave failed or aborted) or is going back (rolling_back).
+const BAD = new Set(["rejected", "failed", "rolled_back", "timed_out", "id_conflict",
+  "rolling_back", "aborted", "rollback_failed"]);
 export const isBad = (state) => BAD.has(state);
 
 export function stateBadge(state) {
-  return h("span", { class: "state s-" + String(state).replace(/[^a-z_]/g, "") }, String(state).replace("_", " "));
+  return h("span", { class: "state s-" + String(state).replace(/[^a-z_]/g, "") }, String(state).replaceAll("_", " "));
 }
 
 export function onlineBadge(online) {

@@ -1,9 +1,10 @@
 // The fleet overview: counts, devices with errors, versions per module,
-// every device with what it serves, and recent deployments.
+// every device with what it serves, recent staged rollouts and deployments.
 import {
   api, now, h, fill, table, muted, ago, deviceLink, moduleLink, onlineBadge, moduleCell,
   deviceProblems, stateBadge, deploymentRow, DEPLOYMENT_HEADERS, bytes, span, Page, section, poll, errorsOf,
 } from "./common.js";
+import { fetchRollouts, rolloutTable } from "./rollouts.js";
 
 const page = new Page();
 
@@ -68,6 +69,7 @@ async function refresh() {
   const results = await Promise.all([
     section("devices", "devices", () => api("/devices"), renderDevices),
     section("modules", "modules", () => api("/modules"), renderModules),
+    section("rollouts", "rollouts", () => fetchRollouts(10), (r) => fill("rollouts", rolloutTable(r, "No staged rollout yet (edgectl push --waves)."))),
     section("deployments", "deployments", () => api("/deployments?limit=20"), renderDeployments),
   ]);
   page.settle(errorsOf(results));

@@ -1,9 +1,10 @@
 // A module across the fleet: which versions serve where, the attempts that
-// did not serve and why, and its deployments.
+// did not serve and why, its staged rollouts and its deployments.
 import {
   api, app, h, fill, table, muted, ago, deviceLink, stateBadge, deploymentRow, DEPLOYMENT_HEADERS,
   Page, section, poll, errorsOf,
 } from "./common.js";
+import { fetchRollouts, rolloutTable } from "./rollouts.js";
 
 const name = app.dataset.module;
 const page = new Page();
@@ -53,6 +54,7 @@ function renderDeployments(deps) {
 async function refresh() {
   const results = await Promise.all([
     section("versions", "modules", () => api("/modules"), renderSummary),
+    section("rollouts", "rollouts", () => fetchRollouts(50, name), (r) => fill("rollouts", rolloutTable(r, `No staged rollout of ${name} among the last 50.`))),
     section("deployments", "deployments", () => api("/deployments?limit=50"), renderDeployments),
   ]);
   page.settle(errorsOf(results));
