@@ -61,7 +61,8 @@ func TestRemoveDeviceDuringRollout(t *testing.T) {
 // deploy timeout, 10 min). Both ways out end the rollout at once
 // (FINDINGS-1 F13: abort was refused while rolling_back, and cancelling
 // the rollback deployment pointed back at abort):
-//   - abort again: aborted, and a new push of the module is accepted;
+//   - abort again: aborted; its rollback deployment may be cancelled,
+//     and a new push of the module is accepted;
 //   - remove the device: its part ends removed, and the rollback ends
 //     aborted, not rollback_failed (removed is not a failure).
 func TestRollbackWaitingForADevice(t *testing.T) {
@@ -83,10 +84,23 @@ func TestRollbackWaitingForADevice(t *testing.T) {
 			}
 			switch way {
 			case "abort":
+				if len(r.Rollback) == 1 && r.Rollback[0].Deployment != "" {
+					code, msg := callErr(t, f.s, "POST", "/api/v1/deployments/"+r.Rollback[0].Deployment+"/cancel", nil)
+					if code != 409 || !strings.Contains(msg, "edgectl rollout abort "+r.ID) {
+						t.Errorf("cancel while the rollout rolls back = %d %q, want 409 pointing at abort", code, msg)
+					}
+				}
 				wantCode(t, "abort while rolling back", call(t, f.s, "POST", "/api/v1/rollouts/"+r.ID+"/abort", nil, &r), 200)
 				if r.State != wire.RolloutAborted || !strings.Contains(r.Reason, "while rolling back") {
 					t.Errorf("after the second abort: %s (%s), want aborted", r.State, r.Reason)
 				}
+				// Its rollback deployment is the operator's now (409, "abort
+				// the rollout instead", while the rollout lived).
+				if len(r.Rollback) != 1 || r.Rollback[0].Deployment == "" {
+					t.Fatalf("rollback = %+v, want one deployment", r.Rollback)
+				}
+				wantCode(t, "cancel the rollback deployment", call(t, f.s, "POST",
+					"/api/v1/deployments/"+r.Rollback[0].Deployment+"/cancel", nil, nil), 200)
 				plain := f.sg.sign(t, "orders", "1.2.0", f.v2, wire.Targets{Nodes: f.ids})
 				var d wire.Deployment
 				wantCode(t, "push after the abort", call(t, f.s, "POST", "/api/v1/deployments", wire.DeployRequest{Envelope: plain}, &d), 201)
