@@ -116,6 +116,13 @@ const (
 // controllers drop the event as of an unknown state.
 const StateIDConflict = "id_conflict"
 
+// StateIDConflictOver is the state of an Event about the device itself
+// that ends a StateIDConflict: the agent's connection stayed up its
+// takeover window (10 s by default) after the conflict. The controller
+// clears the device's conflict flag on it. Older controllers drop it as
+// an unknown state (their flag clears 30 min after the last report).
+const StateIDConflictOver = "id_conflict_over"
+
 // Deployment states only the controller sets, in DeploymentDevice.State.
 const (
 	// StatePending: the device has reported nothing about the deployment.
