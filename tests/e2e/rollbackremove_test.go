@@ -17,14 +17,8 @@ import (
 // used to stay listed failed on both until the agent restarted.
 func TestRollbackRemovesNewModule(t *testing.T) {
 	f := startFleet(t)
-	args := f.device(t, "f4")
-	data := args[slices.Index(args, "--data")+1]
-	start(t, agentRunning, nil, bin(t, "edge-agent"), args...)
-	port := freePort(t)
+	data, port := f.servingOrders(t, "f4")
 	wasm := bin(t, "orders.wasm")
-	if out, _, code := f.push(t, wasm, "1.0.0", "f4", port); code != 0 {
-		t.Fatalf("push orders 1.0.0 = %d\n%s", code, out)
-	}
 	stdout, stderr, code := edgectl(t, "push", wasm, "--control", f.control, "--key", filepath.Join(f.keyDir, "edge.key"),
 		"--name", "orders-new", "--version", "1.0.0", "--node", "f4", "--db", "sqlite", "--port", fmt.Sprint(port),
 		"--waves", "1,100%", "--soak", "5s", "--wait", "3m")
@@ -52,4 +46,18 @@ func TestRollbackRemovesNewModule(t *testing.T) {
 	if v, _ := f.serving(t, "f4", "orders"); v != "1.0.0" {
 		t.Errorf("orders serves %q, want 1.0.0 untouched", v)
 	}
+}
+
+// servingOrders registers and starts agent id and pushes orders 1.0.0 to
+// it on a free port: its data folder and that port.
+func (f *fleet) servingOrders(t *testing.T, id string) (data string, port int) {
+	t.Helper()
+	args := f.device(t, id)
+	data = args[slices.Index(args, "--data")+1]
+	start(t, agentRunning, nil, bin(t, "edge-agent"), args...)
+	port = freePort(t)
+	if out, _, code := f.push(t, bin(t, "orders.wasm"), "1.0.0", id, port); code != 0 {
+		t.Fatalf("push orders 1.0.0 to %s = %d\n%s", id, code, out)
+	}
+	return data, port
 }
