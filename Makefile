@@ -181,7 +181,7 @@ dist: ## tarballs, Debian packages and SHA256SUMS of edge-agent, edge-control an
 # The dashboard's browser test writes docs/dashboard*.png when
 # EDGE_SCREENSHOTS is set; make test never rewrites docs.
 screenshots: ## run the dashboard's browser test (needs chromium) and save its screenshots in docs/
-	EDGE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestDashboard$$' ./control/dashboard
+	EDGE_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestDashboard(Rollouts)?$$' ./control/dashboard
 
 vendor: ## refetch the dashboard's charting library (uPlot) with npm into control/dashboard/static/vendor
 	./control/dashboard/vendor.sh

@@ -65,8 +65,23 @@ func (s *Session) noteFailure(err error) *mqttdial.Failure {
 	return s.noteFailureLocked(err)
 }
 
+// noteAttempt records a failed connection attempt, with a hint when the
+// broker's port may speak TLS and the URL does not, or the reverse, until
+// a connection was up (then the port spoke the URL's protocol).
+func (s *Session) noteAttempt(err error) *mqttdial.Failure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn.lost > 0 {
+		return s.noteFailureLocked(err)
+	}
+	return s.recordLocked(mqttdial.ExplainAt(err, s.cfg.Broker))
+}
+
 func (s *Session) noteFailureLocked(err error) *mqttdial.Failure {
-	f := mqttdial.Explain(err)
+	return s.recordLocked(mqttdial.Explain(err))
+}
+
+func (s *Session) recordLocked(f *mqttdial.Failure) *mqttdial.Failure {
 	if f == nil {
 		f = &mqttdial.Failure{Kind: mqttdial.KindClosed}
 	}
@@ -213,7 +228,7 @@ func (s *Session) connectUntilUp(ctx context.Context, again bool) bool {
 		if err == nil {
 			return true
 		}
-		f := s.noteFailure(err)
+		f := s.noteAttempt(err)
 		msg := "mqtt connect failed; retrying"
 		if again {
 			msg = "mqtt reconnect failed; retrying with back-off"
@@ -244,7 +259,7 @@ func (s *Session) onConnectionNotification(_ mqtt.Client, n mqtt.ConnectionNotif
 		if !reconnecting {
 			return
 		}
-		f := s.noteFailure(n.Reason)
+		f := s.noteAttempt(n.Reason)
 		s.log.Warn("mqtt reconnect failed; retrying with back-off"+hint(f), "broker", s.cfg.Broker, "reason", f.Kind, "err", n.Reason)
 	}
 }
@@ -255,6 +270,8 @@ func hint(f *mqttdial.Failure) string {
 	switch {
 	case f.Permanent():
 		return "; check the device id and password (or client certificate): was the device removed or its password rotated?"
+	case f.Hint != "":
+		return "; " + f.Hint
 	case f.Kind == mqttdial.KindTLS:
 		return "; check --ca-file (the CA of the broker's certificate) and --cert/--key"
 	}

@@ -1,8 +1,8 @@
 package session
 
 import (
-	"context"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -41,14 +41,7 @@ func TestReconnectFailuresLogged(t *testing.T) {
 	}
 	var logs logBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := New(Config{Broker: px.URL(), Device: uniqueID("dev"), MaxReconnect: time.Second}, st.Outbox(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s.Start(ctx)
-	defer s.Close()
+	s := startSession(t, Config{Broker: px.URL(), Device: uniqueID("dev"), MaxReconnect: time.Second}, st, log)
 	waitFor(t, "connected", func() bool { return s.State().Connected })
 
 	px.setDown(true) // new connections are closed at once
@@ -70,6 +63,31 @@ func TestReconnectFailuresLogged(t *testing.T) {
 	if cs := s.State(); cs.Failed != 0 || cs.LastReason == "" {
 		t.Errorf("state after reconnecting = %+v, want 0 failed attempts and the last error kept", cs)
 	}
+	if strings.Contains(out, "may speak TLS") {
+		t.Errorf("a broker that spoke MQTT before is hinted to speak TLS:\n%s", out)
+	}
+}
+
+// TestTLSPortHinted: an agent pointed with tcp:// at a TLS port is told
+// the port may speak TLS, in its log and its state; it used to log only
+// "connection closed by the broker ... EOF".
+func TestTLSPortHinted(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(nil)
+	defer tlsSrv.Close()
+	addr := strings.TrimPrefix(tlsSrv.URL, "https://")
+	st, err := store.Open(t.TempDir(), nil, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s := startSession(t, Config{Broker: "tcp://" + addr, Device: uniqueID("dev"), MaxReconnect: time.Second}, st, log)
+	waitFor(t, "a failed attempt", func() bool { return s.State().Failed >= 1 })
+	want := "the port may speak TLS (MQTTS): try ssl://" + addr
+	if cs := s.State(); !strings.Contains(cs.LastError, want) {
+		t.Errorf("state %+v, want the hint %q", cs, want)
+	}
+	waitFor(t, "the log", func() bool { return strings.Contains(logs.String(), want) })
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

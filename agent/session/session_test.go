@@ -31,10 +31,16 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func newSession(t *testing.T, broker, device string, st *store.Store) *Session {
 	t.Helper()
-	s, err := New(Config{Broker: broker, Device: device, Password: "x", KeepAlive: 2 * time.Second,
+	return startSession(t, Config{Broker: broker, Device: device, Password: "x", KeepAlive: 2 * time.Second,
 		MaxReconnect: time.Second, PublishTimeout: 2 * time.Second,
 		FetchWindow: 2, FetchTimeout: 300 * time.Millisecond, FetchStall: 3 * time.Second},
-		st.Outbox(), testLogger(t))
+		st, testLogger(t))
+}
+
+// startSession starts a session of cfg, closed when the test ends.
+func startSession(t *testing.T, cfg Config, st *store.Store, log *slog.Logger) *Session {
+	t.Helper()
+	s, err := New(cfg, st.Outbox(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

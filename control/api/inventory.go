@@ -59,7 +59,10 @@ func (h *Handler) getHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	if s := q.Get("step"); s != "" {
 		d, err := parseDuration(s)
-		if err != nil {
+		if err == nil && d%(store.StepMinute*time.Second) != 0 {
+			err = fmt.Errorf("want whole minutes (60, 1m, 15m)")
+		}
+		if err != nil { // the step as sent: 1ns is not "0s"
 			writeError(w, http.StatusBadRequest, fmt.Errorf("step %q: %w", s, err))
 			return
 		}

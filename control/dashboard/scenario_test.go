@@ -113,9 +113,9 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("logs show a second request before the refresh:\n%s", b.Text("#logs"))
 	}
 	b.Click("#log-refresh")
-	b.WaitText("#logs", "request served n=2", "line(s) from the agent")
+	b.WaitText("#logs", "request served n=2", "lines from the agent")
 	browser.Eval[bool](b, `(() => { const s = document.getElementById("log-source"); s.value = "orders"; s.dispatchEvent(new Event("change")); return true })()`)
-	b.WaitText("#logs", "line(s) from orders", "request served n=3")
+	b.WaitText("#logs", "lines from orders", "request served n=3")
 
 	// Counters move without a reload.
 	doc = b.Document()

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -47,7 +48,40 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.URL, http.StatusText(e.Status), e.Message)
+	return fmt.Sprintf("%s %s: %s", e.Method, e.URL, statusMessage(e.Status, e.Message))
+}
+
+// statusMessage puts the status text before msg, once: the controller's
+// messages often start with their error's kind ("conflict: rollout r1 is
+// done") or end with it ("device pi-9: not found"), which is the status
+// text again ("Conflict: conflict: ..." read twice); the kind is put
+// first ("Not Found: device pi-9"), and a message that begins as the
+// status text does says it alone ("bad deployment request: ...", not
+// "Bad Request: bad deployment request: ...").
+func statusMessage(code int, msg string) string {
+	text := http.StatusText(code)
+	if text == "" {
+		text = fmt.Sprintf("HTTP %d", code)
+	}
+	n := len(text)
+	switch {
+	case strings.EqualFold(msg, text):
+		return text
+	case len(msg) > n+2 && strings.EqualFold(msg[:n+2], text+": "):
+		return text + ": " + msg[n+2:]
+	case len(msg) > n+2 && strings.EqualFold(msg[len(msg)-n-2:], ": "+text):
+		return text + ": " + msg[:len(msg)-n-2]
+	case strings.Contains(text, " ") && strings.EqualFold(firstWord(msg), firstWord(text)):
+		return msg // "bad deployment request: ...", "too many log requests waiting"
+	}
+	return text + ": " + msg
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexAny(s, " :"); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // do sends a request to path (under wire.APIPrefix) and decodes a 2xx JSON
@@ -112,13 +146,31 @@ func (c *client) transportError(method, u string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("cannot reach the controller at %s: connection refused (is edge-control running? set --control or EDGE_CONTROL)", c.base)
+		return fmt.Errorf("%w at %s: connection refused (is edge-control running? set --control or EDGE_CONTROL)", errUnreachable, c.base)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w at %s: the connection was cut (%s; did edge-control stop or restart?)", errUnreachable, c.base, cutCause(err))
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("cannot reach the controller at %s: %w", c.base, dnsErr)
 	case isTimeout(err):
 		return fmt.Errorf("%s %s: controller did not answer in time: %w", method, u, err)
 	}
 	return fmt.Errorf("%s %s: %w", method, u, err)
+}
+
+// errUnreachable is wrapped by errors that mean the controller could not
+// be reached or went away mid-request: worth another attempt.
+var errUnreachable = errors.New("cannot reach the controller")
+
+// cutCause names how a connection was cut, without the addresses and
+// syscalls of the raw error ("readfrom tcp ...: write tcp ...: write:").
+func cutCause(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	}
+	return "closed before it answered"
 }
 
 // isTimeout reports whether err is a deadline that passed.
@@ -132,8 +184,48 @@ func isTimeout(err error) bool {
 // errTimeout is wrapped by push when --wait elapses.
 var errTimeout = errors.New("timed out")
 
-func (c *client) putBlob(ctx context.Context, sum string, module []byte) error {
-	return c.do(ctx, uploadTimeout, http.MethodPut, "/blobs/"+sum, "application/wasm", module, nil)
+// uploadRetryFor bounds how long an upload is tried again while the
+// controller cannot be reached; tests shorten it.
+var uploadRetryFor = time.Minute
+
+// putBlob uploads module under its digest. The PUT is idempotent (the
+// controller keeps one blob per digest), so an upload cut or refused
+// because the controller went away (a crash, a restart) is sent again, as
+// the polling asks again: every pollInterval, each new reason said once on
+// progress, for up to uploadRetryFor.
+func (c *client) putBlob(ctx context.Context, sum string, module []byte, progress io.Writer) error {
+	start := time.Now()
+	var lastErr string
+	for attempt := 1; ; attempt++ {
+		err := c.do(ctx, uploadTimeout, http.MethodPut, "/blobs/"+sum, "application/wasm", module, nil)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if time.Since(start)+pollInterval > uploadRetryFor {
+			return fmt.Errorf("%w (gave up after %s in %s)", err, plural.Count(attempt, "attempt"), time.Since(start).Round(100*time.Millisecond))
+		}
+		pollFailed(err, &lastErr, progress)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// retryable reports whether another attempt may succeed: the controller
+// could not be reached, was busy (429), or a proxy before it could not
+// reach it (502, 503, 504).
+func retryable(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, errUnreachable)
 }
 
 func (c *client) deployment(ctx context.Context, id string) (*wire.Deployment, error) {

@@ -33,6 +33,15 @@
 // When both apply, 1 wins over 3: a known failure is worth more than an
 // unknown outcome.
 //
+// A controller that cannot be reached, or goes away mid-request (a crash,
+// a restart), is said in words ("cannot reach the controller at URL: the
+// connection was cut ..."), once, and the request is tried again every
+// 300 ms where that is safe: the polling of a deployment, rollout or
+// undeploy (up to --wait), and the module upload (an idempotent PUT by
+// digest; up to a minute). An error answer shows the HTTP status once
+// ("Conflict: rollout r1 is done"), however the controller's message
+// begins or ends.
+//
 // # Staged rollouts, rollbacks and the operator's other actions
 //
 // "push --waves" signs the new version and one rollback statement per

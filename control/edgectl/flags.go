@@ -68,6 +68,14 @@ func (a *apiFlags) client(cl *cli, cmd string) (*client, error) {
 	return c, nil
 }
 
+// given reports whether the flag name was on the command line, so that
+// "--max 0" is refused rather than read as "not given".
+func given(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 // listFlag is a repeatable string flag.
 type listFlag []string
 

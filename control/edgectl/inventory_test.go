@@ -116,7 +116,7 @@ func TestInventoryCommands(t *testing.T) {
 	}
 	wantLines(t, "device show", out, "pi-1 (online", "edge-agent 1.2.0, arm64, board rpi4", "site=north", "LAST ATTEMPT",
 		"1.7.0 rejected: signature by unknown key", "RECENT ERRORS", "REQUESTS", "broker      connected")
-	if code, _, errs := cmd("device", "show", "nope"); code != ExitFailed || !strings.Contains(errs, "not found") {
+	if code, _, errs := cmd("device", "show", "nope"); code != ExitFailed || !strings.Contains(errs, "Not Found: device nope") {
 		t.Errorf("device show nope: exit %d, %q", code, errs)
 	}
 
@@ -141,17 +141,21 @@ func TestInventoryCommands(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want int
+		msg  string // in stderr
 	}{
-		{[]string{"history"}, ExitUsage},
-		{[]string{"history", "orders", "--step", "90s"}, ExitUsage},
-		{[]string{"history", "a/b"}, ExitUsage},
-		{[]string{"logs"}, ExitUsage},
-		{[]string{"logs", "pi-1", "orders", "extra"}, ExitUsage},
-		{[]string{"logs", "pi-1", "--max", "100000"}, ExitUsage},
-		{[]string{"logs", "pi-2"}, ExitTimeout}, // offline: 504
+		{[]string{"history"}, ExitUsage, ""},
+		{[]string{"history", "orders", "--step", "90s"}, ExitUsage, `step "90s": want whole minutes`},
+		{[]string{"history", "orders", "--step", "1ns"}, ExitUsage, `step "1ns": want whole minutes`},
+		{[]string{"history", "a/b"}, ExitUsage, ""},
+		{[]string{"logs"}, ExitUsage, ""},
+		{[]string{"logs", "pi-1", "orders", "extra"}, ExitUsage, ""},
+		{[]string{"logs", "pi-1", "--max", "100000"}, ExitUsage, "--max 100000: want 1..500"},
+		{[]string{"logs", "pi-1", "--max", "0"}, ExitUsage, "--max 0: want 1..500"}, // not "every line"
+		{[]string{"logs", "pi-1", "--max", "-1"}, ExitUsage, "--max -1: want 1..500"},
+		{[]string{"logs", "pi-2"}, ExitTimeout, ""}, // offline: 504
 	} {
-		if code, _, errs := cmd(tc.args...); code != tc.want {
-			t.Errorf("%v: exit %d (%s), want %d", tc.args, code, strings.TrimSpace(errs), tc.want)
+		if code, _, errs := cmd(tc.args...); code != tc.want || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d (%s), want %d and %q", tc.args, code, strings.TrimSpace(errs), tc.want, tc.msg)
 		}
 	}
 

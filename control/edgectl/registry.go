@@ -120,7 +120,7 @@ func (r *registryFlags) load(ctx context.Context, cl *cli, cmd, arg string) (*mo
 // signed sha256 (m.SHA256) before storing them.
 func (s *moduleSource) deliver(ctx context.Context, cl *cli, c *client, m *wire.Manifest) error {
 	if s.artifact == nil {
-		if err := c.putBlob(ctx, m.SHA256, s.module); err != nil {
+		if err := c.putBlob(ctx, m.SHA256, s.module, cl.stderr); err != nil {
 			return fmt.Errorf("upload %s: %w", m.Name, err)
 		}
 		fmt.Fprintf(cl.stderr, "uploaded %d bytes to %s\n", len(s.module), c.base)

@@ -100,8 +100,10 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 			return fmt.Errorf("push %s %s: rollback statement for %s %s: %w", m.Name, m.Version, m.Name, src.Version, err)
 		}
 		rollbacks = append(rollbacks, *rb)
+	}
+	for _, g := range byVersion(plan.Sources) {
 		fmt.Fprintf(cl.stderr, "signed the rollback to %s %s for %s, used only if the gate fails (valid until %s)\n",
-			m.Name, src.Version, plural.Count(len(src.Devices), "device"), now.Add(o.staged.rollbackExpires).UTC().Format(time.RFC3339))
+			m.Name, g.version, plural.Count(g.devices, "device"), now.Add(o.staged.rollbackExpires).UTC().Format(time.RFC3339))
 	}
 	if err := module.deliver(ctx, cl, c, m); err != nil {
 		return err
@@ -113,6 +115,30 @@ func pushStaged(ctx context.Context, cl *cli, c *client, o pushOptions, m *wire.
 	}
 	fmt.Fprintf(cl.stderr, "rollout %s created: %s\n", r.ID, describeWaves(r))
 	return followRollout(ctx, cl, c, r, o.wait, o.api.json)
+}
+
+// versionCount is how many devices run one version.
+type versionCount struct {
+	version string
+	devices int
+}
+
+// byVersion counts the devices of srcs per version, in the order the
+// versions first appear: the plan has a source per deployment, and several
+// deployments (one per device, say) may have delivered the same version.
+func byVersion(srcs []wire.PlanSource) []versionCount {
+	var out []versionCount
+	at := map[string]int{}
+	for _, src := range srcs {
+		i, seen := at[src.Version]
+		if !seen {
+			i = len(out)
+			at[src.Version] = i
+			out = append(out, versionCount{version: src.Version})
+		}
+		out[i].devices += len(src.Devices)
+	}
+	return out
 }
 
 // resign makes the rollback statement of src: the same module, bytes and

@@ -32,8 +32,11 @@ func runTokenCreate(ctx context.Context, cl *cli, args []string) error {
 	if err := wantArgs(cmd, pos); err != nil {
 		return err
 	}
-	if role != wire.RoleRead && role != wire.RoleAdmin {
+	switch {
+	case role == "":
 		return usagef(cmd, "token create: --role read or --role admin is required")
+	case role != wire.RoleRead && role != wire.RoleAdmin:
+		return usagef(cmd, "token create: --role %q: want read or admin", role)
 	}
 	if err := wire.ValidateTokenName(name); err != nil {
 		return usagef(cmd, "token create: --name: %v", err)

@@ -181,7 +181,7 @@ func runLogs(ctx context.Context, cl *cli, args []string) error {
 		}
 		q.Set("module", pos[1])
 	}
-	if maxLines < 0 || maxLines > wire.MaxLogLines {
+	if (maxLines != 0 || given(fs, "max")) && (maxLines < 1 || maxLines > wire.MaxLogLines) {
 		return usagef(cmd, "logs: --max %d: want 1..%d", maxLines, wire.MaxLogLines)
 	}
 	if maxLines > 0 {

@@ -1,6 +1,7 @@
 package edgectl
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +74,19 @@ func TestDescribeWaves(t *testing.T) {
 		if got := describeWaves(r); got != tt.want {
 			t.Errorf("describeWaves(%v) = %q, want %q", tt.waves, got, tt.want)
 		}
+	}
+}
+
+// TestByVersion: the rollbacks a staged push signs are reported once per
+// version for all its devices, not once per deployment ("for 1 device"
+// twice for two devices on 1.0.0).
+func TestByVersion(t *testing.T) {
+	src := func(v string, devs ...string) wire.PlanSource {
+		return wire.PlanSource{PlanVersion: wire.PlanVersion{Version: v}, Devices: devs}
+	}
+	got := byVersion([]wire.PlanSource{src("1.0.0", "pi-1"), src("0.9.0", "pi-3"), src("1.0.0", "pi-2", "pi-4")})
+	want := []versionCount{{"1.0.0", 3}, {"0.9.0", 1}}
+	if !slices.Equal(got, want) {
+		t.Errorf("byVersion: got %v, want %v", got, want)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgeplane/edge/internal/mqttdial"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -127,7 +128,8 @@ func (cl *Client) Connect(ctx context.Context) error {
 // firstConnect makes connection attempts with back-off until one succeeds,
 // the broker refuses the credentials, or cfg.Wait has passed.
 func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
-	deadline := time.Now().Add(cfg.Wait)
+	start := time.Now()
+	deadline := start.Add(cfg.Wait)
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		tok := cl.c.Connect()
@@ -141,18 +143,14 @@ func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
 		if err == nil {
 			return nil
 		}
-		f := mqttdial.Explain(err)
+		f := mqttdial.ExplainAt(err, cfg.Broker)
 		if f.Permanent() {
 			return fmt.Errorf("mqtt connect %s as %q: %w", cfg.Broker, cfg.Username, f)
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			hint := ""
-			if f.Kind == mqttdial.KindTLS {
-				hint = "; check --broker-ca (the CA of the broker's certificate) and --broker-cert/--broker-key"
-			}
-			return fmt.Errorf("mqtt connect %s: %w (gave up after %d attempts in %s%s)", cfg.Broker, f, attempt, cfg.Wait, hint)
+			return fmt.Errorf("mqtt connect %s: %w (%s)", cfg.Broker, f, gaveUp(attempt, time.Since(start), cfg.Wait, f))
 		}
-		cfg.Logger.Warn("mqtt connect failed; retrying", "broker", cfg.Broker, "attempt", attempt, "reason", f.Kind, "err", err, "retry_in", backoff)
+		cfg.Logger.Warn("mqtt connect failed; retrying", "broker", cfg.Broker, "attempt", attempt, "reason", f.Kind, "err", f, "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -160,6 +158,17 @@ func (cl *Client) firstConnect(ctx context.Context, cfg Config) error {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// gaveUp says how long the attempts took, as measured: the last back-off
+// would have passed the wait, so they end before it (4 attempts in 3.5s
+// of a 5s wait).
+func gaveUp(attempts int, took, wait time.Duration, f *mqttdial.Failure) string {
+	s := fmt.Sprintf("gave up after %s in %s, within the %s wait", plural.Count(attempts, "attempt"), took.Round(100*time.Millisecond), wait)
+	if f.Kind == mqttdial.KindTLS && f.Hint == "" {
+		s += "; check --broker-ca (the CA of the broker's certificate) and --broker-cert/--broker-key"
+	}
+	return s
 }
 
 // Connected reports whether the client is connected to the broker.

@@ -42,7 +42,7 @@ func registerAuthFlags(fs *flag.FlagSet, c *AuthConfig) {
 		"`name` clients reach the HTTP API by (its Host header), besides IP addresses, localhost and the --http name;\n"+
 			"other names are refused (421) against DNS rebinding; repeatable or comma-separated")
 	fs.BoolVar(&c.NewAdminToken, "new-admin-token", false,
-		"create a new admin token at start and write it to DATA/"+AdminTokenFile+" (when every admin token is lost)")
+		"create a new admin token at start and write it to DATA/"+AdminTokenFile+" (when every admin token is lost; stop the running controller first)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", api.DefaultSessionTTL, "lifetime of a dashboard sign-in")
 }
 

@@ -129,6 +129,13 @@ func TestHistoryAPI(t *testing.T) {
 	if h := get("device=pi-1&module=orders"); len(h.Points) == 0 || h.Step != 60 {
 		t.Errorf("default history: %+v, want minute points of the last hour", h)
 	}
+	// The step refused is the one sent, not its conversion ("step 0s").
+	for _, step := range []string{"1ns", "90", "90s", "1m30s"} {
+		code, msg := callErr(t, s, "GET", "/api/v1/history?device=pi-1&step="+step, nil)
+		if want := fmt.Sprintf("step %q: want whole minutes", step); code != 400 || !strings.Contains(msg, want) {
+			t.Errorf("step=%s: %d %q, want 400 and %q", step, code, msg, want)
+		}
+	}
 	for _, tc := range []struct{ q, why string }{
 		{"", "neither device nor module"},
 		{"device=pi-1&step=90", "step not whole minutes"},

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,15 @@ func TestOneControllerPerDataFolder(t *testing.T) {
 		}
 		t.Fatalf("second controller on %s: %v, want %v", dir, err, ErrDataInUse)
 	}
+	// --new-admin-token needs the running controller stopped: say so.
+	cfg.NewAdminToken = true
+	if s, err := Start(ctx, cfg, testLogger(t)); !errors.Is(err, ErrDataInUse) || !strings.Contains(err.Error(), "stop the running edge-control") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("--new-admin-token beside a running controller: %v, want %v and how to go about it", err, ErrDataInUse)
+	}
+	cfg.NewAdminToken = false
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}

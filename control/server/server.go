@@ -96,6 +96,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) start(ctx context.Context, trust wire.Keyring) (err error) {
 	cfg, log := s.cfg, s.log
 	if s.lock, err = lockData(cfg.DataDir); err != nil {
+		if errors.Is(err, ErrDataInUse) && cfg.NewAdminToken {
+			return fmt.Errorf("%w: --new-admin-token runs instead of the controller, not beside it: stop the running edge-control (systemctl stop edge-control), then start it with --new-admin-token (later starts go without it)", err)
+		}
 		return err
 	}
 	// An admin token left readable by others is refused, not served

@@ -28,7 +28,11 @@
 //
 // Explain turns paho's connection errors into a Failure with a Kind
 // (refused, bad credentials, not authorized, DNS, TLS, timeout, closed) for
-// logs, the agent's status and the controller's start-up error.
+// logs, the agent's status and the controller's start-up error. A port that
+// speaks the other protocol shows only as a closed connection (a TLS port
+// closes on a plain CONNECT: "EOF"; a plain broker resets a TLS handshake),
+// so ExplainAt, given the URL dialled, adds a hint to try ssl:// (or
+// tcp://) to the first attempts' failures.
 //
 // The package imports paho for its websocket dialer and its error values
 // (rule in tests/deps).

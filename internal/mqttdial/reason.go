@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
+	"strings"
 	"syscall"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -31,13 +33,18 @@ const (
 type Failure struct {
 	Kind string // one of the Kind constants
 	Err  error  // paho's error
+	Hint string // a likely cause the kind does not tell (ExplainAt), or ""
 }
 
 func (f *Failure) Error() string {
-	if f.Err == nil {
-		return f.Kind
+	s := f.Kind
+	if f.Err != nil {
+		s += ": " + f.Err.Error()
 	}
-	return f.Kind + ": " + f.Err.Error()
+	if f.Hint != "" {
+		s += " (" + f.Hint + ")"
+	}
+	return s
 }
 
 func (f *Failure) Unwrap() error { return f.Err }
@@ -90,6 +97,47 @@ func Explain(err error) *Failure {
 		kind = KindClosed
 	}
 	return &Failure{Kind: kind, Err: cause(err)}
+}
+
+// ExplainAt is Explain for an attempt to connect to broker (the URL
+// dialled). A port that speaks the other protocol shows only as a closed
+// connection: a TLS port closes on the plain CONNECT ("EOF"), a plain
+// broker resets the TLS handshake, or answers it in plaintext. For those
+// the Failure carries a hint to try the other scheme. Use it for connect
+// attempts only: a connection that was up and is lost spoke the protocol.
+func ExplainAt(err error, broker string) *Failure {
+	f := Explain(err)
+	if f == nil || f.Hint != "" {
+		return f
+	}
+	u, perr := url.Parse(broker)
+	other, known := otherScheme[strings.ToLower(u.Scheme)]
+	if perr != nil || !known || u.Host == "" {
+		return f
+	}
+	var record tls.RecordHeaderError
+	switch {
+	case !tlsScheme(u.Scheme) && f.Kind == KindClosed:
+		f = &Failure{Kind: f.Kind, Err: f.Err, Hint: "the port may speak TLS (MQTTS): try " + other + "://" + u.Host}
+	case tlsScheme(u.Scheme) && (f.Kind == KindClosed || errors.As(f.Err, &record)):
+		f = &Failure{Kind: f.Kind, Err: f.Err, Hint: "the port may not speak TLS: try " + other + "://" + u.Host}
+	}
+	return f
+}
+
+// otherScheme maps each scheme Opener dials to its counterpart with (or
+// without) TLS.
+var otherScheme = map[string]string{
+	"tcp": "ssl", "mqtt": "mqtts", "ws": "wss",
+	"ssl": "tcp", "tls": "tcp", "mqtts": "mqtt", "mqtt+ssl": "mqtt", "tcps": "tcp", "wss": "ws",
+}
+
+func tlsScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "ssl", "tls", "mqtts", "mqtt+ssl", "tcps", "wss":
+		return true
+	}
+	return false
 }
 
 // cause drops paho's "network Error : " wrapper, which says nothing the

@@ -106,3 +106,59 @@ func TestExplain(t *testing.T) {
 		t.Errorf("Explain of a wrapped Failure = %v, want it unchanged", f)
 	}
 }
+
+// connectErr makes one real paho connection attempt at broker and returns
+// its error.
+func connectErr(t *testing.T, broker string) error {
+	t.Helper()
+	opts := paho.NewClientOptions().AddBroker(broker).SetClientID("c").SetProtocolVersion(4).
+		SetConnectTimeout(8 * time.Second).SetAutoReconnect(false).SetCustomOpenConnectionFn(Opener(1<<16, nil))
+	tok := paho.NewClient(opts).Connect()
+	if !tok.WaitTimeout(30 * time.Second) {
+		t.Fatal("connect did not finish")
+	}
+	if tok.Error() == nil {
+		t.Fatalf("%s: connected, want a failure", broker)
+	}
+	return tok.Error()
+}
+
+// TestExplainAt: a port that speaks the other protocol (plain MQTT at an
+// MQTTS port, TLS at a plain one) is hinted at; it used to read only
+// "connection closed by the broker: EOF" or "... connection reset by peer".
+func TestExplainAt(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(nil)
+	defer tlsSrv.Close()
+	tlsAddr := strings.TrimPrefix(tlsSrv.URL, "https://")
+	// A plain broker reads the ClientHello as a malformed packet and hangs up.
+	plain := listen(t, func(c net.Conn) { c.Read(make([]byte, 64)); c.Close() })
+	// One that answers in plaintext (a CONNACK) whatever it is sent.
+	answers := listen(t, func(c net.Conn) { c.Write([]byte{0x20, 0x02, 0x00, 0x00}); time.Sleep(time.Second); c.Close() })
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	refused := closed.Addr().String()
+	closed.Close()
+
+	for _, tc := range []struct{ name, broker, hint string }{
+		{"plain at a TLS port", "tcp://" + tlsAddr, "the port may speak TLS (MQTTS): try ssl://" + tlsAddr},
+		{"plain at a TLS port, mqtt://", "mqtt://" + tlsAddr, "try mqtts://" + tlsAddr},
+		{"TLS at a plain port that hangs up", "ssl://" + plain, "the port may not speak TLS: try tcp://" + plain},
+		{"TLS at a plain port that answers", "mqtts://" + answers, "the port may not speak TLS: try mqtt://" + answers},
+		{"TLS, untrusted certificate", "ssl://" + tlsAddr, ""},
+		{"broker down", "tcp://" + refused, ""},
+		{"TLS, broker down", "ssl://" + refused, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := connectErr(t, tc.broker)
+			f := ExplainAt(err, tc.broker)
+			if f.Hint != tc.hint && (tc.hint == "" || !strings.Contains(f.Hint, tc.hint)) {
+				t.Fatalf("ExplainAt(%v) hint %q, want %q", err, f.Hint, tc.hint)
+			}
+			if tc.hint != "" && !strings.Contains(f.Error(), tc.hint) {
+				t.Errorf("Failure %q does not carry its hint", f)
+			}
+			if plain := Explain(err); plain.Hint != "" {
+				t.Errorf("Explain (no broker) hints %q", plain.Hint)
+			}
+		})
+	}
+}

@@ -112,6 +112,9 @@ export function table(headers, rows, attrs) {
     h("tbody", null, rows.map((cells) => h("tr", null, cells.map((c) => h("td", null, c))))));
 }
 
+// plural is a count with its noun: "1 line", "3 lines".
+export function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+
 export function muted(text) { return h("p", { class: "muted" }, text); }
 
 // errorBox is the message a section shows when its data failed to load.

@@ -2,7 +2,7 @@
 // errors, and recent log lines asked of the agent on demand.
 import {
   api, now, app, h, fill, table, muted, ago, moduleLink, onlineBadge, stateBadge, attemptLine, bytes, span, num,
-  isZeroTime, errorBox, Page, section, poll, errorsOf, APIError, NotSignedIn,
+  isZeroTime, errorBox, Page, section, poll, errorsOf, APIError, NotSignedIn, plural,
 } from "./common.js";
 import { Chart, COLORS, align, formats } from "./charts.js";
 
@@ -40,7 +40,7 @@ function renderFacts(detail) {
   const labels = Object.entries(detail.labels || s.labels || {}).sort(([x], [y]) => (x < y ? -1 : 1));
   fill("facts",
     fact("connection", d.online ? "online" : "offline", ", last seen ", ago(d.last_seen),
-      a ? `; broker ${a.broker_connected ? "connected" : "not connected"}, ${a.broker_reconnects} reconnect(s)` : null),
+      a ? `; broker ${a.broker_connected ? "connected" : "not connected"}, ${plural(a.broker_reconnects, "reconnect")}` : null),
     fact("agent", s.agent_version || a && a.version || "–", a && !isZeroTime(a.start) ? `, up ${span((now() - new Date(a.start)) / 1000)}` : null),
     fact("board", s.board || a && a.board || "–"),
     fact("arch / engine", `${s.arch || a && a.arch || "?"} / ${s.engine || a && a.engine || "?"}`),
@@ -48,7 +48,7 @@ function renderFacts(detail) {
     fact("labels", labels.length ? labels.map(([k, v]) => h("span", { class: "chip" }, `${k}=${v}`)) : h("span", { class: "muted" }, "none")),
     a ? fact("agent memory", `RSS ${bytes(a.rss_bytes)}, PSS ${bytes(a.pss_bytes)}; CPU ${num(a.cpu_seconds)} s total`) : null,
     a ? fact("disk free", `${bytes(a.disk_free_bytes)} of ${bytes(a.disk_total_bytes)}`) : null,
-    a ? fact("reports", "metrics sampled ", ago(m.time), `; ${a.metrics_dropped} dropped while offline, ${a.events_queued} event(s) queued`) : fact("reports", h("span", { class: "muted" }, "no metrics received yet")));
+    a ? fact("reports", "metrics sampled ", ago(m.time), `; ${a.metrics_dropped} dropped while offline, ${plural(a.events_queued, "event")} queued`) : fact("reports", h("span", { class: "muted" }, "no metrics received yet")));
 }
 
 // metricsOf finds a module version's latest counters in the device report.
@@ -168,8 +168,8 @@ async function loadLogs() {
     const batch = await api(`/devices/${enc(id)}/logs?max=200${module ? "&module=" + enc(module) : ""}`, { timeout: 20000 });
     const lines = batch.lines || [];
     fill("logs",
-      h("p", { class: "muted" }, `${lines.length} line(s) from ${module || "the agent"}, fetched ${new Date().toLocaleTimeString()}`,
-        batch.more ? "; older lines were left out" : "", batch.dropped ? `; ${batch.dropped} line(s) lost before they could be sent` : ""),
+      h("p", { class: "muted" }, `${plural(lines.length, "line")} from ${module || "the agent"}, fetched ${new Date().toLocaleTimeString()}`,
+        batch.more ? "; older lines were left out" : "", batch.dropped ? `; ${plural(batch.dropped, "line")} lost before they could be sent` : ""),
       lines.length === 0 ? muted("No recent log line.") :
         table(["time", "level", "version", "message"], lines.slice().reverse().map((l) => [
           h("time", { datetime: l.time }, new Date(l.time).toLocaleString()),

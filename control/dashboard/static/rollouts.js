@@ -1,7 +1,7 @@
 // Staged rollouts (wire/rollout.go), as the fleet and module pages list
 // them: state and reason, each wave's state and progress, and the gate's
 // latest figures against its thresholds.
-import { api, now, h, table, muted, ago, moduleLink, isBad, isZeroTime, stateBadge, span, num, seconds } from "./common.js";
+import { api, now, h, table, muted, ago, moduleLink, isBad, isZeroTime, stateBadge, span, num, seconds, plural } from "./common.js";
 
 // percent shows a share (0.012) as "1.20%".
 function percent(v) {
@@ -9,7 +9,6 @@ function percent(v) {
   return num(100 * v) + "%";
 }
 
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // DONE are the terminal rollout states (wire.RolloutDone).
 const DONE = new Set(["succeeded", "rolled_back", "aborted", "rollback_failed"]);
