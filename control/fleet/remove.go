@@ -166,6 +166,17 @@ func (s *removedSet) has(id string) bool {
 	return s.ids[id]
 }
 
+// noteDesired records a desired state in the inventory, unless its
+// device was removed: a desired state stored for it by an operation that
+// chose it before the removal would bring it back into the views,
+// /metrics (edge_device_up 0) and the module counts (FINDINGS-1 F14).
+func (f *Fleet) noteDesired(ds *wire.DesiredState) {
+	if f.removed.has(ds.Device) {
+		return
+	}
+	f.inv.setDesired(ds)
+}
+
 // remove forgets everything the inventory holds of id.
 func (inv *inventory) remove(id string) {
 	inv.mu.Lock()
