@@ -123,7 +123,8 @@ const (
 	// most a deploy request's size.
 	MaxRolloutRequestSize = (1+MaxRollbacks)*MaxDeployRequestSize + 4<<10
 
-	// MaxLabels bounds the labels the operator sets centrally per device.
+	// MaxLabels bounds the labels of a device from each source: those the
+	// operator sets centrally, those its agent declares.
 	MaxLabels = 32
 )
 

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -153,9 +155,11 @@ type CancelDevice struct {
 	Updated time.Time `json:"updated"`
 }
 
-// ValidateLabel checks a label the operator sets centrally: the key as a
-// device id (1-63 of [A-Za-z0-9._-], starting with a letter or digit), the
-// value at most 63 of [A-Za-z0-9._-] (it may be empty).
+// ValidateLabel checks a label, the same rules whoever sets it: the
+// operator centrally (edgectl label, the controller) or the agent in its
+// own configuration (edge-agent run --label): the key as a device id
+// (1-63 of [A-Za-z0-9._-], starting with a letter or digit), the value at
+// most 63 of [A-Za-z0-9._-] (it may be empty).
 func ValidateLabel(key, value string) error {
 	if !deviceIDRe.MatchString(key) {
 		return fmt.Errorf("invalid label key %q: want 1-63 of [A-Za-z0-9._-], starting with a letter or digit", key)
@@ -167,3 +171,36 @@ func ValidateLabel(key, value string) error {
 }
 
 var labelValueRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,63}$`)
+
+// ValidateLabels checks a set of labels: each with ValidateLabel (the
+// error of the first in key order), at most MaxLabels of them.
+func ValidateLabels(labels map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if err := ValidateLabel(k, labels[k]); err != nil {
+			return err
+		}
+	}
+	if len(labels) > MaxLabels {
+		return fmt.Errorf("%d labels, at most %d: %w", len(labels), MaxLabels, ErrTooLarge)
+	}
+	return nil
+}
+
+// ValidLabels returns the labels that pass ValidateLabel, at most
+// MaxLabels of them in key order, and the keys of those it dropped
+// (sorted): what a reader of labels nobody checked (an agent's status)
+// keeps. labels itself is returned when all pass.
+func ValidLabels(labels map[string]string) (valid map[string]string, dropped []string) {
+	if ValidateLabels(labels) == nil {
+		return labels, nil
+	}
+	valid = make(map[string]string, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if len(valid) < MaxLabels && ValidateLabel(k, labels[k]) == nil {
+			valid[k] = labels[k]
+		} else {
+			dropped = append(dropped, k)
+		}
+	}
+	return valid, dropped
+}

@@ -21,14 +21,35 @@ import (
 	"strings"
 
 	"github.com/edgeplane/edge/internal/buildinfo"
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // Exit codes.
 const (
 	exitOK    = 0
 	exitFail  = 1
-	exitUsage = 2
+	exitUsage = 2 // a configuration error: flags, config file, the files they name
 )
+
+// configError marks an error in what the command was asked to do that is
+// found only once it runs (a module file that cannot be read): it exits
+// 2, as the errors validate finds before.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// exitCode maps the error a subcommand ended with to its exit code, the
+// one place that does: 2 for a configuration error (configError, a
+// malformed DSN, a SQLite file in a folder that does not exist), else 1.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, new(configError)), errors.Is(err, dbbind.ErrDSN), errors.Is(err, dbbind.ErrNoFolder):
+		return exitUsage
+	}
+	return exitFail
+}
 
 const usage = `edge-agent runs Wasm modules on this board.
 
@@ -95,6 +116,17 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".local", "state", "edge-agent")
 	}
 	return ".edge-agent"
+}
+
+// defaultServeDir is where `edge-agent serve` keeps its compilation
+// cache: edge-agent in the user's cache folder ($XDG_CACHE_HOME or
+// ~/.cache on Linux), never the fleet agent's data folder, which a
+// `serve` run as root would otherwise fill.
+func defaultServeDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "edge-agent")
+	}
+	return filepath.Join(os.TempDir(), "edge-agent-cache")
 }
 
 // cacheDir is the compilation cache inside the data folder. It is keyed by

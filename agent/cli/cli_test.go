@@ -3,8 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgeplane/edge/internal/dbbind"
 )
 
 // TestUsageErrors: bad command lines exit 2 with a message and start nothing.
@@ -46,13 +52,66 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestServeMissingModule: a module that cannot be read fails with exit 1
-// and a message naming the problem.
-func TestServeMissingModule(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	code := Run(context.Background(), []string{"serve", "/nonexistent/x.wasm", "--data", t.TempDir()}, &stdout, &stderr)
-	if code != exitFail || !strings.Contains(stderr.String(), "read module") {
-		t.Errorf("code %d, stderr %q; want 1 and a read error", code, stderr.String())
+// TestServeConfigErrors: what the flags name is checked at start, and a
+// fault there is a configuration error (exit 2) naming it: a module that
+// cannot be read, a DSN that does not parse, a SQLite file (--db, --kv)
+// whose folder does not exist, which is not created (F9: exit 1, and a
+// typo'd folder was created and served an empty database).
+func TestServeConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(mod, []byte("\x00asm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nonexist")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "/nonexistent/x.wasm"}, "/nonexistent/x.wasm"},
+		{[]string{"serve", dir}, "is a folder"},
+		{[]string{"serve", mod, "--db", "bogus:/x"}, `"bogus:/x"`},
+		{[]string{"serve", mod, "--db", "sqlite:" + filepath.Join(missing, "x.db")}, missing},
+		{[]string{"serve", mod, "--kv", filepath.Join(missing, "kv.db")}, missing},
+		{[]string{"serve", mod, "--in-process", "--db", "sqlite:" + filepath.Join(missing, "x.db")}, missing},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), append(tt.args, "--data", t.TempDir()), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("Run(%q) = %d, stderr %q; want %d and a message naming %s", tt.args, code, stderr.String(), exitUsage, tt.want)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("%s was created", missing)
+	}
+}
+
+// TestExitCode: the one mapping from a subcommand's error to its exit
+// code: configuration errors found while running exit 2, the rest 1.
+func TestExitCode(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{errors.New("listen: address in use"), exitFail},
+		{configError{errors.New("read module: x")}, exitUsage},
+		{fmt.Errorf("state: %w", configError{errors.New("x")}), exitUsage},
+		{fmt.Errorf("worker: %w", dbbind.ErrDSN), exitUsage},
+		{fmt.Errorf("worker: %w", dbbind.ErrNoFolder), exitUsage},
+	} {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestServeCacheNotInAgentData: serve's default compilation cache is in
+// the user's cache folder, not the fleet agent's data folder.
+func TestServeCacheNotInAgentData(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	if got := defaultServeDir(); got == defaultDataDir() || !strings.HasPrefix(got, os.Getenv("XDG_CACHE_HOME")) {
+		t.Errorf("serve's default folder %s; want one in $XDG_CACHE_HOME, not the agent's %s", got, defaultDataDir())
 	}
 }
 

@@ -219,7 +219,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := runAgent(ctx, &cfg, keys, graceD, agentParts{log: log, logs: logs, agentLogs: agentLogs, tls: tlsCfg}, stdout); err != nil {
 		log.Error("agent failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent run: %v\n", err)
-		return exitFail
+		return exitCode(err)
 	}
 	return exitOK
 }
@@ -325,6 +325,9 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 	if c.Data == "" {
 		return nil, 0, errors.New("--data must not be empty")
 	}
+	if err := wire.ValidateLabels(c.Labels); err != nil {
+		return nil, 0, fmt.Errorf("--label: %w", err)
+	}
 	if len(c.Trust) == 0 {
 		return nil, 0, errors.New("at least one --trust PUBKEY.pem is required: nothing could be deployed")
 	}
@@ -347,7 +350,7 @@ func (c *runConfig) validate() (wire.Keyring, time.Duration, error) {
 		if err := wire.ValidateModuleName(name); err != nil {
 			return nil, 0, fmt.Errorf("--db %s: %w", name, err)
 		}
-		if _, err := dbbind.Parse(dsn); err != nil {
+		if err := dbbind.Check(dsn); err != nil {
 			return nil, 0, fmt.Errorf("--db %s: %w", name, err)
 		}
 	}

@@ -151,6 +151,13 @@ func TestValidateRefuses(t *testing.T) {
 		{"admin without a host", func(c *runConfig) { c.AdminAddr = ":9101" }, "--admin-addr"},
 		{"admin on a name", func(c *runConfig) { c.AdminAddr = "controller:9101" }, "--admin-addr"},
 		{"admin without a port", func(c *runConfig) { c.AdminAddr = "127.0.0.1" }, "--admin-addr"},
+		{"sqlite in a missing folder", func(c *runConfig) {
+			c.DB = map[string]string{"local": "sqlite:" + filepath.Join(c.Data, "nonexist", "x.db")}
+		}, "nonexist"},
+		{"bogus dsn", func(c *runConfig) { c.DB = map[string]string{"local": "bogus:/x"} }, "--db local"},
+		// Labels follow the rules of central ones (F17: accepted unchecked).
+		{"label with markup", func(c *runConfig) { c.Labels = map[string]string{"x": "<img src=x onerror=alert(1)>"} }, "--label"},
+		{"label key with a space", func(c *runConfig) { c.Labels = map[string]string{"bad label": "v"} }, "--label"},
 	} {
 		c := good
 		tt.edit(&c)

@@ -50,7 +50,7 @@ type serveConfig struct {
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.http, "http", "127.0.0.1:8080", "`address` to serve the module on (port 0 picks a free one)")
 	fs.StringVar(&c.db, "db", "", "database `DSN`: sqlite:PATH or mysql://user:pass@host:port/db (default $DATABASE_URL; none: the module gets no database)")
-	fs.StringVar(&c.data, "data", defaultDataDir(), "the agent's private state `folder` (compilation cache)")
+	fs.StringVar(&c.data, "data", defaultServeDir(), "`folder` of serve's compilation cache (default: edge-agent in the user's cache folder, not the fleet agent's data folder)")
 	fs.IntVar(&c.pool, "pool", wasmhost.DefaultPoolSize, "warm instances of the module")
 	fs.DurationVar(&c.deadline, "deadline", 0, "per-request deadline (default 10s with the compiler, 30s with the interpreter)")
 	fs.StringVar(&c.deadlineMode, "deadline-mode", "", "how a guest is stopped at its deadline: fast (the default in a worker, whose watchdog kills a runaway guest) or interrupt (wazero checks the deadline at every loop; the default with --in-process, about half the throughput)")
@@ -112,6 +112,31 @@ func (c *serveConfig) validate() error {
 	for _, kv := range c.settings {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return fmt.Errorf("--config %q: want key=value", kv)
+		}
+	}
+	if _, err := newLogger(io.Discard, c.logLevel); err != nil {
+		return err
+	}
+	return c.checkFiles()
+}
+
+// checkFiles checks the files the flags name before anything starts: the
+// module can be read, the database DSN parses and a SQLite file's folder
+// exists (--db, --kv).
+func (c *serveConfig) checkFiles() error {
+	if fi, err := os.Stat(c.module); err != nil {
+		return fmt.Errorf("module: %w", err)
+	} else if fi.IsDir() {
+		return fmt.Errorf("module %s: is a folder, want a .wasm file", c.module)
+	}
+	if c.db != "" {
+		if err := dbbind.Check(c.db); err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+	}
+	if c.kv != "" {
+		if err := dbbind.Check("sqlite:" + c.kv); err != nil {
+			return fmt.Errorf("--kv: %w", err)
 		}
 	}
 	return nil
@@ -196,7 +221,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := run(ctx, &cfg, log, stdout); err != nil {
 		log.Error("serve failed", "err", err)
 		fmt.Fprintf(stderr, "edge-agent serve: %v\n", err)
-		return exitFail
+		return exitCode(err)
 	}
 	return exitOK
 }
@@ -213,7 +238,7 @@ func serveInWorker(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdo
 		return err
 	}
 	if _, err := os.Stat(module); err != nil {
-		return fmt.Errorf("read module: %w", err)
+		return configError{fmt.Errorf("read module: %w", err)}
 	}
 	kind, _ := parseEngine(cfg.engine)
 	engine := wasmhost.EngineAuto
@@ -239,12 +264,6 @@ func serveInWorker(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdo
 		AllowHosts:        cfg.allowHosts,
 	}
 	wcfg.ModuleName, wcfg.KV = wcfg.Name, cfg.kv
-	if cfg.db != "" {
-		// Fail here, with the flag's name, rather than in the worker.
-		if _, err := dbbind.Parse(cfg.db); err != nil {
-			return err
-		}
-	}
 	workerMem, _ := parseBytes(cfg.workerMemory) // checked by validate
 	sup, err := supervisor.New(supervisor.Config{
 		Args:         []string{"worker", "--log-level", cfg.logLevel},
@@ -292,7 +311,7 @@ func (c *serveConfig) settingsMap() map[string]string {
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, stdout io.Writer) error {
 	wasm, err := os.ReadFile(cfg.module)
 	if err != nil {
-		return fmt.Errorf("read module: %w", err)
+		return configError{fmt.Errorf("read module: %w", err)}
 	}
 	var db *sql.DB
 	if cfg.db != "" {

@@ -9,7 +9,9 @@
 //	            whole HTTP request), traps, timeouts, live instances, SQL
 //	            calls and time, compile/load time, dropped guest logs:
 //	            atomics on the request path, carried to the supervisor in
-//	            the heartbeat at most once a second (agent/worker)
+//	            the heartbeat, every 100 ms while they change, once a
+//	            second while not (agent/worker): a scrape's are at most
+//	            0.1 s old
 //	supervisor  per version: worker restarts; per worker: RSS and PSS
 //	            (/proc/PID/smaps_rollup), CPU (/proc/PID/stat), read when a
 //	            report is made (agent/supervisor)

@@ -117,7 +117,7 @@ func (r *runner) metrics() (*wire.ModuleMetrics, int) {
 // worker stopped after since, with its final counters: a report made
 // every interval passes the time of the previous report and so covers
 // every version that ran during the interval. The worker's own counters
-// come from its heartbeats (at most a second old); memory and CPU are read
+// come from its heartbeats (at most 100 ms old while they change); memory and CPU are read
 // from /proc now; WorkerRestarts counts the restarts of that version
 // since the supervisor started. A version has one entry: the running
 // worker's, else the latest that stopped.

@@ -73,7 +73,7 @@ type proc struct {
 	link      *hostlink.Conn        // the host link (fd 7); nil without Config.Link
 	// Guarded by runner.mu:
 	last      worker.Heartbeat    // this process's latest heartbeat
-	metrics   *wire.ModuleMetrics // its latest metrics (heartbeats carry them once a second)
+	metrics   *wire.ModuleMetrics // its latest metrics (a heartbeat carries them after a change, at least once a second)
 	opened    bool                // gate opened
 	accounted bool                // last counted into runner.ended
 }

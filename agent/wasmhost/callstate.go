@@ -23,7 +23,8 @@ type callState struct {
 	fetchCall int
 	kvCalls   int
 	modCalls  int
-	chain     []string // modules this request came through (call import), the first caller first
+	chain     []string   // modules this request came through (call import), the first caller first
+	writes    writeTally // what the call wrote (CallError.Writes)
 }
 
 type callStateKey struct{}
@@ -59,6 +60,7 @@ func (st *callState) begin(ctx context.Context) {
 	st.kvCalls = 0
 	st.modCalls = 0
 	st.chain = chainFrom(ctx)
+	st.writes.reset()
 }
 
 // end rolls back open transactions and drops the pending result.

@@ -24,7 +24,11 @@ import (
 //	503  no instance could be created, the module is closed, or no room
 //	     for the body within MaxBufferedBody (with Retry-After)
 //
-// Errors have a JSON body {"error": "..."}. The handler sets Content-Length
+// Errors have a JSON body {"error": "..."}. Those of a call that failed
+// (504, 500, 502, 503 above) also say what the call wrote before it failed
+// or was abandoned: {"error": "...", "writes_committed": "no"} and the
+// header Edge-Writes-Committed: no, yes or unknown (a write in flight at
+// the deadline; see Writes). The handler sets Content-Length
 // itself, drops hop-by-hop headers the guest sets, and adds Server when the
 // guest sets none (net/http adds Date).
 func (m *Module) Handler() http.Handler { return handler{m} }
@@ -71,7 +75,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &violation):
 			msg = violation.clientText()
 		}
-		writeError(w, status, msg)
+		writeCallError(w, status, msg, WritesOf(err))
 		return
 	}
 	writeResponse(w, &resp, m.cfg.ServerHeader)
@@ -224,10 +228,32 @@ func errorText(status int) string {
 	return http.StatusText(status)
 }
 
+// WritesHeader says, on an error the host answers for a call that failed
+// (Serve's errors: 504, 500, 502, 503), whether the call committed writes
+// before it failed or was abandoned: "no", "yes" or "unknown" (Writes). The
+// error body says the same in writes_committed.
+const WritesHeader = "Edge-Writes-Committed"
+
+// errorBody is the JSON of an error the host answers.
+type errorBody struct {
+	Error           string `json:"error"`
+	WritesCommitted string `json:"writes_committed,omitempty"`
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-	}{msg})
+	writeErrorBody(w, status, errorBody{Error: msg})
+}
+
+// writeCallError answers a request whose call failed, with what the call
+// wrote: a client that retries on 504 must know whether the write it
+// asked for may be done already.
+func writeCallError(w http.ResponseWriter, status int, msg string, writes Writes) {
+	w.Header().Set(WritesHeader, writes.String())
+	writeErrorBody(w, status, errorBody{Error: msg, WritesCommitted: writes.String()})
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, body errorBody) {
+	b, _ := json.Marshal(body)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))

@@ -23,10 +23,10 @@ func TestHandlerABIViolation(t *testing.T) {
 		wantBody   string
 	}{
 		{"\x08\x01", 200, "\x08\x01"}, // later edge_alloc calls return 0
-		{"refused", 500, `{"error":"module failed: edge_alloc returned 0 (the module refused the request)"}` + "\n"},
+		{"refused", 500, `{"error":"module failed: edge_alloc returned 0 (the module refused the request)","writes_committed":"no"}` + "\n"},
 		{"after", 200, "after"},
-		{"\x09", 500, `{"error":"module failed: edge_handle returned a null pointer"}` + "\n"},
-		{"\x06", 500, `{"error":"module failed: edge_handle returned a pointer outside its memory"}` + "\n"},
+		{"\x09", 500, `{"error":"module failed: edge_handle returned a null pointer","writes_committed":"no"}` + "\n"},
+		{"\x06", 500, `{"error":"module failed: edge_handle returned a pointer outside its memory","writes_committed":"no"}` + "\n"},
 	} {
 		resp, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader(tt.body))
 		if err != nil {

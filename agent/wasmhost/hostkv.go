@@ -59,11 +59,17 @@ func (h *hostEnv) runKV(st *callState, r *abi.KVRequest) abi.KVResult {
 		e, res.Found, err = h.kv.Get(ctx, r.Key)
 		res.Version, res.Value = e.Version, e.Value
 	case abi.KVSet:
+		st.startWrite()
 		res.Version, err = h.kv.Set(ctx, r.Key, r.Value)
+		st.endWrite(err == nil)
 	case abi.KVCompareAndSet:
+		st.startWrite()
 		res.Version, err = h.kv.CompareAndSet(ctx, r.Key, r.Value, r.Version)
+		st.endWrite(err == nil)
 	case abi.KVDelete:
+		st.startWrite()
 		res.Found, err = h.kv.Delete(ctx, r.Key, r.Version)
+		st.endWrite(err == nil && res.Found)
 	case abi.KVList:
 		var es []kvstore.Entry
 		// Room for the frame's own fields besides the entries.

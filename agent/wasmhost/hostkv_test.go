@@ -88,8 +88,8 @@ func TestKVQuota(t *testing.T) {
 // other's keys, whatever the key.
 func TestKVIsolation(t *testing.T) {
 	dir := t.TempDir()
-	_, a := capModule(t, EngineCompiler, Config{Name: "a@1.0.0", KV: openKV(t, filepath.Join(dir, "a", "kv.db"), kvstore.Limits{})})
-	_, b := capModule(t, EngineCompiler, Config{Name: "b@1.0.0", KV: openKV(t, filepath.Join(dir, "b", "kv.db"), kvstore.Limits{})})
+	_, a := capModule(t, EngineCompiler, Config{Name: "a@1.0.0", KV: openKV(t, filepath.Join(dir, "a.kv.db"), kvstore.Limits{})})
+	_, b := capModule(t, EngineCompiler, Config{Name: "b@1.0.0", KV: openKV(t, filepath.Join(dir, "b.kv.db"), kvstore.Limits{})})
 	do(t, "PUT", a.URL+"/kv?key=secret", "a's")
 	for _, k := range []string{"secret", "../a/secret", "a/secret", "a:secret"} {
 		if r := do(t, "GET", b.URL+"/kv?key="+k, ""); r.status != 404 {

@@ -94,7 +94,13 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		delete(st.txRows, req.Tx)
 		var err error
 		if req.Op == abi.OpCommit {
+			if rows > 0 {
+				st.startWrite()
+			}
 			err = tx.Commit()
+			if rows > 0 {
+				st.endWrite(err == nil)
+			}
 		} else {
 			err = tx.Rollback()
 		}
@@ -137,12 +143,22 @@ func (h *hostEnv) runSQL(st *callState, req *abi.SQLRequest, b []byte) []byte {
 		args[i] = argValue(&req.Args[i])
 	}
 	if req.Op == abi.OpExec {
+		write := tx == nil && changesRows(req.Query) // commits now: a write in flight
+		if write {
+			st.startWrite()
+		}
 		res, err := stmt.ExecContext(ctx, args...)
 		if err != nil {
+			if write {
+				st.endWrite(false)
+			}
 			return failErr("exec", err)
 		}
 		id, _ := res.LastInsertId()
 		n, _ := res.RowsAffected()
+		if write {
+			st.endWrite(n > 0)
+		}
 		h.countWrite(st, req, tx != nil, n)
 		return abi.AppendSQLResult(b, req.Op, &abi.SQLResult{LastInsertID: id, RowsAffected: n})
 	}

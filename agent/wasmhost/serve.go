@@ -83,8 +83,11 @@ func (m *Module) dispatch(ctx context.Context, j callJob) callResult {
 		// The worker will not send on done (its CAS fails), but done is
 		// left to the collector rather than shared with a later call.
 		m.abandon(in)
-		m.log.Warn("wasm call abandoned at its deadline", "instance", in.id, "mode", m.cfg.Deadline.String())
-		return callResult{err: fmt.Errorf("%w: %w", ErrTimeout, cctx.Err())}
+		// What it wrote so far: read after the deadline, so a write it
+		// starts from now on never runs (callState.startWrite).
+		writes := in.st.writes.outcome()
+		m.log.Warn("wasm call abandoned at its deadline", "instance", in.id, "mode", m.cfg.Deadline.String(), "writes_committed", writes.String())
+		return callResult{err: &CallError{Err: fmt.Errorf("%w: %w", ErrTimeout, cctx.Err()), Writes: writes}}
 	}
 }
 
@@ -109,6 +112,9 @@ func (in *instance) run(j *callJob) callResult {
 		r.resp, r.err = in.call(j.ctx, j.req, j.maxResp)
 	}
 	in.runCtx = nil
+	if r.err != nil {
+		r.err = &CallError{Err: r.err, Writes: in.st.writes.outcome()}
+	}
 	return r
 }
 

@@ -8,11 +8,28 @@ import (
 	"github.com/edgeplane/edge/wire"
 )
 
-// MetricsEvery is how often at most a heartbeat carries the worker's
-// metrics (every tenth beat): the 100 ms beat stays small, and the agent
-// publishes every 10 s by default anyway. The final heartbeat always
-// carries them.
+// MetricsEvery is how often at least a heartbeat carries the worker's
+// metrics. A beat carries them too whenever a counter changed since the
+// last ones sent (sameCounters), so the supervisor's copy, and with it the
+// agent's /metrics scrape, is at most one HeartbeatInterval (100 ms) old
+// while the worker is busy, and an idle worker's beat stays small. The
+// final heartbeat always carries them.
 const MetricsEvery = time.Second
+
+// sameCounters reports whether a and b (nil: none sent yet) hold the same
+// counters and gauges: what a beat compares before it carries metrics.
+// The latency histogram changes only with the response classes.
+func sameCounters(a, b *wire.ModuleMetrics) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Requests == b.Requests && a.Responses1xx == b.Responses1xx &&
+		a.Responses2xx == b.Responses2xx && a.Responses3xx == b.Responses3xx &&
+		a.Responses4xx == b.Responses4xx && a.Responses5xx == b.Responses5xx &&
+		a.Traps == b.Traps && a.Timeouts == b.Timeouts && a.Instances == b.Instances &&
+		a.SQLCalls == b.SQLCalls && a.SQLSeconds == b.SQLSeconds &&
+		a.LogsDropped == b.LogsDropped && a.CompileSeconds == b.CompileSeconds
+}
 
 // boundNanos are wire.LatencyBuckets in nanoseconds, so a request is put in
 // its bucket with integer comparisons. A bound b in seconds becomes the
@@ -35,8 +52,8 @@ var boundNanos = func() []int64 {
 
 // requestMetrics count the client requests a worker answered, measured
 // around the whole request in its HTTP handler. Every field is an atomic:
-// a request costs three atomic adds and no allocation; the heartbeat reads
-// them once a second.
+// a request costs three atomic adds and no allocation; each heartbeat reads
+// them (every 100 ms).
 type requestMetrics struct {
 	start    time.Time
 	classes  [6]atomic.Uint64 // by status/100: 1xx .. 5xx (index 0 unused)

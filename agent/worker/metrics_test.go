@@ -92,8 +92,36 @@ func beats(t *testing.T, during func(w *Worker)) []Heartbeat {
 	return hbs
 }
 
-// TestMetricsOncePerSecond: heartbeats go every 100 ms, the metrics in at
-// most one a second, and in the final one.
+// TestMetricsFreshWhenBusy: the beat after a request carries the metrics
+// that count it (at most one HeartbeatInterval later), not the beat up to
+// MetricsEvery later: the agent's /metrics scrape shows current counts
+// (F5: 50 requests later a scrape still said 1).
+func TestMetricsFreshWhenBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hbs := beats(t, func(w *Worker) {
+			time.Sleep(250 * time.Millisecond) // between the beats at 0.2 and 0.3 s
+			for range 50 {
+				w.reqs.observe(200, time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond) // the beat at 0.3 s
+			synctest.Wait()
+		})
+		var got []uint64 // requests of each beat with metrics, before the final one
+		for _, hb := range hbs {
+			if hb.Metrics != nil && !hb.Final {
+				got = append(got, hb.Metrics.Requests)
+			}
+		}
+		// The first beat's metrics (0), then the beat at 0.3 s (50); none in
+		// between, nothing having changed.
+		if len(got) != 2 || got[0] != 0 || got[1] != 50 {
+			t.Errorf("requests in the beats with metrics: %v; want [0 50]", got)
+		}
+	})
+}
+
+// TestMetricsOncePerSecond: heartbeats go every 100 ms; an idle worker's
+// carry the metrics once a second, and in the final one.
 func TestMetricsOncePerSecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hbs := beats(t, func(*Worker) { time.Sleep(3050 * time.Millisecond) })

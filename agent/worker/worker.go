@@ -156,8 +156,9 @@ type Heartbeat struct {
 	// Final marks the last heartbeat, written after the worker drained
 	// and closed its module and database: its counters are complete.
 	Final bool `json:"final,omitempty"`
-	// Metrics are the worker's counters since it started (Start), in at
-	// most one heartbeat per MetricsEvery and in the final one. Name,
+	// Metrics are the worker's counters since it started (Start), in each
+	// heartbeat after they changed, at least one per MetricsEvery, and in
+	// the final one. Name,
 	// Version and what only the supervisor knows are left empty.
 	Metrics *wire.ModuleMetrics `json:"metrics,omitempty"`
 }
@@ -284,17 +285,20 @@ func (w *Worker) Metrics() *wire.ModuleMetrics {
 	return w.reqs.snapshot(st, time.Duration(w.loadTime.Load()))
 }
 
-// beat writes heartbeats to hb until ctx ends, with the metrics in at most
-// one per MetricsEvery; a write error (the supervisor is gone) calls lost.
+// beat writes heartbeats to hb until ctx ends, with the metrics in every
+// beat after they changed and at least once per MetricsEvery; a write
+// error (the supervisor is gone) calls lost.
 func (w *Worker) beat(ctx context.Context, hb io.Writer, lost func()) {
 	t := time.NewTicker(HeartbeatInterval)
 	defer t.Stop()
 	enc := json.NewEncoder(hb)
-	var sent time.Time // of the last metrics
+	var sent time.Time           // of the last metrics
+	var last *wire.ModuleMetrics // the last metrics sent
 	for {
 		b := w.Heartbeat()
-		if now := time.Now(); now.Sub(sent) >= MetricsEvery {
-			b.Metrics, sent = w.Metrics(), now
+		m := w.Metrics()
+		if now := time.Now(); now.Sub(sent) >= MetricsEvery || !sameCounters(m, last) {
+			b.Metrics, sent, last = m, now, m
 		}
 		if err := enc.Encode(b); err != nil {
 			w.log.Error("heartbeat pipe broken: supervisor gone", "err", err)

@@ -68,6 +68,8 @@ type Fleet struct {
 
 	conflicts conflicts // device ids used by two agents (conflict.go)
 
+	labelWarned labelWarnings // agents' labels dropped, logged once (labels.go)
+
 	pubMu sync.RWMutex
 	pub   Publisher
 

@@ -101,6 +101,7 @@ func (f *Fleet) decodeReports(items []receivedReport) []queuedReport {
 		if !decode(log, r.device, r.payload, &st, &st.Device) {
 			continue
 		}
+		f.checkStatusLabels(log, &st)
 		will := !st.Online && len(st.Modules) == 0
 		if i, ok := last[r.device]; ok {
 			if prev := out[i]; will && !prev.will {

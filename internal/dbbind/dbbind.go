@@ -30,6 +30,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,11 @@ import (
 
 // ErrDSN is wrapped by every error about a malformed or unsupported DSN.
 var ErrDSN = errors.New("invalid database DSN")
+
+// ErrNoFolder is wrapped by the error about a SQLite file whose folder
+// does not exist: the folder is never created, so that a mistyped path is
+// an error naming it rather than an empty new database.
+var ErrNoFolder = errors.New("folder does not exist")
 
 // ErrUnavailable is wrapped by the errors of connections that could not be
 // made: refused, no answer within the connect timeout, bad credentials, or
@@ -154,10 +160,39 @@ func parseMySQL(dsn string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
+// Check parses dsn and checks what can be checked without opening it: a
+// SQLite file's folder exists (ErrNoFolder). Callers check their flags
+// with it at start, before anything runs.
+func Check(dsn string) error {
+	b, err := Parse(dsn)
+	if err != nil {
+		return err
+	}
+	return b.checkFolder()
+}
+
+// checkFolder reports a SQLite file whose folder does not exist.
+func (b Binding) checkFolder() error {
+	if b.Dialect != SQLite {
+		return nil
+	}
+	dir := filepath.Dir(b.Path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite file %s: %w: %s (create it first)", b.Path, ErrNoFolder, dir)
+	case err != nil:
+		return fmt.Errorf("sqlite file %s: %w", b.Path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("sqlite file %s: %w: %s is not a folder", b.Path, ErrNoFolder, dir)
+	}
+	return nil
+}
+
 // Open parses dsn and opens the database. It does not require the server to
 // be reachable: a module bound to a MySQL server that is down still starts
-// and answers 503 until the server comes back. SQLite files (and their
-// folder) are created as needed.
+// and answers 503 until the server comes back. A SQLite file is created if
+// missing, in a folder that must exist (ErrNoFolder).
 func Open(ctx context.Context, dsn string) (*sql.DB, error) {
 	b, err := Parse(dsn)
 	if err != nil {
@@ -174,8 +209,8 @@ func (b Binding) Open(ctx context.Context) (*sql.DB, error) {
 	)
 	switch b.Dialect {
 	case SQLite:
-		if err := os.MkdirAll(filepath.Dir(b.Path), 0o750); err != nil {
-			return nil, fmt.Errorf("open sqlite %s: %w", b.Path, err)
+		if err := b.checkFolder(); err != nil {
+			return nil, err
 		}
 		db, err = sql.Open("sqlite", sqliteDSN(b.Path))
 		if err == nil {

@@ -75,7 +75,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestOpenSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "orders.db")
+	path := filepath.Join(t.TempDir(), "orders.db")
 	db, err := Open(context.Background(), "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +97,45 @@ func TestOpenSQLite(t *testing.T) {
 		if got != want {
 			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
 		}
+	}
+}
+
+// TestSQLiteFolderMustExist: a SQLite path whose folder does not exist
+// (a typo) is an error naming it, from Check and from Open, and nothing is
+// created; it was an empty new database in a new folder (F9).
+func TestSQLiteFolderMustExist(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		filepath.Join(dir, "nonexist", "x.db"),
+		filepath.Join(dir, "a", "b", "x.db"),
+		filepath.Join(file, "x.db"), // a file where the folder should be
+	} {
+		dsn := "sqlite:" + path
+		if err := Check(dsn); !errors.Is(err, ErrNoFolder) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Check(%s) = %v, want ErrNoFolder naming the path", dsn, err)
+		}
+		db, err := Open(context.Background(), dsn)
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, ErrNoFolder) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Open(%s) = %v, want ErrNoFolder naming the path", dsn, err)
+		}
+		if _, err := os.Stat(filepath.Dir(path)); err == nil && filepath.Dir(path) != file {
+			t.Errorf("Open(%s) created %s", dsn, filepath.Dir(path))
+		}
+	}
+	for _, dsn := range []string{"sqlite:" + filepath.Join(dir, "x.db"), "mysql://u@127.0.0.1:1/db"} {
+		if err := Check(dsn); err != nil {
+			t.Errorf("Check(%s) = %v, want nil", dsn, err)
+		}
+	}
+	if err := Check("bogus:/x"); !errors.Is(err, ErrDSN) {
+		t.Errorf("Check(bogus:/x) = %v, want ErrDSN", err)
 	}
 }
 

@@ -283,6 +283,11 @@ func TestCASAcrossProcesses(t *testing.T) {
 func TestIsolation(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} { // the agent makes each module's folder (dbbind.Open does not)
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a := open(t, filepath.Join(dir, "a", "kv.db"), Limits{})
 	b := open(t, filepath.Join(dir, "b", "kv.db"), Limits{})
 	a.Set(ctx, "shared-name", []byte("a's"))

@@ -13,6 +13,8 @@
 //	POST /create_order   one order                 → {"status":true}
 //	POST /create_orders  an array, one transaction → {"status":true}
 //	GET  /orders         all orders by order_id, as a JSON array
+//	GET  /orders?limit=N&after=ID  one page of them (see Paging)
+//	GET  /orders/count   {"count":N}
 //	POST /update_order   update by order_id        → {"status":true}
 //	GET  /delete_order?id=N                        → {"status":true}
 //	OPTIONS any path     200, empty body
@@ -34,7 +36,9 @@
 //	     2.5 or "abc", a float given "x", null anywhere), a missing field,
 //	     a field given twice, a shipping_address over 256 characters, an
 //	     integer outside the 32-bit range of SQL INT, a missing or
-//	     non-integer id for /delete_order
+//	     non-integer id for /delete_order, a limit of GET /orders that is
+//	     not an integer from 1 to 1000, an after that is not a 32-bit
+//	     integer (the message names the parameter and quotes the value)
 //	404  unknown path
 //	405  known path, wrong method (with an Allow header: GET paths list
 //	     "GET, HEAD")
@@ -42,8 +46,30 @@
 //	     per request); the message names the limit
 //	503  database unreachable, busy, silent or timed out (sdk.IsUnavailable)
 //	507  GET /orders: more orders than one SQL result of the host may hold;
-//	     the message names the limit
+//	     the message names the limit and the paging parameters
 //	500  any other database error (the detail goes to the log)
+//
+// # Paging
+//
+// One SQL result of the host holds at most 4 MiB, so the full GET /orders
+// of the demo fails (507) past that (25,000 orders with 256-character
+// addresses are past it; fault F18). Keyset paging lists any number:
+//
+//	GET /orders?limit=N&after=ID
+//
+// answers at most N orders (1 to MaxPage, 1,000; MaxPage when only after
+// is given) whose order_id is greater than ID (default: below every id),
+// by order_id. When more orders follow, the answer carries
+//
+//	Link: </orders?limit=N&after=LAST>; rel="next"
+//
+// with LAST the order_id of the page's last order; the last page has no
+// Link (the query asks for N+1 rows to know). Without limit and after the
+// answer is the demo's full listing, unchanged. Order ids are meant to be
+// unique; orders that share an id (the demo allows it) and straddle a page
+// boundary are listed only up to it, as the next page starts after the id.
+// GET /orders/count answers the number of orders by one COUNT(*), for
+// clients that need only that (modules/telemetry).
 //
 // POST /create_orders inserts by multi-row INSERTs of 256, 16 and 1 orders,
 // so the largest array that fits in the body limit stays far under the

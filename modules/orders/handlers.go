@@ -54,23 +54,56 @@ func (s *service) createOrders(w sdk.ResponseWriter, r *sdk.Request) {
 	s.writeStatusTrue(w)
 }
 
+// listOrders answers GET /orders: every order, or with limit or after one
+// page of them (keyset paging, parsePage), with a Link to the next page
+// when there is one.
 func (s *service) listOrders(w sdk.ResponseWriter, r *sdk.Request) {
+	pp, err := parsePage(r.URL.Query())
+	if err != nil {
+		s.writeError(w, 400, err.Error())
+		return
+	}
 	jw := s.writers.Get().(*jsonw.Writer)
 	defer s.writers.Put(jw)
 	jw.Reset()
-	if err := writeAllOrders(r.Context(), s.rdb, jw); err != nil {
+	var p page
+	if pp.paged {
+		p, err = writePage(r.Context(), s.rdb, jw, pp.limit, pp.after)
+	} else {
+		err = writeAllOrders(r.Context(), s.rdb, jw)
+	}
+	if err != nil {
 		if errors.Is(err, sdk.ErrTooLarge) {
 			// More orders than the host lets one answer hold: not the
 			// client's fault (no 4xx), not a failure either (no 500).
 			s.log(sdk.LevelWarn, "orders: list orders: "+err.Error())
-			s.writeError(w, 507, "list orders: "+hostLimit(err))
+			s.writeError(w, 507, "list orders: "+hostLimit(err)+pagingHint)
 			return
 		}
 		s.dbError(w, "list orders", err)
 		return
 	}
+	if p.more {
+		w.Header().Set("Link", nextLink(pp.limit, p.last))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(jw.Bytes())
+}
+
+// countOrders answers GET /orders/count: {"count":N}, by one COUNT(*), for
+// clients that need the number and not the orders (modules/telemetry).
+func (s *service) countOrders(w sdk.ResponseWriter, r *sdk.Request) {
+	n, err := selectCount(r.Context(), s.db)
+	if err != nil {
+		s.dbError(w, "count orders", err)
+		return
+	}
+	s.json(w, 200, func(jw *jsonw.Writer) {
+		jw.BeginObject()
+		jw.Key("count")
+		jw.Int(n)
+		jw.EndObject()
+	})
 }
 
 func (s *service) updateOrder(w sdk.ResponseWriter, r *sdk.Request) {

@@ -45,6 +45,7 @@ func New(db *sql.DB, opts ...Option) sdk.Handler {
 	m.HandleFunc("POST /create_order", s.createOrder)
 	m.HandleFunc("POST /create_orders", s.createOrders)
 	m.HandleFunc("GET /orders", s.listOrders)
+	m.HandleFunc("GET /orders/count", s.countOrders)
 	m.HandleFunc("POST /update_order", s.updateOrder)
 	m.HandleFunc("GET /delete_order", s.deleteOrder)
 	m.Error = func(w sdk.ResponseWriter, _ *sdk.Request, status int) {

@@ -19,8 +19,12 @@ const (
 		`amount DOUBLE, shipping DOUBLE, tax DOUBLE, shipping_address VARCHAR(256))`
 	sqlInsert = `INSERT INTO orders (order_id, product_id, quantity, amount, shipping, tax, shipping_address) ` +
 		`VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlSelect = `SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address ` +
-		`FROM orders ORDER BY order_id`
+	sqlColumns = `SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address FROM orders `
+	sqlSelect  = sqlColumns + `ORDER BY order_id`
+	// sqlPage is one page of keyset paging: LIMIT asks for one row more
+	// than the page holds, to learn whether a next page exists.
+	sqlPage   = sqlColumns + `WHERE order_id > ? ORDER BY order_id LIMIT ?`
+	sqlCount  = `SELECT COUNT(*) FROM orders`
 	sqlUpdate = `UPDATE orders SET product_id = ?, quantity = ?, amount = ?, shipping = ?, tax = ?, ` +
 		`shipping_address = ? WHERE order_id = ?`
 	sqlDelete = `DELETE FROM orders WHERE order_id = ?`
@@ -106,15 +110,25 @@ func deleteOrder(ctx context.Context, db *sql.DB, id int32) error {
 	return nil
 }
 
-// writeAllOrders writes the table as a JSON array straight from the rows.
-// Columns are scanned as nullable: the table has no NOT NULL constraints
-// (the demo's schema), and a NULL is written as JSON null. It reads through
-// sdk.DB's direct path: in a guest that skips database/sql's pool and
-// conversions, the bulk of the guest's work for GET /orders.
-func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
-	rows, err := db.QueryRows(ctx, sqlSelect)
+// page is what writeOrders wrote: how many orders, the order_id of the
+// last one, and whether the query had more rows than it was to write.
+type page struct {
+	n    int
+	last int64
+	more bool
+}
+
+// writeOrders writes the rows of query (the seven columns) as a JSON array
+// straight from the rows, at most max of them (0: all). Columns are
+// scanned as nullable: the table has no NOT NULL constraints (the demo's
+// schema), and a NULL is written as JSON null. It reads through sdk.DB's
+// direct path: in a guest that skips database/sql's pool and conversions,
+// the bulk of the guest's work for GET /orders.
+func writeOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer, max int, query string, args ...any) (page, error) {
+	var p page
+	rows, err := db.QueryRows(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("select orders: %w", err)
+		return p, fmt.Errorf("select orders: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -124,37 +138,67 @@ func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
 	)
 	jw.BeginArray()
 	for rows.Next() {
+		if max > 0 && p.n == max {
+			p.more = true
+			break
+		}
 		if err := rows.Scan(&ints[0], &ints[1], &ints[2], &floats[0], &floats[1], &floats[2], &address); err != nil {
-			return fmt.Errorf("scan order: %w", err)
+			return p, fmt.Errorf("scan order: %w", err)
 		}
-		jw.BeginObject()
-		for i, v := range ints {
-			jw.Key(fieldNames[i])
-			if v.Valid {
-				jw.Int(v.Int64)
-			} else {
-				jw.Null()
-			}
-		}
-		for i, v := range floats {
-			jw.Key(fieldNames[3+i])
-			if v.Valid {
-				jw.Float(v.Float64)
-			} else {
-				jw.Null()
-			}
-		}
-		jw.Key(fieldNames[6])
-		if address != nil {
-			jw.StringBytes(address)
+		writeOrder(jw, &ints, &floats, address)
+		p.n, p.last = p.n+1, ints[0].Int64
+	}
+	if err := rows.Err(); err != nil {
+		return p, fmt.Errorf("read orders: %w", err)
+	}
+	jw.EndArray()
+	return p, nil
+}
+
+func writeOrder(jw *jsonw.Writer, ints *[3]sql.NullInt64, floats *[3]sql.NullFloat64, address sql.RawBytes) {
+	jw.BeginObject()
+	for i, v := range ints {
+		jw.Key(fieldNames[i])
+		if v.Valid {
+			jw.Int(v.Int64)
 		} else {
 			jw.Null()
 		}
-		jw.EndObject()
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read orders: %w", err)
+	for i, v := range floats {
+		jw.Key(fieldNames[3+i])
+		if v.Valid {
+			jw.Float(v.Float64)
+		} else {
+			jw.Null()
+		}
 	}
-	jw.EndArray()
-	return nil
+	jw.Key(fieldNames[6])
+	if address != nil {
+		jw.StringBytes(address)
+	} else {
+		jw.Null()
+	}
+	jw.EndObject()
+}
+
+// writeAllOrders writes the whole table, by order_id.
+func writeAllOrders(ctx context.Context, db *sdk.DB, jw *jsonw.Writer) error {
+	_, err := writeOrders(ctx, db, jw, 0, sqlSelect)
+	return err
+}
+
+// writePage writes at most limit orders with order_id > after, by
+// order_id (keyset paging).
+func writePage(ctx context.Context, db *sdk.DB, jw *jsonw.Writer, limit int, after int64) (page, error) {
+	return writeOrders(ctx, db, jw, limit, sqlPage, after, int64(limit+1))
+}
+
+// selectCount is the number of orders, by one COUNT(*).
+func selectCount(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	if err := db.QueryRowContext(ctx, sqlCount).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count orders: %w", err)
+	}
+	return n, nil
 }

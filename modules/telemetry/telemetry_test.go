@@ -3,12 +3,16 @@
 package telemetry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,12 +60,18 @@ func TestParseReadingAndSensor(t *testing.T) {
 func TestHandlersNative(t *testing.T) {
 	t.Setenv("EDGE_KV", filepath.Join(t.TempDir(), "kv.db"))
 	t.Setenv("EDGE_CONFIG_THRESHOLD", "30")
+	// An order service whose full listing is over the host's result
+	// limit (F18): the count comes from GET /orders/count.
 	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/orders" {
+		switch r.URL.Path {
+		case "/orders/count":
+			io.WriteString(w, `{"count":3}`)
+		case "/orders":
+			w.WriteHeader(507)
+			io.WriteString(w, `{"error":"list orders: result over the host's limit of 4194304 bytes per SQL result"}`)
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		io.WriteString(w, `[{"order_id":1},{"order_id":2},{"order_id":3}]`)
 	}))
 	defer orders.Close()
 	t.Setenv("EDGE_CALL_ORDERS", orders.URL)
@@ -163,5 +173,44 @@ func TestWindowBounded(t *testing.T) {
 	}
 	if s.OrdersError == "" {
 		t.Error("no order service: the summary should say why orders are missing")
+	}
+}
+
+// An order service without GET /orders/count (404) is counted page by
+// page, following each page's Link; a bad count body is an error.
+func TestCountOrders(t *testing.T) {
+	const total = 2345
+	var calls []string
+	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls = append(calls, r.URL.RequestURI())
+		if r.URL.Path != "/orders" || r.URL.Query().Get("limit") != "1000" {
+			http.NotFound(w, r)
+			return
+		}
+		after, _ := strconv.Atoi(r.URL.Query().Get("after")) // ids 1..total
+		var ids []string
+		for id := after + 1; id <= total && len(ids) < 1000; id++ {
+			ids = append(ids, fmt.Sprintf(`{"order_id":%d}`, id))
+		}
+		if after+len(ids) < total {
+			w.Header().Set("Link", fmt.Sprintf(`</orders?limit=1000&after=%d>; rel="next"`, after+len(ids)))
+		}
+		io.WriteString(w, "["+strings.Join(ids, ",")+"]")
+	}))
+	defer orders.Close()
+	t.Setenv("EDGE_CALL_ORDERS", orders.URL)
+	n, err := countOrders(context.Background())
+	want := []string{"/orders/count", "/orders?limit=1000", "/orders?limit=1000&after=1000", "/orders?limit=1000&after=2000"}
+	if n != total || err != nil || !slices.Equal(calls, want) {
+		t.Errorf("countOrders = %d, %v after calls %q; want %d after %q", n, err, calls, total, want)
+	}
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"total":3}`)
+	}))
+	defer bad.Close()
+	t.Setenv("EDGE_CALL_ORDERS", bad.URL)
+	if n, err := countOrders(context.Background()); err == nil || !strings.Contains(err.Error(), `want {"count":N}`) {
+		t.Errorf("countOrders of a bad body = %d, %v; want an error", n, err)
 	}
 }

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -92,6 +93,7 @@ func Cases(cfg Config) []Case {
 	cs = append(cs, wrongTypes()...)
 	cs = append(cs, values()...)
 	cs = append(cs, deleteIDs()...)
+	cs = append(cs, paging()...)
 	cs = append(cs, methodsAndPaths()...)
 	cs = append(cs, requestTargets()...)
 	cs = append(cs, limits(cfg)...)
@@ -122,7 +124,7 @@ func workflow() []Case {
 		{Name: "POST /echo", Req: Request{Method: "POST", Target: "/echo", Body: "hello \x00\xff world", Header: map[string]string{"Content-Type": "application/x-test"}},
 			Status: 200, Body: "hello \x00\xff world", Header: map[string]string{"Content-Type": "application/x-test"}},
 		ok("POST /echo with no body", post("/echo", ""), "", "seed"),
-		ok("a query on a path without one is ignored", get("/orders?limit=1&x"), SeedList, ""),
+		ok("unknown query parameters of GET /orders are ignored", get("/orders?x=1&LIMIT=1&Limit"), SeedList, ""),
 		{Name: "OPTIONS on a known path", Req: Request{Method: "OPTIONS", Target: "/orders"}, Status: 200, Body: "", Orders: "seed"},
 		{Name: "OPTIONS on an unknown path", Req: Request{Method: "OPTIONS", Target: "/nowhere"}, Status: 200, Body: ""},
 		{Name: "OPTIONS with a CORS preflight", Req: Request{Method: "OPTIONS", Target: "/create_order", Header: map[string]string{
@@ -275,6 +277,70 @@ func deleteIDs() []Case {
 	}
 }
 
+// nextLink is the Link header of a full page of GET /orders.
+func nextLink(limit, after int) string {
+	return fmt.Sprintf(`</orders?limit=%d&after=%d>; rel="next"`, limit, after)
+}
+
+// paging: GET /orders?limit=N&after=ID in every shape, and GET
+// /orders/count. A page has a Link to the next one only when more orders
+// follow (so no link on the last page, even a full one).
+func paging() []Case {
+	jsonCT := map[string]string{"Content-Type": "application/json"}
+	page := func(target string, link string, rows ...string) Case {
+		return Case{Name: "GET " + target, Req: get(target), Status: 200, Body: list(rows...), Orders: "seed",
+			Header: map[string]string{"Content-Type": "application/json", "Link": link}}
+	}
+	s := seedRows
+	badLimit := func(q, value string) Case {
+		return bad("GET /orders"+q, get("/orders"+q), "invalid request: limit must be an integer from 1 to 1000, got "+strconv.Quote(value))
+	}
+	badAfter := func(q, value string) Case {
+		return bad("GET /orders"+q, get("/orders"+q), "invalid request: after must be a 32-bit integer, got "+strconv.Quote(value))
+	}
+	return []Case{
+		page("/orders?limit=2", nextLink(2, 2), s[0], s[1]),
+		page("/orders?limit=2&after=2", nextLink(2, 4), s[2], s[3]),
+		page("/orders?limit=2&after=4", "", s[4]),
+		page("/orders?after=4&limit=2", "", s[4]),
+		page("/orders?limit=5", "", s...),
+		page("/orders?limit=4", nextLink(4, 4), s[:4]...),
+		page("/orders?limit=1000", "", s...),
+		page("/orders?limit=1", nextLink(1, 1), s[0]),
+		page("/orders?after=3", "", s[3], s[4]),
+		page("/orders?after=0", "", s...),
+		page("/orders?after=-2147483648", "", s...),
+		page("/orders?after=2147483647", ""),
+		page("/orders?limit=3&after=5", ""),
+		page("/orders?limit=2&after=1&after=3", nextLink(2, 3), s[1], s[2]),
+		page("/orders?limit=%32&after=%33", "", s[3], s[4]),
+		page("/orders?limit=%2B2", nextLink(2, 2), s[0], s[1]),
+		badLimit("?limit=+2", " 2"), // '+' in a query is a space
+		page("/orders?limit=002&after=-0", nextLink(2, 2), s[0], s[1]),
+		page("/orders?limit=2&after=%zz", nextLink(2, 2), s[0], s[1]), // a bad escape drops the pair, as for delete
+		{Name: "HEAD /orders?limit=2", Req: Request{Method: "HEAD", Target: "/orders?limit=2"}, Status: 200, Body: "", Orders: "seed",
+			Header: map[string]string{"Content-Type": "application/json", "Content-Length": itoa(len(list(s[0], s[1]))), "Link": nextLink(2, 2)}},
+		badLimit("?limit=0", "0"),
+		badLimit("?limit=1001", "1001"),
+		badLimit("?limit=-1", "-1"),
+		badLimit("?limit=", ""),
+		badLimit("?limit=abc", "abc"),
+		badLimit("?limit=1.5", "1.5"),
+		badLimit("?limit=2147483648", "2147483648"),
+		badLimit("?limit=%201", " 1"),
+		badLimit("?limit=0&after=x", "0"),
+		badLimit("?limit=%ff", "\xff"),
+		badAfter("?after=x", "x"),
+		badAfter("?after=", ""),
+		badAfter("?limit=2&after=2.5", "2.5"),
+		badAfter("?after=2147483648", "2147483648"),
+		badAfter("?after=-2147483649", "-2147483649"),
+		{Name: "GET /orders/count", Req: get("/orders/count"), Status: 200, Body: `{"count":5}`, Orders: "seed", Header: jsonCT},
+		{Name: "GET /orders/count on an empty table", Req: get("/orders/count"), Status: 200, Body: `{"count":0}`, Fresh: true, Header: jsonCT},
+		{Name: "GET /orders/count with a query", Req: get("/orders/count?limit=1"), Status: 200, Body: `{"count":5}`, Header: jsonCT},
+	}
+}
+
 // methodsAndPaths: wrong methods and unknown paths.
 func methodsAndPaths() []Case {
 	notAllowed := func(method, target, allow string) Case {
@@ -290,6 +356,8 @@ func methodsAndPaths() []Case {
 		notAllowed("GET", "/update_order", "POST"),
 		notAllowed("GET", "/echo", "POST"),
 		notAllowed("POST", "/orders", "GET, HEAD"),
+		notAllowed("POST", "/orders?limit=2", "GET, HEAD"),
+		notAllowed("POST", "/orders/count", "GET, HEAD"),
 		notAllowed("POST", "/init", "GET, HEAD"),
 		notAllowed("POST", "/delete_order?id=1", "GET, HEAD"),
 		notAllowed("POST", "/", "GET, HEAD"),

@@ -290,7 +290,7 @@ func TestListOverResultLimit(t *testing.T) {
 	reqs = append(reqs, get("/orders"))
 	answers := compareServers(t, servers, reqs)
 	if last := answers[len(answers)-1]; last.status != 507 ||
-		!bytes.Contains(last.body, []byte(`{"error":"list orders: result over the host's limit of 4194304 bytes per SQL result"}`)) {
+		!bytes.Contains(last.body, []byte(`{"error":"list orders: result over the host's limit of 4194304 bytes per SQL result; page through them with GET /orders?limit=N\u0026after=ID (N up to 1000, ID the last order_id of the page before)"}`)) {
 		t.Errorf("GET /orders of 25,000 long orders = %s, want 507 naming the limit", last)
 	}
 }

@@ -9,6 +9,8 @@
 //! POST /create_order   one order                 → {"status":true}
 //! POST /create_orders  an array, one transaction → {"status":true}
 //! GET  /orders         all orders by order_id, as a JSON array
+//! GET  /orders?limit=N&after=ID  one page of them, by order_id
+//! GET  /orders/count   {"count":N}
 //! POST /update_order   update by order_id        → {"status":true}
 //! GET  /delete_order?id=N                        → {"status":true}
 //! OPTIONS any path     200, empty body
@@ -21,8 +23,14 @@
 //! paths list "GET, HEAD"), 413 when a request needs more than a limit of
 //! the host allows (SQL calls per request; the message names the limit),
 //! 503 when the database is unreachable or timed out, 507 when GET /orders
-//! holds more than one SQL result of the host may (naming the limit), 500
-//! for any other database error (the detail goes to the log).
+//! holds more than one SQL result of the host may (naming the limit and
+//! the paging parameters), 500 for any other database error (the detail
+//! goes to the log).
+//!
+//! Paging is the Go module's (modules/orders/doc.go, "Paging"): at most
+//! limit orders (1 to 1000) with order_id > after, and when more follow a
+//! `Link: </orders?limit=N&after=LAST>; rel="next"` header; a bad limit or
+//! after is a 400 naming the parameter and quoting the value.
 //!
 //! POST /create_orders inserts by multi-row INSERTs of 256, 16 and 1
 //! orders, as the Go module does (store.rs).
@@ -66,6 +74,7 @@ pub fn service() -> Orders {
         .post("/create_order", create_order)
         .post("/create_orders", create_orders)
         .get("/orders", list_orders)
+        .get("/orders/count", count_orders)
         .post("/update_order", update_order)
         .get("/delete_order", delete_order)
         .on_error(|_, _, status| error_response(status, if status == 405 { "method not allowed" } else { "not found" }));
@@ -162,18 +171,90 @@ fn create_orders(s: &mut Service, r: &Request<'_>) -> Result<Response, Response>
     Ok(status_true())
 }
 
-fn list_orders(s: &mut Service, _: &Request<'_>) -> Response {
+/// GET /orders: every order, or with limit or after one page of them
+/// (keyset paging, `parse_page`), with a Link to the next page when there
+/// is one.
+fn list_orders(s: &mut Service, r: &Request<'_>) -> Response {
+    let pp = match parse_page(&r.query()) {
+        Ok(pp) => pp,
+        Err(e) => return invalid(e),
+    };
     let mut w = Writer::with_capacity(4096);
-    match store::write_all_orders(&mut s.db, &mut w) {
-        Ok(()) => Response::json(200, w.take()),
+    let res = match pp {
+        Some((limit, after)) => store::write_page(&mut s.db, &mut w, limit, after).map(|p| (limit, p)).map(Some),
+        None => store::write_all_orders(&mut s.db, &mut w).map(|()| None),
+    };
+    match res {
+        Ok(page) => {
+            let mut resp = Response::json(200, w.take());
+            if let Some((limit, p)) = page.filter(|(_, p)| p.more) {
+                resp.set_header("Link", format!("</orders?limit={}&after={}>; rel=\"next\"", limit, p.last));
+            }
+            resp
+        }
         // More orders than the host lets one answer hold: not the
         // client's fault (no 4xx), not a failure either (no 500).
         Err(e) if e.kind() == ErrorKind::TooLarge => {
             edge::log::warn(&format!("orders: list orders: {}", e));
-            error_response(507, &format!("list orders: {}", host_limit(&e)))
+            error_response(507, &format!("list orders: {}{}", host_limit(&e), paging_hint()))
         }
         Err(e) => db_error("list orders", e),
     }
+}
+
+/// GET /orders/count: {"count":N}, by one COUNT(*), for clients that need
+/// the number and not the orders (modules/telemetry).
+fn count_orders(s: &mut Service, _: &Request<'_>) -> Response {
+    match store::count_orders(&mut s.db) {
+        Ok(n) => {
+            let mut w = Writer::with_capacity(32);
+            w.begin_object();
+            w.key("count");
+            w.int(n);
+            w.end_object();
+            Response::json(200, w.take())
+        }
+        Err(e) => db_error("count orders", e),
+    }
+}
+
+/// The largest limit of GET /orders?limit=N, as in the Go module
+/// (modules/orders/paging.go): 1,000 orders of at most ~1.1 KB each stay
+/// far under the host's 4 MiB per SQL result.
+pub const MAX_PAGE: usize = 1000;
+
+/// GET /orders' paging parameters: None when the query has neither limit
+/// nor after (the demo's full listing), else limit (1..MAX_PAGE, default
+/// MAX_PAGE) and after (a 32-bit order id, default below every id).
+fn parse_page(q: &edge::url::Query<'_>) -> Result<Option<(usize, i64)>, Invalid> {
+    if !q.has("limit") && !q.has("after") {
+        return Ok(None);
+    }
+    let mut limit = MAX_PAGE;
+    if let Some(raw) = q.get_bytes("limit") {
+        limit = match parse_i32(raw) {
+            Some(n) if n >= 1 && n as usize <= MAX_PAGE => n as usize,
+            _ => {
+                return Err(Invalid(format!(
+                    "invalid request: limit must be an integer from 1 to {}, got {}",
+                    MAX_PAGE,
+                    edge::gostr::quote(raw)
+                )))
+            }
+        };
+    }
+    let mut after = i32::MIN as i64 - 1;
+    if let Some(raw) = q.get_bytes("after") {
+        after = parse_i32(raw)
+            .ok_or_else(|| Invalid(format!("invalid request: after must be a 32-bit integer, got {}", edge::gostr::quote(raw))))?
+            as i64;
+    }
+    Ok(Some((limit, after)))
+}
+
+/// Ends the 507 message of a full listing, as the Go module's pagingHint.
+fn paging_hint() -> String {
+    format!("; page through them with GET /orders?limit=N&after=ID (N up to {}, ID the last order_id of the page before)", MAX_PAGE)
 }
 
 fn update_order(s: &mut Service, r: &Request<'_>) -> Result<Response, Response> {
@@ -233,6 +314,21 @@ mod tests {
         ] {
             assert_eq!(parse_i32(s.as_bytes()), want, "{:?}", s);
         }
+    }
+
+    // GET /orders' paging parameters, as modules/orders' parsePage reads
+    // them (tests/conformance holds the answers of both to the same table).
+    #[test]
+    fn paging_parameters() {
+        let page = |q: &'static str| parse_page(&edge::url::Query::parse(q.as_bytes())).map_err(|e| e.0);
+        assert_eq!(page(""), Ok(None));
+        assert_eq!(page("x=1&LIMIT=2"), Ok(None));
+        assert_eq!(page("limit=2"), Ok(Some((2, i32::MIN as i64 - 1))));
+        assert_eq!(page("after=-3"), Ok(Some((MAX_PAGE, -3))));
+        assert_eq!(page("limit=1000&after=2147483647"), Ok(Some((1000, i32::MAX as i64))));
+        assert_eq!(page("limit=0&after=x"), Err(r#"invalid request: limit must be an integer from 1 to 1000, got "0""#.to_string()));
+        assert_eq!(page("limit=1001"), Err(r#"invalid request: limit must be an integer from 1 to 1000, got "1001""#.to_string()));
+        assert_eq!(page("limit=2&after=2.5"), Err(r#"invalid request: after must be a 32-bit integer, got "2.5""#.to_string()));
     }
 
     // The answers of modules/orders' dbError and listOrders for the same

@@ -16,6 +16,11 @@ const SQL_INSERT: &str = "INSERT INTO orders (order_id, product_id, quantity, am
     VALUES (?, ?, ?, ?, ?, ?, ?)";
 const SQL_SELECT: &str = "SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address \
     FROM orders ORDER BY order_id";
+/// One page of keyset paging: LIMIT asks for one row more than the page
+/// holds, to learn whether a next page exists.
+const SQL_PAGE: &str = "SELECT order_id, product_id, quantity, amount, shipping, tax, shipping_address \
+    FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?";
+const SQL_COUNT: &str = "SELECT COUNT(*) FROM orders";
 const SQL_UPDATE: &str = "UPDATE orders SET product_id = ?, quantity = ?, amount = ?, shipping = ?, tax = ?, \
     shipping_address = ? WHERE order_id = ?";
 const SQL_DELETE: &str = "DELETE FROM orders WHERE order_id = ?";
@@ -91,12 +96,48 @@ pub fn delete_order(db: &mut Db, id: i32) -> Result<()> {
     Ok(())
 }
 
-/// Writes the table as a JSON array straight from the result frame.
-/// Columns are read as nullable: the demo's schema has no NOT NULL, and a
-/// NULL is written as JSON null.
+/// What `write_orders` wrote: how many orders, the order_id of the last
+/// one, and whether the query had more rows than it was to write.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub n: usize,
+    pub last: i64,
+    pub more: bool,
+}
+
+/// Writes the table as a JSON array, by order_id.
 pub fn write_all_orders(db: &mut Db, w: &mut Writer) -> Result<()> {
+    write_orders(db, w, 0, SQL_SELECT, &[]).map(|_| ())
+}
+
+/// Writes at most `limit` orders with order_id > `after`, by order_id
+/// (keyset paging).
+pub fn write_page(db: &mut Db, w: &mut Writer, limit: usize, after: i64) -> Result<Page> {
+    let ask = limit as i64 + 1;
+    write_orders(db, w, limit, SQL_PAGE, &[&after, &ask])
+}
+
+/// The number of orders, by one COUNT(*).
+pub fn count_orders(db: &mut Db) -> Result<i64> {
+    let mut n = 0;
+    for row in db.query(SQL_COUNT, &[])? {
+        n = row?.get::<i64>(0)?;
+    }
+    Ok(n)
+}
+
+/// Writes the rows of `sql` (the seven columns) as a JSON array straight
+/// from the result frame, at most `max` of them (0: all). Columns are read
+/// as nullable: the demo's schema has no NOT NULL, and a NULL is written
+/// as JSON null.
+fn write_orders(db: &mut Db, w: &mut Writer, max: usize, sql: &str, args: &[&dyn ToSql]) -> Result<Page> {
+    let mut p = Page::default();
     w.begin_array();
-    for row in db.query(SQL_SELECT, &[])? {
+    for row in db.query(sql, args)? {
+        if max > 0 && p.n == max {
+            p.more = true;
+            break;
+        }
         let row = row?;
         w.begin_object();
         for (i, name) in FIELD_NAMES.iter().enumerate().take(3) {
@@ -119,7 +160,9 @@ pub fn write_all_orders(db: &mut Db, w: &mut Writer) -> Result<()> {
             None => w.null(),
         }
         w.end_object();
+        p.n += 1;
+        p.last = row.get::<Option<i64>>(0)?.unwrap_or(0);
     }
     w.end_array();
-    Ok(())
+    Ok(p)
 }
