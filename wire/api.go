@@ -20,7 +20,7 @@ import "time"
 //	                                   registered (unless allow_unregistered) or no target
 //	GET  /api/v1/deployments/{id}      Deployment (poll for progress)
 //	GET  /api/v1/deployments           []Deployment, newest first
-//	POST /api/v1/deployments/{id}/cancel  → CancelResult; 409 for a wave of a rollout
+//	POST /api/v1/deployments/{id}/cancel  → CancelResult; 409 for a deployment of a live rollout
 //	POST /api/v1/undeploy              UndeployRequest → UndeployResult: the module leaves the
 //	                                   selected devices' desired state (their data is kept);
 //	                                   404 where a device's desired state lacks it, 409
@@ -103,7 +103,7 @@ type Deployment struct {
 // DeploymentDevice is the progress of one device.
 type DeploymentDevice struct {
 	Device  string    `json:"device"`
-	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut, StateSuperseded or StateCancelled
+	State   string    `json:"state"` // StatePending, a State* an agent reports, StateTimedOut, StateSuperseded, StateCancelled or StateRemoved
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"updated"`
 }

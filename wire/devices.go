@@ -12,4 +12,10 @@ type DeviceRemoval struct {
 	// Cleared are the retained topics emptied on the broker (desired
 	// state, status).
 	Cleared []string `json:"cleared"`
+	// Deployments are those the device had not finished: its part there
+	// ended "removed" (StateRemoved), so none waits for it.
+	Deployments []string `json:"deployments,omitempty"`
+	// Rollouts are the live rollouts whose waves named the device: their
+	// waves and rollbacks go on without it.
+	Rollouts []string `json:"rollouts,omitempty"`
 }

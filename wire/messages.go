@@ -116,6 +116,13 @@ const (
 // controllers drop the event as of an unknown state.
 const StateIDConflict = "id_conflict"
 
+// StateIDConflictOver is the state of an Event about the device itself
+// that ends a StateIDConflict: the agent's connection stayed up its
+// takeover window (10 s by default) after the conflict. The controller
+// clears the device's conflict flag on it. Older controllers drop it as
+// an unknown state (their flag clears 30 min after the last report).
+const StateIDConflictOver = "id_conflict_over"
+
 // Deployment states only the controller sets, in DeploymentDevice.State.
 const (
 	// StatePending: the device has reported nothing about the deployment.
@@ -130,21 +137,33 @@ const (
 	// device finished it; the device's desired entry for the module went
 	// back to what it was before the deployment.
 	StateCancelled = "cancelled"
+	// StateRemoved: the device was removed from the fleet (edgectl device
+	// remove) before it finished, or before the deployment was created
+	// (a rollout's later wave). Its part ends there: counted as done and
+	// not as a failure (Failed), so a wave or a rollback goes on without it.
+	StateRemoved = "removed"
 )
 
 // Terminal reports whether state ends a device's part in a deployment:
-// running, rejected, failed, rolled_back, timed_out, superseded or
-// cancelled. Every
+// running, rejected, failed, rolled_back, timed_out, superseded,
+// cancelled or removed. Every
 // device of a deployment reaches one by the deployment's Deadline. A later
 // report from the device may still replace one terminal state with another
 // (running → rolled_back after a crash loop; timed_out → running when an
 // offline device comes back), never with a step such as fetching.
 func Terminal(state string) bool {
 	switch state {
-	case StateRunning, StateRejected, StateFailed, StateRolledBack, StateTimedOut, StateSuperseded, StateCancelled:
+	case StateRunning, StateRejected, StateFailed, StateRolledBack, StateTimedOut, StateSuperseded, StateCancelled, StateRemoved:
 		return true
 	}
 	return false
+}
+
+// Failed reports whether state ends a device's part in a deployment
+// without the version running there: every terminal state but running
+// and removed (a removed device is no longer the fleet's to count).
+func Failed(state string) bool {
+	return Terminal(state) && state != StateRunning && state != StateRemoved
 }
 
 // Status is an agent's retained report of itself. The Last Will the agent

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgeplane/edge/internal/mqttdial"
+	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
 )
 
@@ -20,7 +21,8 @@ import (
 //	TakeoverStreak short losses in a row ──▶ conflict: Error logged,
 //	    an id_conflict event sent, reconnects wait TakeoverDelay,
 //	    doubling to TakeoverMaxDelay at each further takeover
-//	a connection that stays up TakeoverWindow ──▶ conflict over (Info)
+//	a connection that stays up TakeoverWindow ──▶ conflict over (Info),
+//	    an id_conflict_over event sent (the controller clears its flag)
 //
 // A network that drops the connection times out or resets it rather than
 // closing it, and does not let the next attempt in at once; a broker
@@ -71,6 +73,12 @@ func (s *Session) markUp(now time.Time) uint64 {
 		if over {
 			s.log.Info("connection stable again: device id conflict over", "takeovers", c.Takeovers,
 				"since", c.Since, "stable_for", s.cfg.TakeoverWindow)
+			// The controller clears its flag on this (it held it 30 min).
+			msg := fmt.Sprintf("device id conflict over: connection stable for %s after %s since %s",
+				s.cfg.TakeoverWindow, plural.Count(c.Takeovers, "takeover"), c.Since.UTC().Format(time.RFC3339))
+			if err := s.Report(wire.Event{State: wire.StateIDConflictOver, Reason: msg, Time: time.Now().UTC()}); err != nil {
+				s.log.Warn("queue the id conflict over event", "err", err)
+			}
 		}
 	})
 	return gen

@@ -96,6 +96,7 @@ func testTakeover(t *testing.T, broker string) {
 		cs := [2]ConnState{twins[0].State(), twins[1].State()}
 		for i, c := range cs {
 			if c.Connected && time.Since(c.Since) > window+time.Second && !cs[1-i].Connected {
+				waitConflictOver(t, events, device)
 				return
 			}
 		}
@@ -104,6 +105,28 @@ func testTakeover(t *testing.T, broker string) {
 			t.Fatalf("no connection lasted %s with the other twin off within 40s; connections lost: %d and %d; connected: %v and %v",
 				window+time.Second, cs[0].Lost, cs[1].Lost, cs[0].Connected, cs[1].Connected)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitConflictOver waits for the id_conflict_over event of the twin whose
+// connection lasted (the controller clears its flag on it; it used to
+// hold the flag 30 min after the duplicate stopped: FINDINGS-1 F10).
+func waitConflictOver(t *testing.T, events chan []byte, device string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case b := <-events:
+			var ev wire.Event
+			if json.Unmarshal(b, &ev) == nil && ev.State == wire.StateIDConflictOver {
+				if ev.Device != device || ev.Module != "" || ev.Reason == "" {
+					t.Errorf("id_conflict_over event %+v: want device %s, no module, a reason", ev, device)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("no id_conflict_over event within 30s of a stable connection")
 		}
 	}
 }

@@ -75,5 +75,6 @@ func (h *Handler) removeDevice(w http.ResponseWriter, r *http.Request) {
 		closeSession = h.opts.Sessions.Disconnect
 	}
 	rm, err := h.fleet.RemoveDevice(r.Context(), id, closeSession)
-	h.answer(w, r, http.StatusOK, wire.DeviceRemoval{ID: id, SessionClosed: rm.SessionClosed, Cleared: rm.Cleared}, err)
+	h.answer(w, r, http.StatusOK, wire.DeviceRemoval{ID: id, SessionClosed: rm.SessionClosed, Cleared: rm.Cleared,
+		Deployments: rm.Deployments, Rollouts: rm.Rollouts}, err)
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/edgeplane/edge/internal/plural"
 	"github.com/edgeplane/edge/wire"
@@ -162,10 +164,24 @@ func runDeviceRemove(ctx context.Context, cl *cli, args []string) error {
 	if api.json {
 		return writeJSON(cl.stdout, rm)
 	}
+	printRemoval(cl.stdout, &rm)
+	return nil
+}
+
+// printRemoval says what device remove did, and which deployments and
+// rollouts went on without the device.
+func printRemoval(w io.Writer, rm *wire.DeviceRemoval) {
 	session := "no live session on the embedded broker (offline, or an external broker: remove the device from its password file or certificate list too)"
 	if rm.SessionClosed {
 		session = "its live session was closed"
 	}
-	fmt.Fprintf(cl.stdout, "device %s removed: credentials revoked, %s, %s cleared\n", id, session, plural.Count(len(rm.Cleared), "retained topic"))
-	return nil
+	fmt.Fprintf(w, "device %s removed: credentials revoked, %s, %s cleared\n", rm.ID, session, plural.Count(len(rm.Cleared), "retained topic"))
+	if len(rm.Deployments) > 0 {
+		fmt.Fprintf(w, "its part ended (removed) in %s: %s\n", plural.Count(len(rm.Deployments), "unfinished deployment"),
+			strings.Join(rm.Deployments, ", "))
+	}
+	if len(rm.Rollouts) > 0 {
+		fmt.Fprintf(w, "%s %s on without it: %s\n", plural.Of(len(rm.Rollouts), "rollout", "rollouts"),
+			plural.Of(len(rm.Rollouts), "goes", "go"), strings.Join(rm.Rollouts, ", "))
+	}
 }

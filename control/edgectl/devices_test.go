@@ -210,3 +210,33 @@ func TestHTTPS(t *testing.T) {
 		t.Errorf("expired certificate: %d %q", code, errOut)
 	}
 }
+
+// TestPrintRemoval: device remove names the deployments and rollouts the
+// device was in (it said nothing of them: FINDINGS-1 F13).
+func TestPrintRemoval(t *testing.T) {
+	for _, tc := range []struct {
+		rm   wire.DeviceRemoval
+		want []string
+		not  []string
+	}{
+		{wire.DeviceRemoval{ID: "pi-2", SessionClosed: true, Cleared: []string{"a", "b"}},
+			[]string{"device pi-2 removed", "its live session was closed", "2 retained topics cleared"}, []string{"rollout", "deployment"}},
+		{wire.DeviceRemoval{ID: "pi-2", Deployments: []string{"d-1-w2"}, Rollouts: []string{"r-1"}},
+			[]string{"its part ended (removed) in 1 unfinished deployment: d-1-w2", "rollout goes on without it: r-1"}, nil},
+		{wire.DeviceRemoval{ID: "pi-2", Deployments: []string{"d-1", "d-2"}, Rollouts: []string{"r-1", "r-2"}},
+			[]string{"2 unfinished deployments: d-1, d-2", "rollouts go on without it: r-1, r-2"}, nil},
+	} {
+		var b strings.Builder
+		printRemoval(&b, &tc.rm)
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%+v: %q lacks %q", tc.rm, b.String(), w)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%+v: %q says %q", tc.rm, b.String(), w)
+			}
+		}
+	}
+}

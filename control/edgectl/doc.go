@@ -86,7 +86,8 @@
 // probing) and one terminal state with its reason: running, rejected,
 // failed, rolled_back, superseded (a newer deployment of the module
 // replaced it in the device's desired state), cancelled (the operator's
-// deployment cancel) or timed_out (no terminal
+// deployment cancel), removed (edgectl device remove: no longer the
+// fleet's; push counts it neither running nor failed) or timed_out (no terminal
 // report by the deployment's deadline: edge-control --deploy-timeout,
 // default 10m, after the push; the reason says what the controller last
 // knew, e.g. "the device never connected"). push waits until every device

@@ -10,8 +10,8 @@ import (
 // TestPushTerminalStates: push --wait ends as soon as every device is in
 // a terminal state, and its exit code says which: 0 all running; 1 a
 // device will not run it (rejected, failed, rolled back, superseded by a
-// newer push), which wins over a timeout; 3 the controller timed a device
-// out. Stderr names each such device with its reason.
+// newer push), which wins over a timeout, or every device was removed; 3
+// the controller timed a device out; a removed device counts neither way. Stderr names each such device with its reason.
 func TestPushTerminalStates(t *testing.T) {
 	key, pub := testKey(t)
 	tests := []struct {
@@ -27,6 +27,10 @@ func TestPushTerminalStates(t *testing.T) {
 		{"timed out", []string{wire.StateRunning, wire.StateTimedOut}, ExitTimeout,
 			[]string{"deployment d-1 timed out on 1 of 2 devices at its deadline", "pi-2: no terminal state within 10m0s of the push: the device never connected"}},
 		{"timed out and failed", []string{wire.StateFailed, wire.StateTimedOut}, ExitFailed, []string{"pi-1 failed: blob damaged"}},
+		// A device removed from the fleet during the push is neither
+		// running nor failed (it was "done, but pi-2 is removed", exit 1).
+		{"one removed", []string{wire.StateRunning, wire.StateRemoved}, ExitOK, nil},
+		{"all removed", []string{wire.StateRemoved, wire.StateRemoved}, ExitFailed, []string{"every targeted device was removed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

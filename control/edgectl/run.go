@@ -51,7 +51,7 @@ func init() {
 		{"rollout status", "ID [--watch DURATION]", "show a staged rollout: waves, devices, gate figures", runRollout("status")},
 		{"rollout pause", "ID", "start no new wave of a rollout", runRollout("pause")},
 		{"rollout resume", "ID", "go on with a paused rollout (a soaking wave soaks again in full)", runRollout("resume")},
-		{"rollout abort", "ID", "stop a rollout and send its updated devices back", runRollout("abort")},
+		{"rollout abort", "ID", "stop a rollout and send its updated devices back (while it rolls back: end it now)", runRollout("abort")},
 		{"deployments", "", "list deployments, newest first", runDeployments},
 		{"deployment cancel", "ID", "cancel a deployment on the devices that have not finished it", runDeploymentCancel},
 		{"deployment", "ID", "show one deployment, per device", runDeployment},

@@ -146,7 +146,7 @@ func waitEnded(ctx context.Context, d *wire.Deployment, wait time.Duration) erro
 	}
 	var pending []string
 	for _, dev := range d.Devices {
-		if dev.State != wire.StateRunning {
+		if dev.State != wire.StateRunning && dev.State != wire.StateRemoved {
 			pending = append(pending, dev.Device+" ("+dev.State+")")
 		}
 	}
@@ -177,10 +177,18 @@ func outcome(d *wire.Deployment) error {
 		return fmt.Errorf("deployment %s %w on %d of %s at its deadline:\n  %s", d.ID, errTimeout, len(timedOut), plural.Count(len(d.Devices), "device"),
 			strings.Join(timedOut, "\n  "))
 	}
+	running := 0
 	for _, dev := range d.Devices {
-		if dev.State != wire.StateRunning {
+		switch dev.State {
+		case wire.StateRunning:
+			running++
+		case wire.StateRemoved: // no longer the fleet's: neither running nor failed
+		default:
 			return fmt.Errorf("deployment %s: done, but %s is %s", d.ID, dev.Device, dev.State)
 		}
+	}
+	if running == 0 {
+		return fmt.Errorf("deployment %s: every targeted device was removed from the fleet (edgectl device remove) before it ran the version", d.ID)
 	}
 	return nil
 }

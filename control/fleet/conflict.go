@@ -15,7 +15,17 @@ import (
 // sees every takeover itself (NoteTakeover), which covers agents too old
 // to say anything. Either way the device is flagged (wire.Device.IDConflict)
 // in the inventory, the dashboard and edgectl, and the controller logs an
-// error, until neither has said anything for conflictHold.
+// error, until the agent reports the conflict over (an id_conflict_over
+// event: its connection stayed up its takeover window, 10 s by default),
+// or, from agents too old to say so, until neither has said anything for
+// conflictHold.
+//
+// The flag is held in memory only, on purpose: a conflict that goes on
+// is said again (the agent's event at each doubling of its back-off, at
+// most TakeoverMaxDelay apart, and the broker's takeovers), so a
+// restarted controller flags it again within minutes, while a persisted
+// flag could outlive a conflict whose end the controller missed. The
+// events themselves stay in the device's history.
 const (
 	// takeoverStreak takeovers of one device's session within
 	// takeoverWindow make a conflict.
@@ -98,6 +108,20 @@ func (f *Fleet) conflict(id string) *wire.IDConflict {
 	}
 	cp := *k
 	return &cp
+}
+
+// endConflict clears device id's flag: its agent reports the conflict
+// over. The broker's count of takeovers starts again too.
+func (f *Fleet) endConflict(id, reason string) {
+	c := &f.conflicts
+	c.mu.Lock()
+	k := c.byID[id]
+	delete(c.byID, id)
+	delete(c.takeovers, id)
+	c.mu.Unlock()
+	if k != nil {
+		f.log.Info("device id conflict over", "device", id, "reason", reason, "since", k.Since, "count", k.Count)
+	}
 }
 
 // forget drops what is known of id's conflicts (device removed).

@@ -12,8 +12,8 @@ import (
 
 // TestIDConflict: the device is flagged from the embedded broker's
 // takeovers (3 within a minute) and from an agent's id_conflict event,
-// shown in the inventory until conflictHold passes, and forgotten with the
-// device.
+// shown in the inventory until the agent reports it over or conflictHold
+// passes, and forgotten with the device.
 func TestIDConflict(t *testing.T) {
 	f, st, c := newTestFleet(t, t.TempDir())
 	f.SetPublisher(&recordingPublisher{})
@@ -63,6 +63,20 @@ func TestIDConflict(t *testing.T) {
 		t.Errorf("device detail lacks the id_conflict event: %s", b)
 	}
 
+	// The agent says the conflict is over: the flag clears at once (it
+	// stayed conflictHold, FINDINGS-1 F10).
+	over, _ := json.Marshal(wire.Event{Device: "pi-2", State: wire.StateIDConflictOver, Reason: "device id conflict over", Time: t0})
+	f.HandleMessage(wire.DeviceTopic("pi-2", wire.KindEvents), over)
+	f.storeReports(ctx)
+	if k := flagged("pi-2"); k != nil {
+		t.Errorf("flagged after the agent's id_conflict_over: %+v", k)
+	}
+	// Said again: flagged again, until conflictHold passes without a word.
+	f.HandleMessage(wire.DeviceTopic("pi-2", wire.KindEvents), ev)
+	f.storeReports(ctx)
+	if k := flagged("pi-2"); k == nil {
+		t.Error("not flagged again by a new id_conflict event")
+	}
 	c.add(conflictHold + time.Second)
 	if k := flagged("pi-2"); k != nil {
 		t.Errorf("still flagged %s after the last report: %+v", conflictHold, k)

@@ -80,6 +80,11 @@ func (f *Fleet) deploy(ctx context.Context, d store.NewDeployment) error {
 	d.Deadline = d.Now.Add(f.timeout)
 	f.deployMu.Lock()
 	defer f.deployMu.Unlock()
+	// A device removed since the targets were chosen (a rollout's later
+	// wave, its rollback) is recorded removed, not sent anything: its
+	// part would otherwise wait for the deadline (RemoveDevice holds
+	// deployMu, so none is removed between this and the store).
+	d.Devices, d.Removed = f.removed.split(d.Devices)
 	states, err := f.store.CreateDeployment(ctx, d)
 	if err != nil {
 		return fmt.Errorf("deploy %s %s: %w", d.Manifest.Name, d.Manifest.Version, err)

@@ -43,6 +43,13 @@
 // gone) fails at its first fetch. A deployment is done when every targeted
 // device is in a terminal state: by its deadline at the latest.
 //
+// removed is the third: RemoveDevice ends a device's unfinished part in
+// every deployment at once, and a deployment created later for targets
+// chosen before (a rollout's next wave, its rollback) records the removed
+// device removed without sending it anything. removed counts as done and
+// not as a failure (wire.Failed): a wave soaks, a rollback ends, without
+// the device.
+//
 // cancelled is the operator's (CancelDeployment): a device that had not
 // finished gets back, in its desired state, the entry the deployment
 // replaced (kept per device when the deployment was created), or loses
@@ -88,7 +95,9 @@
 //
 //	pause: deploying or soaking ──▶ paused; resume: back where it was (a
 //	soaking wave soaks again in full); abort: any live state but
-//	rolling_back ──▶ rolling_back, ending aborted.
+//	rolling_back ──▶ rolling_back, ending aborted; abort while
+//	rolling_back ──▶ aborted at once (the way out of a rollback that
+//	waits for a device: its deployments go on alone to their deadline).
 //
 // A wave is pending, deploying, soaking, then passed or failed; one still
 // deploying or soaking when the rollout starts going back ends failed,

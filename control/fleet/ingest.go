@@ -80,7 +80,7 @@ func decodeEvent(log logger, id string, payload []byte) (*wire.Event, bool) {
 	if !decode(log, id, payload, &ev, &ev.Device) {
 		return nil, false
 	}
-	if ev.State == wire.StateIDConflict { // stored as is, and noted by decodeReports
+	if ev.State == wire.StateIDConflict || ev.State == wire.StateIDConflictOver { // stored as is, and noted by decodeReports
 		ev.Module, ev.Version, ev.Deployment = "", "", ""
 		ev.Reason = sanitize(ev.Reason[:min(len(ev.Reason), maxReason)])
 		return &ev, true

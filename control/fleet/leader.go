@@ -230,7 +230,7 @@ func (f *Fleet) runPublisher(ctx context.Context) {
 			continue
 		}
 		for i := range states {
-			f.inv.setDesired(&states[i])
+			f.noteDesired(&states[i])
 		}
 		f.publishStates(ctx, queuedStates(states, false))
 		f.flushPublished(ctx)

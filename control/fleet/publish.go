@@ -70,7 +70,7 @@ func queuedStates(states []wire.DesiredState, again bool) []queued {
 // sees the states in the order they were stored).
 func (f *Fleet) publishLater(states []wire.DesiredState, again bool) {
 	for i := range states {
-		f.inv.setDesired(&states[i])
+		f.noteDesired(&states[i])
 	}
 	q := f.queue
 	q.mu.Lock()
@@ -119,7 +119,7 @@ func (f *Fleet) publishQueued(ctx context.Context) {
 // before it returns, if this controller leads; otherwise the leader
 // publishes it.
 func (f *Fleet) publishDesired(ctx context.Context, ds *wire.DesiredState) {
-	f.inv.setDesired(ds)
+	f.noteDesired(ds)
 	f.publishStates(ctx, []queued{{ds: *ds}})
 }
 

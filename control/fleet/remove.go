@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/edgeplane/edge/wire"
@@ -18,6 +19,12 @@ type Removal struct {
 	SessionClosed bool
 	// Cleared are the retained topics emptied on the broker.
 	Cleared []string
+	// Deployments are those in which the device had not finished: its
+	// part there ended removed (wire.StateRemoved), so none waits for it.
+	Deployments []string
+	// Rollouts are the live rollouts whose waves named the device: their
+	// waves and rollbacks go on without it.
+	Rollouts []string
 }
 
 // retainedKinds are the device topics holding retained messages: the
@@ -30,7 +37,10 @@ var retainedKinds = []string{wire.KindDesired, wire.KindStatus}
 //  1. its credentials, desired state, inventory entry, events and history
 //     are deleted from the store and it is marked removed, so that the
 //     broker refuses it from now on (password or certificate) and ingest
-//     drops whatever it still sends;
+//     drops whatever it still sends; its unfinished part in every
+//     deployment ends removed (a wave or a rollback waiting for it goes
+//     on at once), and later deployments (a rollout's next wave) record
+//     it removed without sending it anything (deploy);
 //  2. closeSession (nil with an external broker) ends its live session
 //     without its Last Will;
 //  3. its retained topics are emptied on the broker, so nothing it
@@ -54,13 +64,18 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	// it would bring the device's row back (storeReports checks removed
 	// when it decodes).
 	f.reports.storing.Lock()
-	_, err := f.store.RemoveDevice(ctx, id, f.now())
+	rm, err := f.store.RemoveDevice(ctx, id, f.now())
 	if err == nil {
 		f.removed.add(id)
 	}
 	f.reports.storing.Unlock()
 	if err != nil {
 		return r, err
+	}
+	r.Deployments = rm.Ended
+	r.Rollouts = f.rolloutsOf(ctx, id)
+	if len(r.Deployments) > 0 || len(r.Rollouts) > 0 {
+		f.kickRollouts()
 	}
 	f.inv.remove(id)
 	f.metrics.forget(id)
@@ -84,8 +99,29 @@ func (f *Fleet) RemoveDevice(ctx context.Context, id string, closeSession func(s
 	if err := errors.Join(errs...); err != nil {
 		return r, fmt.Errorf("device %s removed, but its retained messages were not all cleared: %w", id, err)
 	}
-	f.log.Info("device removed", "device", id, "session_closed", r.SessionClosed, "cleared", len(r.Cleared))
+	f.log.Info("device removed", "device", id, "session_closed", r.SessionClosed, "cleared", len(r.Cleared),
+		"deployments_ended", r.Deployments, "rollouts", r.Rollouts)
 	return r, nil
+}
+
+// rolloutsOf names the live rollouts whose waves include device (best
+// effort: the removal is done whatever this finds).
+func (f *Fleet) rolloutsOf(ctx context.Context, device string) []string {
+	rs, err := f.store.LiveRollouts(ctx)
+	if err != nil {
+		f.log.Warn("device removed: live rollouts unknown", "device", device, "err", err)
+		return nil
+	}
+	var ids []string
+	for _, r := range rs {
+		for _, w := range r.Waves {
+			if slices.Contains(w.Devices, device) {
+				ids = append(ids, r.ID)
+				break
+			}
+		}
+	}
+	return ids
 }
 
 // removedSet holds the ids of removed devices whose messages ingest
@@ -110,10 +146,35 @@ func (s *removedSet) del(id string) {
 	s.mu.Unlock()
 }
 
+// split parts ids into those not removed and those removed.
+func (s *removedSet) split(ids []string) (kept, removed []string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, id := range ids {
+		if s.ids[id] {
+			removed = append(removed, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	return kept, removed
+}
+
 func (s *removedSet) has(id string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.ids[id]
+}
+
+// noteDesired records a desired state in the inventory, unless its
+// device was removed: a desired state stored for it by an operation that
+// chose it before the removal would bring it back into the views,
+// /metrics (edge_device_up 0) and the module counts (FINDINGS-1 F14).
+func (f *Fleet) noteDesired(ds *wire.DesiredState) {
+	if f.removed.has(ds.Device) {
+		return
+	}
+	f.inv.setDesired(ds)
 }
 
 // remove forgets everything the inventory holds of id.

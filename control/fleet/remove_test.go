@@ -53,3 +53,29 @@ func TestRemoveDeviceForgetsMetrics(t *testing.T) {
 		t.Errorf("remove twice: %v, want ErrNotFound", err)
 	}
 }
+
+// TestRemovedStaysOut: a desired state of a removed device that reaches
+// the publisher (stored by an operation that chose the device before
+// its removal) does not bring it back into the inventory: no
+// edge_device_up series, no device in the views (FINDINGS-1 F14).
+func TestRemovedStaysOut(t *testing.T) {
+	f, st, _ := newTestFleet(t, t.TempDir())
+	f.SetPublisher(&recordingPublisher{})
+	ctx := context.Background()
+	if err := st.AddCredential(ctx, "pi-1", []byte("h"), t0); err != nil {
+		t.Fatal(err)
+	}
+	f.DeviceRegistered("pi-1")
+	if _, err := f.RemoveDevice(ctx, "pi-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.deployMu.Lock()
+	f.publishLater([]wire.DesiredState{{Device: "pi-1", Generation: 9}}, false)
+	f.deployMu.Unlock()
+	f.publishDesired(ctx, &wire.DesiredState{Device: "pi-1", Generation: 10})
+	for _, d := range f.Snapshot().Devices {
+		if d.ID == "pi-1" {
+			t.Errorf("removed pi-1 is back in the snapshot /metrics reads: %+v", d)
+		}
+	}
+}

@@ -87,8 +87,11 @@ func (f *Fleet) decodeReports(items []receivedReport) []queuedReport {
 			if !ok {
 				continue
 			}
-			if ev.State == wire.StateIDConflict {
+			switch ev.State {
+			case wire.StateIDConflict:
 				f.noteConflict(r.device, "agent", ev.Reason, r.received)
+			case wire.StateIDConflictOver:
+				f.endConflict(r.device, ev.Reason)
 			}
 			at, prune := f.eventTime(r.received)
 			out = append(out, queuedReport{event: ev, prune: prune, received: at})

@@ -285,7 +285,9 @@ func (f *Fleet) rolloutAction(ctx context.Context, id, action string) (wire.Roll
 			r.Waves[r.Wave].SoakStart = now.UTC()
 			f.liveOf(r).acc.resetSoak()
 		}
-	case action == ActionAbort && !wire.RolloutDone(r.State) && r.State != wire.RolloutRollingBack:
+	case action == ActionAbort && r.State == wire.RolloutRollingBack:
+		abortRollingBack(r)
+	case action == ActionAbort && !wire.RolloutDone(r.State):
 		f.startRollback(ctx, r, "aborted by the operator", true)
 	case action != ActionPause && action != ActionResume && action != ActionAbort:
 		return wire.Rollout{}, fmt.Errorf("%w: unknown action %q", ErrBadRequest, action)
@@ -504,8 +506,9 @@ func (f *Fleet) advanceDeploying(ctx context.Context, r *store.Rollout, now time
 }
 
 // failedDevices names the devices of the waves started so far whose part
-// ended in anything but running (rejected, failed, rolled back by the
-// agent, timed out, superseded, cancelled); "" if none.
+// ended failed (wire.Failed: rejected, failed, rolled back by the agent,
+// timed out, superseded, cancelled; not removed from the fleet); "" if
+// none.
 func (f *Fleet) failedDevices(ctx context.Context, r *store.Rollout) (string, error) {
 	var bad []string
 	for i := 0; i <= r.Wave && i < len(r.Waves); i++ {
@@ -517,7 +520,7 @@ func (f *Fleet) failedDevices(ctx context.Context, r *store.Rollout) (string, er
 			return "", err
 		}
 		for _, dev := range d.Devices {
-			if wire.Terminal(dev.State) && dev.State != wire.StateRunning {
+			if wire.Failed(dev.State) {
 				bad = append(bad, fmt.Sprintf("%s %s: %s", dev.Device, dev.State, dev.Reason))
 			}
 		}
@@ -729,7 +732,7 @@ func (f *Fleet) advanceRollingBack(ctx context.Context, r *store.Rollout) (bool,
 			return false, nil
 		}
 		for _, dev := range d.Devices {
-			if dev.State != wire.StateRunning {
+			if wire.Failed(dev.State) {
 				failed = append(failed, fmt.Sprintf("%s %s: %s", dev.Device, dev.State, dev.Reason))
 			}
 		}

@@ -22,7 +22,10 @@ import (
 // rollback). A device that switched just before the cancel reached it
 // refuses the older entry the same way and keeps the version; its late
 // report of running then replaces cancelled (terminal over terminal), so
-// the record stays true. It returns the desired states to publish.
+// the record stays true. A deployment of a live rollout is refused
+// (ErrConflict: the rollout's loop drives it; abort the rollout); one of
+// a rollout that ended is cancelled as any other. It returns the desired
+// states to publish.
 func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) ([]wire.DesiredState, []wire.CancelDevice, error) {
 	var module, rollout string
 	err := s.db.QueryRowContext(ctx, `SELECT module, rollout FROM deployments WHERE id = ?`, id).Scan(&module, &rollout)
@@ -33,8 +36,17 @@ func (s *Store) CancelDeployment(ctx context.Context, id string, now time.Time) 
 		return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
 	}
 	if rollout != "" {
-		return nil, nil, fmt.Errorf("%w: deployment %s is part of rollout %s: abort the rollout instead (edgectl rollout abort %s)",
-			ErrConflict, id, rollout, rollout)
+		// While the rollout lives its loop drives the deployment: abort
+		// it (allowed in every live state, rolling_back included). Once
+		// it ended, the deployment is the operator's like any other.
+		r, err := s.GetRollout(ctx, rollout)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, nil, fmt.Errorf("cancel deployment %s: %w", id, err)
+		}
+		if err == nil && !wire.RolloutDone(r.State) {
+			return nil, nil, fmt.Errorf("%w: deployment %s is part of rollout %s (%s): abort the rollout instead (edgectl rollout abort %s)",
+				ErrConflict, id, rollout, r.State, rollout)
+		}
 	}
 	var publish []wire.DesiredState
 	var out []wire.CancelDevice

@@ -15,7 +15,7 @@ import (
 
 // terminalStates end a device's part in a deployment (wire.Terminal).
 var terminalStates = []string{wire.StateRunning, wire.StateRejected, wire.StateFailed, wire.StateRolledBack,
-	wire.StateTimedOut, wire.StateSuperseded, wire.StateCancelled}
+	wire.StateTimedOut, wire.StateSuperseded, wire.StateCancelled, wire.StateRemoved}
 
 // notTerminal is an SQL condition on deployment_devices.state, with the
 // terminal states as its arguments.
@@ -57,7 +57,14 @@ type NewDeployment struct {
 	// Rollout is the staged rollout the deployment is a wave of (or the
 	// rollback of), "" for a plain push.
 	Rollout string
+	// Removed are targeted devices removed from the fleet since they were
+	// chosen (a rollout's later wave): their part is recorded ended
+	// (wire.StateRemoved) and no desired state of theirs is written.
+	Removed []string
 }
+
+// RemovedReason is the reason recorded with wire.StateRemoved.
+const RemovedReason = "the device was removed from the fleet (edgectl device remove)"
 
 // CreateDeployment records a deployment and, in the same transaction,
 // replaces the module in every targeted device's desired state and bumps
@@ -88,6 +95,12 @@ func (s *Store) CreateDeployment(ctx context.Context, d NewDeployment) ([]wire.D
 				return fmt.Errorf("create deployment %s: %w", d.ID, err)
 			}
 			out = append(out, ds)
+		}
+		for _, dev := range d.Removed {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deployment_devices(deployment, device, state, reason, updated, previous) VALUES(?,?,?,?,?,?)`,
+				d.ID, dev, wire.StateRemoved, RemovedReason, nanos(d.Now), ""); err != nil {
+				return fmt.Errorf("create deployment %s: progress of %s: %w", d.ID, dev, err)
+			}
 		}
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgeplane/edge/wire"
 )
 
 // A removed device leaves every table that holds its state (credentials,
@@ -65,18 +67,30 @@ func (s *Store) RotateCredential(ctx context.Context, id string, hash []byte, no
 	return nil
 }
 
-// RemoveDevice deletes everything the controller keeps about device id
-// and marks it removed; ErrNotFound if there was nothing. It returns the
-// desired generation the device had reached (0: none).
-func (s *Store) RemoveDevice(ctx context.Context, id string, now time.Time) (int64, error) {
+// DeviceRemoved is what RemoveDevice did.
+type DeviceRemoved struct {
+	// Generation is the desired generation the device had reached (0:
+	// none).
+	Generation int64
+	// Ended are the deployments in which the device had not finished:
+	// its part there is now wire.StateRemoved.
+	Ended []string
+}
+
+// RemoveDevice deletes everything the controller keeps about device id,
+// marks it removed, and ends its unfinished part in every deployment
+// (wire.StateRemoved), so that no deployment, wave or rollback waits for
+// it until the deadline; ErrNotFound if there was nothing.
+func (s *Store) RemoveDevice(ctx context.Context, id string, now time.Time) (DeviceRemoved, error) {
+	var out DeviceRemoved
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("remove device %s: %w", id, err)
+		return out, fmt.Errorf("remove device %s: %w", id, err)
 	}
 	defer tx.Rollback()
 	ds, err := desiredTx(ctx, tx, id)
 	if err != nil {
-		return 0, fmt.Errorf("remove device %s: %w", id, err)
+		return out, fmt.Errorf("remove device %s: %w", id, err)
 	}
 	var found int64
 	for _, q := range []string{
@@ -88,22 +102,56 @@ func (s *Store) RemoveDevice(ctx context.Context, id string, now time.Time) (int
 	} {
 		res, err := tx.ExecContext(ctx, q, id)
 		if err != nil {
-			return 0, fmt.Errorf("remove device %s: %w", id, err)
+			return out, fmt.Errorf("remove device %s: %w", id, err)
 		}
 		n, _ := res.RowsAffected()
 		found += n
 	}
 	if found == 0 {
-		return 0, fmt.Errorf("device %s: %w", id, ErrNotFound)
+		return out, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}
 	if _, err := tx.ExecContext(ctx, s.engine.upsert("removed_devices", []string{"id"}, []string{"id", "removed", "generation"},
 		[]string{"removed", "generation"}), id, nanos(now), ds.Generation); err != nil {
-		return 0, fmt.Errorf("remove device %s: %w", id, err)
+		return out, fmt.Errorf("remove device %s: %w", id, err)
+	}
+	if out.Ended, err = endParts(ctx, tx, id, now); err != nil {
+		return out, fmt.Errorf("remove device %s: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("remove device %s: %w", id, err)
+		return out, fmt.Errorf("remove device %s: %w", id, err)
 	}
-	return ds.Generation, nil
+	out.Generation = ds.Generation
+	return out, nil
+}
+
+// endParts marks device's unfinished parts in deployments removed (in
+// tx) and returns those deployments.
+func endParts(ctx context.Context, tx *sql.Tx, device string, now time.Time) ([]string, error) {
+	cond, args := notTerminal()
+	rows, err := tx.QueryContext(ctx, `SELECT deployment FROM deployment_devices WHERE device = ? AND `+cond+` ORDER BY deployment`,
+		append([]any{device}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	var ended []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ended = append(ended, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, d := range ended {
+		if _, err := setDeviceState(ctx, tx, d, device, wire.StateRemoved, RemovedReason, now); err != nil {
+			return nil, err
+		}
+	}
+	return ended, nil
 }
 
 // RemovedDevices returns the ids of the devices removed and not

@@ -225,15 +225,9 @@ func TestReplicas(t *testing.T) {
 	}
 
 	// A staged rollout through a follower; the leader dies while it runs.
-	type result struct {
-		out, errOut string
-		code        int
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, errOut, code := push(followers[0].control, "1.1.0", "--waves", "1,2,100%", "--soak", "3s", "--low-traffic", "pass")
-		done <- result{out, errOut, code}
-	}()
+	done := inBackground(func() (string, string, int) {
+		return push(followers[0].control, "1.1.0", "--waves", "1,2,100%", "--soak", "3s", "--low-traffic", "pass")
+	})
 	waitUntil(t, "the rollout's first wave to start", time.Minute, func() bool {
 		var rs []wire.Rollout
 		code, _ := getJSON(followers[0].control+"/api/v1/rollouts", &rs)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +17,9 @@ import (
 // module's data folder, so a later push of the module finds its orders.
 func TestUndeploy(t *testing.T) {
 	f := startFleet(t)
-	args := f.device(t, "ud")
-	dataDir := args[slices.Index(args, "--data")+1]
-	start(t, agentRunning, nil, bin(t, "edge-agent"), args...)
-	port := freePort(t)
+	dataDir, port := f.servingOrders(t, "ud")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	wasm := bin(t, "orders.wasm")
-	if out, _, code := f.push(t, wasm, "1.0.0", "ud", port); code != 0 {
-		t.Fatalf("push 1.0.0 = %d\n%s", code, out)
-	}
 	runWorkflow(t, base, seedWorkflow(t))
 	seeded := getOrders(t, base)
 
