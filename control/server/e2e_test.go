@@ -299,3 +299,32 @@ func clearRetained(t *testing.T, broker string, ids ...string) {
 		}
 	}
 }
+
+// TestRetainedStatusesCaughtUp: on an external broker the controller
+// takes statuses through a shared subscription ($share/...), and relies on
+// the broker handing it the retained ones when it subscribes: a status (or
+// a Last Will) published while no controller was connected, before a
+// start or during a restart, must still be read. Mosquitto does this for
+// the controller's MQTT 3.1.1 session; a broker that did not would leave
+// such a device unknown, or listed online after it had gone.
+func TestRetainedStatusesCaughtUp(t *testing.T) {
+	broker := os.Getenv("EDGE_TEST_MQTT")
+	if broker == "" {
+		t.Skip("EDGE_TEST_MQTT not set (e.g. tcp://127.0.0.1:1883): skipping the external broker test")
+	}
+	id := uniqueID("dev")
+	t.Cleanup(func() { clearRetained(t, broker, id) })
+	dev := connectDevice(t, broker, id, "")
+	dev.publish(wire.KindStatus, true, wire.Status{Device: id, Online: true, Time: time.Now(), Arch: "amd64", Engine: "compiler"})
+	dev.c.Disconnect(250)
+
+	s := startServer(t, func(c *Config) {
+		c.Broker = broker
+		c.ClientID = uniqueID("edge-control-test")
+		c.CleanSession = true
+	})
+	eventually(t, "the status published before the controller started", func() bool {
+		var d wire.Device
+		return call(t, s, "GET", "/api/v1/devices/"+id, nil, &d) == 200 && d.Online && d.Status != nil && d.Status.Arch == "amd64"
+	})
+}
