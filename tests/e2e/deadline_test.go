@@ -89,7 +89,7 @@ func TestOfflineDeviceTimesOut(t *testing.T) {
 		t.Errorf("push to a device that never connects: exit %d, %s %q, done %v; want 3, timed_out (never connected), done\n%s",
 			r.code, state, reason, r.Done, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "timed out on 1 of 1 devices at its deadline") {
+	if !strings.Contains(r.stderr, "timed out on 1 of 1 device at its deadline") {
 		t.Errorf("stderr does not say the deployment timed out at its deadline:\n%s", r.stderr)
 	}
 }
