@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,42 @@ func TestStalledClientDisconnected(t *testing.T) {
 	}
 	if tok := p.Publish("t/y", 1, false, []byte("still serving")); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Errorf("publisher after the stalled client was dropped: %v", tok.Error())
+	}
+}
+
+// TestCloseWithMochiStuck: mochi v2.7.9's Close can deadlock on its
+// client list (it read-locks the list twice, and a client attaching in
+// between waits for the write lock: neither proceeds). A dashboard test's
+// controller hung in Close for 15 minutes that way, since Close then
+// asked mochi for its clients under the same lock. Here a held write lock
+// stands in for the deadlock: Close must still return, within about
+// 2 × closeGrace, with an error saying so, and the clients' connections
+// must be closed.
+func TestCloseWithMochiStuck(t *testing.T) {
+	b := startAnon(t, time.Hour)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.DialAddr()).SetClientID("bystander").SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	b.srv.Clients.Lock()
+	t.Cleanup(b.srv.Clients.Unlock)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "still running") {
+			t.Errorf("Close with mochi stuck = %v, want an error saying its close is still running", err)
+		}
+		t.Logf("returned after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(4 * closeGrace):
+		t.Fatalf("Close still running after %s with mochi's client list locked", 4*closeGrace)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.IsConnectionOpen() {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's connection is still open after Close")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

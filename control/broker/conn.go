@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -21,12 +22,12 @@ const DefaultWriteTimeout = 30 * time.Second
 // connections give up a write after timeout. The deadline is set on the
 // TCP connection beneath TLS, so mochi still sees a *tls.Conn (the hook
 // reads client certificates from it).
-func listen(addr string, cfg *tls.Config, timeout time.Duration) (net.Listener, error) {
+func listen(addr string, cfg *tls.Config, timeout time.Duration, open *openConns) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	var out net.Listener = writeDeadlineListener{Listener: ln, timeout: timeout}
+	var out net.Listener = writeDeadlineListener{Listener: ln, timeout: timeout, open: open}
 	if cfg != nil {
 		out = tls.NewListener(out, cfg)
 	}
@@ -36,6 +37,7 @@ func listen(addr string, cfg *tls.Config, timeout time.Duration) (net.Listener, 
 type writeDeadlineListener struct {
 	net.Listener
 	timeout time.Duration
+	open    *openConns
 }
 
 func (l writeDeadlineListener) Accept() (net.Conn, error) {
@@ -43,7 +45,48 @@ func (l writeDeadlineListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writeDeadlineConn{Conn: c, timeout: l.timeout}, nil
+	wc := &writeDeadlineConn{Conn: c, timeout: l.timeout, open: l.open}
+	l.open.add(wc)
+	return wc, nil
+}
+
+// openConns are the broker's client connections, kept apart from mochi's
+// client list: Close must reach them without mochi's lock, which mochi
+// v2.7.9 can leave held for good (its Close takes the clients' read lock
+// twice, and a client attaching in between waits for the write lock:
+// neither ever proceeds).
+type openConns struct {
+	mu  sync.Mutex
+	set map[net.Conn]struct{}
+}
+
+func (o *openConns) add(c net.Conn) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.set == nil {
+		o.set = map[net.Conn]struct{}{}
+	}
+	o.set[c] = struct{}{}
+}
+
+func (o *openConns) remove(c net.Conn) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.set, c)
+}
+
+// closeAll closes every open connection and says how many there were.
+func (o *openConns) closeAll() int {
+	o.mu.Lock()
+	conns := make([]net.Conn, 0, len(o.set))
+	for c := range o.set {
+		conns = append(conns, c)
+	}
+	o.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return len(conns)
 }
 
 // writeDeadlineConn sets a write deadline before every write, and closes
@@ -55,6 +98,12 @@ func (l writeDeadlineListener) Accept() (net.Conn, error) {
 type writeDeadlineConn struct {
 	net.Conn
 	timeout time.Duration
+	open    *openConns
+}
+
+func (c *writeDeadlineConn) Close() error {
+	c.open.remove(c)
+	return c.Conn.Close()
 }
 
 func (c *writeDeadlineConn) Write(p []byte) (int, error) {
@@ -63,7 +112,7 @@ func (c *writeDeadlineConn) Write(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Write(p)
 	if err != nil {
-		c.Conn.Close()
+		c.Close()
 	}
 	return n, err
 }
