@@ -166,8 +166,12 @@ type Proc struct {
 	Started time.Time
 	Done    chan struct{} // closed when the process has exited
 	Err     error         // of Wait, once Done is closed
-	// StopWait is how long Stop waits after SIGINT before it kills; 10 s
-	// unless set (emulated programs shut down slowly).
+	// StopWait is how long Stop waits after SIGINT before it kills: 35 s
+	// unless set, the agent's own bound on its shutdown (30 s: workers
+	// drain requests in flight for up to their deadline + the drain
+	// timeout) and a margin. At 10 s, TestKillTrials failed once on an
+	// agent still draining after a rollback (CI, 9ec4ba2); a hang still
+	// fails.
 	StopWait time.Duration
 }
 
@@ -188,7 +192,7 @@ func StartCmd(t testing.TB, ready *regexp.Regexp, wait time.Duration, cmd *exec.
 	t.Helper()
 	name := cmd.Path
 	pr, pw := io.Pipe()
-	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{}), StopWait: 10 * time.Second}
+	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, Done: make(chan struct{}), StopWait: 35 * time.Second}
 	cmd.Stdout = io.MultiWriter(pw, p.Out)
 	cmd.Stderr = cmd.Stdout
 	p.Started = time.Now()
